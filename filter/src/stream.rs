@@ -1,0 +1,70 @@
+//! Per-request work: strip internal headers, decide, sign, forward or reply.
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use meshgate_policy::signing::{
+    is_internal_header, sign, PRINCIPAL_HEADER, SERVERS_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use meshgate_policy::{decide, Decision};
+
+use crate::host;
+use crate::root::Shared;
+
+pub struct FilterStream {
+    pub shared: Rc<RefCell<Shared>>,
+}
+
+impl Context for FilterStream {}
+
+impl HttpContext for FilterStream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let mut headers = host::request_headers();
+        // Nothing a client sends may look like a filter decision.
+        headers.retain(|(name, _)| {
+            let internal = is_internal_header(name);
+            if internal {
+                host::remove_request_header(name);
+            }
+            !internal
+        });
+        let path = host::header(&headers, ":path").unwrap_or("/").to_string();
+        let method = host::header(&headers, ":method")
+            .unwrap_or("GET")
+            .to_string();
+
+        let shared = self.shared.borrow();
+        match decide(shared.snapshot.as_deref(), &path, &headers) {
+            Decision::Reject(rejection) => {
+                let mut reply_headers = vec![("content-type", "application/json")];
+                if let Some(challenge) = rejection.www_authenticate {
+                    reply_headers.push(("www-authenticate", challenge));
+                }
+                host::send_local_reply(rejection.status, reply_headers, &rejection.body());
+                Action::Pause
+            }
+            Decision::Forward(forward) => {
+                for name in &forward.remove_headers {
+                    host::remove_request_header(name);
+                }
+                let ts = host::now_ms().to_string();
+                let signed = [
+                    (TIMESTAMP_HEADER, ts.as_str()),
+                    (PRINCIPAL_HEADER, forward.principal.as_str()),
+                    (SERVERS_HEADER, forward.servers.as_str()),
+                ];
+                let signature = sign(&shared.secret, &method, &path, &signed);
+                for (name, value) in signed {
+                    host::set_request_header(name, value);
+                }
+                host::set_request_header(SIGNATURE_HEADER, &signature);
+                Action::Continue
+            }
+        }
+    }
+
+    // Responses (including `text/event-stream`) pass through unbuffered: the default
+    // `on_http_response_body` returns Continue for every chunk.
+}

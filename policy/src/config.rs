@@ -1,0 +1,312 @@
+//! The gateway configuration document: LiteLLM's `config.yaml` schema as a superset.
+//!
+//! Parsing is three steps so that each failure names the field it is about:
+//! text → JSON value ([`parse_document`]), optional `os.environ/NAME` resolution
+//! ([`crate::env::resolve_env_refs`]), then typed deserialization and validation
+//! ([`GatewayConfig::from_value`]).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::error::ConfigError;
+use crate::validate;
+
+/// The whole document. Unknown top-level sections (`model_list`, `router_settings`…) are
+/// accepted so a LiteLLM file loads unchanged.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct GatewayConfig {
+    #[serde(default)]
+    pub meshgate: MeshgateSettings,
+    /// Keyed by server name; order is kept (it is the order of aggregated lists).
+    #[serde(default)]
+    pub mcp_servers: IndexMap<String, ServerConfig>,
+    #[serde(default)]
+    pub litellm_settings: LitellmSettings,
+    #[serde(default)]
+    pub general_settings: GeneralSettings,
+    #[serde(default)]
+    pub guardrails: Vec<Value>,
+    #[serde(default)]
+    pub model_list: Vec<Value>,
+}
+
+/// meshgate's own section: how the filter reaches the sidecar and runtime knobs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MeshgateSettings {
+    /// Envoy cluster name of the sidecar (the filter's callouts go there).
+    #[serde(default = "default_sidecar_cluster")]
+    pub sidecar_cluster: String,
+    /// Shared HMAC secret between filter and sidecar; usually `os.environ/MESHGATE_SHARED_SECRET`.
+    #[serde(default)]
+    pub shared_secret: Option<String>,
+    /// How often the filter re-syncs its policy snapshot with the sidecar.
+    #[serde(default = "default_sync_interval_ms")]
+    pub sync_interval_ms: u64,
+    /// A LiteLLM-style config.yaml read by the sidecar instead of the inline servers.
+    #[serde(default)]
+    pub config_path: Option<String>,
+    /// Per-server timeout for aggregated list calls.
+    #[serde(default = "default_list_timeout_ms")]
+    pub list_timeout_ms: u64,
+    /// Timeout of a single upstream call (`tools/call` and the like).
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+    /// How long an upstream's tool list is served from cache.
+    #[serde(default = "default_tools_cache_ttl_ms")]
+    pub tools_cache_ttl_ms: u64,
+    /// Largest accepted request body.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+fn default_sidecar_cluster() -> String {
+    "meshgate_sidecar".to_string()
+}
+fn default_sync_interval_ms() -> u64 {
+    1000
+}
+fn default_list_timeout_ms() -> u64 {
+    10_000
+}
+fn default_call_timeout_ms() -> u64 {
+    60_000
+}
+fn default_tools_cache_ttl_ms() -> u64 {
+    30_000
+}
+fn default_max_body_bytes() -> usize {
+    4 * 1024 * 1024
+}
+
+impl Default for MeshgateSettings {
+    fn default() -> Self {
+        Self {
+            sidecar_cluster: default_sidecar_cluster(),
+            shared_secret: None,
+            sync_interval_ms: default_sync_interval_ms(),
+            config_path: None,
+            list_timeout_ms: default_list_timeout_ms(),
+            call_timeout_ms: default_call_timeout_ms(),
+            tools_cache_ttl_ms: default_tools_cache_ttl_ms(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+/// How the gateway talks to an upstream.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Legacy HTTP+SSE (2024-11-05). LiteLLM's documented default.
+    #[default]
+    Sse,
+    /// Streamable HTTP.
+    #[serde(
+        alias = "streamable_http",
+        alias = "streamable-http",
+        alias = "streamablehttp"
+    )]
+    Http,
+    Stdio,
+}
+
+/// LiteLLM's `auth_type` values.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    #[default]
+    None,
+    ApiKey,
+    BearerToken,
+    Basic,
+    Authorization,
+    Token,
+    Oauth2,
+}
+
+/// One `mcp_servers` entry. Fields LiteLLM has that meshgate does not use yet are
+/// accepted (unknown keys are ignored) so existing files load.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    /// None means "not given": resolved by [`ServerConfig::effective_transport`].
+    #[serde(default)]
+    pub transport: Option<Transport>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub auth_type: Option<AuthType>,
+    #[serde(default)]
+    pub auth_value: Option<String>,
+    /// LiteLLM's older spelling; wins over `auth_value` as in LiteLLM.
+    #[serde(default)]
+    pub authentication_token: Option<String>,
+    #[serde(default)]
+    pub static_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub extra_headers: Vec<String>,
+    #[serde(default)]
+    pub allowed_tools: Option<Vec<String>>,
+    #[serde(default)]
+    pub disallowed_tools: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub access_groups: Vec<String>,
+    #[serde(default)]
+    pub allow_all_keys: bool,
+    #[serde(default)]
+    pub spec_path: Option<String>,
+    #[serde(default)]
+    pub mcp_info: Option<McpInfo>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// The transport actually used: explicit, else stdio when a command is given,
+    /// else LiteLLM's documented default (`sse`).
+    pub fn effective_transport(&self) -> Transport {
+        match self.transport {
+            Some(t) => t,
+            None if self.command.is_some() => Transport::Stdio,
+            None => Transport::Sse,
+        }
+    }
+
+    /// The configured credential, LiteLLM precedence (`authentication_token` wins).
+    pub fn credential(&self) -> Option<&str> {
+        self.authentication_token
+            .as_deref()
+            .or(self.auth_value.as_deref())
+    }
+
+    /// True for REST APIs converted from an OpenAPI spec.
+    pub fn is_openapi(&self) -> bool {
+        self.spec_path.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct McpInfo {
+    #[serde(default)]
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub mcp_server_cost_info: Option<CostInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct CostInfo {
+    #[serde(default)]
+    pub default_cost_per_query: Option<f64>,
+    #[serde(default)]
+    pub tool_name_to_cost_per_query: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct LitellmSettings {
+    /// alias → server name; applied only to servers without their own alias.
+    #[serde(default)]
+    pub mcp_aliases: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct GeneralSettings {
+    #[serde(default)]
+    pub master_key: Option<String>,
+    #[serde(default)]
+    pub mcp_client_side_auth_header_name: Option<String>,
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// LiteLLM's rename of the gateway-key header (default `x-litellm-api-key`).
+    #[serde(default)]
+    pub litellm_key_header_name: Option<String>,
+}
+
+/// Parses YAML or JSON text into a JSON value (YAML is a superset of JSON).
+pub fn parse_document(text: &str) -> Result<Value, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax {
+        message: e.to_string(),
+    })?;
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        other => Err(ConfigError::Syntax {
+            message: format!(
+                "the configuration must be a mapping, found {}",
+                json_type_name(&other)
+            ),
+        }),
+    }
+}
+
+impl GatewayConfig {
+    /// Typed deserialization plus semantic validation; errors name the field path.
+    pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        let config: GatewayConfig =
+            serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Field {
+                field: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        validate::validate(&config)?;
+        Ok(config)
+    }
+
+    /// Convenience: text → validated config, without environment resolution.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::from_value(parse_document(text)?)
+    }
+
+    /// The tool-name prefix of a server: its alias, else an `mcp_aliases` alias, else its name.
+    pub fn prefix_of(&self, server_name: &str) -> String {
+        if let Some(alias) = self
+            .mcp_servers
+            .get(server_name)
+            .and_then(|s| s.alias.clone())
+        {
+            return alias;
+        }
+        self.litellm_settings
+            .mcp_aliases
+            .iter()
+            .find(|(_, target)| target.as_str() == server_name)
+            .map(|(alias, _)| alias.clone())
+            .unwrap_or_else(|| server_name.to_string())
+    }
+}
+
+pub(crate) fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}

@@ -1,0 +1,360 @@
+//! The filter's per-request decision: who is calling, which servers they may reach on
+//! this request, and which headers must not travel further.
+
+use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
+use crate::snapshot::PolicySnapshot;
+
+/// Header that narrows the servers of a request (LiteLLM's).
+pub const SERVERS_FILTER_HEADER: &str = "x-mcp-servers";
+/// Principal of a request authenticated with the master key.
+pub const MASTER_PRINCIPAL: &str = "master";
+/// Value of the signed servers header meaning "every configured server".
+pub const ALL_SERVERS: &str = "*";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Forward(Forward),
+    Reject(Rejection),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub principal: String,
+    /// `*` or a comma-separated list of server names (possibly empty).
+    pub servers: String,
+    /// Request headers to remove before forwarding (the gateway key's header).
+    pub remove_headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub error: &'static str,
+    pub message: String,
+    /// Value for `WWW-Authenticate`, on 401s.
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl Rejection {
+    fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            error,
+            message: message.into(),
+            www_authenticate: None,
+        }
+    }
+
+    fn unauthorized(error: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            www_authenticate: Some("Bearer realm=\"meshgate\""),
+            ..Self::new(401, error, message)
+        }
+    }
+
+    /// The JSON body sent with the rejection.
+    pub fn body(&self) -> String {
+        serde_json::json!({"error": self.error, "message": self.message}).to_string()
+    }
+}
+
+/// What the path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathTarget<'a> {
+    /// `/mcp`: every allowed server.
+    All,
+    /// `/mcp/a,b` or `/<name>/mcp`: only the named servers or access groups.
+    Named(&'a str),
+    /// Anything else: authenticated, passed on, answered by the sidecar.
+    Other,
+}
+
+/// Classifies a request path (query string ignored).
+pub fn path_target(path: &str) -> PathTarget<'_> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let trimmed = path.trim_end_matches('/');
+    if trimmed == "/mcp" {
+        return PathTarget::All;
+    }
+    if let Some(rest) = trimmed.strip_prefix("/mcp/") {
+        let names = rest.split('/').next().unwrap_or(rest);
+        return if names.is_empty() {
+            PathTarget::All
+        } else {
+            PathTarget::Named(names)
+        };
+    }
+    if let Some(name) = trimmed
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("/mcp"))
+    {
+        if !name.is_empty() && !name.contains('/') {
+            return PathTarget::Named(name);
+        }
+    }
+    PathTarget::Other
+}
+
+/// Decides one request. `headers` are all request headers as Envoy gives them.
+pub fn decide(
+    snapshot: Option<&PolicySnapshot>,
+    path: &str,
+    headers: &[(String, String)],
+) -> Decision {
+    let Some(snapshot) = snapshot else {
+        return Decision::Reject(Rejection::new(
+            503,
+            "gateway_not_ready",
+            "the gateway has not loaded its policy from the sidecar yet; retry shortly",
+        ));
+    };
+    let presented = match find_gateway_key(headers, &snapshot.key_header) {
+        Ok(k) => k,
+        Err(KeyLookupError::Missing) => {
+            return Decision::Reject(Rejection::unauthorized(
+                "authentication_required",
+                format!(
+                    "send the gateway key as `{}: Bearer <key>` or `Authorization: Bearer <key>`",
+                    snapshot.key_header
+                ),
+            ))
+        }
+        Err(KeyLookupError::Empty) => {
+            return Decision::Reject(Rejection::unauthorized(
+                "invalid_key",
+                "the gateway key is empty",
+            ))
+        }
+        Err(KeyLookupError::DuplicateAuthorization) => {
+            return Decision::Reject(Rejection::new(
+                400,
+                "duplicate_authorization",
+                "multiple Authorization headers are not allowed",
+            ))
+        }
+    };
+    let hashed = hash_key(presented.key);
+    let is_master = snapshot
+        .master_key_hash
+        .as_deref()
+        .is_some_and(|m| hashes_equal(m, &hashed));
+    if !is_master {
+        return Decision::Reject(Rejection::unauthorized(
+            "invalid_key",
+            "the gateway key is not valid",
+        ));
+    }
+    let allowed: Vec<&str> = snapshot.servers.iter().map(|s| s.name.as_str()).collect();
+
+    let narrowed = match path_target(path) {
+        PathTarget::Named(list) => match narrow(snapshot, &allowed, list) {
+            Some(servers) => Some(servers),
+            None => {
+                return Decision::Reject(Rejection::new(
+                    404,
+                    "server_not_found",
+                    format!("no MCP server or access group named `{list}`"),
+                ))
+            }
+        },
+        PathTarget::All | PathTarget::Other => match header(headers, SERVERS_FILTER_HEADER) {
+            Some(list) if !list.trim().is_empty() => match narrow(snapshot, &allowed, list) {
+                Some(servers) => Some(servers),
+                None => {
+                    return Decision::Reject(Rejection::new(
+                        403,
+                        "no_matching_servers",
+                        format!(
+                            "{SERVERS_FILTER_HEADER} names no MCP server or access group this key may use: `{}`",
+                            list.trim()
+                        ),
+                    ))
+                }
+            },
+            _ => None,
+        },
+    };
+    let servers = match narrowed {
+        Some(names) => names.join(","),
+        None => ALL_SERVERS.to_string(),
+    };
+    let remove_headers = vec![match presented.source {
+        KeySource::KeyHeader => snapshot.key_header.clone(),
+        KeySource::Authorization => "authorization".to_string(),
+    }];
+    Decision::Forward(Forward {
+        principal: MASTER_PRINCIPAL.to_string(),
+        servers,
+        remove_headers,
+    })
+}
+
+/// Resolves a comma list of server names, aliases or access groups against the allowed
+/// servers (case-insensitive; never grants). None when nothing matched.
+fn narrow<'a>(
+    snapshot: &'a PolicySnapshot,
+    allowed: &[&'a str],
+    list: &str,
+) -> Option<Vec<&'a str>> {
+    let mut picked: Vec<&'a str> = Vec::new();
+    for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        for server in &snapshot.servers {
+            let by_name = server.prefix.eq_ignore_ascii_case(token)
+                || server.name.eq_ignore_ascii_case(token);
+            let by_group = server
+                .access_groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(token));
+            if (by_name || by_group)
+                && allowed.contains(&server.name.as_str())
+                && !picked.contains(&server.name.as_str())
+            {
+                picked.push(server.name.as_str());
+            }
+        }
+    }
+    // Keep configuration order, whatever order the client named them in.
+    picked.sort_by_key(|name| allowed.iter().position(|a| a == name));
+    (!picked.is_empty()).then_some(picked)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GatewayConfig;
+
+    fn snapshot() -> PolicySnapshot {
+        let cfg = GatewayConfig::parse(
+            r#"
+general_settings: {master_key: sk-master}
+mcp_servers:
+  github_mcp: {url: "http://127.0.0.1:1/mcp", transport: http, alias: github, access_groups: [dev]}
+  jira: {url: "http://127.0.0.1:2/mcp", transport: http, access_groups: [dev, ops]}
+  local: {command: demo}
+"#,
+        )
+        .unwrap();
+        PolicySnapshot::compile(&cfg)
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn forward(d: Decision) -> Forward {
+        match d {
+            Decision::Forward(f) => f,
+            Decision::Reject(r) => panic!("rejected: {r:?}"),
+        }
+    }
+
+    fn reject(d: Decision) -> Rejection {
+        match d {
+            Decision::Reject(r) => r,
+            Decision::Forward(f) => panic!("forwarded: {f:?}"),
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(path_target("/mcp"), PathTarget::All);
+        assert_eq!(path_target("/mcp/"), PathTarget::All);
+        assert_eq!(path_target("/mcp?x=1"), PathTarget::All);
+        assert_eq!(path_target("/mcp/a,b"), PathTarget::Named("a,b"));
+        assert_eq!(path_target("/mcp/a,b/tail"), PathTarget::Named("a,b"));
+        assert_eq!(path_target("/github/mcp"), PathTarget::Named("github"));
+        assert_eq!(path_target("/a/b/mcp"), PathTarget::Other);
+        assert_eq!(path_target("/healthz"), PathTarget::Other);
+    }
+
+    #[test]
+    fn master_key_sees_everything_and_key_header_is_removed() {
+        let s = snapshot();
+        let f = forward(decide(
+            Some(&s),
+            "/mcp",
+            &h(&[("x-litellm-api-key", "Bearer sk-master")]),
+        ));
+        assert_eq!(f.servers, "*");
+        assert_eq!(f.principal, "master");
+        assert_eq!(f.remove_headers, vec!["x-litellm-api-key".to_string()]);
+        let f = forward(decide(
+            Some(&s),
+            "/mcp",
+            &h(&[("authorization", "Bearer sk-master")]),
+        ));
+        assert_eq!(f.remove_headers, vec!["authorization".to_string()]);
+    }
+
+    #[test]
+    fn rejections() {
+        let s = snapshot();
+        let r = reject(decide(Some(&s), "/mcp", &[]));
+        assert_eq!((r.status, r.error), (401, "authentication_required"));
+        assert!(r.www_authenticate.is_some());
+        let r = reject(decide(
+            Some(&s),
+            "/mcp",
+            &h(&[("authorization", "Bearer sk-wrong")]),
+        ));
+        assert_eq!((r.status, r.error), (401, "invalid_key"));
+        assert!(!r.body().contains("sk-wrong"));
+        let r = reject(decide(None, "/mcp", &[]));
+        assert_eq!(r.status, 503);
+    }
+
+    #[test]
+    fn narrowing_by_path_and_header() {
+        let s = snapshot();
+        let key = ("authorization", "Bearer sk-master");
+        assert_eq!(
+            forward(decide(Some(&s), "/github/mcp", &h(&[key]))).servers,
+            "github_mcp"
+        );
+        assert_eq!(
+            forward(decide(Some(&s), "/mcp/OPS,local", &h(&[key]))).servers,
+            "jira,local"
+        );
+        assert_eq!(
+            forward(decide(Some(&s), "/mcp/dev", &h(&[key]))).servers,
+            "github_mcp,jira"
+        );
+        assert_eq!(
+            reject(decide(Some(&s), "/nope/mcp", &h(&[key]))).status,
+            404
+        );
+        let f = forward(decide(
+            Some(&s),
+            "/mcp",
+            &h(&[key, ("x-mcp-servers", "Local, unknown")]),
+        ));
+        assert_eq!(f.servers, "local");
+        let r = reject(decide(
+            Some(&s),
+            "/mcp",
+            &h(&[key, ("x-mcp-servers", "unknown")]),
+        ));
+        assert_eq!((r.status, r.error), (403, "no_matching_servers"));
+        // Path wins over the header.
+        let f = forward(decide(
+            Some(&s),
+            "/jira/mcp",
+            &h(&[key, ("x-mcp-servers", "local")]),
+        ));
+        assert_eq!(f.servers, "jira");
+        assert_eq!(
+            forward(decide(Some(&s), "/mcp", &h(&[key, ("x-mcp-servers", " ")]))).servers,
+            "*"
+        );
+    }
+}

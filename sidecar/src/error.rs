@@ -1,0 +1,82 @@
+//! HTTP-level errors of the sidecar, mapped to responses in one place. JSON-RPC errors
+//! inside a 200 are built by the MCP layer; these are the ones that end a request early.
+
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::body::{self, Body};
+use crate::jsonrpc;
+use meshgate_policy::{ConfigError, SignatureError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("request refused: {0}")]
+    Unsigned(SignatureError),
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotAcceptable(&'static str),
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unsupported MCP-Protocol-Version `{0}`")]
+    UnsupportedVersion(String),
+    #[error("session not found: it expired, was ended, or was not issued by this gateway; initialize again")]
+    SessionNotFound,
+    #[error("{0}")]
+    InvalidConfig(ConfigError),
+}
+
+impl HttpError {
+    pub fn into_response(self) -> Response<Body> {
+        let message = self.to_string();
+        match self {
+            HttpError::Unsigned(_) => {
+                body::json_error(StatusCode::FORBIDDEN, "unsigned_request", &message)
+            }
+            HttpError::BodyTooLarge(_) => {
+                body::json_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &message)
+            }
+            HttpError::BadRequest(_) => {
+                body::json_error(StatusCode::BAD_REQUEST, "bad_request", &message)
+            }
+            HttpError::NotAcceptable(_) => {
+                body::json_error(StatusCode::NOT_ACCEPTABLE, "not_acceptable", &message)
+            }
+            HttpError::NotFound => body::json_error(StatusCode::NOT_FOUND, "not_found", &message),
+            HttpError::MethodNotAllowed => {
+                let mut resp = body::json_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &message,
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                resp
+            }
+            HttpError::UnsupportedVersion(_) => body::json(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::error_response(
+                    None,
+                    &jsonrpc::RpcError::new(
+                        jsonrpc::INVALID_REQUEST,
+                        format!(
+                            "{message}; supported: {}",
+                            crate::mcp::SUPPORTED_VERSIONS.join(", ")
+                        ),
+                    )
+                    .to_value(),
+                ),
+            ),
+            HttpError::SessionNotFound => body::json(
+                StatusCode::NOT_FOUND,
+                jsonrpc::error_response(None, &jsonrpc::RpcError::new(-32001, message).to_value()),
+            ),
+            HttpError::InvalidConfig(_) => {
+                body::json_error(StatusCode::BAD_REQUEST, "invalid_config", &message)
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! meshgate sidecar: terminates MCP sessions for the filter, runs and pools upstreams.
+
+mod body;
+mod error;
+mod jsonrpc;
+mod mcp;
+mod server;
+mod sse;
+mod state;
+mod upstream;
+mod verify;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [--secret-env NAME] [--config FILE]
+       meshgate-sidecar --check-config FILE
+
+  --listen ADDR       address to serve the filter on (default 127.0.0.1:7300)
+  --data-dir DIR      where state is kept (default .meshgate)
+  --secret-env NAME   environment variable holding the shared secret (default MESHGATE_SHARED_SECRET)
+  --config FILE       load this gateway document at start (the filter's sync replaces it)
+  --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit";
+
+struct Args {
+    listen: SocketAddr,
+    data_dir: String,
+    secret_env: String,
+    config: Option<String>,
+    check: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 7300)),
+        data_dir: ".meshgate".into(),
+        secret_env: "MESHGATE_SHARED_SECRET".into(),
+        config: None,
+        check: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--listen" => {
+                args.listen = value()?
+                    .parse()
+                    .map_err(|_| "--listen needs HOST:PORT".to_string())?
+            }
+            "--data-dir" => args.data_dir = value()?,
+            "--secret-env" => args.secret_env = value()?,
+            "--config" => args.config = Some(value()?),
+            "--check-config" => args.check = Some(value()?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MESHGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Some(path) = &args.check {
+        return match read_and_check(path) {
+            Ok(n) => {
+                println!("{path}: valid ({n} MCP servers)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read_and_check(path: &str) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let config = state::load_effective_config(&text).map_err(|e| e.to_string())?;
+    Ok(config.mcp_servers.len())
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let secret = std::env::var(&args.secret_env).map_err(|_| {
+        format!(
+            "the shared secret is missing: set the environment variable {}",
+            args.secret_env
+        )
+    })?;
+    if secret.len() < 16 {
+        return Err(format!(
+            "the shared secret in {} must be at least 16 characters",
+            args.secret_env
+        ));
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
+    let state = Arc::new(state::AppState::new(
+        secret.into_bytes(),
+        upstream::new_http_client(),
+    ));
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        state
+            .apply_document(&text)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!("meshgate sidecar listening on {}", args.listen);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(server::serve(listener, Arc::clone(&state), stop_rx));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for upstream in state.runtime().upstreams.values() {
+        upstream.shutdown();
+    }
+    // Give stdio supervisors a moment to stop their children.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

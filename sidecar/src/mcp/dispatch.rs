@@ -1,0 +1,73 @@
+//! Method dispatch for one client request.
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::Arc;
+
+use super::session::SessionInfo;
+use super::{supported_version, tools, SUPPORTED_VERSIONS};
+use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
+use crate::state::{AppState, Runtime};
+use crate::verify::{now_ms, Principal};
+
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub runtime: Arc<Runtime>,
+    pub principal: Principal,
+    pub session: Option<SessionInfo>,
+}
+
+/// A method's answer before framing.
+pub enum Reply {
+    Raw(Box<RawValue>),
+    Value(Value),
+    Error(RpcError),
+    /// `initialize`: the result and the new session id.
+    Initialized(Value, Option<String>),
+}
+
+pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Reply {
+    match method {
+        "initialize" => initialize(ctx, params.as_ref()),
+        "ping" => Reply::Value(serde_json::json!({})),
+        "tools/list" => tools::list(ctx).await,
+        "tools/call" => tools::call(ctx, params).await,
+        "server/discover" => Reply::Error(RpcError::new(
+            METHOD_NOT_FOUND,
+            "Method not found: server/discover (meshgate speaks MCP up to 2025-11-25 here; use initialize)",
+        )),
+        other => Reply::Error(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+    }
+}
+
+fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
+    let asked = params
+        .and_then(|p| p.get("protocolVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let latest = SUPPORTED_VERSIONS
+        .last()
+        .copied()
+        .unwrap_or(super::DEFAULT_VERSION);
+    let version = supported_version(asked).unwrap_or(latest);
+    let session = ctx.state.sessions.mint(&SessionInfo {
+        protocol_version: version,
+        issued_at: now_ms() / 1000,
+    });
+    let result = serde_json::json!({
+        "protocolVersion": version,
+        "capabilities": {"tools": {"listChanged": false}},
+        "serverInfo": {"name": "meshgate", "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
+        "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
+    });
+    Reply::Initialized(result, session)
+}
+
+/// Frames a reply as JSON-RPC bytes.
+pub fn frame(id: &Value, reply: &Reply) -> Vec<u8> {
+    match reply {
+        Reply::Raw(raw) => jsonrpc::response(id, raw),
+        Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),
+        Reply::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
+    }
+}

@@ -1,0 +1,16 @@
+//! The MCP server meshgate presents to clients: streamable HTTP at `/mcp` and its
+//! namespaced forms, aggregating the upstreams the filter allowed.
+
+pub mod dispatch;
+pub mod endpoint;
+pub mod session;
+pub mod tools;
+
+/// Protocol revisions served to clients, oldest first; the last is preferred.
+pub const SUPPORTED_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
+/// Assumed when a client sends no `MCP-Protocol-Version` and no session says otherwise.
+pub const DEFAULT_VERSION: &str = "2025-03-26";
+
+pub fn supported_version(v: &str) -> Option<&'static str> {
+    SUPPORTED_VERSIONS.iter().copied().find(|s| *s == v)
+}

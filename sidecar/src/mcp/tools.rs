@@ -1,0 +1,160 @@
+//! `tools/list` (parallel fan-out with per-server timeouts, prefixed names) and
+//! `tools/call` (routed by prefix, or by a bare name exactly one server has).
+
+use futures_util::future::join_all;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::Arc;
+
+use meshgate_policy::names::split_prefixed;
+
+use super::dispatch::{Ctx, Reply};
+use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
+use crate::upstream::{Upstream, UpstreamError};
+
+/// The upstreams this request may reach, in configuration order.
+pub fn allowed(ctx: &Ctx<'_>) -> Vec<Arc<Upstream>> {
+    ctx.runtime
+        .upstreams
+        .values()
+        .filter(|u| ctx.principal.scope.allows(&u.name))
+        .cloned()
+        .collect()
+}
+
+pub async fn list(ctx: &Ctx<'_>) -> Reply {
+    let ttl = ctx.runtime.tools_ttl();
+    let timeout = ctx.runtime.list_timeout();
+    let upstreams = allowed(ctx);
+    let catalogs = join_all(upstreams.iter().map(|u| async move {
+        match u.tools(ttl, timeout).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(server = %u.name, "left out of tools/list: {e}");
+                None
+            }
+        }
+    }))
+    .await;
+    let mut out = String::with_capacity(4096);
+    out.push_str("{\"tools\":[");
+    let mut first = true;
+    for catalog in catalogs.iter().flatten() {
+        for tool in &catalog.prefixed {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(tool.get());
+        }
+    }
+    out.push_str("]}");
+    match RawValue::from_string(out) {
+        Ok(raw) => Reply::Raw(raw),
+        Err(e) => Reply::Error(RpcError::new(
+            crate::jsonrpc::INTERNAL_ERROR,
+            format!("cannot build tools/list: {e}"),
+        )),
+    }
+}
+
+pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+    let Some(Value::Object(mut params)) = params else {
+        return Reply::Error(RpcError::new(
+            INVALID_PARAMS,
+            "tools/call needs params with a `name`",
+        ));
+    };
+    let Some(name) = params
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Reply::Error(RpcError::new(
+            INVALID_PARAMS,
+            "tools/call needs a string `name`",
+        ));
+    };
+    let (upstream, bare) = match route(ctx, &name).await {
+        Ok(r) => r,
+        Err(text) => return Reply::Value(tool_error_result(&text)),
+    };
+    params.insert("name".into(), Value::String(bare));
+    let params = Value::Object(params);
+    match upstream
+        .request("tools/call", Some(&params), ctx.runtime.call_timeout())
+        .await
+    {
+        Ok(raw) => Reply::Raw(raw),
+        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
+        Err(e) => Reply::Value(tool_error_result(&format!(
+            "Error: tool '{name}' could not be called: server '{}' {}",
+            upstream.name,
+            describe(&e)
+        ))),
+    }
+}
+
+fn describe(e: &UpstreamError) -> String {
+    match e {
+        UpstreamError::Timeout(d) => format!("did not answer within {} ms", d.as_millis()),
+        UpstreamError::Unavailable(why) => format!("is unavailable ({why})"),
+        UpstreamError::Protocol(why) => format!("answered with something that is not MCP ({why})"),
+        UpstreamError::Rpc(r) => format!("returned error {}: {}", r.code, r.message),
+    }
+}
+
+/// Finds the upstream for a tool name. The error text is shown to the model as an
+/// `isError` result; it names the tool and never a secret.
+async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
+    let upstreams = allowed(ctx);
+    if let Some((prefix, rest)) = split_prefixed(name) {
+        let by_prefix = |exact: bool| {
+            upstreams.iter().find(|u| {
+                if exact {
+                    u.prefix == prefix
+                } else {
+                    u.prefix.eq_ignore_ascii_case(prefix)
+                }
+            })
+        };
+        if let Some(u) = by_prefix(true).or_else(|| by_prefix(false)) {
+            return Ok((Arc::clone(u), rest.to_string()));
+        }
+        let known_elsewhere = ctx
+            .runtime
+            .upstreams
+            .values()
+            .any(|u| u.prefix.eq_ignore_ascii_case(prefix));
+        if known_elsewhere {
+            return Err(format!("Error: tool '{name}' is not allowed: server '{prefix}' is not available to this key or request"));
+        }
+    }
+    // A bare name: usable when exactly one allowed server offers it.
+    let ttl = ctx.runtime.tools_ttl();
+    let timeout = ctx.runtime.list_timeout();
+    let offers = join_all(upstreams.iter().map(|u| async move {
+        let catalog = match u.cached_tools() {
+            Some(c) => Some(c),
+            None => u.tools(ttl, timeout).await.ok(),
+        };
+        catalog.is_some_and(|c| c.bare_names.contains(name))
+    }))
+    .await;
+    let owners: Vec<&Arc<Upstream>> = upstreams
+        .iter()
+        .zip(offers)
+        .filter(|(_, has)| *has)
+        .map(|(u, _)| u)
+        .collect();
+    match owners.as_slice() {
+        [only] => Ok((Arc::clone(only), name.to_string())),
+        [] => Err(format!("Error: Tool '{name}' not found")),
+        many => {
+            Err(format!(
+            "Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}",
+            many.iter().map(|u| format!("{}-{name}", u.prefix)).collect::<Vec<_>>().join(", ")
+        ))
+        }
+    }
+}

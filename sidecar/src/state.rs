@@ -1,0 +1,145 @@
+//! The sidecar's live state: the loaded configuration, its compiled policy snapshot and
+//! the upstreams it runs. Swapped atomically when the filter syncs a new document.
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
+
+use crate::mcp::session::SessionKeys;
+use crate::upstream::{HttpClient, Upstream};
+
+/// One loaded configuration and everything derived from it.
+pub struct Runtime {
+    pub config_hash: String,
+    pub config: GatewayConfig,
+    pub snapshot: PolicySnapshot,
+    pub snapshot_json: Bytes,
+    pub upstreams: IndexMap<String, Arc<Upstream>>,
+}
+
+impl Runtime {
+    pub fn empty() -> Self {
+        let config = GatewayConfig::default();
+        let snapshot = PolicySnapshot::compile(&config);
+        Runtime {
+            config_hash: String::new(),
+            snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
+            config,
+            snapshot,
+            upstreams: IndexMap::new(),
+        }
+    }
+
+    pub fn list_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.meshgate.list_timeout_ms)
+    }
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.meshgate.call_timeout_ms)
+    }
+    pub fn tools_ttl(&self) -> Duration {
+        Duration::from_millis(self.config.meshgate.tools_cache_ttl_ms)
+    }
+}
+
+pub struct AppState {
+    pub secret: Vec<u8>,
+    pub sessions: SessionKeys,
+    pub runtime: ArcSwap<Runtime>,
+    pub client: HttpClient,
+    /// Serializes reloads so two workers syncing at once start upstreams once.
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(secret: Vec<u8>, client: HttpClient) -> Self {
+        AppState {
+            sessions: SessionKeys::derive(&secret),
+            secret,
+            runtime: ArcSwap::from_pointee(Runtime::empty()),
+            client,
+            reload_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Loads a configuration document if it differs from the current one. Upstreams whose
+    /// configuration is unchanged keep running; removed or changed ones are stopped.
+    pub async fn apply_document(&self, text: &str) -> Result<Arc<Runtime>, ConfigError> {
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        if self.runtime.load().config_hash == hash {
+            return Ok(self.runtime());
+        }
+        let _guard = self.reload_lock.lock().await;
+        let current = self.runtime();
+        if current.config_hash == hash {
+            return Ok(current);
+        }
+        let config = load_effective_config(text)?;
+        let snapshot = PolicySnapshot::compile(&config);
+        let mut upstreams = IndexMap::new();
+        for (name, server) in &config.mcp_servers {
+            let prefix = config.prefix_of(name);
+            let reused = current
+                .upstreams
+                .get(name)
+                .filter(|u| u.config == *server && u.prefix == prefix)
+                .cloned();
+            let upstream =
+                reused.unwrap_or_else(|| Upstream::start(name, &prefix, server, &self.client));
+            upstreams.insert(name.clone(), upstream);
+        }
+        for (name, old) in &current.upstreams {
+            if !upstreams.get(name).is_some_and(|u| Arc::ptr_eq(u, old)) {
+                old.shutdown();
+            }
+        }
+        let runtime = Arc::new(Runtime {
+            config_hash: hash,
+            snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
+            config,
+            snapshot,
+            upstreams,
+        });
+        tracing::info!(
+            servers = runtime.upstreams.len(),
+            version = %runtime.snapshot.version,
+            "configuration loaded"
+        );
+        self.runtime.store(Arc::clone(&runtime));
+        Ok(runtime)
+    }
+}
+
+/// The inline document, or — when `meshgate.config_path` is set — the LiteLLM file it
+/// names (keeping the inline `meshgate` section). `os.environ/` values are resolved.
+pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
+    let inline = load_config(text, Some(&ProcessEnv))?;
+    let Some(path) = inline.meshgate.config_path.clone() else {
+        return Ok(inline);
+    };
+    let file = std::fs::read_to_string(&path).map_err(|e| ConfigError::Field {
+        field: "meshgate.config_path".into(),
+        message: format!("cannot read `{path}`: {e}"),
+    })?;
+    let mut config = load_config(&file, Some(&ProcessEnv)).map_err(|e| match e {
+        ConfigError::Syntax { message } => ConfigError::Syntax {
+            message: format!("{path}: {message}"),
+        },
+        ConfigError::Field { field, message } => ConfigError::Field {
+            field: format!("{path}: {field}"),
+            message,
+        },
+        other => other,
+    })?;
+    config.meshgate = inline.meshgate;
+    Ok(config)
+}

@@ -1,0 +1,364 @@
+//! A streamable-HTTP server: one persistent MCP session per server, re-initialized
+//! transparently when the upstream forgets it (404), connections pooled.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use meshgate_policy::config::ServerConfig;
+
+use super::credentials::configured_headers;
+use super::pending::rpc_error_from;
+use super::{initialize_params, UpstreamError, UpstreamResult, UPSTREAM_PROTOCOL_VERSION};
+use crate::jsonrpc::{self, Message};
+use crate::sse::SseParser;
+
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One pooled client for every HTTP upstream (http and https).
+pub fn new_client() -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(https)
+}
+
+/// What identifies the upstream session in use.
+#[derive(Clone)]
+struct Session {
+    id: Option<HeaderValue>,
+    protocol_version: HeaderValue,
+    generation: u64,
+}
+
+pub struct HttpUpstream {
+    name: String,
+    url: Uri,
+    client: HttpClient,
+    headers: HeaderMap,
+    session: RwLock<Option<Session>>,
+    init_lock: tokio::sync::Mutex<()>,
+    next_id: AtomicU64,
+    generation: AtomicU64,
+}
+
+enum Reply {
+    Result(UpstreamResult),
+    SessionLost,
+}
+
+impl HttpUpstream {
+    pub fn new(name: &str, config: &ServerConfig, client: HttpClient) -> Result<Self, String> {
+        let url: Uri = config
+            .url
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| format!("server `{name}` has an invalid url"))?;
+        Ok(HttpUpstream {
+            name: name.to_string(),
+            url,
+            client,
+            headers: configured_headers(config)?,
+            session: RwLock::new(None),
+            init_lock: tokio::sync::Mutex::new(()),
+            next_id: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    pub async fn request(&self, method: &str, params: Option<&Value>) -> UpstreamResult {
+        for _attempt in 0..2 {
+            let session = self.session().await?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            match self
+                .post(Some(&session), id, jsonrpc::request(id, method, params))
+                .await?
+            {
+                Reply::Result(r) => return r,
+                Reply::SessionLost => {
+                    tracing::info!(server = %self.name, "upstream session expired; re-initializing");
+                    self.drop_session(session.generation);
+                }
+            }
+        }
+        Err(UpstreamError::Unavailable(format!(
+            "server `{}` keeps losing its session",
+            self.name
+        )))
+    }
+
+    async fn session(&self) -> Result<Session, UpstreamError> {
+        if let Some(s) = self.session.read().ok().and_then(|s| s.clone()) {
+            return Ok(s);
+        }
+        let _guard = self.init_lock.lock().await;
+        if let Some(s) = self.session.read().ok().and_then(|s| s.clone()) {
+            return Ok(s);
+        }
+        let session = self.initialize().await?;
+        if let Ok(mut slot) = self.session.write() {
+            *slot = Some(session.clone());
+        }
+        Ok(session)
+    }
+
+    fn drop_session(&self, generation: u64) {
+        if let Ok(mut slot) = self.session.write() {
+            if slot.as_ref().is_some_and(|s| s.generation == generation) {
+                *slot = None;
+            }
+        }
+    }
+
+    async fn initialize(&self) -> Result<Session, UpstreamError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = jsonrpc::request(id, "initialize", Some(&initialize_params()));
+        let resp = self.send(None, None, body).await?;
+        let session_id = resp.headers().get("mcp-session-id").cloned();
+        let result = match self.read_reply(resp, id).await? {
+            Reply::Result(r) => r?,
+            Reply::SessionLost => {
+                return Err(UpstreamError::Unavailable(
+                    "initialize was refused (404)".into(),
+                ))
+            }
+        };
+        let version = serde_json::from_str::<Value>(result.get())
+            .ok()
+            .and_then(|v| {
+                v.get("protocolVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| UPSTREAM_PROTOCOL_VERSION.to_string());
+        let session = Session {
+            id: session_id,
+            protocol_version: HeaderValue::from_str(&version)
+                .unwrap_or(HeaderValue::from_static(UPSTREAM_PROTOCOL_VERSION)),
+            generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        let note = jsonrpc::notification("notifications/initialized", None);
+        let resp = self
+            .send(session.id.as_ref(), Some(&session.protocol_version), note)
+            .await?;
+        let _ = resp.into_body().collect().await;
+        tracing::info!(server = %self.name, version, "upstream session initialized");
+        Ok(session)
+    }
+
+    async fn post(
+        &self,
+        session: Option<&Session>,
+        id: u64,
+        body: Vec<u8>,
+    ) -> Result<Reply, UpstreamError> {
+        let resp = self
+            .send(
+                session.and_then(|s| s.id.as_ref()),
+                session.map(|s| &s.protocol_version),
+                body,
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND && session.is_some_and(|s| s.id.is_some()) {
+            return Ok(Reply::SessionLost);
+        }
+        self.read_reply(resp, id).await
+    }
+
+    async fn send(
+        &self,
+        session_id: Option<&HeaderValue>,
+        version: Option<&HeaderValue>,
+        body: Vec<u8>,
+    ) -> Result<http::Response<hyper::body::Incoming>, UpstreamError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(self.url.clone())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        let h = req.headers_mut();
+        h.extend(self.headers.clone());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if let Some(id) = session_id {
+            h.insert("mcp-session-id", id.clone());
+        }
+        if let Some(v) = version {
+            h.insert("mcp-protocol-version", v.clone());
+        }
+        self.client.request(req).await.map_err(|e| {
+            UpstreamError::Unavailable(format!(
+                "server `{}` is unreachable: {}",
+                self.name,
+                connect_reason(&e)
+            ))
+        })
+    }
+
+    /// Reads a JSON or SSE reply until the response to `id` arrives.
+    async fn read_reply(
+        &self,
+        resp: http::Response<hyper::body::Incoming>,
+        id: u64,
+    ) -> Result<Reply, UpstreamError> {
+        let status = resp.status();
+        let is_sse = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_sse && status.is_success() {
+            return Ok(Reply::Result(self.read_sse(resp.into_body(), id).await));
+        }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| {
+                UpstreamError::Unavailable(format!(
+                    "server `{}` broke off its reply: {e}",
+                    self.name
+                ))
+            })?
+            .to_bytes();
+        let parsed: Option<Message> = serde_json::from_slice(&body).ok();
+        match parsed {
+            Some(msg) if msg.is_response() => Ok(Reply::Result(match (msg.result, msg.error) {
+                (Some(r), _) => Ok(r),
+                (None, Some(e)) => Err(UpstreamError::Rpc(rpc_error_from(&e))),
+                _ => Err(UpstreamError::Protocol("empty response".into())),
+            })),
+            _ if status.is_success() => Err(UpstreamError::Protocol(format!(
+                "server `{}` answered HTTP {status} without a JSON-RPC response",
+                self.name
+            ))),
+            _ => Err(UpstreamError::Unavailable(format!(
+                "server `{}` answered HTTP {}",
+                self.name,
+                status.as_u16()
+            ))),
+        }
+    }
+
+    async fn read_sse(&self, mut body: hyper::body::Incoming, id: u64) -> UpstreamResult {
+        let mut parser = SseParser::default();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                UpstreamError::Unavailable(format!(
+                    "server `{}` broke off its event stream: {e}",
+                    self.name
+                ))
+            })?;
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
+            for event in parser
+                .push(chunk)
+                .map_err(|e| UpstreamError::Protocol(e.to_string()))?
+            {
+                if event.event.as_deref().is_some_and(|e| e != "message") || event.data.is_empty() {
+                    continue;
+                }
+                let Ok(msg) = serde_json::from_str::<Message>(&event.data) else {
+                    continue;
+                };
+                if msg.is_response() && msg.id.as_ref().and_then(Value::as_u64) == Some(id) {
+                    return match (msg.result, msg.error) {
+                        (Some(r), _) => Ok(r),
+                        (None, Some(e)) => Err(UpstreamError::Rpc(rpc_error_from(&e))),
+                        _ => Err(UpstreamError::Protocol("empty response".into())),
+                    };
+                }
+                if msg.is_request() {
+                    self.answer(&msg);
+                } else if let Some(method) = &msg.method {
+                    super::note_notification(&self.name, method, msg.params.as_ref());
+                }
+            }
+        }
+        Err(UpstreamError::Unavailable(format!(
+            "server `{}` ended its event stream without a response",
+            self.name
+        )))
+    }
+
+    /// Answers a server→client request on a new POST, in the background.
+    fn answer(&self, msg: &Message) {
+        let reply = super::answer_server_request(msg);
+        let session = self.session.read().ok().and_then(|s| s.clone());
+        let this = (self.client.clone(), self.url.clone(), self.headers.clone());
+        tokio::spawn(async move {
+            let (client, url, headers) = this;
+            let Ok(mut req) = Request::builder()
+                .method(Method::POST)
+                .uri(url)
+                .body(Full::new(Bytes::from(reply)))
+            else {
+                return;
+            };
+            let h = req.headers_mut();
+            h.extend(headers);
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.insert(
+                header::ACCEPT,
+                HeaderValue::from_static("application/json, text/event-stream"),
+            );
+            if let Some(s) = session {
+                if let Some(id) = s.id {
+                    h.insert("mcp-session-id", id);
+                }
+                h.insert("mcp-protocol-version", s.protocol_version);
+            }
+            let _ = client.request(req).await;
+        });
+    }
+}
+
+/// A short reason without the URL (which may carry credentials in its query).
+pub(super) fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error;
+    let mut source = e.source();
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    let reason = last.unwrap_or_else(|| {
+        if e.is_connect() {
+            "connection failed".into()
+        } else {
+            "request failed".into()
+        }
+    });
+    // Never echo anything that looks like a URL.
+    if reason.contains("://") {
+        "connection failed".into()
+    } else {
+        reason
+    }
+}

@@ -1,0 +1,250 @@
+//! Upstream MCP servers: one long-lived connection (process, HTTP session or SSE
+//! stream) per configured server, shared by every client request.
+
+mod credentials;
+mod http;
+mod pending;
+mod sse_client;
+mod stdio;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use meshgate_policy::config::{ServerConfig, Transport};
+use meshgate_policy::names::prefixed;
+
+pub use self::http::{new_client as new_http_client, HttpClient};
+use crate::jsonrpc::RpcError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream answered with a JSON-RPC error; relayed unchanged.
+    #[error("upstream error {}: {}", .0.code, .0.message)]
+    Rpc(RpcError),
+    /// Could not reach the upstream. The text is safe to show (no URL, no secret).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The upstream sent something that is not MCP.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+pub type UpstreamResult = Result<Box<RawValue>, UpstreamError>;
+
+/// How requests reach the upstream.
+enum Connector {
+    Stdio(Arc<stdio::StdioUpstream>),
+    Http(Arc<http::HttpUpstream>),
+    Sse(Arc<sse_client::SseUpstream>),
+    /// Configured but not served (e.g. OpenAPI before conversion lands).
+    Unsupported(String),
+}
+
+/// A server's tools as last fetched: prefixed JSON ready to concatenate, and the bare
+/// names for routing.
+pub struct ToolCatalog {
+    pub fetched_at: Instant,
+    pub prefixed: Vec<Box<RawValue>>,
+    pub bare_names: HashSet<String>,
+}
+
+pub struct Upstream {
+    pub name: String,
+    pub prefix: String,
+    pub config: ServerConfig,
+    connector: Connector,
+    tools: Mutex<Option<Arc<ToolCatalog>>>,
+}
+
+/// Client identity the gateway presents upstream.
+pub fn client_info() -> Value {
+    serde_json::json!({"name": "meshgate", "version": env!("CARGO_PKG_VERSION")})
+}
+
+/// The protocol version the gateway asks upstreams for.
+pub const UPSTREAM_PROTOCOL_VERSION: &str = "2025-11-25";
+
+pub fn initialize_params() -> Value {
+    serde_json::json!({
+        "protocolVersion": UPSTREAM_PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": client_info(),
+    })
+}
+
+impl Upstream {
+    pub fn start(
+        name: &str,
+        prefix: &str,
+        config: &ServerConfig,
+        client: &HttpClient,
+    ) -> Arc<Upstream> {
+        let connector = if config.is_openapi() {
+            Connector::Unsupported("OpenAPI servers are not served yet".into())
+        } else {
+            match config.effective_transport() {
+                Transport::Stdio => Connector::Stdio(stdio::StdioUpstream::spawn(name, config)),
+                Transport::Http => match http::HttpUpstream::new(name, config, client.clone()) {
+                    Ok(u) => Connector::Http(Arc::new(u)),
+                    Err(e) => Connector::Unsupported(e),
+                },
+                Transport::Sse => {
+                    match sse_client::SseUpstream::new(name, config, client.clone()) {
+                        Ok(u) => Connector::Sse(Arc::new(u)),
+                        Err(e) => Connector::Unsupported(e),
+                    }
+                }
+            }
+        };
+        if let Connector::Unsupported(why) = &connector {
+            tracing::warn!(server = name, "server left out: {why}");
+        }
+        Arc::new(Upstream {
+            name: name.to_string(),
+            prefix: prefix.to_string(),
+            config: config.clone(),
+            connector,
+            tools: Mutex::new(None),
+        })
+    }
+
+    /// One request to the upstream; the result is returned raw.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> UpstreamResult {
+        let fut = async {
+            match &self.connector {
+                Connector::Stdio(u) => u.request(method, params, timeout).await,
+                Connector::Http(u) => u.request(method, params).await,
+                Connector::Sse(u) => u.request(method, params, timeout).await,
+                Connector::Unsupported(why) => Err(UpstreamError::Unavailable(why.clone())),
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(UpstreamError::Timeout(timeout)),
+        }
+    }
+
+    /// The tool catalog, from cache when younger than `ttl`, else fetched (all pages).
+    pub async fn tools(
+        &self,
+        ttl: Duration,
+        timeout: Duration,
+    ) -> Result<Arc<ToolCatalog>, UpstreamError> {
+        if let Some(c) = self.cached_tools() {
+            if c.fetched_at.elapsed() < ttl {
+                return Ok(c);
+            }
+        }
+        let mut prefixed_tools = Vec::new();
+        let mut bare_names = HashSet::new();
+        let mut cursor: Option<String> = None;
+        for _page in 0..100 {
+            let params = cursor.as_ref().map(|c| serde_json::json!({"cursor": c}));
+            let raw = self.request("tools/list", params.as_ref(), timeout).await?;
+            let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| {
+                UpstreamError::Protocol(format!("tools/list result is not JSON: {e}"))
+            })?;
+            let tools = match page.get_mut("tools").map(Value::take) {
+                Some(Value::Array(t)) => t,
+                _ => {
+                    return Err(UpstreamError::Protocol(
+                        "tools/list result has no `tools` array".into(),
+                    ))
+                }
+            };
+            for mut tool in tools {
+                let Some(bare) = tool.get("name").and_then(Value::as_str).map(str::to_string)
+                else {
+                    continue;
+                };
+                if let Some(obj) = tool.as_object_mut() {
+                    obj.insert("name".into(), Value::String(prefixed(&self.prefix, &bare)));
+                }
+                if let Ok(raw) = serde_json::value::to_raw_value(&tool) {
+                    prefixed_tools.push(raw);
+                }
+                bare_names.insert(bare);
+            }
+            cursor = page
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let catalog = Arc::new(ToolCatalog {
+            fetched_at: Instant::now(),
+            prefixed: prefixed_tools,
+            bare_names,
+        });
+        if let Ok(mut slot) = self.tools.lock() {
+            *slot = Some(Arc::clone(&catalog));
+        }
+        Ok(catalog)
+    }
+
+    pub fn cached_tools(&self) -> Option<Arc<ToolCatalog>> {
+        self.tools.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Stops the connection (kills a stdio process); used when the config drops it.
+    pub fn shutdown(&self) {
+        match &self.connector {
+            Connector::Stdio(u) => u.shutdown(),
+            Connector::Sse(u) => u.shutdown(),
+            Connector::Http(_) | Connector::Unsupported(_) => {}
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Answers a request an upstream sends the gateway (server→client). Relaying these to
+/// the originating client is not wired yet, so only `ping` and `roots/list` succeed.
+pub(crate) fn answer_server_request(msg: &crate::jsonrpc::Message) -> Vec<u8> {
+    let id = msg.id.clone().unwrap_or(Value::Null);
+    match msg.method.as_deref() {
+        Some("ping") => crate::jsonrpc::response_value(&id, &serde_json::json!({})),
+        Some("roots/list") => {
+            crate::jsonrpc::response_value(&id, &serde_json::json!({"roots": []}))
+        }
+        Some(other) => crate::jsonrpc::error_response(
+            Some(&id),
+            &RpcError::new(
+                crate::jsonrpc::METHOD_NOT_FOUND,
+                format!("meshgate does not relay `{other}` to clients yet"),
+            )
+            .to_value(),
+        ),
+        None => Vec::new(),
+    }
+}
+
+/// Notifications from an upstream; logged for now.
+pub(crate) fn note_notification(server: &str, method: &str, params: Option<&Value>) {
+    match method {
+        "notifications/message" => {
+            tracing::info!(
+                server,
+                "upstream log: {}",
+                params.map(|p| p.to_string()).unwrap_or_default()
+            )
+        }
+        _ => tracing::debug!(server, method, "upstream notification"),
+    }
+}

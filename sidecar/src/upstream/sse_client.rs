@@ -1,0 +1,311 @@
+//! A legacy HTTP+SSE server (2024-11-05): GET the SSE URL, learn the POST endpoint from
+//! the `endpoint` event, POST every message there, read responses off the stream.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+use meshgate_policy::config::ServerConfig;
+
+use super::credentials::configured_headers;
+use super::http::{connect_reason, HttpClient};
+use super::pending::Pending;
+use super::{initialize_params, UpstreamError, UpstreamResult};
+use crate::jsonrpc::{self, Message};
+use crate::sse::SseParser;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Stream {
+    endpoint: Uri,
+    pending: Pending,
+    alive: AtomicBool,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+pub struct SseUpstream {
+    name: String,
+    url: Uri,
+    client: HttpClient,
+    headers: HeaderMap,
+    stream: RwLock<Option<Arc<Stream>>>,
+    connect_lock: tokio::sync::Mutex<()>,
+}
+
+impl SseUpstream {
+    pub fn new(name: &str, config: &ServerConfig, client: HttpClient) -> Result<Self, String> {
+        let url: Uri = config
+            .url
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| format!("server `{name}` has an invalid url"))?;
+        Ok(SseUpstream {
+            name: name.to_string(),
+            url,
+            client,
+            headers: configured_headers(config)?,
+            stream: RwLock::new(None),
+            connect_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> UpstreamResult {
+        let stream = self.stream().await?;
+        let (id, rx) = stream.pending.register();
+        if let Err(e) = self
+            .post(&stream.endpoint, jsonrpc::request(id, method, params))
+            .await
+        {
+            stream.pending.forget(id);
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(UpstreamError::Unavailable(format!(
+                "server `{}` closed its event stream",
+                self.name
+            ))),
+            Err(_) => {
+                stream.pending.forget(id);
+                Err(UpstreamError::Timeout(timeout))
+            }
+        }
+    }
+
+    pub fn shutdown(&self) {
+        if let Some(s) = self.stream.write().ok().and_then(|mut s| s.take()) {
+            s.reader.abort();
+            s.pending.fail_all("the gateway closed the connection");
+        }
+    }
+
+    async fn stream(&self) -> Result<Arc<Stream>, UpstreamError> {
+        let current = || {
+            self.stream
+                .read()
+                .ok()
+                .and_then(|s| s.clone())
+                .filter(|s| s.alive.load(Ordering::Acquire))
+        };
+        if let Some(s) = current() {
+            return Ok(s);
+        }
+        let _guard = self.connect_lock.lock().await;
+        if let Some(s) = current() {
+            return Ok(s);
+        }
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
+            .await
+            .map_err(|_| UpstreamError::Timeout(CONNECT_TIMEOUT))??;
+        if let Ok(mut slot) = self.stream.write() {
+            *slot = Some(Arc::clone(&stream));
+        }
+        Ok(stream)
+    }
+
+    async fn connect(&self) -> Result<Arc<Stream>, UpstreamError> {
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(self.url.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        req.headers_mut().extend(self.headers.clone());
+        req.headers_mut().insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let resp = self.client.request(req).await.map_err(|e| {
+            UpstreamError::Unavailable(format!(
+                "server `{}` is unreachable: {}",
+                self.name,
+                connect_reason(&e)
+            ))
+        })?;
+        if !resp.status().is_success() {
+            return Err(UpstreamError::Unavailable(format!(
+                "server `{}` answered HTTP {} to the SSE GET",
+                self.name,
+                resp.status().as_u16()
+            )));
+        }
+        let (endpoint_tx, endpoint_rx) = oneshot::channel::<String>();
+        let holder: Arc<RwLock<Option<Arc<Stream>>>> = Arc::new(RwLock::new(None));
+        let reader = tokio::spawn(read_events(
+            self.name.clone(),
+            resp.into_body(),
+            endpoint_tx,
+            Arc::clone(&holder),
+        ));
+        let endpoint = endpoint_rx.await.map_err(|_| {
+            UpstreamError::Protocol(format!("server `{}` sent no `endpoint` event", self.name))
+        })?;
+        let endpoint = resolve(&self.url, &endpoint).ok_or_else(|| {
+            UpstreamError::Protocol(format!("server `{}` sent an unusable endpoint", self.name))
+        })?;
+        let stream = Arc::new(Stream {
+            endpoint,
+            pending: Pending::default(),
+            alive: AtomicBool::new(true),
+            reader,
+        });
+        if let Ok(mut h) = holder.write() {
+            *h = Some(Arc::clone(&stream));
+        }
+        // Handshake on the new stream.
+        let (id, rx) = stream.pending.register();
+        self.post(
+            &stream.endpoint,
+            jsonrpc::request(id, "initialize", Some(&initialize_params())),
+        )
+        .await?;
+        match tokio::time::timeout(CONNECT_TIMEOUT, rx).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) => return Err(e),
+            _ => {
+                return Err(UpstreamError::Unavailable(format!(
+                    "server `{}` did not answer initialize",
+                    self.name
+                )))
+            }
+        }
+        self.post(
+            &stream.endpoint,
+            jsonrpc::notification("notifications/initialized", None),
+        )
+        .await?;
+        tracing::info!(server = %self.name, "upstream SSE session initialized");
+        Ok(stream)
+    }
+
+    async fn post(&self, endpoint: &Uri, body: Vec<u8>) -> Result<(), UpstreamError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(endpoint.clone())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        req.headers_mut().extend(self.headers.clone());
+        req.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let resp = self.client.request(req).await.map_err(|e| {
+            UpstreamError::Unavailable(format!(
+                "server `{}` is unreachable: {}",
+                self.name,
+                connect_reason(&e)
+            ))
+        })?;
+        let status = resp.status();
+        let _ = resp.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            if let Some(s) = self.stream.read().ok().and_then(|s| s.clone()) {
+                if status == http::StatusCode::NOT_FOUND {
+                    s.alive.store(false, Ordering::Release);
+                }
+            }
+            Err(UpstreamError::Unavailable(format!(
+                "server `{}` answered HTTP {} to a message",
+                self.name,
+                status.as_u16()
+            )))
+        }
+    }
+}
+
+async fn read_events(
+    name: String,
+    mut body: hyper::body::Incoming,
+    endpoint_tx: oneshot::Sender<String>,
+    holder: Arc<RwLock<Option<Arc<Stream>>>>,
+) {
+    let mut endpoint_tx = Some(endpoint_tx);
+    let mut parser = SseParser::default();
+    let stream = || holder.read().ok().and_then(|h| h.clone());
+    while let Some(Ok(frame)) = body.frame().await {
+        let Some(chunk) = frame.data_ref() else {
+            continue;
+        };
+        let Ok(events) = parser.push(chunk) else {
+            break;
+        };
+        for event in events {
+            if event.event.as_deref() == Some("endpoint") {
+                if let Some(tx) = endpoint_tx.take() {
+                    let _ = tx.send(event.data.trim().to_string());
+                }
+                continue;
+            }
+            let Ok(msg) = serde_json::from_str::<Message>(&event.data) else {
+                continue;
+            };
+            let Some(s) = stream() else { continue };
+            if msg.is_response() {
+                s.pending.complete(msg);
+            } else if msg.is_request() {
+                tracing::debug!(server = %name, "server request over legacy SSE answered with an error");
+            } else if let Some(method) = &msg.method {
+                super::note_notification(&name, method, msg.params.as_ref());
+            }
+        }
+    }
+    if let Some(s) = stream() {
+        s.alive.store(false, Ordering::Release);
+        s.pending.fail_all("the server closed its event stream");
+    }
+    tracing::info!(server = %name, "upstream SSE stream ended");
+}
+
+/// Resolves the `endpoint` event's URI (usually a path) against the SSE URL.
+fn resolve(base: &Uri, endpoint: &str) -> Option<Uri> {
+    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        return endpoint.parse().ok();
+    }
+    let path = if endpoint.starts_with('/') {
+        endpoint.to_string()
+    } else {
+        let base_path = base.path();
+        let dir = base_path.rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{endpoint}")
+    };
+    Uri::builder()
+        .scheme(base.scheme()?.clone())
+        .authority(base.authority()?.clone())
+        .path_and_query(path)
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_endpoints() {
+        let base: Uri = "http://127.0.0.1:9/sse".parse().unwrap();
+        assert_eq!(
+            resolve(&base, "/message?sessionId=1").unwrap().to_string(),
+            "http://127.0.0.1:9/message?sessionId=1"
+        );
+        assert_eq!(
+            resolve(&base, "messages").unwrap().to_string(),
+            "http://127.0.0.1:9/messages"
+        );
+        assert_eq!(
+            resolve(&base, "http://h:1/x").unwrap().to_string(),
+            "http://h:1/x"
+        );
+    }
+}
