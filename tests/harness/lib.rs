@@ -1,1 +1,334 @@
+//! Test harness: starts real Envoy with the built filter, the sidecar and upstreams,
+//! each as a child process that dies with the test (and on its own after a while).
 
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const SECRET: &str = "test-shared-secret-0123456789";
+pub const MASTER_KEY: &str = "sk-test-master-key";
+/// Every process a test starts ends by itself after this long, whatever happens.
+pub const MAX_LIFETIME_SECS: u64 = 600;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Built binaries: `target/<profile>/<name>`; the profile comes from MESHGATE_PROFILE.
+pub fn bin(name: &str) -> PathBuf {
+    let profile = std::env::var("MESHGATE_PROFILE").unwrap_or_else(|_| "debug".into());
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+    target.join(profile).join(name)
+}
+
+pub fn wasm_path() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+    target.join("wasm32-wasip1/release-wasm/meshgate_filter.wasm")
+}
+
+pub fn envoy_path() -> PathBuf {
+    std::env::var("ENVOY_BIN").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".tools/bin/envoy"))
+}
+
+pub fn node_modules() -> PathBuf {
+    repo_root().join("tests/node/node_modules")
+}
+
+/// Fails loudly (instead of skipping) when a prerequisite is missing.
+pub fn require(path: &Path, how: &str) {
+    assert!(path.exists(), "{} is missing; {how}", path.display());
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("meshgate-{tag}-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.kill_on_drop(true);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { child, name: name.to_string() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+}
+
+/// Starts the in-repo streamable-HTTP demo server; returns it and its address.
+pub async fn demo_http(name: &str, extra: &[&str]) -> (Proc, String) {
+    let path = bin("meshgate-demo-http");
+    require(&path, "run `cargo build -p meshgate-demo`");
+    let mut cmd = Command::new(path);
+    cmd.args(["--name", name, "--listen", "127.0.0.1:0", "--exit-with-stdin", "--max-lifetime-secs"])
+        .arg(MAX_LIFETIME_SECS.to_string())
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut proc = Proc::spawn(name, cmd);
+    let addr = read_listening(&mut proc).await;
+    (proc, addr)
+}
+
+/// Reads the `LISTENING addr` line a test server prints once bound.
+pub async fn read_listening(proc: &mut Proc) -> String {
+    let stdout = proc.child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("server did not report its address")
+        .expect("read")
+        .expect("server exited before listening");
+    line.strip_prefix("LISTENING ").expect("LISTENING line").trim().to_string()
+}
+
+/// Starts server-everything (npm) with the given transport on a free port (HTTP modes).
+pub async fn everything_http(mode: &str) -> (Proc, u16) {
+    let script = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
+    require(&script, "run scripts/setup-test-deps.sh");
+    let port = free_port();
+    let mut cmd = Command::new("node");
+    cmd.arg("--require")
+        .arg(repo_root().join("tests/node/loopback.cjs"))
+        .arg(&script)
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let proc = Proc::spawn("server-everything", cmd);
+    wait_for_port(port, Duration::from_secs(30)).await;
+    (proc, port)
+}
+
+pub async fn wait_for_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after {within:?}");
+}
+
+/// A stdio server entry running server-everything through node.
+pub fn everything_stdio_yaml(name: &str) -> String {
+    let script = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
+    require(&script, "run scripts/setup-test-deps.sh");
+    format!("  {name}:\n    transport: stdio\n    command: node\n    args: [\"{}\", \"stdio\"]\n", script.display())
+}
+
+/// A stdio server entry running the in-repo demo.
+pub fn demo_stdio_yaml(name: &str, extra: &str) -> String {
+    let path = bin("meshgate-demo-stdio");
+    require(&path, "run `cargo build -p meshgate-demo`");
+    format!("  {name}:\n    transport: stdio\n    command: \"{}\"\n    args: [\"--name\", \"{name}\"]\n{extra}", path.display())
+}
+
+/// Envoy + filter + sidecar, configured with `mcp_servers` (YAML, indented by two).
+pub struct Gateway {
+    pub port: u16,
+    pub sidecar_port: u16,
+    pub admin_port: u16,
+    pub envoy: Proc,
+    pub sidecar: Proc,
+    pub dir: TempDir,
+}
+
+pub struct GatewayOptions {
+    pub servers_yaml: String,
+    /// Extra lines for the `meshgate:` section (indented by two).
+    pub meshgate_yaml: String,
+    pub concurrency: u32,
+}
+
+impl GatewayOptions {
+    pub fn new(servers_yaml: impl Into<String>) -> Self {
+        GatewayOptions { servers_yaml: servers_yaml.into(), meshgate_yaml: String::new(), concurrency: 1 }
+    }
+}
+
+impl Gateway {
+    pub async fn start(servers_yaml: impl Into<String>) -> Gateway {
+        Self::start_with(GatewayOptions::new(servers_yaml)).await
+    }
+
+    pub async fn start_with(opts: GatewayOptions) -> Gateway {
+        let dir = TempDir::new("gw");
+        let (port, sidecar_port, admin_port) = (free_port(), free_port(), free_port());
+        let document = gateway_document(&opts);
+        let envoy_yaml = envoy_config(port, admin_port, sidecar_port, &document);
+        let envoy_file = dir.0.join("envoy.yaml");
+        std::fs::write(&envoy_file, envoy_yaml).expect("write envoy.yaml");
+
+        let sidecar = start_sidecar(sidecar_port, &dir.0);
+        wait_for_port(sidecar_port, Duration::from_secs(20)).await;
+        let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
+        let gw = Gateway { port, sidecar_port, admin_port, envoy, sidecar, dir };
+        gw.wait_ready().await;
+        gw
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.port)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until the filter has its policy snapshot (requests stop getting 503).
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let body = r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#;
+        while Instant::now() < deadline {
+            if let Ok(resp) = http::post(&self.url(), &[("authorization", &format!("Bearer {MASTER_KEY}"))], body).await {
+                if resp.status == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default();
+        panic!("gateway not ready after 30 s; envoy log:\n{log}");
+    }
+
+    pub fn envoy_log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
+    }
+}
+
+pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
+    let path = bin("meshgate-sidecar");
+    require(&path, "run `cargo build -p meshgate-sidecar`");
+    let mut cmd = Command::new(path);
+    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir.join("data"))
+        .env("MESHGATE_SHARED_SECRET", SECRET)
+        .env("MESHGATE_MASTER_KEY", MASTER_KEY)
+        .env("MESHGATE_LOG", std::env::var("MESHGATE_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    Proc::spawn("sidecar", cmd)
+}
+
+pub fn start_envoy(config: &Path, concurrency: u32, log: &Path) -> Proc {
+    let envoy = envoy_path();
+    require(&envoy, "run scripts/install-envoy.sh");
+    let log_file = std::fs::File::create(log).expect("envoy log");
+    let mut cmd = Command::new(envoy);
+    cmd.arg("-c")
+        .arg(config)
+        .args(["--concurrency", &concurrency.to_string(), "-l", "warn", "--base-id"])
+        .arg(free_port().to_string())
+        .env("MESHGATE_SHARED_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    Proc::spawn("envoy", cmd)
+}
+
+/// The filter's configuration document.
+pub fn gateway_document(opts: &GatewayOptions) -> String {
+    format!(
+        "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n  sync_interval_ms: 500\n{}general_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\nmcp_servers:\n{}",
+        opts.meshgate_yaml, opts.servers_yaml
+    )
+}
+
+/// An Envoy bootstrap with the filter on `port`, routing to the sidecar.
+pub fn envoy_config(port: u16, admin_port: u16, sidecar_port: u16, document: &str) -> String {
+    let wasm = wasm_path();
+    require(&wasm, "run `make wasm`");
+    let indented: String = document.lines().map(|l| format!("                    {l}\n")).collect();
+    format!(
+        r#"admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
+static_resources:
+  listeners:
+  - name: mcp
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: meshgate
+          stream_idle_timeout: 0s
+          route_config:
+            virtual_hosts:
+            - name: mcp
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: meshgate_sidecar, timeout: 0s, idle_timeout: 600s}}
+          http_filters:
+          - name: meshgate
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: meshgate
+                root_id: meshgate
+                fail_open: false
+                vm_config:
+                  vm_id: meshgate
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: "{wasm}"}}}}
+                  environment_variables: {{host_env_keys: [MESHGATE_SHARED_SECRET]}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: |
+{indented}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: meshgate_sidecar
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: meshgate_sidecar
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
+"#,
+        wasm = wasm.display()
+    )
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -44,23 +44,25 @@ impl Server {
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        {
-            let headers: serde_json::Map<String, Value> = req
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        Value::String(v.to_str().unwrap_or("").to_string()),
-                    )
-                })
-                .collect();
+        let headers: serde_json::Map<String, Value> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
+            .collect();
+        let record = |rpc: Option<&Value>| {
+            let rpc_method = rpc.and_then(|m| m.get("method")).cloned().unwrap_or(Value::Null);
+            let tool = rpc.and_then(|m| m.pointer("/params/name")).cloned().unwrap_or(Value::Null);
             if let Ok(mut recent) = self.recent.lock() {
-                recent.push_back(serde_json::json!({"method": method.as_str(), "path": path, "headers": headers}));
-                while recent.len() > 50 {
+                recent.push_back(serde_json::json!({"method": method.as_str(), "path": path, "headers": headers, "rpc_method": rpc_method, "tool": tool}));
+                while recent.len() > 200 {
                     recent.pop_front();
                 }
             }
+        };
+        match (method.as_str(), path.as_str()) {
+            ("POST", "/mcp") => {}
+            (_, "/__forget_sessions" | "/__requests") => {}
+            _ => record(None),
         }
         match (method.as_str(), path.as_str()) {
             ("POST", "/__forget_sessions") => {
@@ -124,7 +126,9 @@ impl Server {
                 ))
             }
         };
-        let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+        let parsed = serde_json::from_slice::<Value>(&body).ok();
+        record(parsed.as_ref());
+        let Some(msg) = parsed else {
             let err =
                 br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#;
             return Ok(respond(

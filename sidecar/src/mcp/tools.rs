@@ -104,6 +104,22 @@ fn describe(e: &UpstreamError) -> String {
     }
 }
 
+/// Whether a server offers a tool: from its catalog, refreshed once when the name is
+/// missing (the tool may be new). A server whose list cannot be fetched gets the call
+/// anyway, so its real error reaches the client.
+async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bool {
+    let timeout = ctx.runtime.list_timeout();
+    if let Some(c) = upstream.cached_tools() {
+        if c.bare_names.contains(bare) {
+            return true;
+        }
+    }
+    match upstream.tools(std::time::Duration::ZERO, timeout).await {
+        Ok(c) => c.bare_names.contains(bare),
+        Err(_) => true,
+    }
+}
+
 /// Finds the upstream for a tool name. The error text is shown to the model as an
 /// `isError` result; it names the tool and never a secret.
 async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
@@ -119,7 +135,11 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
             })
         };
         if let Some(u) = by_prefix(true).or_else(|| by_prefix(false)) {
-            return Ok((Arc::clone(u), rest.to_string()));
+            return if offers(ctx, u, rest).await {
+                Ok((Arc::clone(u), rest.to_string()))
+            } else {
+                Err(format!("Error: Tool '{name}' not found"))
+            };
         }
         let known_elsewhere = ctx
             .runtime
