@@ -2,13 +2,13 @@
 //! real upstreams (in-repo stdio and HTTP servers, server-everything from npm), and a
 //! real MCP client (rmcp) connecting through Envoy.
 
+use futures_util::future::join_all;
 use meshgate_e2e::http::{post, request};
 use meshgate_e2e::*;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
-use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -20,18 +20,25 @@ async fn rpc(gw: &Gateway, headers: &[(&str, &str)], body: Value) -> Value {
     let auth = key();
     let mut all = vec![("authorization", auth.as_str())];
     all.extend_from_slice(headers);
-    let resp = post(&gw.url(), &all, &body.to_string()).await.expect("request");
+    let resp = post(&gw.url(), &all, &body.to_string())
+        .await
+        .expect("request");
     assert_eq!(resp.status, 200, "{}", resp.text());
     resp.json()
 }
 
 async fn call(gw: &Gateway, name: &str, args: Value) -> Value {
     let v = rpc(gw, &[], json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": name, "arguments": args}})).await;
-    v.get("result").cloned().unwrap_or_else(|| panic!("no result: {v}"))
+    v.get("result")
+        .cloned()
+        .unwrap_or_else(|| panic!("no result: {v}"))
 }
 
 fn text_of(result: &Value) -> String {
-    result["content"][0]["text"].as_str().unwrap_or_default().to_string()
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn args(v: Value) -> serde_json::Map<String, Value> {
@@ -51,32 +58,103 @@ async fn rmcp_client_lists_and_calls_every_kind_of_upstream_through_envoy() {
     let gw = Gateway::start(servers).await;
 
     let config = StreamableHttpClientTransportConfig::with_uri(gw.url()).auth_header(MASTER_KEY);
-    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("connect through envoy");
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("connect through envoy");
     let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("meshgate"));
+    assert_eq!(
+        info.server_info.as_ref().map(|i| i.name.as_str()),
+        Some("meshgate")
+    );
 
     let tools = client.list_all_tools().await.expect("tools/list");
     let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
-    for expected in ["local-echo", "web-add", "sse_reply-whoami", "everything-echo", "everything-get-sum", "legacy-echo"] {
-        assert!(names.contains(&expected.to_string()), "{expected} missing from {names:?}");
+    for expected in [
+        "local-echo",
+        "web-add",
+        "sse_reply-whoami",
+        "everything-echo",
+        "everything-get-sum",
+        "legacy-echo",
+    ] {
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected} missing from {names:?}"
+        );
     }
     let add = tools.iter().find(|t| t.name == "web-add").expect("web-add");
     assert!(add.output_schema.is_some(), "outputSchema passes through");
 
-    let r = client.call_tool(CallToolRequestParams::new("local-echo").with_arguments(args(json!({"text": "hi stdio"})))).await.expect("call");
-    assert_eq!(r.content[0].as_text().map(|t| t.text.as_str()), Some("hi stdio"));
-    let r = client.call_tool(CallToolRequestParams::new("web-add").with_arguments(args(json!({"a": 2, "b": 40})))).await.expect("call");
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("local-echo")
+                .with_arguments(args(json!({"text": "hi stdio"}))),
+        )
+        .await
+        .expect("call");
+    assert_eq!(
+        r.content[0].as_text().map(|t| t.text.as_str()),
+        Some("hi stdio")
+    );
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("web-add").with_arguments(args(json!({"a": 2, "b": 40}))),
+        )
+        .await
+        .expect("call");
     assert_eq!(r.structured_content, Some(json!({"sum": 42.0})));
-    let r = client.call_tool(CallToolRequestParams::new("sse_reply-echo").with_arguments(args(json!({"text": "framed"})))).await.expect("call");
-    assert_eq!(r.content[0].as_text().map(|t| t.text.as_str()), Some("framed"));
-    let r = client.call_tool(CallToolRequestParams::new("everything-get-sum").with_arguments(args(json!({"a": 3, "b": 4})))).await.expect("call");
-    assert!(r.content[0].as_text().map(|t| t.text.contains('7')).unwrap_or(false), "{r:?}");
-    let r = client.call_tool(CallToolRequestParams::new("legacy-echo").with_arguments(args(json!({"message": "via legacy sse"})))).await.expect("call");
-    assert!(r.content[0].as_text().map(|t| t.text.contains("via legacy sse")).unwrap_or(false), "{r:?}");
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("sse_reply-echo")
+                .with_arguments(args(json!({"text": "framed"}))),
+        )
+        .await
+        .expect("call");
+    assert_eq!(
+        r.content[0].as_text().map(|t| t.text.as_str()),
+        Some("framed")
+    );
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("everything-get-sum")
+                .with_arguments(args(json!({"a": 3, "b": 4}))),
+        )
+        .await
+        .expect("call");
+    assert!(
+        r.content[0]
+            .as_text()
+            .map(|t| t.text.contains('7'))
+            .unwrap_or(false),
+        "{r:?}"
+    );
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("legacy-echo")
+                .with_arguments(args(json!({"message": "via legacy sse"}))),
+        )
+        .await
+        .expect("call");
+    assert!(
+        r.content[0]
+            .as_text()
+            .map(|t| t.text.contains("via legacy sse"))
+            .unwrap_or(false),
+        "{r:?}"
+    );
     // Upstream isError results pass through unchanged.
-    let r = client.call_tool(CallToolRequestParams::new("web-fail").with_arguments(args(json!({"message": "nope"})))).await.expect("call");
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("web-fail").with_arguments(args(json!({"message": "nope"}))),
+        )
+        .await
+        .expect("call");
     assert_eq!(r.is_error, Some(true));
-    assert_eq!(r.content[0].as_text().map(|t| t.text.as_str()), Some("nope"));
+    assert_eq!(
+        r.content[0].as_text().map(|t| t.text.as_str()),
+        Some("nope")
+    );
     client.cancel().await.expect("close");
 }
 
@@ -86,15 +164,28 @@ async fn missing_or_wrong_key_gets_401_with_json_body() {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     let resp = post(&gw.url(), &[], body).await.unwrap();
     assert_eq!(resp.status, 401);
-    assert!(resp.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+    assert!(resp
+        .header("www-authenticate")
+        .is_some_and(|v| v.starts_with("Bearer")));
     assert_eq!(resp.json()["error"], "authentication_required");
-    let resp = post(&gw.url(), &[("x-litellm-api-key", "Bearer sk-wrong")], body).await.unwrap();
+    let resp = post(&gw.url(), &[("x-litellm-api-key", "Bearer sk-wrong")], body)
+        .await
+        .unwrap();
     assert_eq!(resp.status, 401);
     assert_eq!(resp.json()["error"], "invalid_key");
     assert!(!resp.text().contains("sk-wrong"));
     // Both header forms work; with both present, x-litellm-api-key is the gateway key.
     let k = key();
-    let resp = post(&gw.url(), &[("x-litellm-api-key", &k), ("authorization", "Bearer for-upstream")], body).await.unwrap();
+    let resp = post(
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", &k),
+            ("authorization", "Bearer for-upstream"),
+        ],
+        body,
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
 
@@ -111,15 +202,34 @@ async fn sidecar_refuses_unsigned_and_forged_requests_and_filter_strips_internal
         ("x-meshgate-ts", ts.as_str()),
         ("x-meshgate-principal", "master"),
         ("x-meshgate-servers", "*"),
-        ("x-meshgate-signature", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
+        (
+            "x-meshgate-signature",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
     ];
     let resp = post(&direct, &forged, body).await.unwrap();
     assert_eq!(resp.status, 403);
     // A client's own x-meshgate-* headers never reach the sidecar as a decision: the
     // filter strips them and signs its own (here: narrowing would have hidden `other`).
-    let v = rpc(&gw, &[("x-meshgate-servers", "local"), ("x-meshgate-principal", "someone")], json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await;
-    let names: Vec<&str> = v["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
-    assert!(names.contains(&"other-echo") && names.contains(&"local-echo"), "{names:?}");
+    let v = rpc(
+        &gw,
+        &[
+            ("x-meshgate-servers", "local"),
+            ("x-meshgate-principal", "someone"),
+        ],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
+    let names: Vec<&str> = v["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"other-echo") && names.contains(&"local-echo"),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +237,10 @@ async fn killed_stdio_upstream_is_restarted_and_the_next_call_succeeds() {
     let gw = Gateway::start(demo_stdio_yaml("local", "")).await;
     let first = text_of(&call(&gw, "local-whoami", json!({})).await);
     let pid: i32 = first.rsplit('=').next().unwrap().parse().unwrap();
-    let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     // The next call may race the restart; the gateway answers it either way, and a
     // call within a few seconds reaches the new process.
@@ -137,7 +250,10 @@ async fn killed_stdio_upstream_is_restarted_and_the_next_call_succeeds() {
         if r.get("isError") != Some(&Value::Bool(true)) {
             break text_of(&r);
         }
-        assert!(Instant::now() < deadline, "stdio server did not come back: {r}");
+        assert!(
+            Instant::now() < deadline,
+            "stdio server did not come back: {r}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_ne!(first, second, "a new process answers");
@@ -164,39 +280,81 @@ async fn stdio_process_is_shared_by_concurrent_clients() {
             // Slow and fast calls interleave on one process; ids are remapped so each
             // answer reaches the client that asked.
             let ms = if i % 4 == 0 { 200 } else { 0 };
-            let r = if ms > 0 { call(gw, "local-sleep", json!({"ms": ms})).await } else { call(gw, "local-echo", json!({"text": format!("n{i}")})).await };
+            let r = if ms > 0 {
+                call(gw, "local-sleep", json!({"ms": ms})).await
+            } else {
+                call(gw, "local-echo", json!({"text": format!("n{i}")})).await
+            };
             (i, ms, text_of(&r))
         }
     });
     for (i, ms, text) in join_all(calls).await {
-        let expected = if ms > 0 { format!("slept {ms} ms") } else { format!("n{i}") };
+        let expected = if ms > 0 {
+            format!("slept {ms} ms")
+        } else {
+            format!("n{i}")
+        };
         assert_eq!(text, expected);
     }
-    let pids: std::collections::HashSet<String> = join_all((0..5).map(|_| call(&gw, "local-whoami", json!({})))).await.iter().map(text_of).collect();
+    let pids: std::collections::HashSet<String> =
+        join_all((0..5).map(|_| call(&gw, "local-whoami", json!({}))))
+            .await
+            .iter()
+            .map(text_of)
+            .collect();
     assert_eq!(pids.len(), 1, "one process serves everyone: {pids:?}");
 }
 
 #[tokio::test]
 async fn http_upstream_session_is_reinitialized_after_404() {
     let (_http, addr) = demo_http("demo_http", &[]).await;
-    let gw = Gateway::start(format!("  web:\n    url: http://{addr}/mcp\n    transport: http\n")).await;
-    assert_eq!(text_of(&call(&gw, "web-echo", json!({"text": "one"})).await), "one");
-    let forgot = post(&format!("http://{addr}/__forget_sessions"), &[], "").await.unwrap();
+    let gw = Gateway::start(format!(
+        "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
+    ))
+    .await;
+    assert_eq!(
+        text_of(&call(&gw, "web-echo", json!({"text": "one"})).await),
+        "one"
+    );
+    let forgot = post(&format!("http://{addr}/__forget_sessions"), &[], "")
+        .await
+        .unwrap();
     assert_eq!(forgot.status, 200);
-    assert_eq!(text_of(&call(&gw, "web-echo", json!({"text": "two"})).await), "two");
+    assert_eq!(
+        text_of(&call(&gw, "web-echo", json!({"text": "two"})).await),
+        "two"
+    );
     // The upstream saw a second initialize, and the gateway key never reached it.
-    let seen = request("GET", &format!("http://{addr}/__requests"), &[], "").await.unwrap().json();
-    let inits = seen.as_array().unwrap().iter().filter(|r| r["rpc_method"] == "initialize").count();
-    assert_eq!(inits, 2, "one initialize at start, one after the session was lost");
+    let seen = request("GET", &format!("http://{addr}/__requests"), &[], "")
+        .await
+        .unwrap()
+        .json();
+    let inits = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rpc_method"] == "initialize")
+        .count();
+    assert_eq!(
+        inits, 2,
+        "one initialize at start, one after the session was lost"
+    );
     let all = seen.to_string();
     assert!(!all.contains(MASTER_KEY), "gateway key leaked upstream");
-    assert!(!all.contains("x-meshgate"), "internal headers leaked upstream");
+    assert!(
+        !all.contains("x-meshgate"),
+        "internal headers leaked upstream"
+    );
 }
 
 #[tokio::test]
 async fn routing_bare_names_unknown_tools_and_narrowing() {
     let (_http, addr) = demo_http("demo_http", &[]).await;
-    let gw = Gateway::start(format!("{}  web:\n    url: http://{addr}/mcp\n    transport: http\n", demo_stdio_yaml("local", ""))).await;
+    let gw = Gateway::start(format!(
+        "{}  web:\n    url: http://{addr}/mcp\n    transport: http\n",
+        demo_stdio_yaml("local", "")
+    ))
+    .await;
     let r = call(&gw, "nope", json!({})).await;
     assert_eq!(r["isError"], true);
     assert_eq!(text_of(&r), "Error: Tool 'nope' not found");
@@ -204,22 +362,59 @@ async fn routing_bare_names_unknown_tools_and_narrowing() {
     let r = call(&gw, "web-nope", json!({})).await;
     assert_eq!(r["isError"], true);
     assert_eq!(text_of(&r), "Error: Tool 'web-nope' not found");
-    let seen = request("GET", &format!("http://{addr}/__requests"), &[], "").await.unwrap().json();
-    let tools_called: Vec<&str> = seen.as_array().unwrap().iter().filter_map(|r| r["tool"].as_str()).collect();
-    assert!(!tools_called.contains(&"nope"), "the upstream was contacted: {tools_called:?}");
-    assert!(seen.as_array().unwrap().iter().any(|r| r["rpc_method"] == "tools/list"), "the recorder sees JSON-RPC: {seen}");
+    let seen = request("GET", &format!("http://{addr}/__requests"), &[], "")
+        .await
+        .unwrap()
+        .json();
+    let tools_called: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["tool"].as_str())
+        .collect();
+    assert!(
+        !tools_called.contains(&"nope"),
+        "the upstream was contacted: {tools_called:?}"
+    );
+    assert!(
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rpc_method"] == "tools/list"),
+        "the recorder sees JSON-RPC: {seen}"
+    );
     let r = call(&gw, "echo", json!({"text": "x"})).await;
     assert_eq!(r["isError"], true);
-    assert!(text_of(&r).contains("local-echo") && text_of(&r).contains("web-echo"), "{r}");
+    assert!(
+        text_of(&r).contains("local-echo") && text_of(&r).contains("web-echo"),
+        "{r}"
+    );
     // Narrowed to one server, the bare name is unambiguous.
     let v = rpc(&gw, &[("x-mcp-servers", "WEB")], json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "bare"}}})).await;
     assert_eq!(text_of(&v["result"]), "bare");
     // The path narrows too, and an unknown name is a 404.
     let k = key();
-    let resp = post(&format!("{}/local/mcp", gw.base()), &[("authorization", &k)], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).await.unwrap();
-    let names: Vec<String> = resp.json()["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    let resp = post(
+        &format!("{}/local/mcp", gw.base()),
+        &[("authorization", &k)],
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = resp.json()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
     assert!(names.iter().all(|n| n.starts_with("local-")), "{names:?}");
-    let resp = post(&format!("{}/nope/mcp", gw.base()), &[("authorization", &k)], "{}").await.unwrap();
+    let resp = post(
+        &format!("{}/nope/mcp", gw.base()),
+        &[("authorization", &k)],
+        "{}",
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 404);
     // A server outside the request's scope cannot be called by prefix.
     let v = rpc(&gw, &[("x-mcp-servers", "local")], json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "web-echo", "arguments": {"text": "x"}}})).await;
@@ -246,12 +441,27 @@ async fn failing_and_slow_servers_are_left_out_of_tools_list() {
     opts.meshgate_yaml = "  list_timeout_ms: 700\n  call_timeout_ms: 700\n".into();
     let gw = Gateway::start_with(opts).await;
     let started = Instant::now();
-    let v = rpc(&gw, &[], json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await;
+    let v = rpc(
+        &gw,
+        &[],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
     let elapsed = started.elapsed();
-    let names: Vec<&str> = v["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    let names: Vec<&str> = v["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     assert!(names.contains(&"local-echo"));
-    assert!(!names.iter().any(|n| n.starts_with("dead-") || n.starts_with("silent-")));
-    assert!(elapsed < Duration::from_secs(10), "the slow server held the list for {elapsed:?}");
+    assert!(!names
+        .iter()
+        .any(|n| n.starts_with("dead-") || n.starts_with("silent-")));
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "the slow server held the list for {elapsed:?}"
+    );
     let r = call(&gw, "silent-echo", json!({})).await;
     assert_eq!(r["isError"], true);
     assert!(text_of(&r).contains("did not answer"), "{r}");
@@ -269,48 +479,117 @@ async fn streamable_http_surface_sessions_sse_get_delete_and_discover() {
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     let resp = post(&gw.url(), &auth, &init.to_string()).await.unwrap();
     assert_eq!(resp.json()["result"]["protocolVersion"], "2025-03-26");
-    let session = resp.header("mcp-session-id").expect("session id").to_string();
+    let session = resp
+        .header("mcp-session-id")
+        .expect("session id")
+        .to_string();
     for v in ["2025-06-18", "2025-11-25"] {
         let mut i = init.clone();
         i["params"]["protocolVersion"] = json!(v);
-        assert_eq!(post(&gw.url(), &auth, &i.to_string()).await.unwrap().json()["result"]["protocolVersion"], v);
+        assert_eq!(
+            post(&gw.url(), &auth, &i.to_string()).await.unwrap().json()["result"]
+                ["protocolVersion"],
+            v
+        );
     }
     let mut i = init.clone();
     i["params"]["protocolVersion"] = json!("1999-01-01");
-    assert_eq!(post(&gw.url(), &auth, &i.to_string()).await.unwrap().json()["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(
+        post(&gw.url(), &auth, &i.to_string()).await.unwrap().json()["result"]["protocolVersion"],
+        "2025-11-25"
+    );
 
     // SSE framing when the client only accepts event streams.
-    let with_session = [("authorization", k.as_str()), ("mcp-session-id", session.as_str()), ("accept", "text/event-stream")];
-    let resp = post(&gw.url(), &with_session, r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#).await.unwrap();
+    let with_session = [
+        ("authorization", k.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("accept", "text/event-stream"),
+    ];
+    let resp = post(
+        &gw.url(),
+        &with_session,
+        r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
-    assert!(resp.text().starts_with("event: message\ndata: {"), "{}", resp.text());
+    assert!(
+        resp.text().starts_with("event: message\ndata: {"),
+        "{}",
+        resp.text()
+    );
     // Notifications are accepted with 202.
-    let with_session_json = [("authorization", k.as_str()), ("mcp-session-id", session.as_str())];
-    let resp = post(&gw.url(), &with_session_json, r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await.unwrap();
+    let with_session_json = [
+        ("authorization", k.as_str()),
+        ("mcp-session-id", session.as_str()),
+    ];
+    let resp = post(
+        &gw.url(),
+        &with_session_json,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 202);
     // A tampered session id is a 404.
     let bad = format!("{}x", &session[..session.len() - 1]);
-    let resp = post(&gw.url(), &[("authorization", k.as_str()), ("mcp-session-id", bad.as_str())], r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#).await.unwrap();
+    let resp = post(
+        &gw.url(),
+        &[
+            ("authorization", k.as_str()),
+            ("mcp-session-id", bad.as_str()),
+        ],
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 404);
     // server/discover gets an ordinary JSON-RPC error so current SDKs fall back.
-    let v = post(&gw.url(), &auth, r#"{"jsonrpc":"2.0","id":4,"method":"server/discover","params":{}}"#).await.unwrap().json();
+    let v = post(
+        &gw.url(),
+        &auth,
+        r#"{"jsonrpc":"2.0","id":4,"method":"server/discover","params":{}}"#,
+    )
+    .await
+    .unwrap()
+    .json();
     assert_eq!(v["error"]["code"], -32601);
     // Bad input: malformed JSON, unknown method, bad protocol version header.
     let resp = post(&gw.url(), &auth, "{not json").await.unwrap();
     assert_eq!(resp.status, 400);
     assert_eq!(resp.json()["error"]["code"], -32700);
-    let v = post(&gw.url(), &auth, r#"{"jsonrpc":"2.0","id":5,"method":"no/such"}"#).await.unwrap().json();
+    let v = post(
+        &gw.url(),
+        &auth,
+        r#"{"jsonrpc":"2.0","id":5,"method":"no/such"}"#,
+    )
+    .await
+    .unwrap()
+    .json();
     assert_eq!(v["error"]["code"], -32601);
-    let resp = post(&gw.url(), &[("authorization", k.as_str()), ("mcp-protocol-version", "2099-01-01")], r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#).await.unwrap();
+    let resp = post(
+        &gw.url(),
+        &[
+            ("authorization", k.as_str()),
+            ("mcp-protocol-version", "2099-01-01"),
+        ],
+        r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 400);
 
     // GET opens a server stream that Envoy passes through unbuffered: the headers
     // arrive at once even though the body stays open.
-    let stream = tokio::time::timeout(Duration::from_secs(5), open_get_stream(&gw, &session)).await.expect("GET stream headers not buffered");
+    let stream = tokio::time::timeout(Duration::from_secs(5), open_get_stream(&gw, &session))
+        .await
+        .expect("GET stream headers not buffered");
     assert_eq!(stream.0, 200);
     assert_eq!(stream.1.as_deref(), Some("text/event-stream"));
 
-    let resp = request("DELETE", &gw.url(), &with_session_json, "").await.unwrap();
+    let resp = request("DELETE", &gw.url(), &with_session_json, "")
+        .await
+        .unwrap();
     assert_eq!(resp.status, 200);
     let resp = request("PUT", &gw.url(), &auth, "").await.unwrap();
     assert_eq!(resp.status, 405);
@@ -318,7 +597,9 @@ async fn streamable_http_surface_sessions_sse_get_delete_and_discover() {
 
 async fn open_get_stream(gw: &Gateway, session: &str) -> (u16, Option<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port)).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
     let req = format!("GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer {MASTER_KEY}\r\nMcp-Session-Id: {session}\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
@@ -329,8 +610,16 @@ async fn open_get_stream(gw: &Gateway, session: &str) -> (u16, Option<String>) {
         got.extend_from_slice(&buf[..n]);
     }
     let head = String::from_utf8_lossy(&got).to_string();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let ct = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let ct = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-type: ")
+            .map(str::to_string)
+    });
     (status, ct)
 }
 
@@ -344,15 +633,29 @@ async fn invalid_configuration_is_refused_at_load_naming_the_field() {
     std::fs::write(&file, cfg).unwrap();
     let log = dir.0.join("envoy.log");
     let mut envoy = start_envoy(&file, 1, &log);
-    let status = tokio::time::timeout(Duration::from_secs(30), envoy.child.wait()).await.expect("envoy should exit").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), envoy.child.wait())
+        .await
+        .expect("envoy should exit")
+        .unwrap();
     assert!(!status.success());
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("mcp_servers.my-server") && text.contains("cannot contain '-'"), "{text}");
+    assert!(
+        text.contains("mcp_servers.my-server") && text.contains("cannot contain '-'"),
+        "{text}"
+    );
 
     // The sidecar's checker names the field in a LiteLLM config.yaml.
     let bad = dir.0.join("config.yaml");
-    std::fs::write(&bad, "mcp_servers:\n  gh:\n    url: ftp://x\n    transport: http\n").unwrap();
-    let out = std::process::Command::new(bin("meshgate-sidecar")).arg("--check-config").arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "mcp_servers:\n  gh:\n    url: ftp://x\n    transport: http\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin("meshgate-sidecar"))
+        .arg("--check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mcp_servers.gh.url"), "{err}");
@@ -366,5 +669,40 @@ async fn invalid_configuration_is_refused_at_load_naming_the_field() {
         .env("ZAPIER_KEY", "x")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_python_sdk_example_printed_by_make_run_works() {
+    let (_http, addr) = demo_http("demo_http", &[]).await;
+    let gw = Gateway::start(format!(
+        "{}  demo_http:\n    url: http://{addr}/mcp\n    transport: http\n    alias: web\n",
+        demo_stdio_yaml("demo_stdio", "")
+    ))
+    .await;
+    let mut cmd = python_with_mcp();
+    cmd.arg(repo_root().join("scripts/example_client.py"))
+        .arg(gw.url())
+        .arg(MASTER_KEY);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("python client hung")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // mcp 2.x probes server/discover first, then falls back to initialize.
+    assert!(stdout.contains("protocol 2025-11-25"), "{stdout}");
+    assert!(
+        stdout.contains("'demo_stdio-echo'") && stdout.contains("'web-add'"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("web-add {'sum': 5.0}"), "{stdout}");
 }

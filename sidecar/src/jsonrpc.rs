@@ -32,9 +32,6 @@ impl Message {
     pub fn is_request(&self) -> bool {
         self.method.is_some() && self.id.is_some()
     }
-    pub fn is_notification(&self) -> bool {
-        self.method.is_some() && self.id.is_none()
-    }
     pub fn is_response(&self) -> bool {
         self.method.is_none() && (self.result.is_some() || self.error.is_some())
     }
@@ -132,7 +129,7 @@ mod tests {
         let m: Message = serde_json::from_str(r#"{"jsonrpc":"2.0","id":1,"method":"x"}"#).unwrap();
         assert!(m.is_request());
         let m: Message = serde_json::from_str(r#"{"jsonrpc":"2.0","method":"x"}"#).unwrap();
-        assert!(m.is_notification());
+        assert!(!m.is_request() && !m.is_response());
         let m: Message = serde_json::from_str(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
         assert!(m.is_response());
     }

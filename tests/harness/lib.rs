@@ -21,17 +21,23 @@ pub fn repo_root() -> PathBuf {
 /// Built binaries: `target/<profile>/<name>`; the profile comes from MESHGATE_PROFILE.
 pub fn bin(name: &str) -> PathBuf {
     let profile = std::env::var("MESHGATE_PROFILE").unwrap_or_else(|_| "debug".into());
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
     target.join(profile).join(name)
 }
 
 pub fn wasm_path() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
     target.join("wasm32-wasip1/release-wasm/meshgate_filter.wasm")
 }
 
 pub fn envoy_path() -> PathBuf {
-    std::env::var("ENVOY_BIN").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".tools/bin/envoy"))
+    std::env::var("ENVOY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join(".tools/bin/envoy"))
 }
 
 pub fn node_modules() -> PathBuf {
@@ -55,7 +61,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("meshgate-{tag}-{}-{}", std::process::id(), free_port()));
+        let dir = std::env::temp_dir().join(format!(
+            "meshgate-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         TempDir(dir)
     }
@@ -76,8 +86,13 @@ pub struct Proc {
 impl Proc {
     pub fn spawn(name: &str, mut cmd: Command) -> Proc {
         cmd.kill_on_drop(true);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, name: name.to_string() }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_string(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -90,12 +105,19 @@ pub async fn demo_http(name: &str, extra: &[&str]) -> (Proc, String) {
     let path = bin("meshgate-demo-http");
     require(&path, "run `cargo build -p meshgate-demo`");
     let mut cmd = Command::new(path);
-    cmd.args(["--name", name, "--listen", "127.0.0.1:0", "--exit-with-stdin", "--max-lifetime-secs"])
-        .arg(MAX_LIFETIME_SECS.to_string())
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "--name",
+        name,
+        "--listen",
+        "127.0.0.1:0",
+        "--exit-with-stdin",
+        "--max-lifetime-secs",
+    ])
+    .arg(MAX_LIFETIME_SECS.to_string())
+    .args(extra)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let mut proc = Proc::spawn(name, cmd);
     let addr = read_listening(&mut proc).await;
     (proc, addr)
@@ -110,7 +132,10 @@ pub async fn read_listening(proc: &mut Proc) -> String {
         .expect("server did not report its address")
         .expect("read")
         .expect("server exited before listening");
-    line.strip_prefix("LISTENING ").expect("LISTENING line").trim().to_string()
+    line.strip_prefix("LISTENING ")
+        .expect("LISTENING line")
+        .trim()
+        .to_string()
 }
 
 /// Starts server-everything (npm) with the given transport on a free port (HTTP modes).
@@ -135,7 +160,10 @@ pub async fn everything_http(mode: &str) -> (Proc, u16) {
 pub async fn wait_for_port(port: u16, within: Duration) {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -147,7 +175,10 @@ pub async fn wait_for_port(port: u16, within: Duration) {
 pub fn everything_stdio_yaml(name: &str) -> String {
     let script = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
     require(&script, "run scripts/setup-test-deps.sh");
-    format!("  {name}:\n    transport: stdio\n    command: node\n    args: [\"{}\", \"stdio\"]\n", script.display())
+    format!(
+        "  {name}:\n    transport: stdio\n    command: node\n    args: [\"{}\", \"stdio\"]\n",
+        script.display()
+    )
 }
 
 /// A stdio server entry running the in-repo demo.
@@ -172,11 +203,18 @@ pub struct GatewayOptions {
     /// Extra lines for the `meshgate:` section (indented by two).
     pub meshgate_yaml: String,
     pub concurrency: u32,
+    /// (listener port, upstream port) of an extra filterless route, for benchmarks.
+    pub plain_route: Option<(u16, u16)>,
 }
 
 impl GatewayOptions {
     pub fn new(servers_yaml: impl Into<String>) -> Self {
-        GatewayOptions { servers_yaml: servers_yaml.into(), meshgate_yaml: String::new(), concurrency: 1 }
+        GatewayOptions {
+            servers_yaml: servers_yaml.into(),
+            meshgate_yaml: String::new(),
+            concurrency: 1,
+            plain_route: None,
+        }
     }
 }
 
@@ -189,14 +227,27 @@ impl Gateway {
         let dir = TempDir::new("gw");
         let (port, sidecar_port, admin_port) = (free_port(), free_port(), free_port());
         let document = gateway_document(&opts);
-        let envoy_yaml = envoy_config(port, admin_port, sidecar_port, &document);
+        let envoy_yaml = envoy_config_with_plain_route(
+            port,
+            admin_port,
+            sidecar_port,
+            &document,
+            opts.plain_route,
+        );
         let envoy_file = dir.0.join("envoy.yaml");
         std::fs::write(&envoy_file, envoy_yaml).expect("write envoy.yaml");
 
         let sidecar = start_sidecar(sidecar_port, &dir.0);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
-        let gw = Gateway { port, sidecar_port, admin_port, envoy, sidecar, dir };
+        let gw = Gateway {
+            port,
+            sidecar_port,
+            admin_port,
+            envoy,
+            sidecar,
+            dir,
+        };
         gw.wait_ready().await;
         gw
     }
@@ -214,7 +265,13 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(30);
         let body = r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#;
         while Instant::now() < deadline {
-            if let Ok(resp) = http::post(&self.url(), &[("authorization", &format!("Bearer {MASTER_KEY}"))], body).await {
+            if let Ok(resp) = http::post(
+                &self.url(),
+                &[("authorization", &format!("Bearer {MASTER_KEY}"))],
+                body,
+            )
+            .await
+            {
                 if resp.status == 200 {
                     return;
                 }
@@ -238,7 +295,10 @@ pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
         .arg(data_dir.join("data"))
         .env("MESHGATE_SHARED_SECRET", SECRET)
         .env("MESHGATE_MASTER_KEY", MASTER_KEY)
-        .env("MESHGATE_LOG", std::env::var("MESHGATE_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "MESHGATE_LOG",
+            std::env::var("MESHGATE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
@@ -252,7 +312,13 @@ pub fn start_envoy(config: &Path, concurrency: u32, log: &Path) -> Proc {
     let mut cmd = Command::new(envoy);
     cmd.arg("-c")
         .arg(config)
-        .args(["--concurrency", &concurrency.to_string(), "-l", "warn", "--base-id"])
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "-l",
+            "warn",
+            "--base-id",
+        ])
         .arg(free_port().to_string())
         .env("MESHGATE_SHARED_SECRET", SECRET)
         .stdin(Stdio::null())
@@ -271,9 +337,62 @@ pub fn gateway_document(opts: &GatewayOptions) -> String {
 
 /// An Envoy bootstrap with the filter on `port`, routing to the sidecar.
 pub fn envoy_config(port: u16, admin_port: u16, sidecar_port: u16, document: &str) -> String {
+    envoy_config_with_plain_route(port, admin_port, sidecar_port, document, None)
+}
+
+/// As [`envoy_config`], plus (for benchmarks) a second listener `plain.0` with no filter
+/// that routes straight to an upstream at `plain.1`: the ceiling for anything in Envoy.
+pub fn envoy_config_with_plain_route(
+    port: u16,
+    admin_port: u16,
+    sidecar_port: u16,
+    document: &str,
+    plain: Option<(u16, u16)>,
+) -> String {
+    let (plain_listener, plain_cluster) = match plain {
+        None => (String::new(), String::new()),
+        Some((plain_port, upstream_port)) => (
+            format!(
+                r#"  - name: plain
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {plain_port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: plain
+          route_config:
+            virtual_hosts:
+            - name: plain
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: plain_upstream, timeout: 0s}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#
+            ),
+            format!(
+                r#"  - name: plain_upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: plain_upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}}}
+"#
+            ),
+        ),
+    };
     let wasm = wasm_path();
     require(&wasm, "run `make wasm`");
-    let indented: String = document.lines().map(|l| format!("                    {l}\n")).collect();
+    let indented: String = document
+        .lines()
+        .map(|l| format!("                    {l}\n"))
+        .collect();
     format!(
         r#"admin:
   address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
@@ -315,7 +434,7 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
+{plain_listener}  clusters:
   - name: meshgate_sidecar
     type: STATIC
     connect_timeout: 1s
@@ -324,11 +443,26 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
-"#,
+{plain_cluster}"#,
         wasm = wasm.display()
     )
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A Python with the official `mcp` SDK (installed by scripts/setup-test-deps.sh).
+pub fn python_with_mcp() -> Command {
+    let venv = repo_root().join(".tools/venv/bin/python");
+    if venv.exists() {
+        Command::new(venv)
+    } else {
+        let mut cmd = Command::new("python3");
+        cmd.env("PYTHONPATH", repo_root().join(".tools/pylib"));
+        cmd
+    }
 }

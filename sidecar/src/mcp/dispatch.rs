@@ -14,7 +14,6 @@ pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub runtime: Arc<Runtime>,
     pub principal: Principal,
-    pub session: Option<SessionInfo>,
 }
 
 /// A method's answer before framing.

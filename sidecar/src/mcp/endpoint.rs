@@ -112,7 +112,6 @@ async fn post(
             state,
             runtime,
             principal,
-            session,
         };
         return batch(&ctx, &bytes, sse).await;
     }
@@ -130,11 +129,11 @@ async fn post(
         return Ok(rpc_error_reply(StatusCode::BAD_REQUEST, err));
     }
     let is_initialize = msg.method.as_deref() == Some("initialize");
-    let session = if is_initialize {
-        None
-    } else {
-        session(state, &parts.headers)?
-    };
+    if !is_initialize {
+        // Validated although nothing is read from it yet: a foreign or tampered id
+        // is a 404, as the spec asks.
+        session(state, &parts.headers)?;
+    }
     let (Some(id), Some(method)) = (msg.id.clone(), msg.method.clone()) else {
         // Notifications and responses are accepted without a body.
         return Ok(accepted());
@@ -143,7 +142,6 @@ async fn post(
         state,
         runtime,
         principal,
-        session,
     };
     let reply = dispatch::request(&ctx, &method, msg.params).await;
     let body_bytes = dispatch::frame(&id, &reply);

@@ -1,0 +1,46 @@
+# meshgate — two commands for a newcomer: `make run` and `make test`.
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip1
+WASM := target/$(WASM_TARGET)/release-wasm/meshgate_filter.wasm
+
+.PHONY: run test bench conformance wasm build release tools test-deps lint fmt unit e2e clean
+
+
+run: tools wasm release
+	scripts/run.sh
+
+
+test: tools test-deps wasm build lint
+	$(CARGO) test --no-fail-fast
+
+
+bench: tools wasm release
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench
+
+wasm:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	$(CARGO) build -p meshgate-filter --target $(WASM_TARGET) --profile release-wasm
+
+build:
+	$(CARGO) build -p meshgate-sidecar -p meshgate-demo
+
+release:
+	$(CARGO) build --release -p meshgate-sidecar -p meshgate-demo
+
+tools:
+	scripts/install-envoy.sh
+
+test-deps:
+	scripts/setup-test-deps.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p meshgate-filter --target $(WASM_TARGET) -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf .tools .meshgate

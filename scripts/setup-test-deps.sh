@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust: the wasm target and third-party MCP
+# servers from npm (pinned in tests/node/package-lock.json). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+command -v node >/dev/null || { echo "node (>= 20) is required for the npm test servers" >&2; exit 1; }
+if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The official Python SDK, for the client-compatibility tests (next to Envoy in .tools/).
+MCP_PY_VERSION=2.3.0
+if [ -x .tools/venv/bin/python ]; then
+  .tools/venv/bin/python -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$MCP_PY_VERSION'" 2>/dev/null \
+    || .tools/venv/bin/python -m pip install --quiet --disable-pip-version-check "mcp==$MCP_PY_VERSION"
+else
+  PYTHONPATH=.tools/pylib python3 -c "import mcp" 2>/dev/null \
+    || python3 -m pip install --quiet --target .tools/pylib "mcp==$MCP_PY_VERSION"
+fi
