@@ -22,6 +22,7 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --data-dir DIR      where state is kept (default .meshgate)
   --secret-env NAME   environment variable holding the shared secret (default MESHGATE_SHARED_SECRET)
   --config FILE       load this gateway document at start (the filter's sync replaces it)
+  --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit";
 
 struct Args {
@@ -30,6 +31,7 @@ struct Args {
     secret_env: String,
     config: Option<String>,
     check: Option<String>,
+    workers: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -39,6 +41,7 @@ fn parse_args() -> Result<Args, String> {
         secret_env: "MESHGATE_SHARED_SECRET".into(),
         config: None,
         check: None,
+        workers: std::env::var("MESHGATE_WORKERS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
             "--secret-env" => args.secret_env = value()?,
             "--config" => args.config = Some(value()?),
             "--check-config" => args.check = Some(value()?),
+            "--workers" => args.workers = Some(value()?.parse().ok().filter(|n| *n > 0).ok_or("--workers needs a positive number")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
