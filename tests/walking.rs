@@ -706,3 +706,33 @@ async fn the_python_sdk_example_printed_by_make_run_works() {
     );
     assert!(stdout.contains("web-add {'sum': 5.0}"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_litellm_config_file_named_by_config_path_is_served_with_env_values_resolved() {
+    let dir = TempDir::new("cfgpath");
+    let file = dir.0.join("config.yaml");
+    // A LiteLLM file: model_list and other sections load unchanged; os.environ/ values
+    // are resolved from the sidecar's environment (the harness passes the master key).
+    let stdio = bin("meshgate-demo-stdio");
+    std::fs::write(
+        &file,
+        format!(
+            "model_list: []\ngeneral_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\nmcp_servers:\n  from_file:\n    transport: stdio\n    command: \"{}\"\n    env:\n      GREETING: os.environ/MESHGATE_MASTER_KEY\n",
+            stdio.display()
+        ),
+    )
+    .unwrap();
+    let mut opts = GatewayOptions::new("");
+    opts.meshgate_yaml = format!("  config_path: \"{}\"\n", file.display());
+    let gw = Gateway::start_with(opts).await;
+    let r = call(&gw, "from_file-env", json!({"name": "GREETING"})).await;
+    assert_eq!(text_of(&r), MASTER_KEY, "env value resolved by the sidecar");
+    // The sidecar's own secret is not inherited by stdio children.
+    let r = call(
+        &gw,
+        "from_file-env",
+        json!({"name": "MESHGATE_SHARED_SECRET"}),
+    )
+    .await;
+    assert_eq!(text_of(&r), "<unset>");
+}

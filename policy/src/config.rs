@@ -254,7 +254,12 @@ pub fn parse_document(text: &str) -> Result<Value, ConfigError> {
         message: e.to_string(),
     })?;
     match value {
-        Value::Object(_) => Ok(value),
+        Value::Object(mut map) => {
+            // `mcp_servers:` with everything under it commented out is null: treat an
+            // empty section like a missing one.
+            map.retain(|_, v| !v.is_null());
+            Ok(Value::Object(map))
+        }
         Value::Null => Ok(Value::Object(serde_json::Map::new())),
         other => Err(ConfigError::Syntax {
             message: format!(
@@ -308,5 +313,117 @@ pub(crate) fn json_type_name(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load_config;
+
+    fn err(text: &str) -> String {
+        load_config(text, None).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(err("mcp_servers:\n  my-server: {command: x}").contains("`mcp_servers.my-server`"));
+        assert!(err("mcp_servers:\n  a: {url: 'http://x', transport: htp}")
+            .contains("mcp_servers.a.transport"));
+        assert!(err("mcp_servers:\n  a: {url: 'http://x', trasport: http}")
+            .contains("unknown field `trasport`"));
+        assert!(err("mcp_servers:\n  a: {transport: http}").contains("mcp_servers.a.url"));
+        assert!(err("mcp_servers:\n  a: {url: 'ftp://x', transport: http}")
+            .contains("not an http(s) URL"));
+        assert!(err("mcp_servers:\n  a: {transport: stdio}").contains("mcp_servers.a.command"));
+        assert!(err("mcp_servers:\n  a: {command: x, alias: b-c}").contains("mcp_servers.a.alias"));
+        assert!(
+            err("mcp_servers:\n  a: {command: x}\n  b: {command: y, alias: A}")
+                .contains("already used")
+        );
+        assert!(err("litellm_settings: {mcp_aliases: {x: nope}}").contains("unknown server `nope`"));
+        assert!(err("meshgate: {sync_interval_ms: 5}").contains("meshgate.sync_interval_ms"));
+        assert!(err("meshgate: {unknown: 1}").contains("unknown field `unknown`"));
+        assert!(err("mcp_servers: [1, 2]").contains("mcp_servers"));
+        assert!(err("- a\n- b").contains("must be a mapping"));
+        assert!(err("a: [").contains("not valid YAML"));
+    }
+
+    #[test]
+    fn defaults_transports_aliases_and_empty_sections() {
+        let cfg = load_config(
+            "mcp_servers:\n  s: {command: run}\n  h: {url: 'http://h/sse'}\n  g: {url: 'http://g/mcp', transport: streamable_http}\nlitellm_settings:\n  mcp_aliases: {hh: h}\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.mcp_servers["s"].effective_transport(), Transport::Stdio);
+        assert_eq!(cfg.mcp_servers["h"].effective_transport(), Transport::Sse);
+        assert_eq!(cfg.mcp_servers["g"].effective_transport(), Transport::Http);
+        assert_eq!(cfg.prefix_of("h"), "hh");
+        assert_eq!(cfg.prefix_of("s"), "s");
+        assert_eq!(cfg.meshgate.list_timeout_ms, 10_000);
+        let empty = load_config("mcp_servers:\ngeneral_settings:\n", None).unwrap();
+        assert!(empty.mcp_servers.is_empty());
+        assert!(load_config("", None).unwrap().mcp_servers.is_empty());
+    }
+
+    #[test]
+    fn litellm_fields_load_and_env_resolves() {
+        let env: std::collections::HashMap<String, String> =
+            [("TOKEN".to_string(), "t0k".to_string())].into();
+        let cfg = load_config(
+            "mcp_servers:\n  gh:\n    url: https://x/mcp\n    transport: http\n    auth_type: bearer_token\n    authentication_token: os.environ/TOKEN\n    available_on_public_internet: true\n    mcp_info: {server_name: GH, mcp_server_cost_info: {default_cost_per_query: 0.5}}\n",
+            Some(&env),
+        )
+        .unwrap();
+        assert_eq!(cfg.mcp_servers["gh"].credential(), Some("t0k"));
+        let missing = load_config(
+            "general_settings: {master_key: os.environ/NOPE}",
+            Some(&env),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("general_settings.master_key")
+                && missing.to_string().contains("NOPE")
+        );
+    }
+
+    #[test]
+    fn every_example_config_in_the_repository_loads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let example = std::fs::read_to_string(root.join("envoy/config.example.yaml")).unwrap();
+        let cfg = load_config(&example, None).unwrap();
+        assert!(cfg.mcp_servers.len() >= 3);
+        // envoy.yaml: the filter configuration embedded as a StringValue.
+        let envoy: Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(root.join("envoy/envoy.yaml")).unwrap(),
+        )
+        .unwrap();
+        let mut found = 0;
+        for listener in envoy["static_resources"]["listeners"].as_array().unwrap() {
+            for chain in listener["filter_chains"].as_array().unwrap() {
+                for filter in chain["filters"].as_array().unwrap() {
+                    for http_filter in filter["typed_config"]["http_filters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(doc) = http_filter
+                            .pointer("/typed_config/config/configuration/value")
+                            .and_then(Value::as_str)
+                        {
+                            let cfg = load_config(doc, None).unwrap();
+                            assert!(cfg.meshgate.shared_secret.is_some());
+                            assert!(!cfg.mcp_servers.is_empty());
+                            found += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            found, 1,
+            "envoy/envoy.yaml carries one meshgate configuration"
+        );
     }
 }
