@@ -47,11 +47,22 @@ impl Server {
         let headers: serde_json::Map<String, Value> = req
             .headers()
             .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Value::String(v.to_str().unwrap_or("").to_string()),
+                )
+            })
             .collect();
         let record = |rpc: Option<&Value>| {
-            let rpc_method = rpc.and_then(|m| m.get("method")).cloned().unwrap_or(Value::Null);
-            let tool = rpc.and_then(|m| m.pointer("/params/name")).cloned().unwrap_or(Value::Null);
+            let rpc_method = rpc
+                .and_then(|m| m.get("method"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let tool = rpc
+                .and_then(|m| m.pointer("/params/name"))
+                .cloned()
+                .unwrap_or(Value::Null);
             if let Ok(mut recent) = self.recent.lock() {
                 recent.push_back(serde_json::json!({"method": method.as_str(), "path": path, "headers": headers, "rpc_method": rpc_method, "tool": tool}));
                 while recent.len() > 200 {
