@@ -41,7 +41,10 @@ fn parse_args() -> Result<Args, String> {
         secret_env: "MESHGATE_SHARED_SECRET".into(),
         config: None,
         check: None,
-        workers: std::env::var("MESHGATE_WORKERS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0),
+        workers: std::env::var("MESHGATE_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,7 +59,15 @@ fn parse_args() -> Result<Args, String> {
             "--secret-env" => args.secret_env = value()?,
             "--config" => args.config = Some(value()?),
             "--check-config" => args.check = Some(value()?),
-            "--workers" => args.workers = Some(value()?.parse().ok().filter(|n| *n > 0).ok_or("--workers needs a positive number")?),
+            "--workers" => {
+                args.workers = Some(
+                    value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--workers needs a positive number")?,
+                )
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
