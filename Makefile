@@ -11,7 +11,7 @@ run: tools wasm release
 
 
 test: tools test-deps wasm build lint
-	$(CARGO) test --no-fail-fast
+	scripts/test.sh
 
 
 bench: tools wasm release
@@ -22,10 +22,10 @@ wasm:
 	$(CARGO) build -p meshgate-filter --target $(WASM_TARGET) --profile release-wasm
 
 build:
-	$(CARGO) build -p meshgate-sidecar -p meshgate-demo
+	$(CARGO) build -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest
 
 release:
-	$(CARGO) build --release -p meshgate-sidecar -p meshgate-demo
+	$(CARGO) build --release -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest
 
 tools:
 	scripts/install-envoy.sh
