@@ -11,6 +11,7 @@ pub mod error;
 pub mod names;
 pub mod signing;
 pub mod snapshot;
+pub mod tool_rules;
 mod validate;
 
 pub use config::{GatewayConfig, ServerConfig, Transport};

@@ -1,0 +1,81 @@
+//! A server's own tool rules: `allowed_tools` / `disallowed_tools`.
+//!
+//! Entries may name the bare tool or the prefixed one (`{alias or name}-{tool}`), and
+//! match case-insensitively on both listing and calling, so whatever a client sees it
+//! may call. An empty `allowed_tools` means "no allow-list" (LiteLLM's reading).
+
+use crate::config::ServerConfig;
+use crate::names::prefixed;
+
+pub struct ToolRules<'a> {
+    server_name: &'a str,
+    prefix: &'a str,
+    allowed: &'a [String],
+    disallowed: &'a [String],
+}
+
+impl<'a> ToolRules<'a> {
+    pub fn for_server(server_name: &'a str, prefix: &'a str, config: &'a ServerConfig) -> Self {
+        ToolRules {
+            server_name,
+            prefix,
+            allowed: config.allowed_tools.as_deref().unwrap_or(&[]),
+            disallowed: config.disallowed_tools.as_deref().unwrap_or(&[]),
+        }
+    }
+
+    /// True when nothing restricts this server's tools (the common, fast case).
+    pub fn is_open(&self) -> bool {
+        self.allowed.is_empty() && self.disallowed.is_empty()
+    }
+
+    /// Whether the bare upstream tool name may be listed and called.
+    pub fn permits(&self, tool: &str) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        let listed = |list: &[String]| list.iter().any(|entry| self.names(entry, tool));
+        (self.allowed.is_empty() || listed(self.allowed)) && !listed(self.disallowed)
+    }
+
+    fn names(&self, entry: &str, tool: &str) -> bool {
+        entry.eq_ignore_ascii_case(tool)
+            || entry.eq_ignore_ascii_case(&prefixed(self.prefix, tool))
+            || entry.eq_ignore_ascii_case(&prefixed(self.server_name, tool))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(allowed: Option<&[&str]>, disallowed: Option<&[&str]>) -> ServerConfig {
+        let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        ServerConfig {
+            allowed_tools: allowed.map(owned),
+            disallowed_tools: disallowed.map(owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn allow_and_deny_lists() {
+        let cfg = server(Some(&["Search", "gh-get_issue"]), Some(&["search"]));
+        let rules = ToolRules::for_server("github_mcp", "gh", &cfg);
+        assert!(!rules.permits("search"), "deny wins over allow");
+        assert!(rules.permits("GET_ISSUE"), "prefixed entry, any case");
+        assert!(!rules.permits("delete_repo"), "not on the allow-list");
+
+        let cfg = server(None, Some(&["github_mcp-delete_repo"]));
+        let rules = ToolRules::for_server("github_mcp", "gh", &cfg);
+        assert!(
+            !rules.permits("delete_repo"),
+            "server-name prefix matches too"
+        );
+        assert!(rules.permits("search"));
+
+        let cfg = server(Some(&[]), None);
+        let rules = ToolRules::for_server("s", "s", &cfg);
+        assert!(rules.is_open() && rules.permits("anything"));
+    }
+}
