@@ -5,6 +5,7 @@
 //! `hostcalls` directly wherever a call can fail.
 
 mod host;
+mod ratelimit;
 mod root;
 mod stream;
 

@@ -11,6 +11,7 @@ use meshgate_policy::signing::{
 use meshgate_policy::{decide, Decision};
 
 use crate::host;
+use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
 
 pub struct FilterStream {
@@ -36,11 +37,22 @@ impl HttpContext for FilterStream {
             .to_string();
 
         let shared = self.shared.borrow();
-        match decide(shared.snapshot.as_deref(), &path, &headers) {
+        let now = host::now_ms();
+        match decide(
+            shared.snapshot.as_deref(),
+            &path,
+            &headers,
+            now,
+            &mut SharedRateGate,
+        ) {
             Decision::Reject(rejection) => {
                 let mut reply_headers = vec![("content-type", "application/json")];
                 if let Some(challenge) = rejection.www_authenticate {
                     reply_headers.push(("www-authenticate", challenge));
+                }
+                let retry_after = rejection.retry_after.map(|s| s.to_string());
+                if let Some(secs) = retry_after.as_deref() {
+                    reply_headers.push(("retry-after", secs));
                 }
                 host::send_local_reply(rejection.status, reply_headers, &rejection.body());
                 Action::Pause
@@ -49,7 +61,7 @@ impl HttpContext for FilterStream {
                 for name in &forward.remove_headers {
                     host::remove_request_header(name);
                 }
-                let ts = host::now_ms().to_string();
+                let ts = now.to_string();
                 let signed = [
                     (TIMESTAMP_HEADER, ts.as_str()),
                     (PRINCIPAL_HEADER, forward.principal.as_str()),

@@ -2,6 +2,7 @@
 //! this request, and which headers must not travel further.
 
 use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
+use crate::ratelimit::RateGate;
 use crate::snapshot::PolicySnapshot;
 
 /// Header that narrows the servers of a request (LiteLLM's).
@@ -33,6 +34,8 @@ pub struct Rejection {
     pub message: String,
     /// Value for `WWW-Authenticate`, on 401s.
     pub www_authenticate: Option<&'static str>,
+    /// Seconds for `Retry-After`, on 429s.
+    pub retry_after: Option<u64>,
 }
 
 impl Rejection {
@@ -42,6 +45,7 @@ impl Rejection {
             error,
             message: message.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -95,11 +99,14 @@ pub fn path_target(path: &str) -> PathTarget<'_> {
     PathTarget::Other
 }
 
-/// Decides one request. `headers` are all request headers as Envoy gives them.
+/// Decides one request. `headers` are all request headers as Envoy gives them;
+/// `gate` counts the requests of keys that have a rate limit.
 pub fn decide(
     snapshot: Option<&PolicySnapshot>,
     path: &str,
     headers: &[(String, String)],
+    now_ms: u64,
+    gate: &mut dyn RateGate,
 ) -> Decision {
     let Some(snapshot) = snapshot else {
         return Decision::Reject(Rejection::new(
@@ -133,18 +140,10 @@ pub fn decide(
             ))
         }
     };
-    let hashed = hash_key(presented.key);
-    let is_master = snapshot
-        .master_key_hash
-        .as_deref()
-        .is_some_and(|m| hashes_equal(m, &hashed));
-    if !is_master {
-        return Decision::Reject(Rejection::unauthorized(
-            "invalid_key",
-            "the gateway key is not valid",
-        ));
-    }
-    let allowed: Vec<&str> = snapshot.servers.iter().map(|s| s.name.as_str()).collect();
+    let (principal, allowed, sees_all) = match authenticate(snapshot, presented.key, now_ms, gate) {
+        Ok(found) => found,
+        Err(rejection) => return Decision::Reject(rejection),
+    };
 
     let narrowed = match path_target(path) {
         PathTarget::Named(list) => match narrow(snapshot, &allowed, list) {
@@ -153,7 +152,7 @@ pub fn decide(
                 return Decision::Reject(Rejection::new(
                     404,
                     "server_not_found",
-                    format!("no MCP server or access group named `{list}`"),
+                    format!("no MCP server or access group named `{list}` is available to this key"),
                 ))
             }
         },
@@ -176,17 +175,73 @@ pub fn decide(
     };
     let servers = match narrowed {
         Some(names) => names.join(","),
-        None => ALL_SERVERS.to_string(),
+        None if sees_all => ALL_SERVERS.to_string(),
+        None => allowed.join(","),
     };
     let remove_headers = vec![match presented.source {
         KeySource::KeyHeader => snapshot.key_header.clone(),
         KeySource::Authorization => "authorization".to_string(),
     }];
     Decision::Forward(Forward {
-        principal: MASTER_PRINCIPAL.to_string(),
+        principal,
         servers,
         remove_headers,
     })
+}
+
+/// Finds the principal of a key: (principal, allowed server names, sees every server).
+fn authenticate<'a>(
+    snapshot: &'a PolicySnapshot,
+    key: &str,
+    now_ms: u64,
+    gate: &mut dyn RateGate,
+) -> Result<(String, Vec<&'a str>, bool), Rejection> {
+    let hashed = hash_key(key);
+    let is_master = snapshot
+        .master_key_hash
+        .as_deref()
+        .is_some_and(|m| hashes_equal(m, &hashed));
+    if is_master {
+        let all = snapshot.servers.iter().map(|s| s.name.as_str()).collect();
+        return Ok((MASTER_PRINCIPAL.to_string(), all, true));
+    }
+    let Some(found) = snapshot.key_by_hash(&hashed) else {
+        return Err(Rejection::unauthorized(
+            "invalid_key",
+            "the gateway key is not valid",
+        ));
+    };
+    if found.blocked {
+        return Err(Rejection::unauthorized(
+            "key_blocked",
+            "the gateway key (or its team) is blocked",
+        ));
+    }
+    if found.expires_ms.is_some_and(|e| e <= now_ms) {
+        return Err(Rejection::unauthorized(
+            "key_expired",
+            "the gateway key has expired",
+        ));
+    }
+    if let Some(limit) = found.rpm_limit {
+        if let Err(wait) = gate.admit(&found.id, limit, now_ms) {
+            return Err(Rejection {
+                retry_after: Some(wait),
+                ..Rejection::new(
+                    429,
+                    "rate_limited",
+                    format!("the key's limit of {limit} requests per minute is used up"),
+                )
+            });
+        }
+    }
+    let allowed = found
+        .servers
+        .iter()
+        .filter_map(|i| snapshot.servers.get(usize::from(*i)))
+        .map(|s| s.name.as_str())
+        .collect();
+    Ok((format!("key:{}", found.id), allowed, false))
 }
 
 /// Resolves a comma list of server names, aliases or access groups against the allowed
@@ -229,6 +284,22 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use crate::config::GatewayConfig;
+    use crate::ratelimit::LocalRateGate;
+    use crate::snapshot::SnapshotKey;
+
+    fn decide_now(
+        snapshot: Option<&PolicySnapshot>,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> Decision {
+        decide(
+            snapshot,
+            path,
+            headers,
+            1_000,
+            &mut LocalRateGate::default(),
+        )
+    }
 
     fn snapshot() -> PolicySnapshot {
         let cfg = GatewayConfig::parse(
@@ -280,7 +351,7 @@ mcp_servers:
     #[test]
     fn master_key_sees_everything_and_key_header_is_removed() {
         let s = snapshot();
-        let f = forward(decide(
+        let f = forward(decide_now(
             Some(&s),
             "/mcp",
             &h(&[("x-litellm-api-key", "Bearer sk-master")]),
@@ -288,7 +359,7 @@ mcp_servers:
         assert_eq!(f.servers, "*");
         assert_eq!(f.principal, "master");
         assert_eq!(f.remove_headers, vec!["x-litellm-api-key".to_string()]);
-        let f = forward(decide(
+        let f = forward(decide_now(
             Some(&s),
             "/mcp",
             &h(&[("authorization", "Bearer sk-master")]),
@@ -299,17 +370,17 @@ mcp_servers:
     #[test]
     fn rejections() {
         let s = snapshot();
-        let r = reject(decide(Some(&s), "/mcp", &[]));
+        let r = reject(decide_now(Some(&s), "/mcp", &[]));
         assert_eq!((r.status, r.error), (401, "authentication_required"));
         assert!(r.www_authenticate.is_some());
-        let r = reject(decide(
+        let r = reject(decide_now(
             Some(&s),
             "/mcp",
             &h(&[("authorization", "Bearer sk-wrong")]),
         ));
         assert_eq!((r.status, r.error), (401, "invalid_key"));
         assert!(!r.body().contains("sk-wrong"));
-        let r = reject(decide(None, "/mcp", &[]));
+        let r = reject(decide_now(None, "/mcp", &[]));
         assert_eq!(r.status, 503);
     }
 
@@ -318,43 +389,126 @@ mcp_servers:
         let s = snapshot();
         let key = ("authorization", "Bearer sk-master");
         assert_eq!(
-            forward(decide(Some(&s), "/github/mcp", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/github/mcp", &h(&[key]))).servers,
             "github_mcp"
         );
         assert_eq!(
-            forward(decide(Some(&s), "/mcp/OPS,local", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/mcp/OPS,local", &h(&[key]))).servers,
             "jira,local"
         );
         assert_eq!(
-            forward(decide(Some(&s), "/mcp/dev", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/mcp/dev", &h(&[key]))).servers,
             "github_mcp,jira"
         );
         assert_eq!(
-            reject(decide(Some(&s), "/nope/mcp", &h(&[key]))).status,
+            reject(decide_now(Some(&s), "/nope/mcp", &h(&[key]))).status,
             404
         );
-        let f = forward(decide(
+        let f = forward(decide_now(
             Some(&s),
             "/mcp",
             &h(&[key, ("x-mcp-servers", "Local, unknown")]),
         ));
         assert_eq!(f.servers, "local");
-        let r = reject(decide(
+        let r = reject(decide_now(
             Some(&s),
             "/mcp",
             &h(&[key, ("x-mcp-servers", "unknown")]),
         ));
         assert_eq!((r.status, r.error), (403, "no_matching_servers"));
         // Path wins over the header.
-        let f = forward(decide(
+        let f = forward(decide_now(
             Some(&s),
             "/jira/mcp",
             &h(&[key, ("x-mcp-servers", "local")]),
         ));
         assert_eq!(f.servers, "jira");
         assert_eq!(
-            forward(decide(Some(&s), "/mcp", &h(&[key, ("x-mcp-servers", " ")]))).servers,
+            forward(decide_now(
+                Some(&s),
+                "/mcp",
+                &h(&[key, ("x-mcp-servers", " ")])
+            ))
+            .servers,
             "*"
         );
+    }
+
+    fn with_keys() -> PolicySnapshot {
+        let cfg = GatewayConfig::parse(
+            "general_settings: {master_key: sk-master}\nmcp_servers:\n  a: {command: x}\n  b: {command: y}\n  c: {command: z}\n",
+        )
+        .unwrap();
+        let key = |k: &str, id: &str, servers: Vec<u16>| SnapshotKey {
+            hash: hash_key(k),
+            id: id.into(),
+            servers,
+            ..Default::default()
+        };
+        let mut limited = key("sk-limited", "lim", vec![0]);
+        limited.rpm_limit = Some(2);
+        let mut blocked = key("sk-blocked", "blk", vec![0]);
+        blocked.blocked = true;
+        let mut expired = key("sk-expired", "exp", vec![0]);
+        expired.expires_ms = Some(500);
+        let keys = vec![
+            key("sk-ab", "ab", vec![0, 1]),
+            key("sk-none", "none", vec![]),
+            limited,
+            blocked,
+            expired,
+        ];
+        PolicySnapshot::compile_with_keys(&cfg, keys)
+    }
+
+    #[test]
+    fn virtual_keys() {
+        let s = with_keys();
+        let auth = |k: &str| h(&[("authorization", &format!("Bearer {k}"))]);
+        let f = forward(decide_now(Some(&s), "/mcp", &auth("sk-ab")));
+        assert_eq!(
+            (f.principal.as_str(), f.servers.as_str()),
+            ("key:ab", "a,b")
+        );
+        assert_eq!(
+            forward(decide_now(Some(&s), "/mcp", &auth("sk-none"))).servers,
+            ""
+        );
+        // Narrowing never grants.
+        assert_eq!(
+            reject(decide_now(Some(&s), "/mcp/c", &auth("sk-ab"))).status,
+            404
+        );
+        assert_eq!(
+            forward(decide_now(Some(&s), "/mcp/b", &auth("sk-ab"))).servers,
+            "b"
+        );
+        assert_eq!(
+            reject(decide_now(Some(&s), "/mcp", &auth("sk-blocked"))).error,
+            "key_blocked"
+        );
+        assert_eq!(
+            reject(decide_now(Some(&s), "/mcp", &auth("sk-expired"))).error,
+            "key_expired"
+        );
+        let mut gate = LocalRateGate::default();
+        for _ in 0..2 {
+            assert!(matches!(
+                decide(Some(&s), "/mcp", &auth("sk-limited"), 1_000, &mut gate),
+                Decision::Forward(_)
+            ));
+        }
+        let r = reject(decide(
+            Some(&s),
+            "/mcp",
+            &auth("sk-limited"),
+            1_000,
+            &mut gate,
+        ));
+        assert_eq!((r.status, r.retry_after), (429, Some(60)));
+        assert!(matches!(
+            decide(Some(&s), "/mcp", &auth("sk-limited"), 61_000, &mut gate),
+            Decision::Forward(_)
+        ));
     }
 }

@@ -3,11 +3,13 @@
 //! fetched by the filter. It never holds a plaintext secret.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::auth::{hash_key, DEFAULT_KEY_HEADER};
 use crate::config::GatewayConfig;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PolicySnapshot {
     /// Changes whenever anything below changes (the sidecar's ETag).
     pub version: String,
@@ -16,6 +18,43 @@ pub struct PolicySnapshot {
     /// Header carrying the gateway key (LiteLLM's `litellm_key_header_name`).
     pub key_header: String,
     pub servers: Vec<SnapshotServer>,
+    /// Virtual keys with their grants already resolved (team, org, groups applied).
+    #[serde(default)]
+    pub keys: Vec<SnapshotKey>,
+    /// hash → index into `keys`, built on first lookup.
+    #[serde(skip)]
+    index: OnceLock<HashMap<String, usize>>,
+}
+
+impl PartialEq for PolicySnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+            && self.master_key_hash == other.master_key_hash
+            && self.key_header == other.key_header
+            && self.servers == other.servers
+            && self.keys == other.keys
+    }
+}
+
+/// A virtual key as the filter needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotKey {
+    /// SHA-256 hex of the key.
+    pub hash: String,
+    /// Short id signed as the principal (`key:<id>`); the sidecar finds the key's tool
+    /// permissions by it.
+    pub id: String,
+    /// Indices into `PolicySnapshot::servers`.
+    #[serde(default)]
+    pub servers: Vec<u16>,
+    /// Expiry, ms since the epoch.
+    #[serde(default)]
+    pub expires_ms: Option<u64>,
+    /// The key or its team is blocked.
+    #[serde(default)]
+    pub blocked: bool,
+    #[serde(default)]
+    pub rpm_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +71,11 @@ pub struct SnapshotServer {
 impl PolicySnapshot {
     /// Compiles a snapshot from a configuration whose `os.environ/` values are resolved.
     pub fn compile(config: &GatewayConfig) -> Self {
+        Self::compile_with_keys(config, Vec::new())
+    }
+
+    /// As [`PolicySnapshot::compile`], with virtual keys resolved by the caller.
+    pub fn compile_with_keys(config: &GatewayConfig, keys: Vec<SnapshotKey>) -> Self {
         let servers = config
             .mcp_servers
             .iter()
@@ -57,9 +101,31 @@ impl PolicySnapshot {
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_string())
                 .to_ascii_lowercase(),
             servers,
+            keys,
+            index: OnceLock::new(),
         };
         snapshot.version = snapshot.content_hash();
         snapshot
+    }
+
+    /// The virtual key with this SHA-256 hash.
+    pub fn key_by_hash(&self, hash: &str) -> Option<&SnapshotKey> {
+        let index = self.index.get_or_init(|| {
+            self.keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.hash.clone(), i))
+                .collect()
+        });
+        index.get(hash).and_then(|i| self.keys.get(*i))
+    }
+
+    /// Index of a server by name.
+    pub fn server_index(&self, name: &str) -> Option<u16> {
+        self.servers
+            .iter()
+            .position(|s| s.name == name)
+            .and_then(|i| u16::try_from(i).ok())
     }
 
     /// A stable hash of the content, used as the version.
