@@ -123,6 +123,30 @@ pub async fn demo_http(name: &str, extra: &[&str]) -> (Proc, String) {
     (proc, addr)
 }
 
+/// Starts the in-repo Petstore v3 REST server (`meshgate-demo-petstore`), serving the
+/// public specs of `../shared/openapi` under `GET /spec/<file>`; returns it and its address.
+/// It records every request (`GET /__recorded`) and exits when its stdin closes.
+pub async fn demo_petstore(name: &str) -> (Proc, String) {
+    let path = bin("meshgate-demo-petstore");
+    require(&path, "run `cargo build -p meshgate-demo-rest`");
+    let mut cmd = Command::new(path);
+    cmd.args(["--listen", "127.0.0.1:0", "--max-lifetime-secs"])
+        .arg(MAX_LIFETIME_SECS.to_string())
+        .arg("--spec-dir")
+        .arg(shared_openapi())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut proc = Proc::spawn(name, cmd);
+    let addr = read_listening(&mut proc).await;
+    (proc, addr)
+}
+
+/// The public OpenAPI specs (`shared/openapi` beside the repository).
+pub fn shared_openapi() -> PathBuf {
+    repo_root().join("../shared/openapi")
+}
+
 /// Reads the `LISTENING addr` line a test server prints once bound.
 pub async fn read_listening(proc: &mut Proc) -> String {
     let stdout = proc.child.stdout.take().expect("stdout piped");

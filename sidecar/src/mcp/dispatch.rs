@@ -8,12 +8,32 @@ use super::session::SessionInfo;
 use super::{supported_version, tools, SUPPORTED_VERSIONS};
 use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
 use crate::state::{AppState, Runtime};
+use crate::upstream::CallContext;
 use crate::verify::{now_ms, Principal};
 
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub runtime: Arc<Runtime>,
     pub principal: Principal,
+    /// The client's request headers as they reached the sidecar (the filter has removed
+    /// the gateway key and any client-sent `x-meshgate-*`); upstreams pick from them what
+    /// their configuration forwards.
+    pub client_headers: http::HeaderMap,
+}
+
+impl Ctx<'_> {
+    /// What an upstream call may take from this request.
+    pub fn call_context(&self) -> CallContext<'_> {
+        CallContext {
+            client_headers: Some(&self.client_headers),
+            key_header: self
+                .runtime
+                .config
+                .general_settings
+                .litellm_key_header_name
+                .as_deref(),
+        }
+    }
 }
 
 /// A method's answer before framing.

@@ -76,7 +76,7 @@ async fn post(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, HttpError> {
     let runtime = state.runtime();
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     let header_version = check_version_header(&parts.headers)?;
     let limit = runtime.config.meshgate.max_body_bytes;
     let bytes = Limited::new(incoming, limit)
@@ -112,6 +112,7 @@ async fn post(
             state,
             runtime,
             principal,
+            client_headers: std::mem::take(&mut parts.headers),
         };
         return batch(&ctx, &bytes, sse).await;
     }
@@ -142,6 +143,7 @@ async fn post(
         state,
         runtime,
         principal,
+        client_headers: std::mem::take(&mut parts.headers),
     };
     let reply = dispatch::request(&ctx, &method, msg.params).await;
     let body_bytes = dispatch::frame(&id, &reply);

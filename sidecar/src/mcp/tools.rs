@@ -82,7 +82,12 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     params.insert("name".into(), Value::String(bare));
     let params = Value::Object(params);
     match upstream
-        .request("tools/call", Some(&params), ctx.runtime.call_timeout())
+        .request(
+            "tools/call",
+            Some(&params),
+            ctx.runtime.call_timeout(),
+            &ctx.call_context(),
+        )
         .await
     {
         Ok(raw) => Reply::Raw(raw),

@@ -1,10 +1,16 @@
-//! Headers an HTTP upstream always receives: its configured credential, formatted by
-//! `auth_type` as LiteLLM does, then `static_headers` (which win).
+//! Headers an upstream receives.
+//!
+//! * [`configured_headers`]: what an MCP HTTP upstream always receives: its configured
+//!   credential, formatted by `auth_type` as LiteLLM does, then `static_headers` (which win).
+//! * [`outbound_headers`]: the per-request headers of a REST (OpenAPI) upstream, which also
+//!   take headers from the client's request (`extra_headers`, `x-mcp-<prefix>-<header>`).
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use meshgate_policy::auth::DEFAULT_KEY_HEADER;
 use meshgate_policy::config::{AuthType, ServerConfig};
+use meshgate_policy::signing::is_internal_header;
 
 pub fn configured_headers(config: &ServerConfig) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
@@ -13,14 +19,137 @@ pub fn configured_headers(config: &ServerConfig) -> Result<HeaderMap, String> {
     {
         headers.insert(name, value);
     }
+    headers.extend(static_headers(config)?);
+    Ok(headers)
+}
+
+/// `static_headers`, checked (the names were validated with the config; values may come
+/// from `os.environ/`).
+pub fn static_headers(config: &ServerConfig) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
     for (name, value) in &config.static_headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("static header `{name}` has an invalid name"))?;
-        let value = HeaderValue::from_str(value)
+        let mut value = HeaderValue::from_str(value)
             .map_err(|_| format!("static header `{name}` has an invalid value"))?;
+        value.set_sensitive(true);
         headers.insert(name, value);
     }
     Ok(headers)
+}
+
+/// The per-server part of [`outbound_headers`], computed once when the server starts.
+#[derive(Debug, Clone, Default)]
+pub struct ServerHeaders {
+    /// The `auth_type`/`auth_value` header.
+    pub credential: Option<(HeaderName, HeaderValue)>,
+    /// `extra_headers`: client headers forwarded when present.
+    pub extra: Vec<HeaderName>,
+    /// `static_headers`: always sent, win over everything.
+    pub statics: HeaderMap,
+    /// `x-mcp-<prefix>-` with the prefix lowercased.
+    pub per_server_prefix: String,
+}
+
+impl ServerHeaders {
+    pub fn new(prefix: &str, config: &ServerConfig) -> Result<ServerHeaders, String> {
+        let extra = config
+            .extra_headers
+            .iter()
+            .map(|h| {
+                HeaderName::from_bytes(h.trim().as_bytes())
+                    .map_err(|_| format!("extra header `{h}` is not a valid header name"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ServerHeaders {
+            credential: auth_header(config.auth_type.unwrap_or_default(), config.credential()),
+            extra,
+            statics: static_headers(config)?,
+            per_server_prefix: format!("x-mcp-{}-", prefix.to_ascii_lowercase()),
+        })
+    }
+}
+
+/// Headers that never leave the gateway from a client request, whatever the configuration
+/// says: the gateway key, the filter's decision headers, and the headers that frame the
+/// HTTP message itself (set by the HTTP client for the outgoing request).
+fn never_forwarded(name: &HeaderName, key_header: &str) -> bool {
+    const FRAMING: &[&str] = &[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    let n = name.as_str();
+    n.eq_ignore_ascii_case(DEFAULT_KEY_HEADER)
+        || n.eq_ignore_ascii_case(key_header)
+        || is_internal_header(n)
+        || FRAMING.contains(&n)
+}
+
+/// The headers sent to a REST upstream for one call, in this order (a later step replaces
+/// an earlier one's header of the same name):
+///
+/// 1. the configured credential (`auth_type`/`auth_value`);
+/// 2. `extra_headers`: the client's headers of those names (case-insensitive), skipped when
+///    absent — `authorization` is forwarded only this way or by step 3;
+/// 3. `x-mcp-<prefix>-<header>: v` from the client, sent as `<header>: v`: the prefix is the
+///    server's (its alias, else its name), case-insensitive; `<header>` is everything after
+///    the first `-` following the prefix. Reaches only this server, and replaces the
+///    configured credential when it names the same header (per-request credentials win);
+/// 4. `static_headers`, always sent.
+///
+/// From the client, the gateway key (`x-litellm-api-key` and the configured `key_header`),
+/// `x-meshgate-*` and message-framing headers (`host`, `content-length`…) are never taken.
+/// Repeated client headers keep all their values.
+pub fn outbound_headers(server: &ServerHeaders, client: &HeaderMap, key_header: &str) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if let Some((name, value)) = &server.credential {
+        out.insert(name.clone(), value.clone());
+    }
+    fn replace(out: &mut HeaderMap, name: &HeaderName, from: &HeaderMap, key_header: &str) {
+        let mut values = from.get_all(name).iter().peekable();
+        if values.peek().is_none() || never_forwarded(name, key_header) {
+            return;
+        }
+        out.remove(name);
+        for v in values {
+            let mut v = v.clone();
+            v.set_sensitive(true);
+            out.append(name.clone(), v);
+        }
+    }
+    for name in &server.extra {
+        replace(&mut out, name, client, key_header);
+    }
+    let mut per_server = HeaderMap::new();
+    for (name, value) in client {
+        // HeaderName is always lowercase. `x-mcp-servers` and `x-mcp-access-groups` are the
+        // gateway's own (LiteLLM excludes them too).
+        let n = name.as_str();
+        if n == "x-mcp-servers" || n == "x-mcp-access-groups" {
+            continue;
+        }
+        let Some(rest) = n.strip_prefix(&server.per_server_prefix) else {
+            continue;
+        };
+        if let Ok(target) = HeaderName::from_bytes(rest.as_bytes()) {
+            per_server.append(target, value.clone());
+        }
+    }
+    for name in per_server.keys() {
+        replace(&mut out, name, &per_server, key_header);
+    }
+    for (name, value) in &server.statics {
+        out.insert(name.clone(), value.clone());
+    }
+    out
 }
 
 /// LiteLLM's mapping of `auth_type` to an upstream header.
@@ -78,5 +207,166 @@ mod tests {
             Some(("authorization".into(), "token t".into()))
         );
         assert_eq!(v(AuthType::None, "t"), None);
+    }
+
+    /// A server with prefix `petstore`, its config given as JSON.
+    fn server(json: &str) -> ServerHeaders {
+        let config: ServerConfig = serde_json::from_str(json).unwrap();
+        ServerHeaders::new("petstore", &config).unwrap()
+    }
+
+    fn client(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn pairs(h: &HeaderMap) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = h
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn s(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn credential_only_by_default_and_nothing_from_the_client() {
+        let srv = server(r#"{"auth_type": "bearer_token", "auth_value": "tok"}"#);
+        let c = client(&[
+            ("authorization", "Bearer client"),
+            ("x-other", "1"),
+            ("cookie", "a=b"),
+        ]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            s(&[("authorization", "Bearer tok")])
+        );
+    }
+
+    #[test]
+    fn extra_headers_are_matched_case_insensitively_and_skipped_when_absent() {
+        let srv = server(r#"{"extra_headers": ["X-Tenant", "Authorization", "X-Absent"]}"#);
+        let c = client(&[
+            ("x-tenant", "t1"),
+            ("x-tenant", "t2"),
+            ("authorization", "Bearer mine"),
+            ("x-not-listed", "no"),
+        ]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            s(&[
+                ("authorization", "Bearer mine"),
+                ("x-tenant", "t1"),
+                ("x-tenant", "t2")
+            ])
+        );
+    }
+
+    #[test]
+    fn extra_headers_override_the_configured_credential() {
+        let srv = server(
+            r#"{"auth_type": "api_key", "auth_value": "cfg", "extra_headers": ["x-api-key"]}"#,
+        );
+        let c = client(&[("x-api-key", "from-client")]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            s(&[("x-api-key", "from-client")])
+        );
+        // Absent: the configured one stays.
+        assert_eq!(
+            pairs(&outbound_headers(
+                &srv,
+                &HeaderMap::new(),
+                DEFAULT_KEY_HEADER
+            )),
+            s(&[("x-api-key", "cfg")])
+        );
+    }
+
+    #[test]
+    fn per_server_headers_reach_only_their_server_and_replace_the_credential() {
+        let srv = server(r#"{"auth_type": "bearer_token", "auth_value": "cfg"}"#);
+        let c = client(&[
+            ("x-mcp-PetStore-Authorization", "Bearer per-request"),
+            ("x-mcp-petstore-x-api-key", "k"),
+            ("x-mcp-petstore-123-foo", "dash"),
+            ("x-mcp-other-authorization", "Bearer not-for-us"),
+            ("x-mcp-petstorex-a", "no"),
+            ("x-mcp-petstore", "no header name"),
+        ]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            s(&[
+                ("authorization", "Bearer per-request"),
+                ("x-api-key", "k"),
+                ("123-foo", "dash")
+            ])
+        );
+    }
+
+    #[test]
+    fn per_server_headers_win_over_extra_headers_and_static_headers_win_over_all() {
+        let srv = server(
+            r#"{"auth_type": "token", "auth_value": "cfg", "extra_headers": ["authorization", "x-env"],
+                "static_headers": {"X-Env": "prod", "x-static": "s"}}"#,
+        );
+        let c = client(&[
+            ("authorization", "Bearer extra"),
+            ("x-mcp-petstore-authorization", "Bearer per-server"),
+            ("x-env", "dev"),
+            ("x-mcp-petstore-x-static", "client"),
+        ]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            s(&[
+                ("authorization", "Bearer per-server"),
+                ("x-env", "prod"),
+                ("x-static", "s")
+            ])
+        );
+    }
+
+    #[test]
+    fn gateway_key_internal_and_framing_headers_are_never_taken_from_the_client() {
+        let srv = server(
+            r#"{"extra_headers": ["x-litellm-api-key", "x-my-key", "x-meshgate-principal", "host", "content-length", "x-ok"]}"#,
+        );
+        let c = client(&[
+            ("x-litellm-api-key", "Bearer sk-gateway"),
+            ("x-my-key", "Bearer sk-gateway"),
+            ("x-meshgate-principal", "master"),
+            ("host", "evil"),
+            ("content-length", "5"),
+            ("x-mcp-petstore-x-litellm-api-key", "Bearer sk-gateway"),
+            ("x-mcp-petstore-x-meshgate-servers", "*"),
+            ("x-mcp-petstore-transfer-encoding", "chunked"),
+            ("x-ok", "yes"),
+        ]);
+        assert_eq!(
+            pairs(&outbound_headers(&srv, &c, "x-my-key")),
+            s(&[("x-ok", "yes")])
+        );
+    }
+
+    #[test]
+    fn gateway_filter_headers_are_not_per_server_headers() {
+        let srv = ServerHeaders::new("access", &ServerConfig::default()).unwrap();
+        let c = client(&[("x-mcp-access-groups", "g"), ("x-mcp-servers", "a")]);
+        assert!(outbound_headers(&srv, &c, DEFAULT_KEY_HEADER).is_empty());
     }
 }

@@ -1,8 +1,10 @@
 //! Upstream MCP servers: one long-lived connection (process, HTTP session or SSE
-//! stream) per configured server, shared by every client request.
+//! stream) per configured server, shared by every client request; REST APIs described by
+//! an OpenAPI spec are served as MCP servers by the gateway itself.
 
 mod credentials;
 mod http;
+pub mod openapi;
 mod pending;
 mod sse_client;
 mod stdio;
@@ -36,12 +38,24 @@ pub enum UpstreamError {
 
 pub type UpstreamResult = Result<Box<RawValue>, UpstreamError>;
 
+/// What a request carries from the client that an upstream may need: its HTTP headers
+/// (for `extra_headers` and `x-mcp-<prefix>-<header>`), and the name of the gateway-key
+/// header (never forwarded). Empty for the gateway's own requests (e.g. list refreshes).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext<'a> {
+    pub client_headers: Option<&'a ::http::HeaderMap>,
+    /// `general_settings.litellm_key_header_name`; `x-litellm-api-key` when None.
+    pub key_header: Option<&'a str>,
+}
+
 /// How requests reach the upstream.
 enum Connector {
     Stdio(Arc<stdio::StdioUpstream>),
     Http(Arc<http::HttpUpstream>),
     Sse(Arc<sse_client::SseUpstream>),
-    /// Configured but not served (e.g. OpenAPI before conversion lands).
+    /// A REST API from an OpenAPI spec, answered by the gateway.
+    OpenApi(Arc<openapi::OpenApiUpstream>),
+    /// Configured but not served (e.g. a configuration problem found at start).
     Unsupported(String),
 }
 
@@ -85,7 +99,10 @@ impl Upstream {
         client: &HttpClient,
     ) -> Arc<Upstream> {
         let connector = if config.is_openapi() {
-            Connector::Unsupported("OpenAPI servers are not served yet".into())
+            match openapi::OpenApiUpstream::start(name, prefix, config, client.clone()) {
+                Ok(u) => Connector::OpenApi(Arc::new(u)),
+                Err(e) => Connector::Unsupported(e),
+            }
         } else {
             match config.effective_transport() {
                 Transport::Stdio => Connector::Stdio(stdio::StdioUpstream::spawn(name, config)),
@@ -113,18 +130,21 @@ impl Upstream {
         })
     }
 
-    /// One request to the upstream; the result is returned raw.
+    /// One request to the upstream; the result is returned raw. `call` carries what the
+    /// client sent that the upstream may need (only REST upstreams read it so far).
     pub async fn request(
         &self,
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        call: &CallContext<'_>,
     ) -> UpstreamResult {
         let fut = async {
             match &self.connector {
                 Connector::Stdio(u) => u.request(method, params, timeout).await,
                 Connector::Http(u) => u.request(method, params).await,
                 Connector::Sse(u) => u.request(method, params, timeout).await,
+                Connector::OpenApi(u) => u.request(method, params, call).await,
                 Connector::Unsupported(why) => Err(UpstreamError::Unavailable(why.clone())),
             }
         };
@@ -140,6 +160,17 @@ impl Upstream {
         ttl: Duration,
         timeout: Duration,
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
+        if let Connector::OpenApi(u) = &self.connector {
+            // Built once when the spec loaded; never stale.
+            let catalog = match tokio::time::timeout(timeout, u.catalog()).await {
+                Ok(c) => c?,
+                Err(_) => return Err(UpstreamError::Timeout(timeout)),
+            };
+            if let Ok(mut slot) = self.tools.lock() {
+                *slot = Some(Arc::clone(&catalog));
+            }
+            return Ok(catalog);
+        }
         if let Some(c) = self.cached_tools() {
             if c.fetched_at.elapsed() < ttl {
                 return Ok(c);
@@ -150,7 +181,14 @@ impl Upstream {
         let mut cursor: Option<String> = None;
         for _page in 0..100 {
             let params = cursor.as_ref().map(|c| serde_json::json!({"cursor": c}));
-            let raw = self.request("tools/list", params.as_ref(), timeout).await?;
+            let raw = self
+                .request(
+                    "tools/list",
+                    params.as_ref(),
+                    timeout,
+                    &CallContext::default(),
+                )
+                .await?;
             let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| {
                 UpstreamError::Protocol(format!("tools/list result is not JSON: {e}"))
             })?;
@@ -203,6 +241,7 @@ impl Upstream {
         match &self.connector {
             Connector::Stdio(u) => u.shutdown(),
             Connector::Sse(u) => u.shutdown(),
+            Connector::OpenApi(u) => u.shutdown(),
             Connector::Http(_) | Connector::Unsupported(_) => {}
         }
     }
