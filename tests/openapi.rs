@@ -575,3 +575,47 @@ async fn openapi_tools_aggregate_next_to_mcp_tools_and_follow_scoping() {
         "{only:?}"
     );
 }
+
+#[tokio::test]
+async fn openapi_server_tool_rules_and_allowed_params_apply_before_the_api_is_called() {
+    let (_api, addr) = demo_petstore("petstore").await;
+    let servers = format!(
+        "  petstore:\n    spec_path: \"{}\"\n    url: http://{addr}/api/v3\n    allowed_tools: [getPetById, petstore-FINDPETSBYSTATUS, addPet]\n    disallowed_tools: [addPet]\n    allowed_params:\n      findPetsByStatus: [query]\n",
+        spec_file()
+    );
+    let gw = Gateway::start(servers).await;
+    let mut listed = names(&list(&gw).await);
+    listed.sort();
+    assert_eq!(listed, ["petstore-findPetsByStatus", "petstore-getPetById"]);
+    let r = call(
+        &gw,
+        "petstore-addPet",
+        json!({"body": {"name": "x", "photoUrls": []}}),
+    )
+    .await;
+    assert!(is_error(&r) && text_of(&r).contains("not allowed"), "{r}");
+    let r = call(&gw, "petstore-deletePet", json!({"path": {"petId": 1}})).await;
+    assert!(is_error(&r) && text_of(&r).contains("not allowed"), "{r}");
+    let r = call(
+        &gw,
+        "petstore-findPetsByStatus",
+        json!({"query": {"status": "sold"}, "header": {"x": "1"}}),
+    )
+    .await;
+    assert!(
+        is_error(&r) && text_of(&r).contains("parameters [header] are not allowed"),
+        "{r}"
+    );
+    assert!(
+        api_calls(&addr).await.is_empty(),
+        "refused calls never reach the API"
+    );
+    let r = call(
+        &gw,
+        "petstore-findPetsByStatus",
+        json!({"query": {"status": "sold"}}),
+    )
+    .await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(api_calls(&addr).await.len(), 1);
+}

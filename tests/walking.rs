@@ -736,3 +736,43 @@ async fn a_litellm_config_file_named_by_config_path_is_served_with_env_values_re
     .await;
     assert_eq!(text_of(&r), "<unset>");
 }
+
+#[tokio::test]
+async fn server_tool_rules_and_allowed_params_on_an_mcp_server() {
+    let rules = "    allowed_tools: [echo, ADD, local-whoami]\n    disallowed_tools: [add]\n    allowed_params:\n      echo: [text]\n";
+    let gw = Gateway::start(demo_stdio_yaml("local", rules)).await;
+    let v = rpc(
+        &gw,
+        &[],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
+    let mut names: Vec<&str> = v["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["local-echo", "local-whoami"]);
+    for forbidden in ["local-add", "local-crash"] {
+        let r = call(&gw, forbidden, json!({"a": 1, "b": 2})).await;
+        assert_eq!(r["isError"], true);
+        assert!(
+            text_of(&r).contains("is not allowed on server 'local'"),
+            "{r}"
+        );
+    }
+    let r = call(&gw, "add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(text_of(&r), "Error: Tool 'add' not found");
+    let r = call(&gw, "local-echo", json!({"text": "x", "extra": 1})).await;
+    assert_eq!(r["isError"], true);
+    assert_eq!(text_of(&r), "Error: parameters [extra] are not allowed for tool 'local-echo'. Allowed parameters: [text].");
+    assert_eq!(
+        text_of(&call(&gw, "local-echo", json!({"text": "ok"})).await),
+        "ok"
+    );
+    // The crash tool was refused, so the process never restarted.
+    let pid = text_of(&call(&gw, "local-whoami", json!({})).await);
+    assert_eq!(pid, text_of(&call(&gw, "local-whoami", json!({})).await));
+}

@@ -6,7 +6,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 
+use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::names::split_prefixed;
+use meshgate_policy::tool_rules::ToolRules;
 
 use super::dispatch::{Ctx, Reply};
 use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
@@ -79,6 +81,9 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Ok(r) => r,
         Err(text) => return Reply::Value(tool_error_result(&text)),
     };
+    if let Err(text) = check_arguments(&upstream, &name, &bare, params.get("arguments")) {
+        return Reply::Value(tool_error_result(&text));
+    }
     params.insert("name".into(), Value::String(bare));
     let params = Value::Object(params);
     match upstream
@@ -107,6 +112,38 @@ fn describe(e: &UpstreamError) -> String {
         UpstreamError::Protocol(why) => format!("answered with something that is not MCP ({why})"),
         UpstreamError::Rpc(r) => format!("returned error {}: {}", r.code, r.message),
     }
+}
+
+/// `allowed_params`: refuses arguments the server's configuration does not allow for
+/// this tool, before the upstream is contacted.
+fn check_arguments(
+    upstream: &Upstream,
+    name: &str,
+    bare: &str,
+    arguments: Option<&Value>,
+) -> Result<(), String> {
+    if upstream.config.allowed_params.is_empty() {
+        return Ok(());
+    }
+    let names = arguments
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|a| a.keys().map(String::as_str));
+    let refused = disallowed_params(&upstream.config.allowed_params, bare, names);
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let allowed = upstream
+        .config
+        .allowed_params
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(bare))
+        .map(|(_, p)| p.join(", "))
+        .unwrap_or_default();
+    Err(format!(
+        "Error: parameters [{}] are not allowed for tool '{name}'. Allowed parameters: [{allowed}].",
+        refused.join(", ")
+    ))
 }
 
 /// Whether a server offers a tool: from its catalog, refreshed once when the name is
@@ -140,6 +177,12 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
             })
         };
         if let Some(u) = by_prefix(true).or_else(|| by_prefix(false)) {
+            if !ToolRules::for_server(&u.name, &u.prefix, &u.config).permits(rest) {
+                return Err(format!(
+                    "Error: tool '{name}' is not allowed on server '{}' (allowed_tools / disallowed_tools)",
+                    u.prefix
+                ));
+            }
             return if offers(ctx, u, rest).await {
                 Ok((Arc::clone(u), rest.to_string()))
             } else {

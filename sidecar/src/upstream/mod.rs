@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::names::prefixed;
+use meshgate_policy::tool_rules::ToolRules;
 
 pub use self::http::{new_client as new_http_client, HttpClient};
 use crate::jsonrpc::RpcError;
@@ -176,6 +177,7 @@ impl Upstream {
                 return Ok(c);
             }
         }
+        let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
         let mut prefixed_tools = Vec::new();
         let mut bare_names = HashSet::new();
         let mut cursor: Option<String> = None;
@@ -205,6 +207,9 @@ impl Upstream {
                 else {
                     continue;
                 };
+                if !rules.permits(&bare) {
+                    continue;
+                }
                 if let Some(obj) = tool.as_object_mut() {
                     obj.insert("name".into(), Value::String(prefixed(&self.prefix, &bare)));
                 }

@@ -24,6 +24,7 @@ use meshgate_openapi::{error_result, response_to_result, ApiSpec};
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
 use meshgate_policy::config::ServerConfig;
 use meshgate_policy::names::prefixed;
+use meshgate_policy::tool_rules::ToolRules;
 
 use super::credentials::{outbound_headers, ServerHeaders};
 use super::http::{connect_reason, HttpClient};
@@ -86,11 +87,12 @@ impl OpenApiUpstream {
             let prefix = prefix.to_string();
             let url = config.url.clone();
             let client = client.clone();
+            let permits = permits_fn(&name, &prefix, config);
             handle.spawn(async move {
                 let mut backoff = RETRY_MIN;
                 let mut failures = 0u32;
                 loop {
-                    match load(&client, &spec_path, url.as_deref(), &prefix).await {
+                    match load(&client, &spec_path, url.as_deref(), &prefix, Arc::clone(&permits)).await {
                         Ok(loaded) => {
                             tracing::info!(
                                 server = %name,
@@ -340,6 +342,7 @@ pub async fn load(
     spec_path: &str,
     url: Option<&str>,
     prefix: &str,
+    permits: Permits,
 ) -> Result<Loaded, String> {
     let spec_path = spec_path.trim();
     let is_url = is_http_url(spec_path);
@@ -353,7 +356,7 @@ pub async fn load(
     let prefix = prefix.to_string();
     let (spec, catalog) = tokio::task::spawn_blocking(move || {
         ApiSpec::parse(&bytes, &source).map(|spec| {
-            let catalog = Arc::new(catalog(&spec, &prefix));
+            let catalog = Arc::new(catalog(&spec, &prefix, &*permits));
             (spec, catalog)
         })
     })
@@ -382,11 +385,20 @@ pub async fn load(
     })
 }
 
+/// Whether a bare tool name passes the server's `allowed_tools` / `disallowed_tools`.
+pub type Permits = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+fn permits_fn(name: &str, prefix: &str, config: &ServerConfig) -> Permits {
+    let (name, prefix, config) = (name.to_string(), prefix.to_string(), config.clone());
+    Arc::new(move |tool: &str| ToolRules::for_server(&name, &prefix, &config).permits(tool))
+}
+
 /// The tools as the gateway lists them: prefixed JSON, and the bare names for routing.
-fn catalog(spec: &ApiSpec, prefix: &str) -> ToolCatalog {
+/// Tools the server's rules forbid are left out.
+fn catalog(spec: &ApiSpec, prefix: &str, permits: &dyn Fn(&str) -> bool) -> ToolCatalog {
     let mut prefixed_tools = Vec::with_capacity(spec.tools().len());
     let mut bare_names = HashSet::with_capacity(spec.tools().len());
-    for tool in spec.tools() {
+    for tool in spec.tools().iter().filter(|t| permits(&t.name)) {
         let mut json = tool.to_mcp_json();
         json["name"] = Value::String(prefixed(prefix, &tool.name));
         if let Ok(raw) = serde_json::value::to_raw_value(&json) {
@@ -550,19 +562,31 @@ mod tests {
         assert!(first["name"].as_str().unwrap().starts_with("pets-"));
         assert_eq!(loaded.catalog.prefixed.len(), loaded.spec.tools().len());
         // Without `url`, the spec's own absolute server is used.
-        let loaded = load(&client, path.to_str().unwrap(), None, "p")
-            .await
-            .unwrap();
+        let loaded = load(
+            &client,
+            path.to_str().unwrap(),
+            None,
+            "p",
+            Arc::new(|_: &str| true),
+        )
+        .await
+        .unwrap();
         assert_eq!(loaded.base_url, "https://petstore3.swagger.io/api/v3");
     }
 
     #[tokio::test]
     async fn load_errors_are_clear() {
         let client = super::super::new_http_client();
-        let err = load(&client, "/nonexistent/spec.yaml", None, "p")
-            .await
-            .err()
-            .unwrap();
+        let err = load(
+            &client,
+            "/nonexistent/spec.yaml",
+            None,
+            "p",
+            Arc::new(|_: &str| true),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.contains("cannot open the file"), "{err}");
 
         let dir = std::env::temp_dir().join(format!("meshgate-openapi-{}", std::process::id()));
@@ -573,17 +597,29 @@ mod tests {
             r#"{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/a":{"get":{"operationId":"a","responses":{"200":{"description":"ok"}}}}}}"#,
         )
         .unwrap();
-        let err = load(&client, no_servers.to_str().unwrap(), None, "p")
-            .await
-            .err()
-            .unwrap();
+        let err = load(
+            &client,
+            no_servers.to_str().unwrap(),
+            None,
+            "p",
+            Arc::new(|_: &str| true),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.contains("no base URL"), "{err}");
         let not_spec = dir.join("not-spec.json");
         std::fs::write(&not_spec, "{\"hello\": 1}").unwrap();
-        let err = load(&client, not_spec.to_str().unwrap(), Some("http://x"), "p")
-            .await
-            .err()
-            .unwrap();
+        let err = load(
+            &client,
+            not_spec.to_str().unwrap(),
+            Some("http://x"),
+            "p",
+            Arc::new(|_: &str| true),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.contains("not an OpenAPI document"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -597,7 +633,10 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://u:secretpw@127.0.0.1:{port}/spec.json?token=secrettok");
-        let err = load(&client, &url, None, "p").await.err().unwrap();
+        let err = load(&client, &url, None, "p", Arc::new(|_: &str| true))
+            .await
+            .err()
+            .unwrap();
         assert!(err.contains("cannot fetch it"), "{err}");
         assert!(!err.contains("secret"), "{err}");
     }
