@@ -552,6 +552,7 @@ mod tests {
             path.to_str().unwrap(),
             Some("http://127.0.0.1:9/api/v3"),
             "pets",
+            Arc::new(|_: &str| true),
         )
         .await
         .unwrap();
