@@ -17,3 +17,5 @@ else
   PYTHONPATH=.tools/pylib python3 -c "import mcp" 2>/dev/null \
     || python3 -m pip install --quiet --target .tools/pylib "mcp==$MCP_PY_VERSION"
 fi
+# PostgreSQL for the store's tests (a no-op where it already runs).
+scripts/setup-postgres.sh

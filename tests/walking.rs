@@ -776,3 +776,78 @@ async fn server_tool_rules_and_allowed_params_on_an_mcp_server() {
     let pid = text_of(&call(&gw, "local-whoami", json!({})).await);
     assert_eq!(pid, text_of(&call(&gw, "local-whoami", json!({})).await));
 }
+
+#[tokio::test]
+async fn client_credentials_reach_only_their_mcp_server() {
+    let (_gh, gh_addr) = demo_http("gh", &[]).await;
+    let (_other, other_addr) = demo_http("other", &[]).await;
+    let servers = format!(
+        "  github_mcp:\n    url: http://{gh_addr}/mcp\n    transport: http\n    alias: gh\n    auth_type: bearer_token\n    auth_value: cfg-token\n  other:\n    url: http://{other_addr}/mcp\n    transport: http\n    extra_headers: [X-Request-Source]\n    static_headers: {{x-team: platform}}\n"
+    );
+    let gw = Gateway::start(servers).await;
+    let k = key();
+    let client = [
+        ("x-litellm-api-key", k.as_str()),
+        ("x-mcp-gh-authorization", "Bearer client-token"),
+        ("x-mcp-auth", "legacy-token"),
+        ("x-request-source", "e2e"),
+    ];
+    for tool in ["gh-echo", "other-echo"] {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {"text": "hi"}}});
+        let resp = post(&gw.url(), &client, &body.to_string()).await.unwrap();
+        assert_eq!(text_of(&resp.json()["result"]), "hi", "{}", resp.text());
+    }
+    let seen = |addr: String| async move {
+        request("GET", &format!("http://{addr}/__requests"), &[], "")
+            .await
+            .unwrap()
+            .json()
+    };
+    let calls = |log: &Value| -> Vec<Value> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["tool"] == "echo")
+            .map(|r| r["headers"].clone())
+            .collect()
+    };
+    let gh_log = seen(gh_addr.clone()).await;
+    let other_log = seen(other_addr.clone()).await;
+    let gh = calls(&gh_log);
+    let other = calls(&other_log);
+    assert_eq!(gh.len(), 1);
+    assert_eq!(other.len(), 1);
+    // The per-server header replaces the configured credential, for that server only.
+    assert_eq!(gh[0]["authorization"], "Bearer client-token");
+    assert!(gh[0].get("x-request-source").is_none() && gh[0].get("x-team").is_none());
+    // x-mcp-auth reaches servers without their own header; extra and static headers too.
+    assert_eq!(other[0]["authorization"], "Bearer legacy-token");
+    assert_eq!(other[0]["x-request-source"], "e2e");
+    assert_eq!(other[0]["x-team"], "platform");
+    for log in [&gh_log, &other_log] {
+        let text = log.to_string();
+        assert!(
+            !text.contains(MASTER_KEY),
+            "the gateway key leaked upstream"
+        );
+        assert!(
+            !text.contains("x-mcp-gh-authorization") && !text.contains("x-mcp-auth"),
+            "client credential headers are not forwarded raw"
+        );
+        assert!(!text.contains("x-meshgate"), "internal headers leaked");
+    }
+    // Without client credentials, the configured one is used, on its own upstream session.
+    let r = call(&gw, "gh-echo", json!({"text": "cfg"})).await;
+    assert_eq!(text_of(&r), "cfg");
+    let gh_log = seen(gh_addr).await;
+    let last = calls(&gh_log).pop().unwrap();
+    assert_eq!(last["authorization"], "Bearer cfg-token");
+    let sessions: std::collections::HashSet<&str> = gh_log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["tool"] == "echo")
+        .filter_map(|r| r["headers"]["mcp-session-id"].as_str())
+        .collect();
+    assert_eq!(sessions.len(), 2, "one upstream session per credential set");
+}

@@ -21,6 +21,24 @@ pub struct Runtime {
     pub snapshot: PolicySnapshot,
     pub snapshot_json: Bytes,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
+    /// The legacy client-credential header: env `LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME`,
+    /// else `general_settings.mcp_client_side_auth_header_name`, else `x-mcp-auth`.
+    pub client_auth_header: String,
+}
+
+fn client_auth_header(config: &GatewayConfig) -> String {
+    std::env::var("LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            config
+                .general_settings
+                .mcp_client_side_auth_header_name
+                .clone()
+        })
+        .unwrap_or_else(|| "x-mcp-auth".to_string())
+        .trim()
+        .to_ascii_lowercase()
 }
 
 impl Runtime {
@@ -30,6 +48,7 @@ impl Runtime {
         Runtime {
             config_hash: String::new(),
             snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
+            client_auth_header: client_auth_header(&config),
             config,
             snapshot,
             upstreams: IndexMap::new(),
@@ -105,6 +124,7 @@ impl AppState {
         let runtime = Arc::new(Runtime {
             config_hash: hash,
             snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
+            client_auth_header: client_auth_header(&config),
             config,
             snapshot,
             upstreams,

@@ -32,6 +32,7 @@ impl Ctx<'_> {
                 .general_settings
                 .litellm_key_header_name
                 .as_deref(),
+            legacy_auth_header: Some(&self.runtime.client_auth_header),
         }
     }
 }

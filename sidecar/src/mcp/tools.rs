@@ -28,8 +28,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
     let upstreams = allowed(ctx);
+    let call = ctx.call_context();
+    let call = &call;
     let catalogs = join_all(upstreams.iter().map(|u| async move {
-        match u.tools(ttl, timeout).await {
+        match u.tools(ttl, timeout, call).await {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(server = %u.name, "left out of tools/list: {e}");
@@ -151,12 +153,15 @@ fn check_arguments(
 /// anyway, so its real error reaches the client.
 async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bool {
     let timeout = ctx.runtime.list_timeout();
-    if let Some(c) = upstream.cached_tools() {
+    if let Some(c) = upstream.cached_tools(&ctx.call_context()) {
         if c.bare_names.contains(bare) {
             return true;
         }
     }
-    match upstream.tools(std::time::Duration::ZERO, timeout).await {
+    match upstream
+        .tools(std::time::Duration::ZERO, timeout, &ctx.call_context())
+        .await
+    {
         Ok(c) => c.bare_names.contains(bare),
         Err(_) => true,
     }
@@ -201,10 +206,12 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
     // A bare name: usable when exactly one allowed server offers it.
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
+    let call = ctx.call_context();
+    let call = &call;
     let offers = join_all(upstreams.iter().map(|u| async move {
-        let catalog = match u.cached_tools() {
+        let catalog = match u.cached_tools(call) {
             Some(c) => Some(c),
-            None => u.tools(ttl, timeout).await.ok(),
+            None => u.tools(ttl, timeout, call).await.ok(),
         };
         catalog.is_some_and(|c| c.bare_names.contains(name))
     }))

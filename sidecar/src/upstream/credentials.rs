@@ -1,27 +1,19 @@
 //! Headers an upstream receives.
 //!
-//! * [`configured_headers`]: what an MCP HTTP upstream always receives: its configured
-//!   credential, formatted by `auth_type` as LiteLLM does, then `static_headers` (which win).
-//! * [`outbound_headers`]: the per-request headers of a REST (OpenAPI) upstream, which also
-//!   take headers from the client's request (`extra_headers`, `x-mcp-<prefix>-<header>`).
+//! [`outbound_headers`]: the per-request headers of an HTTP-based upstream (streamable
+//! HTTP, legacy SSE, REST): its configured credential formatted by `auth_type` as LiteLLM
+//! does, headers from the client's request (`extra_headers`, `x-mcp-<prefix>-<header>`,
+//! the legacy `x-mcp-auth`), then `static_headers` (which win).
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
+
+/// LiteLLM's legacy header for one credential sent to every server.
+pub const DEFAULT_LEGACY_AUTH_HEADER: &str = "x-mcp-auth";
 use meshgate_policy::config::{AuthType, ServerConfig};
 use meshgate_policy::signing::is_internal_header;
-
-pub fn configured_headers(config: &ServerConfig) -> Result<HeaderMap, String> {
-    let mut headers = HeaderMap::new();
-    if let Some((name, value)) =
-        auth_header(config.auth_type.unwrap_or_default(), config.credential())
-    {
-        headers.insert(name, value);
-    }
-    headers.extend(static_headers(config)?);
-    Ok(headers)
-}
 
 /// `static_headers`, checked (the names were validated with the config; values may come
 /// from `os.environ/`).
@@ -49,6 +41,8 @@ pub struct ServerHeaders {
     pub statics: HeaderMap,
     /// `x-mcp-<prefix>-` with the prefix lowercased.
     pub per_server_prefix: String,
+    /// How the legacy `x-mcp-auth` value is formatted for this server.
+    pub auth_type: AuthType,
 }
 
 impl ServerHeaders {
@@ -66,6 +60,7 @@ impl ServerHeaders {
             extra,
             statics: static_headers(config)?,
             per_server_prefix: format!("x-mcp-{}-", prefix.to_ascii_lowercase()),
+            auth_type: config.auth_type.unwrap_or_default(),
         })
     }
 }
@@ -108,7 +103,16 @@ fn never_forwarded(name: &HeaderName, key_header: &str) -> bool {
 /// From the client, the gateway key (`x-litellm-api-key` and the configured `key_header`),
 /// `x-meshgate-*` and message-framing headers (`host`, `content-length`…) are never taken.
 /// Repeated client headers keep all their values.
-pub fn outbound_headers(server: &ServerHeaders, client: &HeaderMap, key_header: &str) -> HeaderMap {
+///
+/// Between 3 and 4, the legacy `x-mcp-auth` header (renameable: `legacy_auth_header`) is
+/// sent to a server that got no `x-mcp-<prefix>-*` header, formatted by its `auth_type`
+/// (`Authorization: Bearer v` when it has none).
+pub fn outbound_headers(
+    server: &ServerHeaders,
+    client: &HeaderMap,
+    key_header: &str,
+    legacy_auth_header: &str,
+) -> HeaderMap {
     let mut out = HeaderMap::new();
     if let Some((name, value)) = &server.credential {
         out.insert(name.clone(), value.clone());
@@ -145,6 +149,16 @@ pub fn outbound_headers(server: &ServerHeaders, client: &HeaderMap, key_header: 
     }
     for name in per_server.keys() {
         replace(&mut out, name, &per_server, key_header);
+    }
+    if per_server.is_empty() {
+        let legacy = client.get(legacy_auth_header).and_then(|v| v.to_str().ok());
+        let auth_type = match server.auth_type {
+            AuthType::None | AuthType::Oauth2 => AuthType::BearerToken,
+            other => other,
+        };
+        if let Some((name, value)) = legacy.and_then(|v| auth_header(auth_type, Some(v.trim()))) {
+            out.insert(name, value);
+        }
     }
     for (name, value) in &server.statics {
         out.insert(name.clone(), value.clone());
@@ -253,7 +267,12 @@ mod tests {
             ("cookie", "a=b"),
         ]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[("authorization", "Bearer tok")])
         );
     }
@@ -268,7 +287,12 @@ mod tests {
             ("x-not-listed", "no"),
         ]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[
                 ("authorization", "Bearer mine"),
                 ("x-tenant", "t1"),
@@ -284,7 +308,12 @@ mod tests {
         );
         let c = client(&[("x-api-key", "from-client")]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[("x-api-key", "from-client")])
         );
         // Absent: the configured one stays.
@@ -292,7 +321,8 @@ mod tests {
             pairs(&outbound_headers(
                 &srv,
                 &HeaderMap::new(),
-                DEFAULT_KEY_HEADER
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
             )),
             s(&[("x-api-key", "cfg")])
         );
@@ -310,7 +340,12 @@ mod tests {
             ("x-mcp-petstore", "no header name"),
         ]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[
                 ("authorization", "Bearer per-request"),
                 ("x-api-key", "k"),
@@ -332,7 +367,12 @@ mod tests {
             ("x-mcp-petstore-x-static", "client"),
         ]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, DEFAULT_KEY_HEADER)),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[
                 ("authorization", "Bearer per-server"),
                 ("x-env", "prod"),
@@ -358,7 +398,12 @@ mod tests {
             ("x-ok", "yes"),
         ]);
         assert_eq!(
-            pairs(&outbound_headers(&srv, &c, "x-my-key")),
+            pairs(&outbound_headers(
+                &srv,
+                &c,
+                "x-my-key",
+                DEFAULT_LEGACY_AUTH_HEADER
+            )),
             s(&[("x-ok", "yes")])
         );
     }
@@ -367,6 +412,47 @@ mod tests {
     fn gateway_filter_headers_are_not_per_server_headers() {
         let srv = ServerHeaders::new("access", &ServerConfig::default()).unwrap();
         let c = client(&[("x-mcp-access-groups", "g"), ("x-mcp-servers", "a")]);
-        assert!(outbound_headers(&srv, &c, DEFAULT_KEY_HEADER).is_empty());
+        assert!(
+            outbound_headers(&srv, &c, DEFAULT_KEY_HEADER, DEFAULT_LEGACY_AUTH_HEADER).is_empty()
+        );
+    }
+
+    #[test]
+    fn legacy_x_mcp_auth_goes_to_servers_without_their_own_header() {
+        let cfg = |t: AuthType| ServerConfig {
+            auth_type: Some(t),
+            ..Default::default()
+        };
+        let mut c = HeaderMap::new();
+        c.insert("x-mcp-auth", HeaderValue::from_static("tok"));
+        let bearer = ServerHeaders::new("gh", &cfg(AuthType::BearerToken)).unwrap();
+        let key = ServerHeaders::new("zap", &cfg(AuthType::ApiKey)).unwrap();
+        let plain = ServerHeaders::new("p", &ServerConfig::default()).unwrap();
+        let out = |srv: &ServerHeaders, c: &HeaderMap, legacy: &str| {
+            let h = outbound_headers(srv, c, DEFAULT_KEY_HEADER, legacy);
+            h.iter()
+                .map(|(k, v)| format!("{k}={}", v.to_str().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            out(&bearer, &c, DEFAULT_LEGACY_AUTH_HEADER),
+            ["authorization=Bearer tok"]
+        );
+        assert_eq!(out(&key, &c, DEFAULT_LEGACY_AUTH_HEADER), ["x-api-key=tok"]);
+        assert_eq!(
+            out(&plain, &c, DEFAULT_LEGACY_AUTH_HEADER),
+            ["authorization=Bearer tok"]
+        );
+        // A per-server header wins: the legacy one is not sent to that server.
+        c.insert(
+            "x-mcp-gh-authorization",
+            HeaderValue::from_static("Bearer own"),
+        );
+        assert_eq!(
+            out(&bearer, &c, DEFAULT_LEGACY_AUTH_HEADER),
+            ["authorization=Bearer own"]
+        );
+        // Renamed header: the old name is ignored.
+        assert!(out(&plain, &c, "x-my-auth").is_empty());
     }
 }

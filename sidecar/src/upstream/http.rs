@@ -8,15 +8,19 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
 use meshgate_policy::config::ServerConfig;
 
-use super::credentials::configured_headers;
+use super::credentials::ServerHeaders;
 use super::pending::rpc_error_from;
-use super::{initialize_params, UpstreamError, UpstreamResult, UPSTREAM_PROTOCOL_VERSION};
+use super::{
+    credential_key, initialize_params, CallContext, UpstreamError, UpstreamResult,
+    UPSTREAM_PROTOCOL_VERSION,
+};
 use crate::jsonrpc::{self, Message};
 use crate::sse::SseParser;
 
@@ -38,6 +42,9 @@ pub fn new_client() -> HttpClient {
         .build(https)
 }
 
+/// Upstream sessions kept per server before the map is reset.
+const MAX_SESSIONS: usize = 1024;
+
 /// What identifies the upstream session in use.
 #[derive(Clone)]
 struct Session {
@@ -50,8 +57,9 @@ pub struct HttpUpstream {
     name: String,
     url: Uri,
     client: HttpClient,
-    headers: HeaderMap,
-    session: RwLock<Option<Session>>,
+    headers: ServerHeaders,
+    /// One upstream session per distinct set of outbound credentials.
+    sessions: RwLock<HashMap<u64, Session>>,
     init_lock: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     generation: AtomicU64,
@@ -63,7 +71,12 @@ enum Reply {
 }
 
 impl HttpUpstream {
-    pub fn new(name: &str, config: &ServerConfig, client: HttpClient) -> Result<Self, String> {
+    pub fn new(
+        name: &str,
+        prefix: &str,
+        config: &ServerConfig,
+        client: HttpClient,
+    ) -> Result<Self, String> {
         let url: Uri = config
             .url
             .as_deref()
@@ -74,26 +87,31 @@ impl HttpUpstream {
             name: name.to_string(),
             url,
             client,
-            headers: configured_headers(config)?,
-            session: RwLock::new(None),
+            headers: ServerHeaders::new(prefix, config)?,
+            sessions: RwLock::new(HashMap::new()),
             init_lock: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             generation: AtomicU64::new(0),
         })
     }
 
-    pub async fn request(&self, method: &str, params: Option<&Value>) -> UpstreamResult {
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        call: &CallContext<'_>,
+    ) -> UpstreamResult {
+        let headers = call.outbound(&self.headers);
+        let key = credential_key(&headers);
         for _attempt in 0..2 {
-            let session = self.session().await?;
+            let session = self.session(key, &headers).await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            match self
-                .post(Some(&session), id, jsonrpc::request(id, method, params))
-                .await?
-            {
+            let body = jsonrpc::request(id, method, params);
+            match self.post(&headers, Some(&session), id, body).await? {
                 Reply::Result(r) => return r,
                 Reply::SessionLost => {
                     tracing::info!(server = %self.name, "upstream session expired; re-initializing");
-                    self.drop_session(session.generation);
+                    self.drop_session(key, session.generation);
                 }
             }
         }
@@ -103,35 +121,41 @@ impl HttpUpstream {
         )))
     }
 
-    async fn session(&self) -> Result<Session, UpstreamError> {
-        if let Some(s) = self.session.read().ok().and_then(|s| s.clone()) {
+    /// The session for one credential set, initialized on first use.
+    async fn session(&self, key: u64, headers: &HeaderMap) -> Result<Session, UpstreamError> {
+        let cached = |this: &Self| this.sessions.read().ok().and_then(|s| s.get(&key).cloned());
+        if let Some(s) = cached(self) {
             return Ok(s);
         }
         let _guard = self.init_lock.lock().await;
-        if let Some(s) = self.session.read().ok().and_then(|s| s.clone()) {
+        if let Some(s) = cached(self) {
             return Ok(s);
         }
-        let session = self.initialize().await?;
-        if let Ok(mut slot) = self.session.write() {
-            *slot = Some(session.clone());
+        let session = self.initialize(headers).await?;
+        if let Ok(mut map) = self.sessions.write() {
+            if map.len() >= MAX_SESSIONS {
+                // Many distinct client credentials: start over rather than grow without bound.
+                map.clear();
+            }
+            map.insert(key, session.clone());
         }
         Ok(session)
     }
 
-    fn drop_session(&self, generation: u64) {
-        if let Ok(mut slot) = self.session.write() {
-            if slot.as_ref().is_some_and(|s| s.generation == generation) {
-                *slot = None;
+    fn drop_session(&self, key: u64, generation: u64) {
+        if let Ok(mut map) = self.sessions.write() {
+            if map.get(&key).is_some_and(|s| s.generation == generation) {
+                map.remove(&key);
             }
         }
     }
 
-    async fn initialize(&self) -> Result<Session, UpstreamError> {
+    async fn initialize(&self, headers: &HeaderMap) -> Result<Session, UpstreamError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::request(id, "initialize", Some(&initialize_params()));
-        let resp = self.send(None, None, body).await?;
+        let resp = self.send(headers, None, None, body).await?;
         let session_id = resp.headers().get("mcp-session-id").cloned();
-        let result = match self.read_reply(resp, id).await? {
+        let result = match self.read_reply(headers, resp, id).await? {
             Reply::Result(r) => r?,
             Reply::SessionLost => {
                 return Err(UpstreamError::Unavailable(
@@ -155,7 +179,12 @@ impl HttpUpstream {
         };
         let note = jsonrpc::notification("notifications/initialized", None);
         let resp = self
-            .send(session.id.as_ref(), Some(&session.protocol_version), note)
+            .send(
+                headers,
+                session.id.as_ref(),
+                Some(&session.protocol_version),
+                note,
+            )
             .await?;
         let _ = resp.into_body().collect().await;
         tracing::info!(server = %self.name, version, "upstream session initialized");
@@ -164,12 +193,14 @@ impl HttpUpstream {
 
     async fn post(
         &self,
+        headers: &HeaderMap,
         session: Option<&Session>,
         id: u64,
         body: Vec<u8>,
     ) -> Result<Reply, UpstreamError> {
         let resp = self
             .send(
+                headers,
                 session.and_then(|s| s.id.as_ref()),
                 session.map(|s| &s.protocol_version),
                 body,
@@ -178,11 +209,12 @@ impl HttpUpstream {
         if resp.status() == StatusCode::NOT_FOUND && session.is_some_and(|s| s.id.is_some()) {
             return Ok(Reply::SessionLost);
         }
-        self.read_reply(resp, id).await
+        self.read_reply(headers, resp, id).await
     }
 
     async fn send(
         &self,
+        headers: &HeaderMap,
         session_id: Option<&HeaderValue>,
         version: Option<&HeaderValue>,
         body: Vec<u8>,
@@ -193,7 +225,7 @@ impl HttpUpstream {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         let h = req.headers_mut();
-        h.extend(self.headers.clone());
+        h.extend(headers.clone());
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -220,6 +252,7 @@ impl HttpUpstream {
     /// Reads a JSON or SSE reply until the response to `id` arrives.
     async fn read_reply(
         &self,
+        headers: &HeaderMap,
         resp: http::Response<hyper::body::Incoming>,
         id: u64,
     ) -> Result<Reply, UpstreamError> {
@@ -230,7 +263,9 @@ impl HttpUpstream {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse && status.is_success() {
-            return Ok(Reply::Result(self.read_sse(resp.into_body(), id).await));
+            return Ok(Reply::Result(
+                self.read_sse(headers, resp.into_body(), id).await,
+            ));
         }
         let body = resp
             .into_body()
@@ -262,7 +297,12 @@ impl HttpUpstream {
         }
     }
 
-    async fn read_sse(&self, mut body: hyper::body::Incoming, id: u64) -> UpstreamResult {
+    async fn read_sse(
+        &self,
+        headers: &HeaderMap,
+        mut body: hyper::body::Incoming,
+        id: u64,
+    ) -> UpstreamResult {
         let mut parser = SseParser::default();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
@@ -292,7 +332,7 @@ impl HttpUpstream {
                     };
                 }
                 if msg.is_request() {
-                    self.answer(&msg);
+                    self.answer(headers, &msg);
                 } else if let Some(method) = &msg.method {
                     super::note_notification(&self.name, method, msg.params.as_ref());
                 }
@@ -305,10 +345,11 @@ impl HttpUpstream {
     }
 
     /// Answers a server→client request on a new POST, in the background.
-    fn answer(&self, msg: &Message) {
+    fn answer(&self, headers: &HeaderMap, msg: &Message) {
         let reply = super::answer_server_request(msg);
-        let session = self.session.read().ok().and_then(|s| s.clone());
-        let this = (self.client.clone(), self.url.clone(), self.headers.clone());
+        let key = credential_key(headers);
+        let session = self.sessions.read().ok().and_then(|s| s.get(&key).cloned());
+        let this = (self.client.clone(), self.url.clone(), headers.clone());
         tokio::spawn(async move {
             let (client, url, headers) = this;
             let Ok(mut req) = Request::builder()

@@ -11,7 +11,7 @@ mod stdio;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,40 @@ pub struct CallContext<'a> {
     pub client_headers: Option<&'a ::http::HeaderMap>,
     /// `general_settings.litellm_key_header_name`; `x-litellm-api-key` when None.
     pub key_header: Option<&'a str>,
+    /// The legacy one-credential-for-all header (`x-mcp-auth` unless renamed).
+    pub legacy_auth_header: Option<&'a str>,
+}
+
+impl CallContext<'_> {
+    /// The headers a server receives for this request (see [`credentials::outbound_headers`]).
+    pub fn outbound(&self, server: &credentials::ServerHeaders) -> ::http::HeaderMap {
+        static EMPTY: std::sync::OnceLock<::http::HeaderMap> = std::sync::OnceLock::new();
+        let client = self
+            .client_headers
+            .unwrap_or_else(|| EMPTY.get_or_init(::http::HeaderMap::new));
+        credentials::outbound_headers(
+            server,
+            client,
+            self.key_header
+                .unwrap_or(meshgate_policy::auth::DEFAULT_KEY_HEADER),
+            self.legacy_auth_header
+                .unwrap_or(credentials::DEFAULT_LEGACY_AUTH_HEADER),
+        )
+    }
+}
+
+/// A stable key for a set of outbound headers: upstream sessions (and tool lists) are
+/// kept per distinct credential set, so no session is shared across client identities.
+pub fn credential_key(headers: &::http::HeaderMap) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut pairs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    pairs.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    pairs.hash(&mut h);
+    h.finish()
 }
 
 /// How requests reach the upstream.
@@ -73,7 +107,10 @@ pub struct Upstream {
     pub prefix: String,
     pub config: ServerConfig,
     connector: Connector,
-    tools: Mutex<Option<Arc<ToolCatalog>>>,
+    /// Tool lists per credential set (what a server lists may depend on who asks).
+    tools: Mutex<HashMap<u64, Arc<ToolCatalog>>>,
+    /// What a credential set is, for HTTP-based servers.
+    headers: Option<credentials::ServerHeaders>,
 }
 
 /// Client identity the gateway presents upstream.
@@ -107,12 +144,14 @@ impl Upstream {
         } else {
             match config.effective_transport() {
                 Transport::Stdio => Connector::Stdio(stdio::StdioUpstream::spawn(name, config)),
-                Transport::Http => match http::HttpUpstream::new(name, config, client.clone()) {
-                    Ok(u) => Connector::Http(Arc::new(u)),
-                    Err(e) => Connector::Unsupported(e),
-                },
+                Transport::Http => {
+                    match http::HttpUpstream::new(name, prefix, config, client.clone()) {
+                        Ok(u) => Connector::Http(Arc::new(u)),
+                        Err(e) => Connector::Unsupported(e),
+                    }
+                }
                 Transport::Sse => {
-                    match sse_client::SseUpstream::new(name, config, client.clone()) {
+                    match sse_client::SseUpstream::new(name, prefix, config, client.clone()) {
                         Ok(u) => Connector::Sse(Arc::new(u)),
                         Err(e) => Connector::Unsupported(e),
                     }
@@ -127,7 +166,13 @@ impl Upstream {
             prefix: prefix.to_string(),
             config: config.clone(),
             connector,
-            tools: Mutex::new(None),
+            tools: Mutex::new(HashMap::new()),
+            headers: match config.effective_transport() {
+                Transport::Http | Transport::Sse if !config.is_openapi() => {
+                    credentials::ServerHeaders::new(prefix, config).ok()
+                }
+                _ => None,
+            },
         })
     }
 
@@ -143,8 +188,8 @@ impl Upstream {
         let fut = async {
             match &self.connector {
                 Connector::Stdio(u) => u.request(method, params, timeout).await,
-                Connector::Http(u) => u.request(method, params).await,
-                Connector::Sse(u) => u.request(method, params, timeout).await,
+                Connector::Http(u) => u.request(method, params, call).await,
+                Connector::Sse(u) => u.request(method, params, timeout, call).await,
                 Connector::OpenApi(u) => u.request(method, params, call).await,
                 Connector::Unsupported(why) => Err(UpstreamError::Unavailable(why.clone())),
             }
@@ -155,24 +200,35 @@ impl Upstream {
         }
     }
 
-    /// The tool catalog, from cache when younger than `ttl`, else fetched (all pages).
+    /// Which cached catalog a request uses: per outbound credential set for HTTP-based
+    /// servers, one otherwise.
+    fn catalog_key(&self, call: &CallContext<'_>) -> u64 {
+        match &self.headers {
+            Some(h) if call.client_headers.is_some() => credential_key(&call.outbound(h)),
+            Some(h) => credential_key(&CallContext::default().outbound(h)),
+            None => 0,
+        }
+    }
+
+    /// The tool catalog, from cache when younger than `ttl`, else fetched (all pages)
+    /// with the request's credentials.
     pub async fn tools(
         &self,
         ttl: Duration,
         timeout: Duration,
+        call: &CallContext<'_>,
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
+        let key = self.catalog_key(call);
         if let Connector::OpenApi(u) = &self.connector {
             // Built once when the spec loaded; never stale.
             let catalog = match tokio::time::timeout(timeout, u.catalog()).await {
                 Ok(c) => c?,
                 Err(_) => return Err(UpstreamError::Timeout(timeout)),
             };
-            if let Ok(mut slot) = self.tools.lock() {
-                *slot = Some(Arc::clone(&catalog));
-            }
+            self.remember(key, &catalog);
             return Ok(catalog);
         }
-        if let Some(c) = self.cached_tools() {
+        if let Some(c) = self.cached_tools(call) {
             if c.fetched_at.elapsed() < ttl {
                 return Ok(c);
             }
@@ -184,12 +240,7 @@ impl Upstream {
         for _page in 0..100 {
             let params = cursor.as_ref().map(|c| serde_json::json!({"cursor": c}));
             let raw = self
-                .request(
-                    "tools/list",
-                    params.as_ref(),
-                    timeout,
-                    &CallContext::default(),
-                )
+                .request("tools/list", params.as_ref(), timeout, call)
                 .await?;
             let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| {
                 UpstreamError::Protocol(format!("tools/list result is not JSON: {e}"))
@@ -231,14 +282,22 @@ impl Upstream {
             prefixed: prefixed_tools,
             bare_names,
         });
-        if let Ok(mut slot) = self.tools.lock() {
-            *slot = Some(Arc::clone(&catalog));
-        }
+        self.remember(key, &catalog);
         Ok(catalog)
     }
 
-    pub fn cached_tools(&self) -> Option<Arc<ToolCatalog>> {
-        self.tools.lock().ok().and_then(|c| c.clone())
+    fn remember(&self, key: u64, catalog: &Arc<ToolCatalog>) {
+        if let Ok(mut map) = self.tools.lock() {
+            if map.len() >= 1024 {
+                map.clear();
+            }
+            map.insert(key, Arc::clone(catalog));
+        }
+    }
+
+    pub fn cached_tools(&self, call: &CallContext<'_>) -> Option<Arc<ToolCatalog>> {
+        let key = self.catalog_key(call);
+        self.tools.lock().ok().and_then(|m| m.get(&key).cloned())
     }
 
     /// Stops the connection (kills a stdio process); used when the config drops it.

@@ -10,7 +10,7 @@
 //! affected.
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,12 +21,11 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use meshgate_openapi::{error_result, response_to_result, ApiSpec};
-use meshgate_policy::auth::DEFAULT_KEY_HEADER;
 use meshgate_policy::config::ServerConfig;
 use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
-use super::credentials::{outbound_headers, ServerHeaders};
+use super::credentials::ServerHeaders;
 use super::http::{connect_reason, HttpClient};
 use super::{CallContext, ToolCatalog, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
@@ -258,12 +257,7 @@ impl OpenApiUpstream {
         }
         // Gateway headers replace arguments of the same name (the model cannot replace a
         // credential)…
-        let no_headers = HeaderMap::new();
-        h.extend(outbound_headers(
-            &self.headers,
-            call.client_headers.unwrap_or(&no_headers),
-            call.key_header.unwrap_or(DEFAULT_KEY_HEADER),
-        ));
+        h.extend(call.outbound(&self.headers));
         // …except the body's own content type, which must describe the bytes sent.
         if let Some(ct) = content_type {
             h.insert(header::CONTENT_TYPE, ct);

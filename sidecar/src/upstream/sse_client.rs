@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -12,10 +13,10 @@ use tokio::sync::oneshot;
 
 use meshgate_policy::config::ServerConfig;
 
-use super::credentials::configured_headers;
+use super::credentials::ServerHeaders;
 use super::http::{connect_reason, HttpClient};
 use super::pending::Pending;
-use super::{initialize_params, UpstreamError, UpstreamResult};
+use super::{credential_key, initialize_params, CallContext, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};
 use crate::sse::SseParser;
 
@@ -32,13 +33,19 @@ pub struct SseUpstream {
     name: String,
     url: Uri,
     client: HttpClient,
-    headers: HeaderMap,
-    stream: RwLock<Option<Arc<Stream>>>,
+    headers: ServerHeaders,
+    /// One event stream (= one upstream session) per distinct set of outbound credentials.
+    streams: RwLock<HashMap<u64, Arc<Stream>>>,
     connect_lock: tokio::sync::Mutex<()>,
 }
 
 impl SseUpstream {
-    pub fn new(name: &str, config: &ServerConfig, client: HttpClient) -> Result<Self, String> {
+    pub fn new(
+        name: &str,
+        prefix: &str,
+        config: &ServerConfig,
+        client: HttpClient,
+    ) -> Result<Self, String> {
         let url: Uri = config
             .url
             .as_deref()
@@ -49,8 +56,8 @@ impl SseUpstream {
             name: name.to_string(),
             url,
             client,
-            headers: configured_headers(config)?,
-            stream: RwLock::new(None),
+            headers: ServerHeaders::new(prefix, config)?,
+            streams: RwLock::new(HashMap::new()),
             connect_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -60,11 +67,13 @@ impl SseUpstream {
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        call: &CallContext<'_>,
     ) -> UpstreamResult {
-        let stream = self.stream().await?;
+        let headers = call.outbound(&self.headers);
+        let stream = self.stream(&headers).await?;
         let (id, rx) = stream.pending.register();
         if let Err(e) = self
-            .post(&stream.endpoint, jsonrpc::request(id, method, params))
+            .post(&stream, &headers, jsonrpc::request(id, method, params))
             .await
         {
             stream.pending.forget(id);
@@ -84,18 +93,23 @@ impl SseUpstream {
     }
 
     pub fn shutdown(&self) {
-        if let Some(s) = self.stream.write().ok().and_then(|mut s| s.take()) {
+        let streams: Vec<Arc<Stream>> = match self.streams.write() {
+            Ok(mut map) => map.drain().map(|(_, s)| s).collect(),
+            Err(_) => return,
+        };
+        for s in streams {
             s.reader.abort();
             s.pending.fail_all("the gateway closed the connection");
         }
     }
 
-    async fn stream(&self) -> Result<Arc<Stream>, UpstreamError> {
+    async fn stream(&self, headers: &HeaderMap) -> Result<Arc<Stream>, UpstreamError> {
+        let key = credential_key(headers);
         let current = || {
-            self.stream
+            self.streams
                 .read()
                 .ok()
-                .and_then(|s| s.clone())
+                .and_then(|s| s.get(&key).cloned())
                 .filter(|s| s.alive.load(Ordering::Acquire))
         };
         if let Some(s) = current() {
@@ -105,22 +119,23 @@ impl SseUpstream {
         if let Some(s) = current() {
             return Ok(s);
         }
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(headers))
             .await
             .map_err(|_| UpstreamError::Timeout(CONNECT_TIMEOUT))??;
-        if let Ok(mut slot) = self.stream.write() {
-            *slot = Some(Arc::clone(&stream));
+        if let Ok(mut map) = self.streams.write() {
+            map.retain(|_, s| s.alive.load(Ordering::Acquire));
+            map.insert(key, Arc::clone(&stream));
         }
         Ok(stream)
     }
 
-    async fn connect(&self) -> Result<Arc<Stream>, UpstreamError> {
+    async fn connect(&self, headers: &HeaderMap) -> Result<Arc<Stream>, UpstreamError> {
         let mut req = Request::builder()
             .method(Method::GET)
             .uri(self.url.clone())
             .body(Full::new(Bytes::new()))
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        req.headers_mut().extend(self.headers.clone());
+        req.headers_mut().extend(headers.clone());
         req.headers_mut().insert(
             header::ACCEPT,
             HeaderValue::from_static("text/event-stream"),
@@ -165,7 +180,8 @@ impl SseUpstream {
         // Handshake on the new stream.
         let (id, rx) = stream.pending.register();
         self.post(
-            &stream.endpoint,
+            &stream,
+            headers,
             jsonrpc::request(id, "initialize", Some(&initialize_params())),
         )
         .await?;
@@ -180,7 +196,8 @@ impl SseUpstream {
             }
         }
         self.post(
-            &stream.endpoint,
+            &stream,
+            headers,
             jsonrpc::notification("notifications/initialized", None),
         )
         .await?;
@@ -188,13 +205,18 @@ impl SseUpstream {
         Ok(stream)
     }
 
-    async fn post(&self, endpoint: &Uri, body: Vec<u8>) -> Result<(), UpstreamError> {
+    async fn post(
+        &self,
+        stream: &Stream,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<(), UpstreamError> {
         let mut req = Request::builder()
             .method(Method::POST)
-            .uri(endpoint.clone())
+            .uri(stream.endpoint.clone())
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        req.headers_mut().extend(self.headers.clone());
+        req.headers_mut().extend(headers.clone());
         req.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -211,10 +233,8 @@ impl SseUpstream {
         if status.is_success() {
             Ok(())
         } else {
-            if let Some(s) = self.stream.read().ok().and_then(|s| s.clone()) {
-                if status == http::StatusCode::NOT_FOUND {
-                    s.alive.store(false, Ordering::Release);
-                }
+            if status == http::StatusCode::NOT_FOUND {
+                stream.alive.store(false, Ordering::Release);
             }
             Err(UpstreamError::Unavailable(format!(
                 "server `{}` answered HTTP {} to a message",

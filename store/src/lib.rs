@@ -1,0 +1,42 @@
+//! meshgate's database: virtual keys, teams, organizations and database-defined MCP servers, on
+//! SQLite (default, zero set-up) or PostgreSQL (several replicas).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), meshgate_store::StoreError> {
+//! use meshgate_store::{NewKey, Store};
+//! let store = Store::open("/var/lib/meshgate").await?; // → /var/lib/meshgate/meshgate.db
+//! let (plaintext, record) = store.generate_key(NewKey::default()).await?;
+//! assert_eq!(store.key_info(&plaintext).await?.token, record.token);
+//! # Ok(()) }
+//! ```
+//!
+//! - Plaintext keys are returned once by [`Store::generate_key`] and never stored: a key's id
+//!   (`token`) is [`hash_key`] of it.
+//! - Every write is one transaction that also bumps [`Store::revision`]; a failed write changes
+//!   nothing.
+//! - Deleting a team or organization that keys (or teams) still reference is a
+//!   [`StoreError::Conflict`], never a silent cascade.
+
+mod columns;
+mod db;
+mod error;
+mod keys;
+mod migrate;
+mod open;
+mod orgs;
+mod records;
+mod secret;
+mod servers;
+mod snapshot;
+mod teams;
+mod validate;
+
+pub use error::StoreError;
+pub use open::{redact, Backend, OpenOptions, Store, DEFAULT_DB_FILE};
+pub use records::{
+    JsonObject, KeyPatch, KeyRecord, McpServerPatch, McpServerRecord, NewKey, NewMcpServer,
+    NewOrganization, NewTeam, ObjectPermission, ObjectPermissionPatch, OrganizationPatch,
+    OrganizationRecord, TeamMember, TeamPatch, TeamRecord, TeamRole,
+};
+pub use secret::{hash_key, parse_duration};
+pub use snapshot::Snapshot;
