@@ -306,3 +306,142 @@ mod tests {
         assert!(disallowed_params(&rules, "other", ["x"].into_iter()).is_empty());
     }
 }
+
+/// A virtual key as the permission compiler needs it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyInput {
+    pub hash: String,
+    pub grants: Grants,
+    pub team_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub blocked: bool,
+    pub expires_ms: Option<u64>,
+    pub rpm_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TeamInput {
+    pub grants: Grants,
+    pub organization_id: Option<String>,
+    pub blocked: bool,
+    pub rpm_limit: Option<u32>,
+}
+
+/// What the sidecar keeps per key principal (the filter only needs servers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// server name → allowed bare tool names (lowercase); absent = unrestricted.
+    pub tool_permissions: BTreeMap<String, BTreeSet<String>>,
+    pub team_id: Option<String>,
+}
+
+/// The principal id signed for a key: a prefix of its hash (enough to be unique, short
+/// in headers, useless to an attacker).
+pub fn key_id(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
+/// Resolves every key against its team and organization: the filter's snapshot keys
+/// (server indices follow `catalog`'s order) and the sidecar's per-key tool policy.
+pub fn compile_keys(
+    keys: &[KeyInput],
+    teams: &std::collections::HashMap<String, TeamInput>,
+    orgs: &std::collections::HashMap<String, Grants>,
+    catalog: &[ServerCatalogEntry],
+) -> (
+    Vec<crate::snapshot::SnapshotKey>,
+    std::collections::HashMap<String, KeyPolicy>,
+) {
+    let mut snapshot_keys = Vec::with_capacity(keys.len());
+    let mut policies = std::collections::HashMap::with_capacity(keys.len());
+    for key in keys {
+        let team = key.team_id.as_ref().and_then(|t| teams.get(t));
+        let org_id = key
+            .organization_id
+            .as_ref()
+            .or(team.and_then(|t| t.organization_id.as_ref()));
+        let org = org_id.and_then(|o| orgs.get(o));
+        let servers = allowed_servers(&key.grants, team.map(|t| &t.grants), org, catalog);
+        let indices = catalog
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| servers.contains(&s.name))
+            .filter_map(|(i, _)| u16::try_from(i).ok())
+            .collect();
+        let id = key_id(&key.hash);
+        snapshot_keys.push(crate::snapshot::SnapshotKey {
+            hash: key.hash.clone(),
+            id: id.clone(),
+            servers: indices,
+            expires_ms: key.expires_ms,
+            blocked: key.blocked || team.is_some_and(|t| t.blocked),
+            rpm_limit: key.rpm_limit.or(team.and_then(|t| t.rpm_limit)),
+        });
+        policies.insert(
+            id,
+            KeyPolicy {
+                tool_permissions: tool_permissions(
+                    &key.grants,
+                    team.map(|t| &t.grants),
+                    org,
+                    catalog,
+                ),
+                team_id: key.team_id.clone(),
+            },
+        );
+    }
+    (snapshot_keys, policies)
+}
+
+#[cfg(test)]
+mod compile_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn keys_inherit_team_block_limit_and_org() {
+        let catalog = vec![
+            ServerCatalogEntry {
+                name: "a".into(),
+                prefix: "a".into(),
+                access_groups: vec![],
+                allow_all_keys: false,
+            },
+            ServerCatalogEntry {
+                name: "b".into(),
+                prefix: "b".into(),
+                access_groups: vec!["g".into()],
+                allow_all_keys: false,
+            },
+        ];
+        let team = TeamInput {
+            grants: Grants {
+                mcp_servers: Some(vec!["a".into(), "b".into()]),
+                ..Default::default()
+            },
+            organization_id: Some("o".into()),
+            blocked: true,
+            rpm_limit: Some(7),
+        };
+        let org = Grants {
+            mcp_access_groups: Some(vec!["g".into()]),
+            ..Default::default()
+        };
+        let key = KeyInput {
+            hash: "ab".repeat(32),
+            team_id: Some("t".into()),
+            ..Default::default()
+        };
+        let (keys, policies) = compile_keys(
+            &[key],
+            &HashMap::from([("t".to_string(), team)]),
+            &HashMap::from([("o".to_string(), org)]),
+            &catalog,
+        );
+        assert_eq!(keys[0].servers, vec![1]);
+        assert!(keys[0].blocked);
+        assert_eq!(keys[0].rpm_limit, Some(7));
+        assert_eq!(keys[0].id.len(), 16);
+        assert_eq!(policies[&keys[0].id].team_id.as_deref(), Some("t"));
+    }
+}

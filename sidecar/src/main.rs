@@ -1,6 +1,8 @@
 //! meshgate sidecar: terminates MCP sessions for the filter, runs and pools upstreams.
 
+mod admin;
 mod body;
+mod compile;
 mod error;
 mod jsonrpc;
 mod mcp;
@@ -15,11 +17,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often the database revision is checked (key changes must reach the filter within
+/// two seconds: this plus the filter's sync interval).
+const STORE_POLL: Duration = Duration::from_millis(250);
+
 const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [--secret-env NAME] [--config FILE]
        meshgate-sidecar --check-config FILE
 
   --listen ADDR       address to serve the filter on (default 127.0.0.1:7300)
-  --data-dir DIR      where state is kept (default .meshgate)
+  --data-dir DIR      where state is kept (default .meshgate); SQLite lives here by default
+  --database-url URL  postgres://… or sqlite://… instead (env DATABASE_URL)
+  --database-schema S PostgreSQL schema to keep meshgate's tables in (env MESHGATE_DATABASE_SCHEMA)
   --secret-env NAME   environment variable holding the shared secret (default MESHGATE_SHARED_SECRET)
   --config FILE       load this gateway document at start (the filter's sync replaces it)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
@@ -30,6 +38,8 @@ struct Args {
     data_dir: String,
     secret_env: String,
     config: Option<String>,
+    database_url: Option<String>,
+    database_schema: Option<String>,
     check: Option<String>,
     workers: Option<usize>,
 }
@@ -40,6 +50,12 @@ fn parse_args() -> Result<Args, String> {
         data_dir: ".meshgate".into(),
         secret_env: "MESHGATE_SHARED_SECRET".into(),
         config: None,
+        database_url: std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+        database_schema: std::env::var("MESHGATE_DATABASE_SCHEMA")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
         check: None,
         workers: std::env::var("MESHGATE_WORKERS")
             .ok()
@@ -58,6 +74,8 @@ fn parse_args() -> Result<Args, String> {
             "--data-dir" => args.data_dir = value()?,
             "--secret-env" => args.secret_env = value()?,
             "--config" => args.config = Some(value()?),
+            "--database-url" => args.database_url = Some(value()?),
+            "--database-schema" => args.database_schema = Some(value()?),
             "--check-config" => args.check = Some(value()?),
             "--workers" => {
                 args.workers = Some(
@@ -145,10 +163,34 @@ async fn run(args: Args) -> Result<(), String> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
+    let store_target = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| args.data_dir.clone());
+    let options = meshgate_store::OpenOptions {
+        schema: args.database_schema.clone(),
+        ..Default::default()
+    };
+    let store = meshgate_store::Store::open_with(&store_target, options)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    tracing::info!("database: {}", meshgate_store::redact(&store_target));
     let state = Arc::new(state::AppState::new(
         secret.into_bytes(),
         upstream::new_http_client(),
+        store,
     ));
+    // Other replicas (or the admin API) change the database: recompile when it moves.
+    {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STORE_POLL);
+            loop {
+                tick.tick().await;
+                state.refresh_from_store().await;
+            }
+        });
+    }
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         state

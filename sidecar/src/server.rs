@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use meshgate_policy::decision::{path_target, PathTarget};
 
+use crate::admin;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::mcp;
@@ -78,6 +79,9 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         return sync(state, req)
             .await
             .unwrap_or_else(HttpError::into_response);
+    }
+    if admin::is_admin_path(path) {
+        return admin::handle(state, principal, req).await;
     }
     match path_target(path) {
         PathTarget::All | PathTarget::Named(_) => {

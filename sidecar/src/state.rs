@@ -1,25 +1,38 @@
-//! The sidecar's live state: the loaded configuration, its compiled policy snapshot and
-//! the upstreams it runs. Swapped atomically when the filter syncs a new document.
+//! The sidecar's live state: the loaded configuration, the database, the policy compiled
+//! from both and the upstreams it runs. Swapped atomically when the filter syncs a new
+//! document or the database changes.
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::grants::KeyPolicy;
 use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
+use meshgate_store::Store;
 
+use crate::compile::compile;
 use crate::mcp::session::SessionKeys;
 use crate::upstream::{HttpClient, Upstream};
 
 /// One loaded configuration and everything derived from it.
 pub struct Runtime {
+    /// Hash of the filter's document this runtime was built from.
     pub config_hash: String,
+    /// The document as loaded (before database servers were added).
+    pub file_config: GatewayConfig,
+    /// The database revision this runtime reflects.
+    pub store_revision: i64,
+    /// File servers plus database servers.
     pub config: GatewayConfig,
     pub snapshot: PolicySnapshot,
     pub snapshot_json: Bytes,
+    /// Key principal id → tool permissions.
+    pub principals: HashMap<String, KeyPolicy>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
     /// The legacy client-credential header: env `LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME`,
     /// else `general_settings.mcp_client_side_auth_header_name`, else `x-mcp-auth`.
@@ -47,10 +60,13 @@ impl Runtime {
         let snapshot = PolicySnapshot::compile(&config);
         Runtime {
             config_hash: String::new(),
+            file_config: config.clone(),
+            store_revision: -1,
             snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
             client_auth_header: client_auth_header(&config),
             config,
             snapshot,
+            principals: HashMap::new(),
             upstreams: IndexMap::new(),
         }
     }
@@ -71,17 +87,19 @@ pub struct AppState {
     pub sessions: SessionKeys,
     pub runtime: ArcSwap<Runtime>,
     pub client: HttpClient,
-    /// Serializes reloads so two workers syncing at once start upstreams once.
+    pub store: Store,
+    /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
-    pub fn new(secret: Vec<u8>, client: HttpClient) -> Self {
+    pub fn new(secret: Vec<u8>, client: HttpClient, store: Store) -> Self {
         AppState {
             sessions: SessionKeys::derive(&secret),
             secret,
             runtime: ArcSwap::from_pointee(Runtime::empty()),
             client,
+            store,
             reload_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -90,23 +108,61 @@ impl AppState {
         self.runtime.load_full()
     }
 
-    /// Loads a configuration document if it differs from the current one. Upstreams whose
-    /// configuration is unchanged keep running; removed or changed ones are stopped.
+    /// Loads a configuration document if it differs from the current one.
     pub async fn apply_document(&self, text: &str) -> Result<Arc<Runtime>, ConfigError> {
         let hash = hex::encode(Sha256::digest(text.as_bytes()));
         if self.runtime.load().config_hash == hash {
             return Ok(self.runtime());
         }
         let _guard = self.reload_lock.lock().await;
-        let current = self.runtime();
-        if current.config_hash == hash {
-            return Ok(current);
+        if self.runtime.load().config_hash == hash {
+            return Ok(self.runtime());
         }
-        let config = load_effective_config(text)?;
-        let snapshot = PolicySnapshot::compile(&config);
+        let file_config = load_effective_config(text)?;
+        Ok(self.rebuild(hash, file_config).await)
+    }
+
+    /// Recompiles when the database changed since the current runtime was built (called
+    /// by a poller and right after admin writes, so keys take effect at once).
+    pub async fn refresh_from_store(&self) {
+        let Ok(revision) = self.store.revision().await else {
+            return;
+        };
+        if self.runtime.load().store_revision == revision {
+            return;
+        }
+        let _guard = self.reload_lock.lock().await;
+        let current = self.runtime();
+        if current.store_revision == revision {
+            return;
+        }
+        self.rebuild(current.config_hash.clone(), current.file_config.clone())
+            .await;
+    }
+
+    /// Builds and installs a runtime from a document and the database as it is now.
+    /// Upstreams whose configuration is unchanged keep running; others are stopped.
+    async fn rebuild(&self, config_hash: String, file_config: GatewayConfig) -> Arc<Runtime> {
+        let db = match self.store.snapshot().await {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::error!(
+                    "cannot read the database ({e}); serving the configuration file alone"
+                );
+                meshgate_store::Snapshot {
+                    revision: -1,
+                    organizations: vec![],
+                    teams: vec![],
+                    keys: vec![],
+                    mcp_servers: vec![],
+                }
+            }
+        };
+        let compiled = compile(&file_config, &db);
+        let current = self.runtime();
         let mut upstreams = IndexMap::new();
-        for (name, server) in &config.mcp_servers {
-            let prefix = config.prefix_of(name);
+        for (name, server) in &compiled.config.mcp_servers {
+            let prefix = compiled.config.prefix_of(name);
             let reused = current
                 .upstreams
                 .get(name)
@@ -122,20 +178,25 @@ impl AppState {
             }
         }
         let runtime = Arc::new(Runtime {
-            config_hash: hash,
-            snapshot_json: Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default()),
-            client_auth_header: client_auth_header(&config),
-            config,
-            snapshot,
+            config_hash,
+            store_revision: db.revision,
+            snapshot_json: Bytes::from(serde_json::to_vec(&compiled.snapshot).unwrap_or_default()),
+            client_auth_header: client_auth_header(&compiled.config),
+            file_config,
+            config: compiled.config,
+            snapshot: compiled.snapshot,
+            principals: compiled.principals,
             upstreams,
         });
         tracing::info!(
             servers = runtime.upstreams.len(),
+            keys = runtime.snapshot.keys.len(),
+            revision = runtime.store_revision,
             version = %runtime.snapshot.version,
-            "configuration loaded"
+            "policy compiled"
         );
         self.runtime.store(Arc::clone(&runtime));
-        Ok(runtime)
+        runtime
     }
 }
 

@@ -220,6 +220,26 @@ pub struct Gateway {
     pub envoy: Proc,
     pub sidecar: Proc,
     pub dir: TempDir,
+    /// The PostgreSQL schema of this gateway, dropped on drop.
+    pub pg_schema: Option<String>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(schema) = &self.pg_schema {
+            let _ = self.sidecar.child.start_kill();
+            let _ = std::process::Command::new("psql")
+                .args([
+                    POSTGRES_URL,
+                    "-q",
+                    "-c",
+                    &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
 
 pub struct GatewayOptions {
@@ -229,7 +249,23 @@ pub struct GatewayOptions {
     pub concurrency: u32,
     /// (listener port, upstream port) of an extra filterless route, for benchmarks.
     pub plain_route: Option<(u16, u16)>,
+    pub database: Database,
 }
+
+/// Where the sidecar keeps its data in a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite in the test's temporary data directory.
+    Sqlite,
+    /// The local PostgreSQL (`scripts/setup-postgres.sh`), in a schema of its own that is
+    /// dropped when the gateway stops.
+    Postgres,
+}
+
+pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Both databases, for tests that must pass on each.
+pub const DATABASES: [Database; 2] = [Database::Sqlite, Database::Postgres];
 
 impl GatewayOptions {
     pub fn new(servers_yaml: impl Into<String>) -> Self {
@@ -238,6 +274,7 @@ impl GatewayOptions {
             meshgate_yaml: String::new(),
             concurrency: 1,
             plain_route: None,
+            database: Database::Sqlite,
         }
     }
 }
@@ -261,7 +298,11 @@ impl Gateway {
         let envoy_file = dir.0.join("envoy.yaml");
         std::fs::write(&envoy_file, envoy_yaml).expect("write envoy.yaml");
 
-        let sidecar = start_sidecar(sidecar_port, &dir.0);
+        let schema = match opts.database {
+            Database::Sqlite => None,
+            Database::Postgres => Some(format!("e2e_{}_{}", std::process::id(), free_port())),
+        };
+        let sidecar = start_sidecar_with(sidecar_port, &dir.0, schema.as_deref());
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
         let gw = Gateway {
@@ -271,6 +312,7 @@ impl Gateway {
             envoy,
             sidecar,
             dir,
+            pg_schema: schema,
         };
         gw.wait_ready().await;
         gw
@@ -312,6 +354,11 @@ impl Gateway {
 }
 
 pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
+    start_sidecar_with(port, data_dir, None)
+}
+
+/// A sidecar on SQLite in `data_dir`, or on the local PostgreSQL in `pg_schema`.
+pub fn start_sidecar_with(port: u16, data_dir: &Path, pg_schema: Option<&str>) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
     let mut cmd = Command::new(path);
@@ -326,6 +373,9 @@ pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
+    if let Some(schema) = pg_schema {
+        cmd.args(["--database-url", POSTGRES_URL, "--database-schema", schema]);
+    }
     Proc::spawn("sidecar", cmd)
 }
 

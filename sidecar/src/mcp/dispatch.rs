@@ -22,6 +22,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The tools a key may use on a server: None when unrestricted (master key, or no
+    /// tool permissions for that server).
+    pub fn tool_permissions(&self, server: &str) -> Option<&std::collections::BTreeSet<String>> {
+        let id = self.principal.name.strip_prefix("key:")?;
+        self.runtime
+            .principals
+            .get(id)?
+            .tool_permissions
+            .get(server)
+    }
+
     /// What an upstream call may take from this request.
     pub fn call_context(&self) -> CallContext<'_> {
         CallContext {

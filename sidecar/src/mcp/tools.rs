@@ -43,8 +43,13 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     let mut out = String::with_capacity(4096);
     out.push_str("{\"tools\":[");
     let mut first = true;
-    for catalog in catalogs.iter().flatten() {
-        for tool in &catalog.prefixed {
+    for (upstream, catalog) in upstreams.iter().zip(catalogs.iter()) {
+        let Some(catalog) = catalog else { continue };
+        let permitted = ctx.tool_permissions(&upstream.name);
+        for (tool, bare) in catalog.prefixed.iter().zip(&catalog.names) {
+            if permitted.is_some_and(|p| !p.contains(&bare.to_ascii_lowercase())) {
+                continue;
+            }
             if !first {
                 out.push(',');
             }
@@ -83,6 +88,15 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Ok(r) => r,
         Err(text) => return Reply::Value(tool_error_result(&text)),
     };
+    if ctx
+        .tool_permissions(&upstream.name)
+        .is_some_and(|p| !p.contains(&bare.to_ascii_lowercase()))
+    {
+        return Reply::Value(tool_error_result(&format!(
+            "Error: tool '{name}' is not allowed for your key or team on server '{}'",
+            upstream.prefix
+        )));
+    }
     if let Err(text) = check_arguments(&upstream, &name, &bare, params.get("arguments")) {
         return Reply::Value(tool_error_result(&text));
     }

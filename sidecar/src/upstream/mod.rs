@@ -99,6 +99,8 @@ enum Connector {
 pub struct ToolCatalog {
     pub fetched_at: Instant,
     pub prefixed: Vec<Box<RawValue>>,
+    /// Bare names, in the order of `prefixed`.
+    pub names: Vec<String>,
     pub bare_names: HashSet<String>,
 }
 
@@ -235,6 +237,7 @@ impl Upstream {
         }
         let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
         let mut prefixed_tools = Vec::new();
+        let mut names = Vec::new();
         let mut bare_names = HashSet::new();
         let mut cursor: Option<String> = None;
         for _page in 0..100 {
@@ -266,6 +269,7 @@ impl Upstream {
                 }
                 if let Ok(raw) = serde_json::value::to_raw_value(&tool) {
                     prefixed_tools.push(raw);
+                    names.push(bare.clone());
                 }
                 bare_names.insert(bare);
             }
@@ -280,6 +284,7 @@ impl Upstream {
         let catalog = Arc::new(ToolCatalog {
             fetched_at: Instant::now(),
             prefixed: prefixed_tools,
+            names,
             bare_names,
         });
         self.remember(key, &catalog);

@@ -392,17 +392,20 @@ fn permits_fn(name: &str, prefix: &str, config: &ServerConfig) -> Permits {
 fn catalog(spec: &ApiSpec, prefix: &str, permits: &dyn Fn(&str) -> bool) -> ToolCatalog {
     let mut prefixed_tools = Vec::with_capacity(spec.tools().len());
     let mut bare_names = HashSet::with_capacity(spec.tools().len());
+    let mut names = Vec::with_capacity(spec.tools().len());
     for tool in spec.tools().iter().filter(|t| permits(&t.name)) {
         let mut json = tool.to_mcp_json();
         json["name"] = Value::String(prefixed(prefix, &tool.name));
         if let Ok(raw) = serde_json::value::to_raw_value(&json) {
             prefixed_tools.push(raw);
+            names.push(tool.name.clone());
             bare_names.insert(tool.name.clone());
         }
     }
     ToolCatalog {
         fetched_at: Instant::now(),
         prefixed: prefixed_tools,
+        names,
         bare_names,
     }
 }

@@ -1,0 +1,101 @@
+//! Configuration + database → what is enforced: the effective server list (config
+//! servers, then database servers whose names are free), the filter's policy snapshot
+//! (virtual keys with their servers resolved) and the sidecar's per-key tool policy.
+
+use std::collections::HashMap;
+
+use meshgate_policy::grants::{self, catalog_from_config, Grants, KeyInput, KeyPolicy, TeamInput};
+use meshgate_policy::{load_config, GatewayConfig, PolicySnapshot};
+use meshgate_store::{ObjectPermission, Snapshot};
+
+pub struct Compiled {
+    pub config: GatewayConfig,
+    pub snapshot: PolicySnapshot,
+    pub principals: HashMap<String, KeyPolicy>,
+}
+
+pub fn compile(file_config: &GatewayConfig, db: &Snapshot) -> Compiled {
+    let config = with_database_servers(file_config, db);
+    let catalog = catalog_from_config(&config);
+    let keys: Vec<KeyInput> = db
+        .keys
+        .iter()
+        .map(|k| KeyInput {
+            hash: k.token.to_ascii_lowercase(),
+            grants: grants_of(&k.object_permission),
+            team_id: k.team_id.clone(),
+            organization_id: k.organization_id.clone(),
+            blocked: k.blocked,
+            expires_ms: k.expires.map(|e| e.timestamp_millis().max(0) as u64),
+            rpm_limit: k.rpm_limit.and_then(|r| u32::try_from(r).ok()),
+        })
+        .collect();
+    let teams: HashMap<String, TeamInput> = db
+        .teams
+        .iter()
+        .map(|t| {
+            let input = TeamInput {
+                grants: grants_of(&t.object_permission),
+                organization_id: t.organization_id.clone(),
+                blocked: t.blocked,
+                rpm_limit: t.rpm_limit.and_then(|r| u32::try_from(r).ok()),
+            };
+            (t.team_id.clone(), input)
+        })
+        .collect();
+    let orgs: HashMap<String, Grants> = db
+        .organizations
+        .iter()
+        .map(|o| (o.organization_id.clone(), grants_of(&o.object_permission)))
+        .collect();
+    let (snapshot_keys, principals) = grants::compile_keys(&keys, &teams, &orgs, &catalog);
+    let snapshot = PolicySnapshot::compile_with_keys(&config, snapshot_keys);
+    Compiled {
+        config,
+        snapshot,
+        principals,
+    }
+}
+
+fn grants_of(p: &ObjectPermission) -> Grants {
+    Grants {
+        mcp_servers: p.mcp_servers.clone(),
+        mcp_access_groups: p.mcp_access_groups.clone(),
+        mcp_tool_permissions: p.mcp_tool_permissions.clone(),
+    }
+}
+
+/// Adds the database's MCP servers (`/v1/mcp/server`) to the configuration's. A
+/// database server whose name or prefix the file already uses, or whose stored config
+/// no longer validates, is left out with a warning.
+fn with_database_servers(file: &GatewayConfig, db: &Snapshot) -> GatewayConfig {
+    let mut config = file.clone();
+    for record in &db.mcp_servers {
+        let mut entry = record.config.clone();
+        if let Some(alias) = &record.alias {
+            entry
+                .entry("alias")
+                .or_insert_with(|| serde_json::Value::String(alias.clone()));
+        }
+        let doc = serde_json::json!({"mcp_servers": {record.server_name.as_str(): entry}});
+        let parsed = match load_config(&doc.to_string(), Some(&meshgate_policy::env::ProcessEnv)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(server = %record.server_name, "database server left out: {e}");
+                continue;
+            }
+        };
+        for (name, server) in parsed.mcp_servers {
+            let prefix = server.alias.clone().unwrap_or_else(|| name.clone());
+            let taken = config.mcp_servers.keys().any(|n| {
+                n.eq_ignore_ascii_case(&name) || config.prefix_of(n).eq_ignore_ascii_case(&prefix)
+            });
+            if taken {
+                tracing::warn!(server = %name, "database server left out: the configuration file already has a server with this name or prefix");
+                continue;
+            }
+            config.mcp_servers.insert(name, server);
+        }
+    }
+    config
+}
