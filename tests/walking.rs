@@ -851,3 +851,48 @@ async fn client_credentials_reach_only_their_mcp_server() {
         .collect();
     assert_eq!(sessions.len(), 2, "one upstream session per credential set");
 }
+
+#[tokio::test]
+async fn stdio_env_from_request_headers_gets_one_pooled_process_per_environment() {
+    let env = "    env:\n      TOKEN: \"${X-Tool-Token}\"\n      FIXED: fixed\n";
+    let gw = Gateway::start(demo_stdio_yaml("local", env)).await;
+    let k = key();
+    let as_user = |token: Option<&'static str>, tool: &'static str, args: Value| {
+        let k = k.clone();
+        let url = gw.url();
+        async move {
+            let mut headers = vec![("authorization", k.as_str())];
+            if let Some(t) = token {
+                headers.push(("x-tool-token", t));
+            }
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}});
+            let resp = post(&url, &headers, &body.to_string()).await.unwrap();
+            text_of(&resp.json()["result"])
+        }
+    };
+    assert_eq!(
+        as_user(Some("alice"), "local-env", json!({"name": "TOKEN"})).await,
+        "alice"
+    );
+    assert_eq!(
+        as_user(Some("alice"), "local-env", json!({"name": "FIXED"})).await,
+        "fixed"
+    );
+    assert_eq!(
+        as_user(Some("bob"), "local-env", json!({"name": "TOKEN"})).await,
+        "bob"
+    );
+    let alice = as_user(Some("alice"), "local-whoami", json!({})).await;
+    let bob = as_user(Some("bob"), "local-whoami", json!({})).await;
+    assert_ne!(alice, bob, "one process per distinct environment");
+    assert_eq!(
+        alice,
+        as_user(Some("alice"), "local-whoami", json!({})).await,
+        "pooled"
+    );
+    // Without the header the variable is dropped, in a process of its own.
+    assert_eq!(
+        as_user(None, "local-env", json!({"name": "TOKEN"})).await,
+        "<unset>"
+    );
+}

@@ -105,3 +105,64 @@ mod tests {
         );
     }
 }
+
+/// The header a stdio `env` value asks for: `${X-NAME}` → `X-NAME` (LiteLLM's rule: the
+/// whole value, after trimming, is `${X-…}`; the `X-` is literal).
+pub fn header_template(value: &str) -> Option<&str> {
+    let inner = value.trim().strip_prefix("${")?.strip_suffix('}')?;
+    (inner.starts_with("X-") && !inner.contains('}') && inner.len() > 2).then_some(inner)
+}
+
+/// Whether any `env` value is filled from request headers.
+pub fn has_header_templates(env: &std::collections::BTreeMap<String, String>) -> bool {
+    env.values().any(|v| header_template(v).is_some())
+}
+
+/// A stdio server's environment for one request: `${X-HEADER}` values filled from the
+/// request's headers (case-insensitive); a template whose header is absent drops the
+/// variable; other values pass through.
+pub fn fill_header_templates<'a>(
+    env: &std::collections::BTreeMap<String, String>,
+    header: impl Fn(&str) -> Option<&'a str>,
+) -> std::collections::BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|(k, v)| match header_template(v) {
+            Some(name) => header(name).map(|h| (k.clone(), h.to_string())),
+            None => Some((k.clone(), v.clone())),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn templates() {
+        assert_eq!(
+            header_template(" ${X-GITHUB-TOKEN} "),
+            Some("X-GITHUB-TOKEN")
+        );
+        assert_eq!(header_template("${x-lower}"), None, "the X- is literal");
+        assert_eq!(header_template("pre ${X-A}"), None);
+        assert_eq!(header_template("${X-}"), None);
+        let env: BTreeMap<String, String> = [
+            ("TOKEN".to_string(), "${X-Token}".to_string()),
+            ("MISSING".to_string(), "${X-Absent}".to_string()),
+            ("PLAIN".to_string(), "v".to_string()),
+        ]
+        .into();
+        assert!(has_header_templates(&env));
+        let headers = [("x-token", "t1")];
+        let filled = fill_header_templates(&env, |name| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        });
+        assert_eq!(filled.get("TOKEN").map(String::as_str), Some("t1"));
+        assert!(!filled.contains_key("MISSING"));
+        assert_eq!(filled.get("PLAIN").map(String::as_str), Some("v"));
+    }
+}

@@ -8,6 +8,7 @@ pub mod openapi;
 mod pending;
 mod sse_client;
 mod stdio;
+mod stdio_pool;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -85,7 +86,7 @@ pub fn credential_key(headers: &::http::HeaderMap) -> u64 {
 
 /// How requests reach the upstream.
 enum Connector {
-    Stdio(Arc<stdio::StdioUpstream>),
+    Stdio(Arc<stdio_pool::StdioPool>),
     Http(Arc<http::HttpUpstream>),
     Sse(Arc<sse_client::SseUpstream>),
     /// A REST API from an OpenAPI spec, answered by the gateway.
@@ -145,7 +146,7 @@ impl Upstream {
             }
         } else {
             match config.effective_transport() {
-                Transport::Stdio => Connector::Stdio(stdio::StdioUpstream::spawn(name, config)),
+                Transport::Stdio => Connector::Stdio(stdio_pool::StdioPool::start(name, config)),
                 Transport::Http => {
                     match http::HttpUpstream::new(name, prefix, config, client.clone()) {
                         Ok(u) => Connector::Http(Arc::new(u)),
@@ -189,7 +190,7 @@ impl Upstream {
     ) -> UpstreamResult {
         let fut = async {
             match &self.connector {
-                Connector::Stdio(u) => u.request(method, params, timeout).await,
+                Connector::Stdio(u) => u.request(method, params, timeout, call).await,
                 Connector::Http(u) => u.request(method, params, call).await,
                 Connector::Sse(u) => u.request(method, params, timeout, call).await,
                 Connector::OpenApi(u) => u.request(method, params, call).await,
@@ -205,6 +206,9 @@ impl Upstream {
     /// Which cached catalog a request uses: per outbound credential set for HTTP-based
     /// servers, one otherwise.
     fn catalog_key(&self, call: &CallContext<'_>) -> u64 {
+        if let Connector::Stdio(pool) = &self.connector {
+            return pool.key_for(call).0;
+        }
         match &self.headers {
             Some(h) if call.client_headers.is_some() => credential_key(&call.outbound(h)),
             Some(h) => credential_key(&CallContext::default().outbound(h)),

@@ -1,0 +1,156 @@
+//! stdio servers whose `env` takes values from request headers (`${X-HEADER}`): one
+//! long-lived process per distinct resulting environment, started on first use, reaped
+//! after sitting idle. A server without such values has exactly one process.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use meshgate_policy::config::ServerConfig;
+use meshgate_policy::env::{fill_header_templates, has_header_templates};
+
+use super::stdio::StdioUpstream;
+use super::{CallContext, UpstreamResult};
+
+/// A process for a request-specific environment stops after this long without calls.
+const IDLE: Duration = Duration::from_secs(300);
+/// At most this many processes per server; the least recently used goes first.
+const MAX_PROCESSES: usize = 32;
+const REAP_EVERY: Duration = Duration::from_secs(30);
+
+struct Entry {
+    process: Arc<StdioUpstream>,
+    last_used: Instant,
+}
+
+pub struct StdioPool {
+    name: String,
+    config: ServerConfig,
+    templated: bool,
+    processes: Mutex<HashMap<u64, Entry>>,
+    reaper: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl StdioPool {
+    pub fn start(name: &str, config: &ServerConfig) -> Arc<StdioPool> {
+        let templated = has_header_templates(&config.env);
+        let pool = Arc::new(StdioPool {
+            name: name.to_string(),
+            config: config.clone(),
+            templated,
+            processes: Mutex::new(HashMap::new()),
+            reaper: Mutex::new(None),
+        });
+        if templated {
+            let weak = Arc::downgrade(&pool);
+            let task = tokio::spawn(reap(weak));
+            if let Ok(mut slot) = pool.reaper.lock() {
+                *slot = Some(task.abort_handle());
+            }
+        } else {
+            // The common case: start the one process now so the first call is fast.
+            pool.process(0, config.env.clone());
+        }
+        pool
+    }
+
+    /// The environment this request runs in, and its key.
+    pub fn key_for(&self, call: &CallContext<'_>) -> (u64, BTreeMap<String, String>) {
+        if !self.templated {
+            return (0, BTreeMap::new());
+        }
+        let env = fill_header_templates(&self.config.env, |name| {
+            call.client_headers?.get(name)?.to_str().ok()
+        });
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        env.hash(&mut h);
+        (h.finish(), env)
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+        call: &CallContext<'_>,
+    ) -> UpstreamResult {
+        let (key, env) = self.key_for(call);
+        let process = self.process(key, env);
+        process.request(method, params, timeout).await
+    }
+
+    /// The process for an environment, started when there is none.
+    fn process(&self, key: u64, env: BTreeMap<String, String>) -> Arc<StdioUpstream> {
+        let Ok(mut map) = self.processes.lock() else {
+            return StdioUpstream::spawn(&self.name, &self.with_env(env));
+        };
+        if let Some(entry) = map.get_mut(&key) {
+            entry.last_used = Instant::now();
+            return Arc::clone(&entry.process);
+        }
+        if map.len() >= MAX_PROCESSES {
+            if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k) {
+                if let Some(e) = map.remove(&oldest) {
+                    e.process.shutdown();
+                }
+            }
+        }
+        let process = StdioUpstream::spawn(&self.name, &self.with_env(env));
+        if self.templated {
+            tracing::info!(server = %self.name, processes = map.len() + 1, "started a stdio process for a new environment");
+        }
+        map.insert(
+            key,
+            Entry {
+                process: Arc::clone(&process),
+                last_used: Instant::now(),
+            },
+        );
+        process
+    }
+
+    fn with_env(&self, env: BTreeMap<String, String>) -> ServerConfig {
+        if !self.templated {
+            return self.config.clone();
+        }
+        ServerConfig {
+            env,
+            ..self.config.clone()
+        }
+    }
+
+    pub fn shutdown(&self) {
+        if let Some(task) = self.reaper.lock().ok().and_then(|mut r| r.take()) {
+            task.abort();
+        }
+        if let Ok(mut map) = self.processes.lock() {
+            for (_, e) in map.drain() {
+                e.process.shutdown();
+            }
+        }
+    }
+}
+
+async fn reap(pool: Weak<StdioPool>) {
+    let mut tick = tokio::time::interval(REAP_EVERY);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        let Ok(mut map) = pool.processes.lock() else {
+            return;
+        };
+        let before = map.len();
+        map.retain(|_, e| {
+            let keep = e.last_used.elapsed() < IDLE;
+            if !keep {
+                e.process.shutdown();
+            }
+            keep
+        });
+        if map.len() < before {
+            tracing::info!(server = %pool.name, reaped = before - map.len(), "stopped idle stdio processes");
+        }
+    }
+}
