@@ -8,36 +8,12 @@
 //! `bench:openapi` section of docs/benchmarks.md.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use meshgate_e2e::http::post;
+use meshgate_e2e::load::*;
 use meshgate_e2e::*;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const WARMUP: Duration = Duration::from_millis(500);
-const MEASURE: Duration = Duration::from_secs(3);
 const CONCURRENCY: &[usize] = &[1, 16, 64];
-
-struct Target {
-    label: &'static str,
-    method: &'static str,
-    /// Text every correct answer contains.
-    expect: &'static str,
-    port: u16,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-struct Row {
-    label: &'static str,
-    clients: usize,
-    rps: f64,
-    p50_us: u64,
-    p99_us: u64,
-    errors: u64,
-}
 
 #[tokio::main]
 async fn main() {
@@ -211,15 +187,6 @@ fn petstore_yaml(addr: &str) -> String {
     )
 }
 
-async fn measure(t: &Target, clients: usize) -> Row {
-    let row = load(t, clients).await;
-    eprintln!(
-        "{:<38} c={:<3} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  errors {}",
-        row.label, clients, row.rps, row.p50_us, row.p99_us, row.errors
-    );
-    row
-}
-
 /// Loading the largest spec in this (release) process, as the sidecar does: parse with every
 /// `$ref` resolved and every tool generated, then render the `tools/list` JSON.
 struct SpecLoad {
@@ -229,23 +196,6 @@ struct SpecLoad {
     render_ms: Vec<f64>,
     list_bytes: usize,
     rss_growth_kb: i64,
-}
-
-fn rss_kb(pid: u32) -> i64 {
-    let path = if pid == 0 {
-        "/proc/self/status".to_string()
-    } else {
-        format!("/proc/{pid}/status")
-    };
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn measure_spec_load() -> SpecLoad {
@@ -337,114 +287,6 @@ async fn gateway_session(gw: &Gateway, key: &str) -> String {
         .to_string()
 }
 
-async fn connect(port: u16) -> http1::SendRequest<Full<Bytes>> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    sender
-}
-
-fn build(t: &Target) -> hyper::Request<Full<Bytes>> {
-    let mut req = hyper::Request::builder()
-        .method(t.method)
-        .uri(&t.path)
-        .header("host", "127.0.0.1");
-    for (k, v) in &t.headers {
-        req = req.header(k, v);
-    }
-    req.body(Full::new(t.body.clone())).expect("request")
-}
-
-async fn one_call(t: &Target) -> (bool, String) {
-    let mut sender = connect(t.port).await;
-    match sender.send_request(build(t)).await {
-        Ok(resp) => {
-            let ok = resp.status().is_success();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            (ok, String::from_utf8_lossy(&body).to_string())
-        }
-        Err(e) => (false, e.to_string()),
-    }
-}
-
-async fn load(t: &Target, clients: usize) -> Row {
-    let start = Instant::now();
-    let warm_until = start + WARMUP;
-    let end = warm_until + MEASURE;
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let mut sender = connect(t.port).await;
-        let template = build(t);
-        let (parts, body) = template.into_parts();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(100_000);
-            let mut errors = 0u64;
-            loop {
-                let now = Instant::now();
-                if now >= end {
-                    break;
-                }
-                let mut req = hyper::Request::new(body.clone());
-                *req.method_mut() = parts.method.clone();
-                *req.uri_mut() = parts.uri.clone();
-                *req.headers_mut() = parts.headers.clone();
-                let sent = Instant::now();
-                let ok = match sender.send_request(req).await {
-                    Ok(resp) => {
-                        let good = resp.status().is_success();
-                        good && resp.into_body().collect().await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                let took = sent.elapsed();
-                if sent >= warm_until {
-                    if ok {
-                        latencies.push(took.as_micros() as u64);
-                    } else {
-                        errors += 1;
-                    }
-                }
-                if !ok && sender.ready().await.is_err() {
-                    break;
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            all.extend(l);
-            errors += e;
-        }
-    }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    Row {
-        label: t.label,
-        clients,
-        rps: all.len() as f64 / MEASURE.as_secs_f64(),
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-        errors,
-    }
-}
-
 fn render(rows: &[Row], workers: u32) -> String {
     let mut out = format!(
         "`tools/call` (`echo`), {}s per row after {}ms warm-up, Envoy 1.40 with {workers} worker(s), release builds, one machine (2 cores) shared by load generator, Envoy, sidecar and upstream.\n\n| path | clients | req/s | p50 µs | p99 µs | errors | vs plain Envoy: throughput | added p50 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -516,24 +358,4 @@ fn render_openapi(rows: &[Row], workers: u32, load: &SpecLoad, rss: &SidecarRss)
         (rss.with_large_kb - rss.base_kb) as f64 / 1024.0,
     ));
     out
-}
-
-/// Replaces the text between `<!-- bench:<section>:start -->` and its end marker.
-fn write_into_docs(section: &str, table: &str) {
-    let path = repo_root().join("docs/benchmarks.md");
-    let Ok(doc) = std::fs::read_to_string(&path) else {
-        return;
-    };
-    let (start, end) = (
-        format!("<!-- bench:{section}:start -->"),
-        format!("<!-- bench:{section}:end -->"),
-    );
-    let (start, end) = (start.as_str(), end.as_str());
-    let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
-        return;
-    };
-    let updated = format!("{}{start}\n{table}{}", &doc[..a], &doc[b..]);
-    if std::fs::write(&path, updated).is_ok() {
-        eprintln!("updated {}", path.display());
-    }
 }

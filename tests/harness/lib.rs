@@ -2,6 +2,7 @@
 //! each as a child process that dies with the test (and on its own after a while).
 
 pub mod http;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -538,5 +539,37 @@ pub fn python_with_mcp() -> Command {
         let mut cmd = Command::new("python3");
         cmd.env("PYTHONPATH", repo_root().join(".tools/pylib"));
         cmd
+    }
+}
+
+impl Gateway {
+    /// Everything the gateway's database holds, as raw bytes: every file of the SQLite
+    /// data directory (database, WAL and shared memory), or a data-only `pg_dump` of the
+    /// gateway's PostgreSQL schema. For asserting what is (not) stored.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match &self.pg_schema {
+            Some(schema) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--data-only", "--schema", schema, POSTGRES_URL])
+                    .output()
+                    .expect("run pg_dump");
+                assert!(
+                    out.status.success(),
+                    "pg_dump failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+            None => {
+                let mut all = Vec::new();
+                let dir = self.dir.0.join("data");
+                for entry in std::fs::read_dir(&dir).expect("data dir").flatten() {
+                    if entry.path().is_file() {
+                        all.extend(std::fs::read(entry.path()).unwrap_or_default());
+                    }
+                }
+                all
+            }
+        }
     }
 }
