@@ -896,3 +896,73 @@ async fn stdio_env_from_request_headers_gets_one_pooled_process_per_environment(
         "<unset>"
     );
 }
+
+#[tokio::test]
+async fn renamed_legacy_auth_header_reaches_servers() {
+    let (_srv, addr) = demo_http("srv", &[]).await;
+    let dir = TempDir::new("rename");
+    let file = dir.0.join("config.yaml");
+    std::fs::write(
+        &file,
+        format!("general_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\n  mcp_client_side_auth_header_name: X-My-Auth\nmcp_servers:\n  srv:\n    url: http://{addr}/mcp\n    transport: http\n"),
+    )
+    .unwrap();
+    let mut opts = GatewayOptions::new("");
+    opts.meshgate_yaml = format!("  config_path: \"{}\"\n", file.display());
+    let gw = Gateway::start_with(opts).await;
+    let k = key();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "srv-echo", "arguments": {"text": "a"}}}).to_string();
+    let last_auth = || async {
+        let log = request("GET", &format!("http://{addr}/__requests"), &[], "")
+            .await
+            .unwrap()
+            .json();
+        let last = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r["tool"] == "echo")
+            .unwrap()
+            .clone();
+        last["headers"]["authorization"].clone()
+    };
+    post(
+        &gw.url(),
+        &[("authorization", &k), ("x-my-auth", "tok-1")],
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(last_auth().await, "Bearer tok-1");
+    // The old name means nothing once renamed.
+    post(
+        &gw.url(),
+        &[("authorization", &k), ("x-mcp-auth", "tok-2")],
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(last_auth().await, Value::Null);
+}
+
+#[tokio::test]
+async fn the_filter_keeps_deciding_when_the_sidecar_is_gone() {
+    let mut gw = Gateway::start(demo_stdio_yaml("local", "")).await;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    gw.sidecar.child.kill().await.unwrap();
+    // Keys are still checked inline from the last snapshot: a wrong key is a 401, not a
+    // 503, and a good one passes the filter (Envoy then finds no sidecar: 503).
+    for _ in 0..3 {
+        let resp = post(&gw.url(), &[("authorization", "Bearer sk-wrong")], body)
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 401);
+        let k = key();
+        let resp = post(&gw.url(), &[("authorization", &k)], body)
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 503, "{}", resp.text());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::env::{EnvSource, ProcessEnv};
 use meshgate_policy::grants::KeyPolicy;
 use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
 use meshgate_store::Store;
@@ -40,8 +40,12 @@ pub struct Runtime {
 }
 
 fn client_auth_header(config: &GatewayConfig) -> String {
-    std::env::var("LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME")
-        .ok()
+    client_auth_header_from(config, &ProcessEnv)
+}
+
+/// `LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME` wins over the configuration, as in LiteLLM.
+fn client_auth_header_from(config: &GatewayConfig, env: &dyn EnvSource) -> String {
+    env.var("LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME")
         .filter(|v| !v.trim().is_empty())
         .or_else(|| {
             config
@@ -223,4 +227,31 @@ pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
     })?;
     config.meshgate = inline.meshgate;
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn legacy_auth_header_name_env_wins_over_config() {
+        let config = meshgate_policy::load_config(
+            "general_settings: {mcp_client_side_auth_header_name: X-My-Auth}",
+            None,
+        )
+        .unwrap();
+        let none: HashMap<String, String> = HashMap::new();
+        assert_eq!(client_auth_header_from(&config, &none), "x-my-auth");
+        let env: HashMap<String, String> = [(
+            "LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME".to_string(),
+            "X-Env-Auth".to_string(),
+        )]
+        .into();
+        assert_eq!(client_auth_header_from(&config, &env), "x-env-auth");
+        assert_eq!(
+            client_auth_header_from(&GatewayConfig::default(), &none),
+            "x-mcp-auth"
+        );
+    }
 }
