@@ -130,8 +130,13 @@ impl PolicySnapshot {
 
     /// A stable hash of the content, used as the version.
     fn content_hash(&self) -> String {
-        let body = serde_json::to_vec(&(&self.master_key_hash, &self.key_header, &self.servers))
-            .unwrap_or_default();
+        let body = serde_json::to_vec(&(
+            &self.master_key_hash,
+            &self.key_header,
+            &self.servers,
+            &self.keys,
+        ))
+        .unwrap_or_default();
         hash_key(&String::from_utf8_lossy(&body))[..16].to_string()
     }
 
@@ -163,6 +168,22 @@ mod tests {
         assert!(!serde_json::to_string(&s).unwrap().contains("sk-abc"));
         let again = PolicySnapshot::compile(&cfg);
         assert_eq!(s.version, again.version);
+        // Keys are part of the version: a new, blocked or deleted key must reach the filter.
+        let with_key = PolicySnapshot::compile_with_keys(
+            &cfg,
+            vec![SnapshotKey {
+                hash: hash_key("sk-k"),
+                id: "k".into(),
+                ..Default::default()
+            }],
+        );
+        assert_ne!(with_key.version, s.version);
+        let mut blocked = with_key.keys.clone();
+        blocked[0].blocked = true;
+        assert_ne!(
+            PolicySnapshot::compile_with_keys(&cfg, blocked).version,
+            with_key.version
+        );
         let other = GatewayConfig::parse("general_settings: {master_key: sk-def}").unwrap();
         assert_ne!(PolicySnapshot::compile(&other).version, s.version);
     }

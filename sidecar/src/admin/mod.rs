@@ -1,14 +1,29 @@
 //! The admin API (LiteLLM's routes): keys, teams, organizations, database MCP servers,
 //! and the REST tool endpoints. Requests arrive through Envoy like MCP requests, signed
-//! by the filter; writes need the master key.
+//! by the filter (`principal` is `master` or `key:<id>`); writes and other keys' data
+//! need the master key. JSON in and out; errors are `{"error", "message"[, "field"]}`
+//! (`error.rs`). Every successful write recompiles the policy at once, so the filter
+//! picks the change up at its next sync.
 
-use http::{Request, Response};
+mod error;
+mod keys;
+mod orgs;
+mod redact;
+mod request;
+mod rest;
+mod servers;
+mod teams;
+
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::body::Body;
-use crate::error::HttpError;
 use crate::state::AppState;
 use crate::verify::Principal;
+
+use error::ApiError;
+use request::{AdminRequest, Reply};
 
 /// Whether a path belongs to the admin API.
 pub fn is_admin_path(path: &str) -> bool {
@@ -23,9 +38,132 @@ pub fn is_admin_path(path: &str) -> bool {
 }
 
 pub async fn handle(
-    _state: &AppState,
-    _principal: Principal,
-    _req: Request<Incoming>,
+    state: &AppState,
+    principal: Principal,
+    req: Request<Incoming>,
 ) -> Response<Body> {
-    HttpError::NotFound.into_response()
+    let (parts, incoming) = req.into_parts();
+    let limit = state.runtime().config.meshgate.max_body_bytes;
+    let body = match Limited::new(incoming, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::TooLarge(limit).into_response()
+        }
+        Err(_) => {
+            return ApiError::MalformedJson("the request body could not be read".into())
+                .into_response()
+        }
+    };
+    let req = AdminRequest::new(
+        parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        parts.headers,
+        body,
+        principal,
+    );
+    dispatch(state, &req)
+        .await
+        .unwrap_or_else(ApiError::into_response)
+}
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+
+/// The methods a route takes; None for an unknown path.
+fn methods(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "/key/generate" | "/key/update" | "/key/delete" | "/key/block" | "/key/unblock" => POST,
+        "/key/info" | "/key/list" => GET,
+        "/team/new"
+        | "/team/update"
+        | "/team/delete"
+        | "/team/member_add"
+        | "/team/member_update"
+        | "/team/member_delete"
+        | "/team/block"
+        | "/team/unblock" => POST,
+        "/team/info" | "/team/list" => GET,
+        "/organization/new" => POST,
+        "/organization/update" => &["POST", "PATCH"],
+        "/organization/delete" => &["POST", "DELETE"],
+        "/organization/info" | "/organization/list" => GET,
+        "/v1/mcp/server" => &["GET", "POST", "PUT"],
+        "/v1/mcp/access_groups" => GET,
+        "/mcp-rest/tools/list" => GET,
+        "/mcp-rest/tools/call" => POST,
+        p if server_ident(p).is_some() => &["GET", "DELETE"],
+        _ => return None,
+    })
+}
+
+/// `{id}` of `/v1/mcp/server/{id}`.
+fn server_ident(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/mcp/server/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+async fn dispatch(state: &AppState, req: &AdminRequest) -> Reply {
+    let path = match req.path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    let allowed = methods(path).ok_or(ApiError::NoRoute)?;
+    let method = req.method.as_str();
+    if !allowed.contains(&method) {
+        return Err(ApiError::WrongMethod(allowed));
+    }
+    match (&req.method, path) {
+        (_, "/key/generate") => keys::generate(state, req).await,
+        (_, "/key/update") => keys::update(state, req).await,
+        (_, "/key/delete") => keys::delete(state, req).await,
+        (_, "/key/block") => keys::set_blocked(state, req, true).await,
+        (_, "/key/unblock") => keys::set_blocked(state, req, false).await,
+        (_, "/key/info") => keys::info(state, req).await,
+        (_, "/key/list") => keys::list(state, req).await,
+        (_, "/team/new") => teams::create(state, req).await,
+        (_, "/team/update") => teams::update(state, req).await,
+        (_, "/team/delete") => teams::delete(state, req).await,
+        (_, "/team/info") => teams::info(state, req).await,
+        (_, "/team/list") => teams::list(state, req).await,
+        (_, "/team/member_add") => teams::member_add(state, req).await,
+        (_, "/team/member_update") => teams::member_update(state, req).await,
+        (_, "/team/member_delete") => teams::member_delete(state, req).await,
+        (_, "/team/block") => teams::set_blocked(state, req, true).await,
+        (_, "/team/unblock") => teams::set_blocked(state, req, false).await,
+        (_, "/organization/new") => orgs::create(state, req).await,
+        (_, "/organization/update") => orgs::update(state, req).await,
+        (_, "/organization/delete") => orgs::delete(state, req).await,
+        (_, "/organization/info") => orgs::info(state, req).await,
+        (_, "/organization/list") => orgs::list(state, req).await,
+        (&Method::GET, "/v1/mcp/server") => servers::list(state, req).await,
+        (&Method::POST, "/v1/mcp/server") => servers::create(state, req).await,
+        (_, "/v1/mcp/server") => servers::update(state, req).await,
+        (_, "/v1/mcp/access_groups") => servers::access_groups(state, req).await,
+        (_, "/mcp-rest/tools/list") => rest::tools_list(state, req).await,
+        (_, "/mcp-rest/tools/call") => rest::tools_call(state, req).await,
+        (method, p) => match server_ident(p) {
+            Some(id) if method == Method::GET => servers::get(state, req, id).await,
+            Some(id) => servers::delete(state, req, id).await,
+            None => Err(ApiError::NoRoute),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_methods() {
+        assert!(is_admin_path("/key/generate"));
+        assert!(is_admin_path("/v1/mcp/server"));
+        assert!(is_admin_path("/mcp-rest/tools/list"));
+        assert!(!is_admin_path("/mcp"));
+        assert_eq!(methods("/key/generate"), Some(POST));
+        assert_eq!(methods("/v1/mcp/server/abc"), Some(&["GET", "DELETE"][..]));
+        assert_eq!(methods("/v1/mcp/server/a/b"), None);
+        assert_eq!(methods("/key/nope"), None);
+        assert_eq!(server_ident("/v1/mcp/server/web"), Some("web"));
+    }
 }

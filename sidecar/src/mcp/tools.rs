@@ -121,7 +121,7 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     }
 }
 
-fn describe(e: &UpstreamError) -> String {
+pub(crate) fn describe(e: &UpstreamError) -> String {
     match e {
         UpstreamError::Timeout(d) => format!("did not answer within {} ms", d.as_millis()),
         UpstreamError::Unavailable(why) => format!("is unavailable ({why})"),
@@ -132,7 +132,7 @@ fn describe(e: &UpstreamError) -> String {
 
 /// `allowed_params`: refuses arguments the server's configuration does not allow for
 /// this tool, before the upstream is contacted.
-fn check_arguments(
+pub(crate) fn check_arguments(
     upstream: &Upstream,
     name: &str,
     bare: &str,
@@ -165,7 +165,7 @@ fn check_arguments(
 /// Whether a server offers a tool: from its catalog, refreshed once when the name is
 /// missing (the tool may be new). A server whose list cannot be fetched gets the call
 /// anyway, so its real error reaches the client.
-async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bool {
+pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bool {
     let timeout = ctx.runtime.list_timeout();
     if let Some(c) = upstream.cached_tools(&ctx.call_context()) {
         if c.bare_names.contains(bare) {

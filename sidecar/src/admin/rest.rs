@@ -1,0 +1,272 @@
+//! LiteLLM's REST tool endpoints: `GET /mcp-rest/tools/list` and `POST
+//! /mcp-rest/tools/call`, limited to the servers the filter allowed for this request and
+//! enforcing the same tool rules as MCP `tools/call` (server `allowed_tools` /
+//! `disallowed_tools`, key and team tool permissions, `allowed_params`), all checked
+//! before the upstream is called.
+
+use futures_util::future::join_all;
+use http::StatusCode;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use meshgate_policy::names::{prefixed, split_prefixed};
+use meshgate_policy::tool_rules::ToolRules;
+
+use super::error::ApiError;
+use super::request::{ok, required_str, type_name, AdminRequest, Reply};
+use super::servers::{all_entries, server_not_found};
+use crate::body;
+use crate::mcp::dispatch::Ctx;
+use crate::mcp::tools;
+use crate::state::AppState;
+use crate::upstream::{Upstream, UpstreamError};
+
+fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
+    Ctx {
+        state,
+        runtime: state.runtime(),
+        principal: req.principal.clone(),
+        client_headers: req.headers.clone(),
+    }
+}
+
+/// Server name → id, as `/v1/mcp/server` shows them (empty if the database is down).
+async fn server_ids(state: &AppState, ctx: &Ctx<'_>) -> HashMap<String, String> {
+    all_entries(state, &ctx.runtime)
+        .await
+        .map(|entries| {
+            entries
+                .into_iter()
+                .filter(|e| e.active)
+                .map(|e| (e.name, e.id))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The upstream a `server_id` names (id, name or alias, case-insensitive): 404
+/// `server_not_found` if none, 403 `access_denied` when outside this request's scope.
+async fn resolve(
+    ctx: &Ctx<'_>,
+    ids: &HashMap<String, String>,
+    ident: &str,
+) -> Result<Arc<Upstream>, ApiError> {
+    let upstreams = &ctx.runtime.upstreams;
+    let found = upstreams
+        .values()
+        .find(|u| u.name == ident)
+        .or_else(|| {
+            upstreams.values().find(|u| {
+                u.name.eq_ignore_ascii_case(ident) || u.prefix.eq_ignore_ascii_case(ident)
+            })
+        })
+        .or_else(|| {
+            ids.iter()
+                .find(|(_, id)| id.as_str() == ident)
+                .and_then(|(name, _)| upstreams.get(name))
+        })
+        .ok_or_else(|| server_not_found(ident))?;
+    if !ctx.principal.scope.allows(&found.name) {
+        return Err(ApiError::Denied {
+            code: "access_denied",
+            message: format!("The key is not allowed to access server {ident}"),
+        });
+    }
+    Ok(Arc::clone(found))
+}
+
+fn mcp_info(upstream: &Upstream, ids: &HashMap<String, String>) -> Value {
+    let alias = (upstream.prefix != upstream.name).then(|| upstream.prefix.clone());
+    serde_json::json!({
+        "server_name": upstream.name,
+        "alias": alias,
+        "server_id": ids.get(&upstream.name),
+    })
+}
+
+/// `GET /mcp-rest/tools/list[?server_id=]` → `{"tools": [{name (bare), description,
+/// inputSchema, mcp_info}], "error": null | "partial_failure" | "server_error" |
+/// "access_denied", "message"}`.
+pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
+    let ctx = ctx(state, req);
+    let ids = server_ids(state, &ctx).await;
+    let asked = req
+        .query("server_id")
+        .or_else(|| req.query("mcp_server_name"));
+    let upstreams = match asked {
+        Some(ident) => vec![resolve(&ctx, &ids, ident).await?],
+        None => tools::allowed(&ctx),
+    };
+    if upstreams.is_empty() {
+        return ok(&serde_json::json!({
+            "tools": [],
+            "error": "access_denied",
+            "message": "The key is not allowed to access any MCP servers.",
+        }));
+    }
+    let ttl = ctx.runtime.tools_ttl();
+    let timeout = ctx.runtime.list_timeout();
+    let call = ctx.call_context();
+    let call = &call;
+    let catalogs = join_all(
+        upstreams
+            .iter()
+            .map(|u| async move { u.tools(ttl, timeout, call).await }),
+    )
+    .await;
+    let mut listed: Vec<Value> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for (upstream, catalog) in upstreams.iter().zip(catalogs) {
+        let catalog = match catalog {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(server = %upstream.name, "left out of /mcp-rest/tools/list: {e}");
+                failed.push(format!("{} {}", upstream.name, tools::describe(&e)));
+                continue;
+            }
+        };
+        let permitted = ctx.tool_permissions(&upstream.name);
+        let info = mcp_info(upstream, &ids);
+        for (raw, bare) in catalog.prefixed.iter().zip(&catalog.names) {
+            if permitted.is_some_and(|p| !p.contains(&bare.to_ascii_lowercase())) {
+                continue;
+            }
+            let tool: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            let mut entry = Map::new();
+            entry.insert("name".into(), Value::String(bare.clone()));
+            entry.insert(
+                "description".into(),
+                tool.get("description").cloned().unwrap_or(Value::Null),
+            );
+            entry.insert(
+                "inputSchema".into(),
+                tool.get("inputSchema")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+            );
+            for extra in ["title", "outputSchema", "annotations"] {
+                if let Some(v) = tool.get(extra) {
+                    entry.insert(extra.into(), v.clone());
+                }
+            }
+            entry.insert("mcp_info".into(), info.clone());
+            listed.push(Value::Object(entry));
+        }
+    }
+    let (error, message) = if failed.is_empty() {
+        (Value::Null, "Successfully retrieved tools".to_string())
+    } else if failed.len() == upstreams.len() {
+        (
+            Value::String("server_error".into()),
+            format!("Failed to get tools: {}", failed.join("; ")),
+        )
+    } else {
+        (
+            Value::String("partial_failure".into()),
+            format!("Some servers could not be listed: {}", failed.join("; ")),
+        )
+    };
+    ok(&serde_json::json!({"tools": listed, "error": error, "message": message}))
+}
+
+/// `POST /mcp-rest/tools/call` `{"server_id", "name", "arguments"}` → the upstream's
+/// CallToolResult. Refusals: 400 `missing_parameter`, 404 `server_not_found` /
+/// `tool_not_found`, 403 `access_denied` / `tool_not_allowed` / `parameters_not_allowed`;
+/// upstream failures: 502 `server_error`, 504 `upstream_timeout`.
+pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
+    let body = req.object()?;
+    let server = required_str(&body, "server_id")?;
+    let name = required_str(&body, "name")?;
+    let arguments = match body.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "arguments",
+                format!(
+                    "invalid arguments: expected an object, found {}",
+                    type_name(other)
+                ),
+            ))
+        }
+    };
+    let ctx = ctx(state, req);
+    let ids = server_ids(state, &ctx).await;
+    let upstream = resolve(&ctx, &ids, server).await?;
+    let bare = bare_name(&ctx, &upstream, name);
+    let shown = prefixed(&upstream.prefix, &bare);
+    if !ToolRules::for_server(&upstream.name, &upstream.prefix, &upstream.config).permits(&bare) {
+        return Err(ApiError::Denied {
+            code: "tool_not_allowed",
+            message: format!(
+                "Tool '{bare}' is not allowed on server '{}' (allowed_tools / disallowed_tools)",
+                upstream.prefix
+            ),
+        });
+    }
+    if ctx
+        .tool_permissions(&upstream.name)
+        .is_some_and(|p| !p.contains(&bare.to_ascii_lowercase()))
+    {
+        return Err(ApiError::Denied {
+            code: "tool_not_allowed",
+            message: format!(
+                "Tool '{bare}' is not allowed for your key or team on server '{}'",
+                upstream.prefix
+            ),
+        });
+    }
+    if let Err(text) = tools::check_arguments(&upstream, &shown, &bare, Some(&arguments)) {
+        return Err(ApiError::Denied {
+            code: "parameters_not_allowed",
+            message: text.trim_start_matches("Error: ").to_string(),
+        });
+    }
+    if !tools::offers(&ctx, &upstream, &bare).await {
+        return Err(ApiError::NotFound {
+            code: "tool_not_found",
+            message: format!("Tool '{bare}' not found on server '{}'", upstream.prefix),
+        });
+    }
+    let params = serde_json::json!({"name": bare, "arguments": arguments});
+    match upstream
+        .request(
+            "tools/call",
+            Some(&params),
+            ctx.runtime.call_timeout(),
+            &ctx.call_context(),
+        )
+        .await
+    {
+        Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
+        Err(e @ UpstreamError::Timeout(_)) => Err(ApiError::Upstream {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            code: "upstream_timeout",
+            message: format!("server '{}' {}", upstream.name, tools::describe(&e)),
+        }),
+        Err(e) => Err(ApiError::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            code: "server_error",
+            message: format!("server '{}' {}", upstream.name, tools::describe(&e)),
+        }),
+    }
+}
+
+/// The upstream's name for a tool: as given, or without this server's prefix when the
+/// client sent the prefixed form (`web-add` → `add`).
+fn bare_name(ctx: &Ctx<'_>, upstream: &Upstream, name: &str) -> String {
+    let Some((prefix, rest)) = split_prefixed(name) else {
+        return name.to_string();
+    };
+    let ours = prefix.eq_ignore_ascii_case(&upstream.prefix)
+        || prefix.eq_ignore_ascii_case(&upstream.name);
+    let offered_as_is = upstream
+        .cached_tools(&ctx.call_context())
+        .is_some_and(|c| c.bare_names.contains(name));
+    if ours && !offered_as_is {
+        rest.to_string()
+    } else {
+        name.to_string()
+    }
+}
