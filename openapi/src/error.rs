@@ -56,7 +56,7 @@ impl CallError {
 }
 
 /// Strip credentials (userinfo, query, fragment) from a spec source before it goes in a message.
-pub(crate) fn redact_source(source: &str) -> String {
+pub fn redact_source(source: &str) -> String {
     match url::Url::parse(source) {
         Ok(mut u) if u.has_host() => {
             let had_query = u.query().is_some();

@@ -39,7 +39,7 @@ mod tests;
 
 use std::collections::HashMap;
 
-pub use error::{CallError, OpenApiError};
+pub use error::{redact_source, CallError, OpenApiError};
 pub use naming::MAX_NAME_LEN;
 pub use request::PreparedRequest;
 pub use response::{error_result, response_to_result};

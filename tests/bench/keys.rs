@@ -52,7 +52,11 @@ async fn main() {
             "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\ngeneral_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\nmcp_servers:\n  web:\n    url: http://{addr}/mcp\n    transport: http\n"
         );
         let config = empty.0.join("envoy.yaml");
-        std::fs::write(&config, envoy_yaml(pp, pf, adm, sc, upstream_port, &doc)).expect("write");
+        std::fs::write(
+            &config,
+            envoy_config_with_plain_route(pf, adm, sc, &doc, Some((pp, upstream_port)), true),
+        )
+        .expect("write");
         let envoy = start_envoy(&config, 1, &empty.0.join("envoy.log"));
         wait_admitted(pf, MASTER_KEY).await;
         rss_kb(envoy.pid())
@@ -68,13 +72,13 @@ async fn main() {
     let config = dir.0.join("envoy.yaml");
     std::fs::write(
         &config,
-        envoy_yaml(
-            port_plain,
+        envoy_config_with_plain_route(
             port_filter,
             admin,
             sidecar_port,
-            upstream_port,
             &doc,
+            Some((port_plain, upstream_port)),
+            true,
         ),
     )
     .expect("write");
@@ -218,76 +222,4 @@ fn render(rows: &[Row], create_secs: f64, snapshot_bytes: usize, rss: (i64, i64)
         (rss.1 - rss.0) as f64 / 1024.0,
     ));
     out
-}
-
-/// One Envoy: `plain` routes to the upstream; `filtered` runs the filter, then routes to
-/// the same upstream. The sidecar cluster only serves the policy sync.
-fn envoy_yaml(
-    plain: u16,
-    filtered: u16,
-    admin: u16,
-    sidecar: u16,
-    upstream: u16,
-    doc: &str,
-) -> String {
-    let wasm = wasm_path();
-    let indented: String = doc
-        .lines()
-        .map(|l| format!("                    {l}\n"))
-        .collect();
-    let listener = |name: &str, port: u16, filter: &str| {
-        format!(
-            r#"  - name: {name}
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: {name}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/"}}
-                route: {{cluster: upstream, timeout: 0s}}
-          http_filters:
-{filter}          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#
-        )
-    };
-    let filter = format!(
-        r#"          - name: meshgate
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: meshgate
-                root_id: meshgate
-                fail_open: false
-                vm_config:
-                  vm_id: meshgate
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{local: {{filename: "{}"}}}}
-                  environment_variables: {{host_env_keys: [MESHGATE_SHARED_SECRET]}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: |
-{indented}"#,
-        wasm.display()
-    );
-    let cluster = |name: &str, port: u16| {
-        format!(
-            "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      endpoints:\n      - lb_endpoints:\n        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}\n"
-        )
-    };
-    format!(
-        "admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}\nstatic_resources:\n  listeners:\n{}{}  clusters:\n{}{}",
-        listener("plain", plain, ""),
-        listener("filtered", filtered, &filter),
-        cluster("upstream", upstream),
-        cluster("meshgate_sidecar", sidecar),
-    )
 }

@@ -295,6 +295,7 @@ impl Gateway {
             sidecar_port,
             &document,
             opts.plain_route,
+            false,
         );
         let envoy_file = dir.0.join("envoy.yaml");
         std::fs::write(&envoy_file, envoy_yaml).expect("write envoy.yaml");
@@ -412,18 +413,27 @@ pub fn gateway_document(opts: &GatewayOptions) -> String {
 
 /// An Envoy bootstrap with the filter on `port`, routing to the sidecar.
 pub fn envoy_config(port: u16, admin_port: u16, sidecar_port: u16, document: &str) -> String {
-    envoy_config_with_plain_route(port, admin_port, sidecar_port, document, None)
+    envoy_config_with_plain_route(port, admin_port, sidecar_port, document, None, false)
 }
 
 /// As [`envoy_config`], plus (for benchmarks) a second listener `plain.0` with no filter
 /// that routes straight to an upstream at `plain.1`: the ceiling for anything in Envoy.
+///
+/// With `filter_only`, the filtered listener also routes to that upstream: the filter's
+/// own cost, without the sidecar hop (the sidecar then only serves the policy sync).
 pub fn envoy_config_with_plain_route(
     port: u16,
     admin_port: u16,
     sidecar_port: u16,
     document: &str,
     plain: Option<(u16, u16)>,
+    filter_only: bool,
 ) -> String {
+    let filtered_cluster = if filter_only && plain.is_some() {
+        "plain_upstream"
+    } else {
+        "meshgate_sidecar"
+    };
     let (plain_listener, plain_cluster) = match plain {
         None => (String::new(), String::new()),
         Some((plain_port, upstream_port)) => (
@@ -488,7 +498,7 @@ static_resources:
               domains: ["*"]
               routes:
               - match: {{prefix: "/"}}
-                route: {{cluster: meshgate_sidecar, timeout: 0s, idle_timeout: 600s}}
+                route: {{cluster: {filtered_cluster}, timeout: 0s, idle_timeout: 600s}}
           http_filters:
           - name: meshgate
             typed_config:

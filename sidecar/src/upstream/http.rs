@@ -77,12 +77,7 @@ impl HttpUpstream {
         config: &ServerConfig,
         client: HttpClient,
     ) -> Result<Self, String> {
-        let url: Uri = config
-            .url
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .map_err(|_| format!("server `{name}` has an invalid url"))?;
+        let url = super::server_url(name, config)?;
         Ok(HttpUpstream {
             name: name.to_string(),
             url,

@@ -116,6 +116,16 @@ pub struct Upstream {
     headers: Option<credentials::ServerHeaders>,
 }
 
+/// The `url` of an HTTP-based server, parsed.
+fn server_url(name: &str, config: &ServerConfig) -> Result<::http::Uri, String> {
+    config
+        .url
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| format!("server `{name}` has an invalid url"))
+}
+
 /// Client identity the gateway presents upstream.
 pub fn client_info() -> Value {
     serde_json::json!({"name": "meshgate", "version": env!("CARGO_PKG_VERSION")})

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
-use meshgate_openapi::{error_result, response_to_result, ApiSpec};
+use meshgate_openapi::{error_result, redact_source, response_to_result, ApiSpec};
 use meshgate_policy::config::ServerConfig;
 use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
@@ -95,8 +95,8 @@ impl OpenApiUpstream {
                         Ok(loaded) => {
                             tracing::info!(
                                 server = %name,
-                                spec = %redact(&spec_path),
-                                base_url = %redact(&loaded.base_url),
+                                spec = %redact_source(&spec_path),
+                                base_url = %redact_source(&loaded.base_url),
                                 tools = loaded.spec.tools().len(),
                                 warnings = loaded.spec.warnings().len(),
                                 after_failures = failures,
@@ -111,7 +111,7 @@ impl OpenApiUpstream {
                         Err(why) => {
                             let msg = format!(
                                 "OpenAPI server `{name}`: cannot load spec {}: {why}",
-                                redact(&spec_path)
+                                redact_source(&spec_path)
                             );
                             if failures == 0 {
                                 tracing::error!(
@@ -346,7 +346,7 @@ pub async fn load(
         read_file(spec_path.strip_prefix("file://").unwrap_or(spec_path)).await?
     };
     // Parsing a large spec takes up to a second: off the request threads.
-    let source = redact(spec_path);
+    let source = redact_source(spec_path);
     let prefix = prefix.to_string();
     let (spec, catalog) = tokio::task::spawn_blocking(move || {
         ApiSpec::parse(&bytes, &source).map(|spec| {
@@ -369,7 +369,7 @@ pub async fn load(
     if !is_http_url(&base_url) {
         return Err(format!(
             "the base URL {} is not an http(s) URL; set `url` for this server",
-            redact(&base_url)
+            redact_source(&base_url)
         ));
     }
     Ok(Loaded {
@@ -504,25 +504,6 @@ async fn fetch_following(client: &HttpClient, url: &str) -> Result<Vec<u8>, Stri
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
-/// A spec location or URL safe to log: no userinfo, no query (`?…`), no fragment.
-pub fn redact(source: &str) -> String {
-    match url::Url::parse(source) {
-        Ok(mut u) if u.has_host() => {
-            let had_query = u.query().is_some();
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            let mut s = u.to_string();
-            if had_query {
-                s.push_str("?…");
-            }
-            s
-        }
-        _ => source.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,10 +515,10 @@ mod tests {
     #[test]
     fn redact_strips_credentials_from_urls() {
         assert_eq!(
-            redact("https://user:pw@example.com/spec.json?token=s3cret#x"),
+            redact_source("https://user:pw@example.com/spec.json?token=s3cret#x"),
             "https://example.com/spec.json?…"
         );
-        assert_eq!(redact("/etc/specs/a.yaml"), "/etc/specs/a.yaml");
+        assert_eq!(redact_source("/etc/specs/a.yaml"), "/etc/specs/a.yaml");
     }
 
     #[tokio::test]
