@@ -779,12 +779,22 @@ async fn server_tool_rules_and_allowed_params_on_an_mcp_server() {
 
 #[tokio::test]
 async fn client_credentials_reach_only_their_mcp_server() {
+    for db in DATABASES {
+        client_credentials_reach_only_their_mcp_server_on(db).await;
+    }
+}
+
+async fn client_credentials_reach_only_their_mcp_server_on(db: Database) {
     let (_gh, gh_addr) = demo_http("gh", &[]).await;
     let (_other, other_addr) = demo_http("other", &[]).await;
     let servers = format!(
         "  github_mcp:\n    url: http://{gh_addr}/mcp\n    transport: http\n    alias: gh\n    auth_type: bearer_token\n    auth_value: cfg-token\n  other:\n    url: http://{other_addr}/mcp\n    transport: http\n    extra_headers: [X-Request-Source]\n    static_headers: {{x-team: platform}}\n"
     );
-    let gw = Gateway::start(servers).await;
+    let gw = Gateway::start_with(GatewayOptions {
+        database: db,
+        ..GatewayOptions::new(servers)
+    })
+    .await;
     let k = key();
     let client = [
         ("x-litellm-api-key", k.as_str()),
@@ -854,8 +864,18 @@ async fn client_credentials_reach_only_their_mcp_server() {
 
 #[tokio::test]
 async fn stdio_env_from_request_headers_gets_one_pooled_process_per_environment() {
+    for db in DATABASES {
+        stdio_env_from_request_headers_gets_one_pooled_process_per_environment_on(db).await;
+    }
+}
+
+async fn stdio_env_from_request_headers_gets_one_pooled_process_per_environment_on(db: Database) {
     let env = "    env:\n      TOKEN: \"${X-Tool-Token}\"\n      FIXED: fixed\n";
-    let gw = Gateway::start(demo_stdio_yaml("local", env)).await;
+    let gw = Gateway::start_with(GatewayOptions {
+        database: db,
+        ..GatewayOptions::new(demo_stdio_yaml("local", env))
+    })
+    .await;
     let k = key();
     let as_user = |token: Option<&'static str>, tool: &'static str, args: Value| {
         let k = k.clone();
