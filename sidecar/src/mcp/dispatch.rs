@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::session::SessionInfo;
-use super::{supported_version, tools, SUPPORTED_VERSIONS};
+use super::{prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
 use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
 use crate::state::{AppState, Runtime};
 use crate::upstream::CallContext;
@@ -63,6 +63,11 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
         "ping" => Reply::Value(serde_json::json!({})),
         "tools/list" => tools::list(ctx).await,
         "tools/call" => tools::call(ctx, params).await,
+        "prompts/list" => prompts::list(ctx).await,
+        "prompts/get" => prompts::get(ctx, params).await,
+        "resources/list" => resources::list(ctx).await,
+        "resources/templates/list" => resources::templates(ctx).await,
+        "resources/read" => resources::read(ctx, params).await,
         "server/discover" => Reply::Error(RpcError::new(
             METHOD_NOT_FOUND,
             "Method not found: server/discover (meshgate speaks MCP up to 2025-11-25 here; use initialize)",
@@ -87,7 +92,7 @@ fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     });
     let result = serde_json::json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}},
+        "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}},
         "serverInfo": {"name": "meshgate", "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
         "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
     });

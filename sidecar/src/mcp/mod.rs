@@ -3,6 +3,9 @@
 
 pub mod dispatch;
 pub mod endpoint;
+pub mod fanout;
+pub mod prompts;
+pub mod resources;
 pub mod session;
 pub mod tools;
 
