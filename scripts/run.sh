@@ -28,7 +28,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
 
 target/release/meshgate-demo-http --name demo_http --listen "127.0.0.1:$DEMO_HTTP_PORT" > "$DATA/demo-http.log" 2>&1 &
 pids+=($!)

@@ -174,7 +174,11 @@ async fn run(args: Args) -> Result<(), String> {
     let store = meshgate_store::Store::open_with(&store_target, options)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    tracing::info!("database: {}", meshgate_store::redact(&store_target));
+    if store_target.contains(':') {
+        tracing::info!("database: {}", meshgate_store::redact(&store_target));
+    } else {
+        tracing::info!("database: SQLite in {store_target}");
+    }
     let state = Arc::new(state::AppState::new(
         secret.into_bytes(),
         upstream::new_http_client(),
