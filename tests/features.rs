@@ -142,3 +142,65 @@ async fn resources_are_readable_across_several_servers_by_rewritten_uri() {
     .await;
     assert_eq!(v["error"]["code"], -32002, "{v}");
 }
+
+#[tokio::test]
+async fn completion_and_logging_are_routed_and_fanned_out() {
+    let gw = Gateway::start(two_everythings()).await;
+    let v = rpc(
+        &gw,
+        &[],
+        "completion/complete",
+        json!({"ref": {"type": "ref/prompt", "name": "e2-completable-prompt"}, "argument": {"name": "department", "value": "E"}}),
+    )
+    .await;
+    let values = v["result"]["completion"]["values"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        values
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| s.starts_with('E'))),
+        "{v}"
+    );
+    let v = rpc(&gw, &[], "completion/complete", json!({"ref": {"type": "ref/prompt", "name": "nope-x"}, "argument": {"name": "a", "value": ""}})).await;
+    assert_eq!(v["error"]["code"], -32602);
+    let v = rpc(&gw, &[], "logging/setLevel", json!({"level": "debug"})).await;
+    assert_eq!(v["result"], json!({}), "{v}");
+    let v = rpc(&gw, &[], "logging/setLevel", json!({"level": "loud"})).await;
+    assert_eq!(v["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn bad_origin_is_403_and_oversize_body_is_413_without_disturbing_others() {
+    let mut opts = GatewayOptions::new(demo_stdio_yaml("local", ""));
+    opts.meshgate_yaml =
+        "  max_body_bytes: 4096\n  allowed_origins: [\"https://app.example.com\"]\n".into();
+    let gw = Gateway::start_with(opts).await;
+    let auth = format!("Bearer {MASTER_KEY}");
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for (origin, status) in [
+        ("http://evil.example.com", 403),
+        ("http://localhost:6274", 200),
+        ("https://app.example.com", 200),
+    ] {
+        let resp = post(
+            &gw.url(),
+            &[("authorization", &auth), ("origin", origin)],
+            ping,
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status, status, "{origin}: {}", resp.text());
+    }
+    let big = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "local-echo", "arguments": {"text": "x".repeat(10_000)}}});
+    let resp = post(&gw.url(), &[("authorization", &auth)], &big.to_string())
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 413);
+    assert!(resp.text().contains("4096"), "{}", resp.text());
+    // Other requests keep working.
+    let resp = post(&gw.url(), &[("authorization", &auth)], ping)
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+}

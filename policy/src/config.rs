@@ -60,6 +60,9 @@ pub struct MeshgateSettings {
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Browser origins allowed besides local ones (`"*"`: any). Others get 403.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 fn default_sidecar_cluster() -> String {
@@ -92,6 +95,7 @@ impl Default for MeshgateSettings {
             call_timeout_ms: default_call_timeout_ms(),
             tools_cache_ttl_ms: default_tools_cache_ttl_ms(),
             max_body_bytes: default_max_body_bytes(),
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod grants;
 pub mod names;
+pub mod origin;
 pub mod ratelimit;
 pub mod signing;
 pub mod snapshot;

@@ -27,6 +27,8 @@ pub enum HttpError {
     SessionNotFound,
     #[error("{0}")]
     InvalidConfig(ConfigError),
+    #[error("requests from this Origin are not allowed (meshgate.allowed_origins)")]
+    ForbiddenOrigin,
 }
 
 impl HttpError {
@@ -73,6 +75,13 @@ impl HttpError {
             HttpError::SessionNotFound => body::json(
                 StatusCode::NOT_FOUND,
                 jsonrpc::error_response(None, &jsonrpc::RpcError::new(-32001, message).to_value()),
+            ),
+            HttpError::ForbiddenOrigin => body::json(
+                StatusCode::FORBIDDEN,
+                jsonrpc::error_response(
+                    None,
+                    &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, message).to_value(),
+                ),
             ),
             HttpError::InvalidConfig(_) => {
                 body::json_error(StatusCode::BAD_REQUEST, "invalid_config", &message)

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::session::SessionInfo;
-use super::{prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
+use super::{misc, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
 use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
 use crate::state::{AppState, Runtime};
 use crate::upstream::CallContext;
@@ -68,6 +68,8 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
         "resources/list" => resources::list(ctx).await,
         "resources/templates/list" => resources::templates(ctx).await,
         "resources/read" => resources::read(ctx, params).await,
+        "completion/complete" => misc::complete(ctx, params).await,
+        "logging/setLevel" => misc::set_level(ctx, params).await,
         "server/discover" => Reply::Error(RpcError::new(
             METHOD_NOT_FOUND,
             "Method not found: server/discover (meshgate speaks MCP up to 2025-11-25 here; use initialize)",
@@ -92,7 +94,7 @@ fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     });
     let result = serde_json::json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}},
+        "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "completions": {}, "logging": {}},
         "serverInfo": {"name": "meshgate", "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
         "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
     });

@@ -16,6 +16,7 @@ use crate::error::HttpError;
 use crate::jsonrpc::{self, Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
 use crate::state::AppState;
 use crate::verify::Principal;
+use meshgate_policy::origin::origin_allowed;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -26,6 +27,12 @@ pub async fn handle(
     principal: Principal,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = &state.runtime().config.meshgate.allowed_origins;
+        if !origin.to_str().is_ok_and(|o| origin_allowed(o, allowed)) {
+            return HttpError::ForbiddenOrigin.into_response();
+        }
+    }
     let result = match *req.method() {
         Method::POST => post(state, principal, req).await,
         Method::GET => get(state, req.headers()),

@@ -4,6 +4,7 @@
 pub mod dispatch;
 pub mod endpoint;
 pub mod fanout;
+pub mod misc;
 pub mod prompts;
 pub mod resources;
 pub mod session;
