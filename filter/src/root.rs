@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use meshgate_policy::env::{env_reference, ProcessEnv};
-use meshgate_policy::signing::{sign, PRINCIPAL_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use meshgate_policy::signing::{seal_decision, DECISION_HEADER};
 use meshgate_policy::{load_config, PolicySnapshot};
 
 use crate::host;
@@ -81,20 +81,21 @@ impl FilterRoot {
             .as_ref()
             .map(|s| format!("\"{}\"", s.version))
             .unwrap_or_default();
-        let ts = host::now_ms().to_string();
-        let signed = [
-            (TIMESTAMP_HEADER, ts.as_str()),
-            (PRINCIPAL_HEADER, FILTER_PRINCIPAL),
-        ];
-        let signature = sign(&shared.secret, "POST", SYNC_PATH, &signed);
+        let decision = seal_decision(
+            &shared.secret,
+            "POST",
+            SYNC_PATH,
+            host::now_ms(),
+            FILTER_PRINCIPAL,
+            "",
+        );
         let mut headers = vec![
             (":method", "POST"),
             (":path", SYNC_PATH),
             (":authority", "meshgate-sidecar"),
             ("content-type", "application/yaml"),
-            (SIGNATURE_HEADER, signature.as_str()),
+            (DECISION_HEADER, decision.as_str()),
         ];
-        headers.extend(signed);
         if !etag.is_empty() {
             headers.push(("if-none-match", etag.as_str()));
         }

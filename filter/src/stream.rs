@@ -5,9 +5,7 @@ use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use meshgate_policy::signing::{
-    is_internal_header, sign, PRINCIPAL_HEADER, SERVERS_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+use meshgate_policy::signing::{is_internal_header, seal_decision, DECISION_HEADER};
 use meshgate_policy::{decide, Decision};
 
 use crate::host;
@@ -61,17 +59,15 @@ impl HttpContext for FilterStream {
                 for name in &forward.remove_headers {
                     host::remove_request_header(name);
                 }
-                let ts = now.to_string();
-                let signed = [
-                    (TIMESTAMP_HEADER, ts.as_str()),
-                    (PRINCIPAL_HEADER, forward.principal.as_str()),
-                    (SERVERS_HEADER, forward.servers.as_str()),
-                ];
-                let signature = sign(&shared.secret, &method, &path, &signed);
-                for (name, value) in signed {
-                    host::set_request_header(name, value);
-                }
-                host::set_request_header(SIGNATURE_HEADER, &signature);
+                let decision = seal_decision(
+                    &shared.secret,
+                    &method,
+                    &path,
+                    now,
+                    &forward.principal,
+                    &forward.servers,
+                );
+                host::set_request_header(DECISION_HEADER, &decision);
                 Action::Continue
             }
         }

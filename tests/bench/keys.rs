@@ -175,16 +175,16 @@ async fn upstream_session(port: u16) -> String {
 
 /// Size of the snapshot the filter downloads (signed like the filter's own sync).
 async fn snapshot_size(sidecar_port: u16) -> usize {
-    let ts = now_ms().to_string();
-    let signed = [
-        ("x-meshgate-ts", ts.as_str()),
-        ("x-meshgate-principal", "_filter"),
-    ];
-    let sig =
-        meshgate_policy::signing::sign(SECRET.as_bytes(), "POST", "/_meshgate/v1/sync", &signed);
+    let decision = meshgate_policy::signing::seal_decision(
+        SECRET.as_bytes(),
+        "POST",
+        "/_meshgate/v1/sync",
+        now_ms(),
+        "_filter",
+        "",
+    );
     let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n";
-    let mut headers: Vec<(&str, &str)> = signed.to_vec();
-    headers.push(("x-meshgate-signature", &sig));
+    let headers = [("x-meshgate-decision", decision.as_str())];
     match meshgate_e2e::http::post(
         &format!("http://127.0.0.1:{sidecar_port}/_meshgate/v1/sync"),
         &headers,
