@@ -204,3 +204,46 @@ async fn bad_origin_is_403_and_oversize_body_is_413_without_disturbing_others() 
         .unwrap();
     assert_eq!(resp.status, 200);
 }
+
+#[tokio::test]
+async fn old_clients_use_the_legacy_sse_endpoint() {
+    let gw = Gateway::start(demo_stdio_yaml("local", "")).await;
+    // The official Python SDK's HTTP+SSE client, on both paths.
+    for path in ["/sse", "/mcp/sse"] {
+        let mut cmd = python_with_mcp();
+        cmd.arg(repo_root().join("tests/python/legacy_sse_client.py"))
+            .arg(format!("{}{path}", gw.base()))
+            .arg(MASTER_KEY);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+            .await
+            .expect("client hung")
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{path}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("'local-echo'"), "{stdout}");
+        assert!(stdout.contains("echo over legacy sse"), "{stdout}");
+    }
+    // A made-up session id is a 404; the stream needs the key like everything else.
+    let auth = format!("Bearer {MASTER_KEY}");
+    let resp = post(
+        &format!("{}/messages?sessionId=nope", gw.base()),
+        &[("authorization", &auth)],
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status, 404);
+    let resp = meshgate_e2e::http::request(
+        "GET",
+        &format!("{}/sse", gw.base()),
+        &[("accept", "text/event-stream")],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status, 401);
+}

@@ -80,6 +80,10 @@ pub fn path_target(path: &str) -> PathTarget<'_> {
     if trimmed == "/mcp" {
         return PathTarget::All;
     }
+    // LiteLLM's legacy SSE endpoints: every allowed server, narrowed by header only.
+    if trimmed == "/mcp/sse" || trimmed == "/mcp/sse/messages" {
+        return PathTarget::All;
+    }
     if let Some(rest) = trimmed.strip_prefix("/mcp/") {
         let names = rest.split('/').next().unwrap_or(rest);
         return if names.is_empty() {
@@ -346,6 +350,12 @@ mcp_servers:
         assert_eq!(path_target("/github/mcp"), PathTarget::Named("github"));
         assert_eq!(path_target("/a/b/mcp"), PathTarget::Other);
         assert_eq!(path_target("/healthz"), PathTarget::Other);
+        assert_eq!(path_target("/mcp/sse"), PathTarget::All);
+        assert_eq!(
+            path_target("/mcp/sse/messages?sessionId=x"),
+            PathTarget::All
+        );
+        assert_eq!(path_target("/sse"), PathTarget::Other);
     }
 
     #[test]

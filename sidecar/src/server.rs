@@ -80,6 +80,12 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
             .await
             .unwrap_or_else(HttpError::into_response);
     }
+    if mcp::legacy_sse::is_stream_path(path) && req.method() == http::Method::GET {
+        return mcp::legacy_sse::open_stream(state, principal, path);
+    }
+    if mcp::legacy_sse::is_message_path(path) && req.method() == http::Method::POST {
+        return mcp::legacy_sse::post_message(state, principal, req).await;
+    }
     if admin::is_admin_path(path) {
         return admin::handle(state, principal, req).await;
     }

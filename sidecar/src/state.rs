@@ -92,6 +92,8 @@ pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     pub client: HttpClient,
     pub store: Store,
+    /// Streams of clients on the legacy HTTP+SSE transport.
+    pub legacy: Arc<crate::mcp::legacy_sse::LegacySessions>,
     /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -104,6 +106,7 @@ impl AppState {
             runtime: ArcSwap::from_pointee(Runtime::empty()),
             client,
             store,
+            legacy: Arc::default(),
             reload_lock: tokio::sync::Mutex::new(()),
         }
     }

@@ -4,6 +4,7 @@
 pub mod dispatch;
 pub mod endpoint;
 pub mod fanout;
+pub mod legacy_sse;
 pub mod misc;
 pub mod prompts;
 pub mod resources;
