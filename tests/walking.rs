@@ -209,52 +209,32 @@ async fn sidecar_refuses_unsigned_and_forged_requests_and_filter_strips_internal
     ];
     let resp = post(&direct, &forged, body).await.unwrap();
     assert_eq!(resp.status, 403);
-    // A decision sealed with another secret, or replayed onto another path, is refused.
-    let wrong_key = meshgate_policy::signing::seal_decision(
-        b"not-the-shared-secret",
-        "POST",
-        "/mcp",
-        meshgate_e2e::now_ms(),
-        "master",
-        "*",
-    );
-    let resp = post(
-        &direct,
-        &[("x-meshgate-decision", wrong_key.as_str())],
-        body,
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status, 403);
-    let other_path = meshgate_policy::signing::seal_decision(
-        SECRET.as_bytes(),
-        "POST",
-        "/other/mcp",
-        meshgate_e2e::now_ms(),
-        "master",
-        "*",
-    );
-    let resp = post(
-        &direct,
-        &[("x-meshgate-decision", other_path.as_str())],
-        body,
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status, 403);
-    // The control: a correctly sealed decision is accepted (so the refusals above mean something).
-    let good = meshgate_policy::signing::seal_decision(
-        SECRET.as_bytes(),
-        "POST",
-        "/mcp",
-        meshgate_e2e::now_ms(),
-        "master",
-        "*",
-    );
-    let resp = post(&direct, &[("x-meshgate-decision", good.as_str())], body)
-        .await
-        .unwrap();
-    assert_eq!(resp.status, 200, "{}", resp.text());
+    // A decision sealed with another secret, or replayed onto another path, is refused;
+    // the control (a correctly sealed one) is accepted, so the refusals mean something.
+    let cases: [(&[u8], &str, u16); 3] = [
+        (b"not-the-shared-secret", "/mcp", 403),
+        (SECRET.as_bytes(), "/other/mcp", 403),
+        (SECRET.as_bytes(), "/mcp", 200),
+    ];
+    for (secret, sealed_path, status) in cases {
+        let decision = meshgate_policy::signing::seal_decision(
+            secret,
+            "POST",
+            sealed_path,
+            meshgate_e2e::now_ms(),
+            "master",
+            "*",
+        );
+        let resp = post(&direct, &[("x-meshgate-decision", decision.as_str())], body)
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status,
+            status,
+            "sealed for {sealed_path}: {}",
+            resp.text()
+        );
+    }
     // A client's own x-meshgate-* headers never reach the sidecar as a decision: the
     // filter strips them and signs its own (here: narrowing would have hidden `other`).
     let v = rpc(

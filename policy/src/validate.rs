@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::config::{GatewayConfig, ServerConfig, Transport};
 use crate::env::env_reference;
 use crate::error::ConfigError;
-use crate::names::{validate_prefix, MAX_PREFIX_LEN};
+use crate::names::validate_prefix;
 
 /// `mcp_servers` entry keys meshgate reads.
 const SERVER_FIELDS: &[&str] = &[
@@ -262,6 +262,3 @@ fn check_header_name(field: &str, header: &str) -> Result<(), ConfigError> {
         ))
     }
 }
-
-#[allow(dead_code)]
-const _: () = assert!(MAX_PREFIX_LEN <= 64);
