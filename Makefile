@@ -18,6 +18,11 @@ bench: tools wasm release
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-keys
 
+# The official MCP conformance suite against the gateway (and directly against the
+# upstreams, for comparison); scores land in target/conformance/summary.md.
+conformance: tools
+	scripts/conformance.sh
+
 wasm:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	$(CARGO) build -p meshgate-filter --target $(WASM_TARGET) --profile release-wasm

@@ -2,6 +2,7 @@
 //! hand-written: they are test fixtures and benchmark targets, and must be fast.
 
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub const PROTOCOL_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -13,14 +14,38 @@ pub enum Effect {
     Exit,
     /// Answer after a delay.
     Delay(Duration),
+    /// Answer, then announce `notifications/tools/list_changed`.
+    ToolsChanged,
 }
 
 pub struct Demo {
     pub name: String,
+    /// Whether `grow` was called: the tool `grown` is listed from then on.
+    pub grown: AtomicBool,
 }
 
 impl Demo {
+    pub fn new(name: &str) -> Demo {
+        Demo {
+            name: name.to_string(),
+            grown: AtomicBool::new(false),
+        }
+    }
+
     pub fn tools(&self) -> Value {
+        let mut tools = self.base_tools();
+        if self.grown.load(Ordering::Relaxed) {
+            if let Some(list) = tools["tools"].as_array_mut() {
+                list.push(
+                    json!({"name": "grown", "description": "Exists once `grow` was called.",
+                    "inputSchema": {"type": "object", "properties": {}}}),
+                );
+            }
+        }
+        tools
+    }
+
+    fn base_tools(&self) -> Value {
         json!({"tools": [
             {"name": "echo", "description": "Returns the text it is given.",
              "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
@@ -36,6 +61,8 @@ impl Demo {
             {"name": "sleep", "description": "Answers after `ms` milliseconds.",
              "inputSchema": {"type": "object", "properties": {"ms": {"type": "integer"}}, "required": ["ms"]}},
             {"name": "crash", "description": "Exits the server process (stdio) after answering.",
+             "inputSchema": {"type": "object", "properties": {}}},
+            {"name": "grow", "description": "Adds the tool `grown` and announces tools/list_changed (stdio).",
              "inputSchema": {"type": "object", "properties": {}}}
         ]})
     }
@@ -56,7 +83,7 @@ impl Demo {
                 (
                     Ok(json!({
                         "protocolVersion": version,
-                        "capabilities": {"tools": {"listChanged": false}},
+                        "capabilities": {"tools": {"listChanged": true}},
                         "serverInfo": {"name": self.name, "version": "1.0.0"},
                     })),
                     Effect::None,
@@ -131,6 +158,11 @@ impl Demo {
                 )
             }
             "crash" => (Ok(text("exiting".into())), Effect::Exit),
+            "grow" => {
+                self.grown.store(true, Ordering::Relaxed);
+                (Ok(text("grown".into())), Effect::ToolsChanged)
+            }
+            "grown" => (Ok(text("I am new".into())), Effect::None),
             other => (
                 Err((-32602, format!("Unknown tool: {other}"))),
                 Effect::None,

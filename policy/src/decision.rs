@@ -2,6 +2,7 @@
 //! this request, and which headers must not travel further.
 
 use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
+use crate::mcp_headers::{shown, RequestIntent};
 use crate::ratelimit::RateGate;
 use crate::snapshot::PolicySnapshot;
 
@@ -177,6 +178,14 @@ pub fn decide(
             _ => None,
         },
     };
+    let scope = match &narrowed {
+        Some(names) => Some(names.as_slice()),
+        None if sees_all => None,
+        None => Some(allowed.as_slice()),
+    };
+    if let Err(rejection) = check_mcp_headers(snapshot, headers, scope) {
+        return Decision::Reject(rejection);
+    }
     let servers = match narrowed {
         Some(names) => names.join(","),
         None if sees_all => ALL_SERVERS.to_string(),
@@ -191,6 +200,50 @@ pub fn decide(
         servers,
         remove_headers,
     })
+}
+
+/// `Mcp-Method` / `Mcp-Name` (MCP 2026-07-28), read at header time without the body.
+/// A malformed value is a 400. A `tools/call` or `prompts/get` of `{prefix}-{name}`, or
+/// a `resources/read` of `meshgate://{prefix}/…`, whose prefix names a known server
+/// outside `scope` (None: every server) is a 403, as the sidecar would refuse it.
+/// Requests without the headers, bare names and unknown prefixes are left to the
+/// sidecar, which also checks the headers against the body.
+fn check_mcp_headers(
+    snapshot: &PolicySnapshot,
+    headers: &[(String, String)],
+    scope: Option<&[&str]>,
+) -> Result<(), Rejection> {
+    let intent = RequestIntent::from_headers(headers)
+        .map_err(|bad| Rejection::new(400, "invalid_mcp_header", bad.to_string()))?;
+    let (Some(scope), Some(prefix)) = (scope, intent.addressed_prefix()) else {
+        return Ok(());
+    };
+    let mut outside = None;
+    for server in &snapshot.servers {
+        if server.prefix.eq_ignore_ascii_case(prefix) {
+            if scope.contains(&server.name.as_str()) {
+                return Ok(());
+            }
+            outside.get_or_insert(server);
+        }
+    }
+    let Some(server) = outside else {
+        return Ok(());
+    };
+    let (what, name) = match (intent.method(), intent.name()) {
+        (Some("tools/call"), Some(name)) => ("tool", name),
+        (Some("prompts/get"), Some(name)) => ("prompt", name),
+        (_, name) => ("resource", name.unwrap_or_default()),
+    };
+    Err(Rejection::new(
+        403,
+        "server_not_allowed",
+        format!(
+            "{what} `{}` is on MCP server `{}`, which this key or request may not use",
+            shown(name),
+            server.prefix
+        ),
+    ))
 }
 
 /// Finds the principal of a key: (principal, allowed server names, sees every server).
@@ -520,5 +573,199 @@ mcp_servers:
             decide(Some(&s), "/mcp", &auth("sk-limited"), 61_000, &mut gate),
             Decision::Forward(_)
         ));
+    }
+
+    fn mcp(key: &str, method: &str, name: &str) -> Vec<(String, String)> {
+        h(&[
+            ("authorization", &format!("Bearer {key}")),
+            ("mcp-method", method),
+            ("mcp-name", name),
+        ])
+    }
+
+    #[test]
+    fn mcp_name_of_a_server_outside_the_key_is_refused_at_header_time() {
+        let s = with_keys();
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-ab", "tools/call", "c-tool"),
+        ));
+        assert_eq!((r.status, r.error), (403, "server_not_allowed"));
+        assert_eq!(
+            r.message,
+            "tool `c-tool` is on MCP server `c`, which this key or request may not use"
+        );
+        assert!(r.www_authenticate.is_none() && r.retry_after.is_none());
+        let body: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert_eq!(body["error"], "server_not_allowed");
+        // Prefixes match case-insensitively, as the sidecar routes them.
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-ab", "tools/call", "C-Tool-x"),
+        ));
+        assert!(r.message.contains("`C-Tool-x`"), "{}", r.message);
+        // A key without servers may reach none.
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-none", "tools/call", "a-tool"),
+        ));
+        assert_eq!(r.status, 403);
+        // The base64 form is decoded first ("c-tool").
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-ab", "tools/call", "=?base64?Yy10b29s?="),
+        ));
+        assert!(r.message.contains("`c-tool`"), "{}", r.message);
+    }
+
+    #[test]
+    fn mcp_name_within_the_key_or_not_addressing_a_server_is_forwarded() {
+        let s = with_keys();
+        for (method, name) in [
+            ("tools/call", "a-tool"),
+            ("tools/call", "B-tool"),
+            ("tools/call", "tool"),     // bare: the sidecar resolves it
+            ("tools/call", "zzz-tool"), // unknown prefix: maybe a bare name
+            ("tools/call", "-c"),       // no prefix
+            ("tools/list", "c-tool"),   // no target for this method
+            ("initialize", "c-tool"),
+            ("prompts/get", "a-greet"),
+            ("resources/read", "meshgate://b/file:///x"),
+            ("resources/read", "file:///c"), // plain URI
+            ("resources/read", "c-tool"),    // not a gateway URI
+            ("resources/read", "meshgate://c/"),
+        ] {
+            let f = forward(decide_now(Some(&s), "/mcp", &mcp("sk-ab", method, name)));
+            assert_eq!(f.servers, "a,b", "{method} {name}");
+        }
+        // Only one of the two headers: nothing to decide on.
+        let only_name = h(&[("authorization", "Bearer sk-ab"), ("mcp-name", "c-tool")]);
+        assert_eq!(
+            forward(decide_now(Some(&s), "/mcp", &only_name)).servers,
+            "a,b"
+        );
+        let only_method = h(&[
+            ("authorization", "Bearer sk-ab"),
+            ("mcp-method", "tools/call"),
+        ]);
+        assert_eq!(
+            forward(decide_now(Some(&s), "/mcp", &only_method)).servers,
+            "a,b"
+        );
+        // The master key reaches every server.
+        let f = forward(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-master", "tools/call", "c-tool"),
+        ));
+        assert_eq!(f.servers, "*");
+    }
+
+    #[test]
+    fn prompts_and_resources_outside_the_key_are_refused() {
+        let s = with_keys();
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-ab", "prompts/get", "c-greet"),
+        ));
+        assert_eq!(r.status, 403);
+        assert!(r
+            .message
+            .starts_with("prompt `c-greet` is on MCP server `c`"));
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-ab", "resources/read", "meshgate://c/file:///etc/x"),
+        ));
+        assert_eq!(r.status, 403);
+        assert!(
+            r.message
+                .starts_with("resource `meshgate://c/file:///etc/x` is on MCP server `c`"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn mcp_name_follows_narrowing_and_aliases() {
+        let s = snapshot();
+        let master = |path: &str, extra: &[(&str, &str)], name: &str| {
+            let mut headers = mcp("sk-master", "tools/call", name);
+            headers.extend(h(extra));
+            decide_now(Some(&s), path, &headers)
+        };
+        // Narrowed by path: the master key is held to the named servers too.
+        let r = reject(master("/jira/mcp", &[], "github-search"));
+        assert_eq!(r.status, 403);
+        assert!(r.message.contains("MCP server `github`"), "{}", r.message);
+        assert_eq!(
+            forward(master("/jira/mcp", &[], "jira-search")).servers,
+            "jira"
+        );
+        assert_eq!(
+            forward(master("/mcp/dev", &[], "GITHUB-search")).servers,
+            "github_mcp,jira"
+        );
+        // Narrowed by header.
+        let r = reject(master("/mcp", &[("x-mcp-servers", "local")], "jira-search"));
+        assert_eq!(r.status, 403);
+        // Tools are prefixed by alias; the server name is not a prefix the sidecar
+        // routes by, so it is left to the sidecar (as a possible bare name).
+        assert!(matches!(
+            master("/jira/mcp", &[], "github_mcp-search"),
+            Decision::Forward(_)
+        ));
+        assert!(matches!(
+            master("/mcp", &[], "github-search"),
+            Decision::Forward(_)
+        ));
+    }
+
+    #[test]
+    fn malformed_mcp_headers_are_400() {
+        let s = with_keys();
+        for (key, headers) in [
+            (
+                "sk-ab",
+                vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?a-b?=")],
+            ),
+            (
+                "sk-master",
+                vec![
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "=?base64?//4=?="),
+                ],
+            ),
+            ("sk-ab", vec![("mcp-method", "=?base64?!?=")]),
+            ("sk-ab", vec![("mcp-name", "a-x"), ("mcp-name", "a-y")]),
+        ] {
+            let mut all = h(&[("authorization", &format!("Bearer {key}"))]);
+            all.extend(h(&headers));
+            let r = reject(decide_now(Some(&s), "/mcp", &all));
+            assert_eq!(
+                (r.status, r.error),
+                (400, "invalid_mcp_header"),
+                "{headers:?}"
+            );
+            assert!(r.message.contains("header Mcp-"), "{}", r.message);
+        }
+        // Authentication comes first.
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &h(&[("mcp-method", "tools/call"), ("mcp-name", "=?base64?!?=")]),
+        ));
+        assert_eq!(r.status, 401);
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-wrong", "tools/call", "c-tool"),
+        ));
+        assert_eq!(r.status, 401);
     }
 }

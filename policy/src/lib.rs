@@ -9,6 +9,7 @@ pub mod decision;
 pub mod env;
 pub mod error;
 pub mod grants;
+pub mod mcp_headers;
 pub mod names;
 pub mod origin;
 pub mod ratelimit;

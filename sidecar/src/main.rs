@@ -6,6 +6,7 @@ mod compile;
 mod error;
 mod jsonrpc;
 mod mcp;
+mod relay;
 mod server;
 mod sse;
 mod state;

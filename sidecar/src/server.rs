@@ -51,7 +51,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut stop: watch:
     }
 }
 
-async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/healthz" {
         return body::json(StatusCode::OK, "{\"status\":\"ok\"}");

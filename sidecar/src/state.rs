@@ -94,6 +94,8 @@ pub struct AppState {
     pub store: Store,
     /// Streams of clients on the legacy HTTP+SSE transport.
     pub legacy: Arc<crate::mcp::legacy_sse::LegacySessions>,
+    /// Relays server→client traffic to the client sessions it belongs to.
+    pub hub: Arc<crate::relay::Hub>,
     /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -107,6 +109,7 @@ impl AppState {
             client,
             store,
             legacy: Arc::default(),
+            hub: Arc::default(),
             reload_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -175,8 +178,8 @@ impl AppState {
                 .get(name)
                 .filter(|u| u.config == *server && u.prefix == prefix)
                 .cloned();
-            let upstream =
-                reused.unwrap_or_else(|| Upstream::start(name, &prefix, server, &self.client));
+            let upstream = reused
+                .unwrap_or_else(|| Upstream::start(name, &prefix, server, &self.client, &self.hub));
             upstreams.insert(name.clone(), upstream);
         }
         for (name, old) in &current.upstreams {

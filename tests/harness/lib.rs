@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod load;
+pub mod mcp;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -234,9 +234,7 @@ async fn main() {
         .unwrap_or_default();
     println!("LISTENING {addr}");
     let server = Arc::new(Server {
-        demo: Demo {
-            name: args.name.clone(),
-        },
+        demo: Demo::new(&args.name),
         sse: args.rest.iter().any(|a| a == "--sse"),
         sessions: Mutex::new(HashSet::new()),
         next: AtomicU64::new(1),

@@ -13,7 +13,7 @@ async fn main() {
     args.exit_with_stdin = false; // stdin is the protocol here; EOF ends the loop below
     spawn_lifetime_guards(&args);
     eprintln!("{} ready on stdio (pid {})", args.name, std::process::id());
-    let demo = Arc::new(Demo { name: args.name });
+    let demo = Arc::new(Demo::new(&args.name));
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
         let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
@@ -52,6 +52,11 @@ async fn main() {
         match effect {
             Effect::None => {
                 let _ = tx.send(bytes);
+            }
+            Effect::ToolsChanged => {
+                let _ = tx.send(bytes);
+                let note = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
+                let _ = tx.send(note.to_vec());
             }
             Effect::Delay(d) => {
                 let tx = tx.clone();

@@ -28,6 +28,8 @@ fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
         runtime: state.runtime(),
         principal: req.principal.clone(),
         client_headers: req.headers.clone(),
+        session: None,
+        exchange: None,
     }
 }
 

@@ -4,9 +4,10 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 
-use super::session::SessionInfo;
+use super::session::{ClientSession, SessionInfo};
 use super::{misc, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
 use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
+use crate::relay::{ClientCaps, Exchange};
 use crate::state::{AppState, Runtime};
 use crate::upstream::CallContext;
 use crate::verify::{now_ms, Principal};
@@ -19,6 +20,10 @@ pub struct Ctx<'a> {
     /// the gateway key and any client-sent `x-meshgate-*`); upstreams pick from them what
     /// their configuration forwards.
     pub client_headers: http::HeaderMap,
+    /// The client's session, when it has one.
+    pub session: Option<ClientSession>,
+    /// Where server messages related to this request go, and its cancellation.
+    pub exchange: Option<Arc<Exchange>>,
 }
 
 impl Ctx<'_> {
@@ -33,9 +38,19 @@ impl Ctx<'_> {
             .get(server)
     }
 
+    pub fn caps(&self) -> ClientCaps {
+        self.session
+            .as_ref()
+            .map(|s| s.info.caps)
+            .unwrap_or_default()
+    }
+
     /// What an upstream call may take from this request.
     pub fn call_context(&self) -> CallContext<'_> {
         CallContext {
+            exchange: self.exchange.as_ref(),
+            session: self.session.as_ref().map(|s| s.token.as_str()),
+            caps: self.caps(),
             client_headers: Some(&self.client_headers),
             key_header: self
                 .runtime
@@ -68,6 +83,8 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
         "resources/list" => resources::list(ctx).await,
         "resources/templates/list" => resources::templates(ctx).await,
         "resources/read" => resources::read(ctx, params).await,
+        "resources/subscribe" => resources::subscribe(ctx, params, true).await,
+        "resources/unsubscribe" => resources::subscribe(ctx, params, false).await,
         "completion/complete" => misc::complete(ctx, params).await,
         "logging/setLevel" => misc::set_level(ctx, params).await,
         "server/discover" => Reply::Error(RpcError::new(
@@ -91,10 +108,11 @@ fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     let session = ctx.state.sessions.mint(&SessionInfo {
         protocol_version: version,
         issued_at: now_ms() / 1000,
+        caps: ClientCaps::from_json(params.and_then(|p| p.get("capabilities"))),
     });
     let result = serde_json::json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "completions": {}, "logging": {}},
+        "capabilities": {"tools": {"listChanged": true}, "prompts": {"listChanged": true}, "resources": {"subscribe": true, "listChanged": true}, "completions": {}, "logging": {}},
         "serverInfo": {"name": "meshgate", "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
         "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
     });

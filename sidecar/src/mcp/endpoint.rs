@@ -6,14 +6,18 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 use super::dispatch::{self, Ctx, Reply};
-use super::session::SessionInfo;
+use super::session::ClientSession;
 use super::{supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Message, RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::relay::Exchange;
+use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
 use meshgate_policy::origin::origin_allowed;
@@ -21,9 +25,17 @@ use meshgate_policy::origin::origin_allowed;
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Methods answered by an upstream that may send the client notifications or requests
+/// before the result: these run with a client stream to relay them on.
+const RELAYED: &[&str] = &[
+    "tools/call",
+    "prompts/get",
+    "resources/read",
+    "completion/complete",
+];
 
 pub async fn handle(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: Principal,
     req: Request<Incoming>,
 ) -> Response<Body> {
@@ -35,7 +47,7 @@ pub async fn handle(
     }
     let result = match *req.method() {
         Method::POST => post(state, principal, req).await,
-        Method::GET => get(state, req.headers()),
+        Method::GET => get(state, &principal, req.headers()),
         Method::DELETE => delete(state, req.headers()),
         _ => Err(HttpError::MethodNotAllowed),
     };
@@ -43,16 +55,19 @@ pub async fn handle(
 }
 
 /// Reads and checks the session id; None when the client sent none.
-fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionInfo>, HttpError> {
-    match headers.get(SESSION_HEADER) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|t| state.sessions.open(t))
-            .map(Some)
-            .ok_or(HttpError::SessionNotFound),
-    }
+fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<ClientSession>, HttpError> {
+    let Some(value) = headers.get(SESSION_HEADER) else {
+        return Ok(None);
+    };
+    let token = value.to_str().map_err(|_| HttpError::SessionNotFound)?;
+    let info = state
+        .sessions
+        .open(token)
+        .ok_or(HttpError::SessionNotFound)?;
+    Ok(Some(ClientSession {
+        token: token.to_string(),
+        info,
+    }))
 }
 
 fn check_version_header(headers: &HeaderMap) -> Result<Option<&'static str>, HttpError> {
@@ -67,6 +82,13 @@ fn check_version_header(headers: &HeaderMap) -> Result<Option<&'static str>, Htt
     }
 }
 
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
 fn wants_sse_only(headers: &HeaderMap) -> bool {
     let accept = headers
         .get(header::ACCEPT)
@@ -78,7 +100,7 @@ fn wants_sse_only(headers: &HeaderMap) -> bool {
 }
 
 async fn post(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: Principal,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, HttpError> {
@@ -103,7 +125,7 @@ async fn post(
         let session = session(state, &parts.headers)?;
         let version = session
             .as_ref()
-            .map(|s| s.protocol_version)
+            .map(|s| s.info.protocol_version)
             .or(header_version)
             .unwrap_or(DEFAULT_VERSION);
         if version != "2025-03-26" {
@@ -120,6 +142,8 @@ async fn post(
             runtime,
             principal,
             client_headers: std::mem::take(&mut parts.headers),
+            session,
+            exchange: None,
         };
         return batch(&ctx, &bytes, sse).await;
     }
@@ -136,35 +160,165 @@ async fn post(
     if let Some(err) = invalid(&msg) {
         return Ok(rpc_error_reply(StatusCode::BAD_REQUEST, err));
     }
-    let is_initialize = msg.method.as_deref() == Some("initialize");
-    if !is_initialize {
-        // Validated although nothing is read from it yet: a foreign or tampered id
-        // is a 404, as the spec asks.
-        session(state, &parts.headers)?;
-    }
-    let (Some(id), Some(method)) = (msg.id.clone(), msg.method.clone()) else {
-        // Notifications and responses are accepted without a body.
-        return Ok(accepted());
-    };
-    let ctx = Ctx {
-        state,
-        runtime,
-        principal,
-        client_headers: std::mem::take(&mut parts.headers),
-    };
-    let reply = dispatch::request(&ctx, &method, msg.params).await;
-    let body_bytes = dispatch::frame(&id, &reply);
-    let mut resp = if sse {
-        sse_single(body_bytes)
+    let session = if msg.method.as_deref() == Some("initialize") {
+        None
     } else {
-        body::json(StatusCode::OK, body_bytes)
+        // A foreign or tampered id is a 404, as the spec asks.
+        session(state, &parts.headers)?
     };
-    if let Reply::Initialized(_, Some(session_id)) = &reply {
-        if let Ok(v) = HeaderValue::from_str(session_id) {
-            resp.headers_mut().insert(SESSION_HEADER, v);
+    let (id, method) = match (msg.id.clone(), msg.method.clone()) {
+        (Some(id), Some(method)) => (id, method),
+        (None, Some(method)) => {
+            client_notification(state, session.as_ref(), &method, msg.params.as_ref());
+            return Ok(accepted());
+        }
+        _ => {
+            // A response: the answer to a request relayed from an upstream.
+            state.hub.client_answered(msg);
+            return Ok(accepted());
+        }
+    };
+    let client_headers = std::mem::take(&mut parts.headers);
+    let streaming = accepts_sse(&client_headers) && RELAYED.contains(&method.as_str());
+    if !streaming {
+        let ctx = Ctx {
+            state,
+            runtime,
+            principal,
+            client_headers,
+            session,
+            exchange: None,
+        };
+        let reply = dispatch::request(&ctx, &method, msg.params).await;
+        let body_bytes = dispatch::frame(&id, &reply);
+        let mut resp = if sse {
+            sse_single(body_bytes)
+        } else {
+            body::json(StatusCode::OK, body_bytes)
+        };
+        if let Reply::Initialized(_, Some(session_id)) = &reply {
+            if let Ok(v) = HeaderValue::from_str(session_id) {
+                resp.headers_mut().insert(SESSION_HEADER, v);
+            }
+        }
+        return Ok(resp);
+    }
+    let caps = session.as_ref().map(|s| s.info.caps).unwrap_or_default();
+    let (exchange, rx) = Exchange::new(caps, true);
+    let tracked = session
+        .as_ref()
+        .and_then(|s| state.hub.track(&s.token, &id, &exchange));
+    let (done_tx, done_rx) = oneshot::channel();
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let ctx = Ctx {
+            state: &state,
+            runtime,
+            principal,
+            client_headers,
+            session,
+            exchange: Some(exchange),
+        };
+        let reply = dispatch::request(&ctx, &method, msg.params).await;
+        let _ = done_tx.send(dispatch::frame(&id, &reply));
+        drop(tracked);
+    });
+    Ok(match rx {
+        Some(rx) => respond(rx, done_rx, sse).await,
+        None => single(done_rx.await.unwrap_or_default(), sse),
+    })
+}
+
+/// Notifications from the client: cancellations reach the upstream request; the
+/// rest needs nothing from the gateway.
+fn client_notification(
+    state: &AppState,
+    session: Option<&ClientSession>,
+    method: &str,
+    params: Option<&Value>,
+) {
+    if method == "notifications/cancelled" {
+        if let (Some(s), Some(id)) = (session, params.and_then(|p| p.get("requestId"))) {
+            state.hub.cancel(&s.token, id);
         }
     }
-    Ok(resp)
+}
+
+fn single(framed: Vec<u8>, sse: bool) -> Response<Body> {
+    if sse {
+        sse_single(framed)
+    } else {
+        body::json(StatusCode::OK, framed)
+    }
+}
+
+/// Answers with plain JSON when the result comes before anything else; switches to an
+/// event stream as soon as there is a message to relay first, so the fast path stays
+/// a single JSON body and relayed messages are never held back.
+async fn respond(
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut done: oneshot::Receiver<Vec<u8>>,
+    sse: bool,
+) -> Response<Body> {
+    let first = tokio::select! {
+        biased;
+        framed = &mut done => {
+            let framed = framed.unwrap_or_else(|_| lost_reply());
+            let mut queued = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                queued.extend_from_slice(&encode_message(&m));
+            }
+            if queued.is_empty() {
+                return single(framed, sse);
+            }
+            queued.extend_from_slice(&encode_message(&framed));
+            return body::sse_response(body::full(queued));
+        }
+        m = rx.recv() => m,
+    };
+    let (tx, body) = body::channel(64);
+    tokio::spawn(async move {
+        if let Some(m) = first {
+            if tx.send(Bytes::from(encode_message(&m))).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                m = rx.recv() => match m {
+                    Some(m) => {
+                        if tx.send(Bytes::from(encode_message(&m))).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => {
+                        let framed = (&mut done).await.unwrap_or_else(|_| lost_reply());
+                        let _ = tx.send(Bytes::from(encode_message(&framed))).await;
+                        return;
+                    }
+                },
+                framed = &mut done => {
+                    while let Ok(m) = rx.try_recv() {
+                        if tx.send(Bytes::from(encode_message(&m))).await.is_err() {
+                            return;
+                        }
+                    }
+                    let framed = framed.unwrap_or_else(|_| lost_reply());
+                    let _ = tx.send(Bytes::from(encode_message(&framed))).await;
+                    return;
+                }
+            }
+        }
+    });
+    body::sse_response(body)
+}
+
+fn lost_reply() -> Vec<u8> {
+    jsonrpc::error_response(
+        None,
+        &RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value(),
+    )
 }
 
 async fn batch(ctx: &Ctx<'_>, bytes: &[u8], sse: bool) -> Result<Response<Body>, HttpError> {
@@ -237,7 +391,11 @@ fn invalid(msg: &Message) -> Option<RpcError> {
     None
 }
 
-fn get(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, HttpError> {
+fn get(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, HttpError> {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -247,32 +405,40 @@ fn get(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, HttpErro
             "GET needs `Accept: text/event-stream`",
         ));
     }
-    if session(state, headers)?.is_none() {
+    let Some(session) = session(state, headers)? else {
         return Err(HttpError::BadRequest(
             "GET needs the Mcp-Session-Id header from initialize".into(),
         ));
-    }
+    };
+    let hub = Arc::clone(&state.hub);
+    let (stream_id, mut messages) = hub.open_stream(&session.token, principal.scope.clone());
     let (tx, body) = body::channel(8);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEEPALIVE);
         tick.tick().await;
         loop {
-            tick.tick().await;
-            if tx
-                .send(Bytes::from_static(b": keepalive\n\n"))
-                .await
-                .is_err()
-            {
-                return;
+            let next = tokio::select! {
+                m = messages.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = tick.tick() => Bytes::from_static(b": keepalive\n\n"),
+            };
+            if tx.send(next).await.is_err() {
+                break;
             }
         }
+        hub.close_stream(stream_id);
     });
     Ok(body::sse_response(body))
 }
 
 fn delete(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, HttpError> {
     match session(state, headers)? {
-        Some(_) => Ok(body::json(StatusCode::OK, "{}")),
+        Some(s) => {
+            state.hub.end_session(&s.token);
+            Ok(body::json(StatusCode::OK, "{}"))
+        }
         None => Err(HttpError::BadRequest(
             "DELETE needs the Mcp-Session-Id header".into(),
         )),

@@ -1,20 +1,26 @@
 //! The legacy HTTP+SSE transport (2024-11-05) for old clients: `GET /sse` (or
 //! LiteLLM's `/mcp/sse`) opens a stream whose first event names the POST endpoint;
-//! each message POSTed there is accepted (202) and answered on the stream.
+//! each message POSTed there is accepted (202) at once and answered on the stream,
+//! along with whatever the upstreams relay meanwhile (the client answers relayed
+//! requests with further POSTs, so nothing may wait for the result).
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::dispatch::{self, Ctx};
+use super::session::{ClientSession, SessionInfo};
+use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
+use crate::relay::{ClientCaps, Exchange};
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -24,7 +30,14 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Open legacy streams on this sidecar, by session id.
 #[derive(Default)]
 pub struct LegacySessions {
-    open: Mutex<HashMap<String, (Principal, mpsc::Sender<Bytes>)>>,
+    open: Mutex<HashMap<String, Arc<LegacyStream>>>,
+}
+
+struct LegacyStream {
+    principal: Principal,
+    tx: mpsc::Sender<Bytes>,
+    /// The client's capabilities, known once it initialized.
+    caps: AtomicU8,
 }
 
 pub fn is_stream_path(path: &str) -> bool {
@@ -53,23 +66,34 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
     if tx.try_send(first).is_err() {
         return HttpError::BadRequest("stream could not start".into()).into_response();
     }
+    let hub = Arc::clone(&state.hub);
+    let (stream_id, mut unsolicited) = hub.open_stream(&id, principal.scope.clone());
     if let Ok(mut open) = state.legacy.open.lock() {
-        open.insert(id.clone(), (principal, tx.clone()));
+        let stream = LegacyStream {
+            principal,
+            tx: tx.clone(),
+            caps: AtomicU8::new(0),
+        };
+        open.insert(id.clone(), Arc::new(stream));
     }
     let sessions = Arc::clone(&state.legacy);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEEPALIVE);
         tick.tick().await;
         loop {
-            tick.tick().await;
-            if tx
-                .send(Bytes::from_static(b": keepalive\n\n"))
-                .await
-                .is_err()
-            {
+            let next = tokio::select! {
+                m = unsolicited.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = tick.tick() => Bytes::from_static(b": keepalive\n\n"),
+            };
+            if tx.send(next).await.is_err() {
                 break;
             }
         }
+        hub.close_stream(stream_id);
+        hub.end_session(&id);
         if let Ok(mut open) = sessions.open.lock() {
             open.remove(&id);
         }
@@ -78,7 +102,7 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
 }
 
 pub async fn post_message(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: Principal,
     req: Request<Incoming>,
 ) -> Response<Body> {
@@ -97,10 +121,10 @@ pub async fn post_message(
         .lock()
         .ok()
         .and_then(|open| open.get(&session_id).cloned());
-    let Some((owner, tx)) = stream else {
+    let Some(stream) = stream else {
         return HttpError::SessionNotFound.into_response();
     };
-    if owner.name != principal.name {
+    if stream.principal.name != principal.name {
         return body::json_error(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -134,19 +158,66 @@ pub async fn post_message(
             jsonrpc::error_response(msg.id.as_ref(), &err.to_value()),
         );
     }
-    if let (Some(id), Some(method)) = (msg.id.clone(), msg.method.clone()) {
-        // The answer goes on the stream (the POST returns once it is there); the scope and
-        // the client credentials are this POST's.
-        let ctx = Ctx {
-            state,
-            runtime,
-            principal,
-            client_headers: parts.headers,
-        };
-        let reply = dispatch::request(&ctx, &method, msg.params).await;
-        let framed = Bytes::from(encode_message(&dispatch::frame(&id, &reply)));
-        if tx.send(framed).await.is_err() {
-            return HttpError::SessionNotFound.into_response();
+    let caps = ClientCaps(stream.caps.load(Ordering::Relaxed));
+    let session = ClientSession {
+        token: session_id,
+        info: SessionInfo {
+            protocol_version: DEFAULT_VERSION,
+            issued_at: 0,
+            caps,
+        },
+    };
+    match (msg.id.clone(), msg.method.clone()) {
+        (Some(id), Some(method)) => {
+            if method == "initialize" {
+                let declared = msg.params.as_ref().and_then(|p| p.get("capabilities"));
+                stream
+                    .caps
+                    .store(ClientCaps::from_json(declared).0, Ordering::Relaxed);
+            }
+            let (exchange, rx) = Exchange::new(caps, true);
+            let tracked = state.hub.track(&session.token, &id, &exchange);
+            // The answer goes on the stream after whatever was relayed meanwhile; the
+            // scope and the client credentials are this POST's.
+            let state = Arc::clone(state);
+            tokio::spawn(async move {
+                let ctx = Ctx {
+                    state: &state,
+                    runtime,
+                    principal,
+                    client_headers: parts.headers,
+                    session: Some(session),
+                    exchange: Some(exchange),
+                };
+                let Some(mut rx) = rx else { return };
+                let send = |m: &[u8]| stream.tx.send(Bytes::from(encode_message(m)));
+                let dispatched = dispatch::request(&ctx, &method, msg.params);
+                tokio::pin!(dispatched);
+                let reply = loop {
+                    tokio::select! {
+                        biased;
+                        Some(m) = rx.recv() => {
+                            let _ = send(&m).await;
+                        }
+                        reply = &mut dispatched => break reply,
+                    }
+                };
+                while let Ok(m) = rx.try_recv() {
+                    let _ = send(&m).await;
+                }
+                drop(tracked);
+                let _ = send(&dispatch::frame(&id, &reply)).await;
+            });
+        }
+        (None, Some(method)) => {
+            if method == "notifications/cancelled" {
+                if let Some(id) = msg.params.as_ref().and_then(|p| p.get("requestId")) {
+                    state.hub.cancel(&session.token, id);
+                }
+            }
+        }
+        _ => {
+            state.hub.client_answered(msg);
         }
     }
     let mut resp = Response::new(body::full("Accepted"));

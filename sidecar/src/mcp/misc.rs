@@ -8,8 +8,8 @@ use meshgate_policy::names::split_prefixed;
 
 use super::dispatch::{Ctx, Reply};
 use super::fanout::by_prefix;
-use super::resources::from_gateway_uri;
 use super::tools::allowed;
+use super::{prompts, resources};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS};
 use crate::upstream::UpstreamError;
 
@@ -47,18 +47,26 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             format!("completion ref needs a `{field}`"),
         ));
     };
-    let split = if field == "name" {
-        split_prefixed(&value)
+    // Prefixed names and gateway URIs name their server; a bare prompt name or a plain
+    // URI is routed as prompts/get and resources/read route it.
+    let owner = if field == "name" {
+        match split_prefixed(&value)
+            .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
+        {
+            Some(found) => Ok(found),
+            None => prompts::bare_owner(ctx, &value).await,
+        }
     } else {
-        from_gateway_uri(&value)
+        resources::route(ctx, &value)
     };
-    let Some((upstream, original)) =
-        split.and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
-    else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
-            format!("no available server offers `{value}`"),
-        ));
+    let (upstream, original) = match owner {
+        Ok(found) => found,
+        Err(e) => {
+            return Reply::Error(RpcError::new(
+                INVALID_PARAMS,
+                format!("no available server offers `{value}` ({})", e.message),
+            ))
+        }
     };
     reference.insert(field.into(), Value::String(original));
     match upstream

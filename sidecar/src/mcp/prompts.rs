@@ -75,7 +75,7 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
 }
 
 /// A bare prompt name offered by exactly one allowed server.
-async fn bare_owner(
+pub(crate) async fn bare_owner(
     ctx: &Ctx<'_>,
     name: &str,
 ) -> Result<(std::sync::Arc<crate::upstream::Upstream>, String), RpcError> {

@@ -10,7 +10,7 @@ use meshgate_policy::names::prefixed;
 use super::dispatch::{Ctx, Reply};
 use super::fanout::{by_prefix, list_all};
 use super::tools::allowed;
-use crate::jsonrpc::{RpcError, INVALID_PARAMS};
+use crate::jsonrpc::{RpcError, INVALID_PARAMS, INVALID_REQUEST};
 use crate::upstream::{Upstream, UpstreamError};
 
 const SCHEME: &str = "meshgate://";
@@ -86,6 +86,8 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Ok(r) => r,
         Err(e) => return Reply::Error(e),
     };
+    // Contents come back in the form the client asked in.
+    let rewrite = from_gateway_uri(&uri).is_some();
     params.insert("uri".into(), Value::String(original));
     let raw = match upstream
         .request(
@@ -109,6 +111,9 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Ok(v) => v,
         Err(_) => return Reply::Raw(raw),
     };
+    if !rewrite {
+        return Reply::Value(result);
+    }
     if let Some(Value::Array(contents)) = result.get_mut("contents") {
         for c in contents {
             if let Some(u) = c.get("uri").and_then(Value::as_str).map(str::to_string) {
@@ -119,9 +124,78 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     Reply::Value(result)
 }
 
+/// `resources/subscribe` (`on`) and `resources/unsubscribe`: recorded per session and
+/// passed to the owning server; its `notifications/resources/updated` reach the
+/// session's GET stream with the URI as the client subscribed to it.
+pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply {
+    let method = if on {
+        "resources/subscribe"
+    } else {
+        "resources/unsubscribe"
+    };
+    let Some(uri) = params
+        .as_ref()
+        .and_then(|p| p.get("uri"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Reply::Error(RpcError::new(
+            INVALID_PARAMS,
+            format!("{method} needs a string `uri`"),
+        ));
+    };
+    let Some(session) = &ctx.session else {
+        return Reply::Error(RpcError::new(
+            INVALID_REQUEST,
+            format!("{method} needs a session (send the Mcp-Session-Id from initialize)"),
+        ));
+    };
+    let (upstream, original) = match route(ctx, &uri) {
+        Ok(r) => r,
+        Err(e) => return Reply::Error(e),
+    };
+    let hub = &ctx.state.hub;
+    let forward = if on {
+        hub.subscribe(&upstream.name, &original, &session.token, &uri);
+        true
+    } else {
+        hub.unsubscribe(&upstream.name, &original, &session.token)
+    };
+    if !forward {
+        return Reply::Value(serde_json::json!({}));
+    }
+    let upstream_params = serde_json::json!({ "uri": original });
+    match upstream
+        .request(
+            method,
+            Some(&upstream_params),
+            ctx.runtime.call_timeout(),
+            &ctx.call_context(),
+        )
+        .await
+    {
+        Ok(_) => Reply::Value(serde_json::json!({})),
+        Err(e) => {
+            if on {
+                hub.unsubscribe(&upstream.name, &original, &session.token);
+            }
+            match e {
+                UpstreamError::Rpc(e) => Reply::Error(e),
+                other => Reply::Error(RpcError::new(
+                    crate::jsonrpc::INTERNAL_ERROR,
+                    format!(
+                        "{method} '{uri}': server '{}' failed: {other}",
+                        upstream.prefix
+                    ),
+                )),
+            }
+        }
+    }
+}
+
 /// The upstream owning a URI: a gateway URI names its server; a plain URI is accepted
 /// when exactly one server is allowed (what LiteLLM clients send).
-fn route(ctx: &Ctx<'_>, uri: &str) -> Result<(Arc<Upstream>, String), RpcError> {
+pub(crate) fn route(ctx: &Ctx<'_>, uri: &str) -> Result<(Arc<Upstream>, String), RpcError> {
     if let Some((prefix, original)) = from_gateway_uri(uri) {
         return by_prefix(ctx, prefix)
             .map(|u| (u, original.to_string()))

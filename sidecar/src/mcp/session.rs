@@ -10,14 +10,26 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::SUPPORTED_VERSIONS;
+use crate::relay::ClientCaps;
 
-const FORMAT_VERSION: u8 = 1;
-const PREFIX: &str = "m1.";
+const FORMAT_VERSION: u8 = 2;
+const PREFIX: &str = "m2.";
+/// Format byte, protocol version, capabilities, issue time.
+const FIXED_LEN: usize = 1 + 1 + 1 + 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     pub protocol_version: &'static str,
     pub issued_at: u64,
+    /// What the client declared at initialize.
+    pub caps: ClientCaps,
+}
+
+/// A client session as a request carries it: its id and what the id says.
+#[derive(Debug, Clone)]
+pub struct ClientSession {
+    pub token: String,
+    pub info: SessionInfo,
 }
 
 pub struct SessionKeys {
@@ -42,9 +54,10 @@ impl SessionKeys {
         let version_index = SUPPORTED_VERSIONS
             .iter()
             .position(|v| *v == info.protocol_version)? as u8;
-        let mut plain = Vec::with_capacity(10);
+        let mut plain = Vec::with_capacity(FIXED_LEN);
         plain.push(FORMAT_VERSION);
         plain.push(version_index);
+        plain.push(info.caps.0);
         plain.extend_from_slice(&info.issued_at.to_be_bytes());
         let mut nonce = [0u8; 12];
         getrandom::getrandom(&mut nonce).ok()?;
@@ -65,14 +78,16 @@ impl SessionKeys {
         }
         let (nonce, sealed) = raw.split_at(12);
         let plain = self.cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()?;
-        if plain.len() != 10 || plain[0] != FORMAT_VERSION {
+        if plain.len() != FIXED_LEN || plain[0] != FORMAT_VERSION {
             return None;
         }
         let protocol_version = SUPPORTED_VERSIONS.get(plain[1] as usize)?;
-        let issued_at = u64::from_be_bytes(plain[2..10].try_into().ok()?);
+        let caps = ClientCaps(plain[2]);
+        let issued_at = u64::from_be_bytes(plain[3..FIXED_LEN].try_into().ok()?);
         Some(SessionInfo {
             protocol_version,
             issued_at,
+            caps,
         })
     }
 }
@@ -87,6 +102,7 @@ mod tests {
         let info = SessionInfo {
             protocol_version: "2025-06-18",
             issued_at: 42,
+            caps: ClientCaps(5),
         };
         let token = keys.mint(&info).unwrap();
         assert!(token.len() < 80, "{}", token.len());
@@ -100,7 +116,7 @@ mod tests {
             SessionKeys::derive(b"another secret value").open(&token),
             None
         );
-        assert_eq!(keys.open("m1.!!"), None);
+        assert_eq!(keys.open("m2.!!"), None);
         assert_eq!(keys.open("made-up"), None);
     }
 }

@@ -124,6 +124,7 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
 pub(crate) fn describe(e: &UpstreamError) -> String {
     match e {
         UpstreamError::Timeout(d) => format!("did not answer within {} ms", d.as_millis()),
+        UpstreamError::Cancelled => "was told the client cancelled the request".to_string(),
         UpstreamError::Unavailable(why) => format!("is unavailable ({why})"),
         UpstreamError::Protocol(why) => format!("answered with something that is not MCP ({why})"),
         UpstreamError::Rpc(r) => format!("returned error {}: {}", r.code, r.message),

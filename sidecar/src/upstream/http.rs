@@ -10,18 +10,22 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
+use tokio::sync::watch;
 
 use meshgate_policy::config::ServerConfig;
 
 use super::credentials::ServerHeaders;
 use super::pending::rpc_error_from;
 use super::{
-    credential_key, initialize_params, CallContext, UpstreamError, UpstreamResult,
+    initialize_params, session_key, CallContext, UpstreamError, UpstreamResult,
     UPSTREAM_PROTOCOL_VERSION,
 };
 use crate::jsonrpc::{self, Message};
+use crate::relay::exchange::cancelled;
+use crate::relay::link::ServerLink;
+use crate::relay::{ClientCaps, Exchange};
 use crate::sse::SseParser;
 
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -44,6 +48,8 @@ pub fn new_client() -> HttpClient {
 
 /// Upstream sessions kept per server before the map is reset.
 const MAX_SESSIONS: usize = 1024;
+/// How often an idle listening stream checks that its session is still the one in use.
+const LISTEN_CHECK: Duration = Duration::from_secs(15);
 
 /// What identifies the upstream session in use.
 #[derive(Clone)]
@@ -58,11 +64,15 @@ pub struct HttpUpstream {
     url: Uri,
     client: HttpClient,
     headers: ServerHeaders,
-    /// One upstream session per distinct set of outbound credentials.
+    link: Arc<ServerLink>,
+    me: Weak<HttpUpstream>,
+    /// One upstream session per distinct set of outbound credentials and client
+    /// capabilities.
     sessions: RwLock<HashMap<u64, Session>>,
     init_lock: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     generation: AtomicU64,
+    stop: watch::Sender<bool>,
 }
 
 enum Reply {
@@ -76,18 +86,28 @@ impl HttpUpstream {
         prefix: &str,
         config: &ServerConfig,
         client: HttpClient,
-    ) -> Result<Self, String> {
+        link: &Arc<ServerLink>,
+    ) -> Result<Arc<Self>, String> {
         let url = super::server_url(name, config)?;
-        Ok(HttpUpstream {
+        let headers = ServerHeaders::new(prefix, config)?;
+        Ok(Arc::new_cyclic(|me| HttpUpstream {
             name: name.to_string(),
             url,
             client,
-            headers: ServerHeaders::new(prefix, config)?,
+            headers,
+            link: Arc::clone(link),
+            me: me.clone(),
             sessions: RwLock::new(HashMap::new()),
             init_lock: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             generation: AtomicU64::new(0),
-        })
+            stop: watch::Sender::new(false),
+        }))
+    }
+
+    /// Ends the listening streams.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
     }
 
     pub async fn request(
@@ -97,12 +117,22 @@ impl HttpUpstream {
         call: &CallContext<'_>,
     ) -> UpstreamResult {
         let headers = call.outbound(&self.headers);
-        let key = credential_key(&headers);
+        let key = session_key(&headers, call.caps);
+        self.link.used_by(key, call.session);
         for _attempt in 0..2 {
-            let session = self.session(key, &headers).await?;
+            let session = self.session(key, &headers, call.caps).await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = jsonrpc::request(id, method, params);
-            match self.post(&headers, Some(&session), id, body).await? {
+            let posted = self.post(&headers, key, Some(&session), id, body, call.exchange);
+            let reply = tokio::select! {
+                r = posted => r?,
+                _ = cancelled(call.exchange) => {
+                    let note = serde_json::json!({"requestId": id, "reason": "cancelled by the client"});
+                    self.post_detached(key, &headers, jsonrpc::notification("notifications/cancelled", Some(&note)));
+                    return Err(UpstreamError::Cancelled);
+                }
+            };
+            match reply {
                 Reply::Result(r) => return r,
                 Reply::SessionLost => {
                     tracing::info!(server = %self.name, "upstream session expired; re-initializing");
@@ -117,7 +147,12 @@ impl HttpUpstream {
     }
 
     /// The session for one credential set, initialized on first use.
-    async fn session(&self, key: u64, headers: &HeaderMap) -> Result<Session, UpstreamError> {
+    async fn session(
+        &self,
+        key: u64,
+        headers: &HeaderMap,
+        caps: ClientCaps,
+    ) -> Result<Session, UpstreamError> {
         let cached = |this: &Self| this.sessions.read().ok().and_then(|s| s.get(&key).cloned());
         if let Some(s) = cached(self) {
             return Ok(s);
@@ -126,13 +161,21 @@ impl HttpUpstream {
         if let Some(s) = cached(self) {
             return Ok(s);
         }
-        let session = self.initialize(headers).await?;
+        let session = self.initialize(key, headers, caps).await?;
         if let Ok(mut map) = self.sessions.write() {
             if map.len() >= MAX_SESSIONS {
                 // Many distinct client credentials: start over rather than grow without bound.
                 map.clear();
             }
             map.insert(key, session.clone());
+        }
+        if session.id.is_some() {
+            tokio::spawn(listen(
+                self.me.clone(),
+                key,
+                headers.clone(),
+                session.clone(),
+            ));
         }
         Ok(session)
     }
@@ -145,12 +188,24 @@ impl HttpUpstream {
         }
     }
 
-    async fn initialize(&self, headers: &HeaderMap) -> Result<Session, UpstreamError> {
+    fn is_current(&self, key: u64, generation: u64) -> bool {
+        self.sessions
+            .read()
+            .ok()
+            .is_some_and(|m| m.get(&key).is_some_and(|s| s.generation == generation))
+    }
+
+    async fn initialize(
+        &self,
+        key: u64,
+        headers: &HeaderMap,
+        caps: ClientCaps,
+    ) -> Result<Session, UpstreamError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = jsonrpc::request(id, "initialize", Some(&initialize_params()));
+        let body = jsonrpc::request(id, "initialize", Some(&initialize_params(caps)));
         let resp = self.send(headers, None, None, body).await?;
         let session_id = resp.headers().get("mcp-session-id").cloned();
-        let result = match self.read_reply(headers, resp, id).await? {
+        let result = match self.read_reply(headers, key, resp, id, None).await? {
             Reply::Result(r) => r?,
             Reply::SessionLost => {
                 return Err(UpstreamError::Unavailable(
@@ -189,9 +244,11 @@ impl HttpUpstream {
     async fn post(
         &self,
         headers: &HeaderMap,
+        key: u64,
         session: Option<&Session>,
         id: u64,
         body: Vec<u8>,
+        exchange: Option<&Arc<Exchange>>,
     ) -> Result<Reply, UpstreamError> {
         let resp = self
             .send(
@@ -204,7 +261,7 @@ impl HttpUpstream {
         if resp.status() == StatusCode::NOT_FOUND && session.is_some_and(|s| s.id.is_some()) {
             return Ok(Reply::SessionLost);
         }
-        self.read_reply(headers, resp, id).await
+        self.read_reply(headers, key, resp, id, exchange).await
     }
 
     async fn send(
@@ -248,8 +305,10 @@ impl HttpUpstream {
     async fn read_reply(
         &self,
         headers: &HeaderMap,
+        key: u64,
         resp: http::Response<hyper::body::Incoming>,
         id: u64,
+        exchange: Option<&Arc<Exchange>>,
     ) -> Result<Reply, UpstreamError> {
         let status = resp.status();
         let is_sse = resp
@@ -259,7 +318,8 @@ impl HttpUpstream {
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse && status.is_success() {
             return Ok(Reply::Result(
-                self.read_sse(headers, resp.into_body(), id).await,
+                self.read_sse(headers, key, resp.into_body(), id, exchange)
+                    .await,
             ));
         }
         let body = resp
@@ -292,11 +352,15 @@ impl HttpUpstream {
         }
     }
 
+    /// Reads the event stream of one POST: messages before the response belong to
+    /// that request and go to its client.
     async fn read_sse(
         &self,
         headers: &HeaderMap,
+        key: u64,
         mut body: hyper::body::Incoming,
         id: u64,
+        exchange: Option<&Arc<Exchange>>,
     ) -> UpstreamResult {
         let mut parser = SseParser::default();
         while let Some(frame) = body.frame().await {
@@ -327,9 +391,9 @@ impl HttpUpstream {
                     };
                 }
                 if msg.is_request() {
-                    self.answer(headers, &msg);
-                } else if let Some(method) = &msg.method {
-                    super::note_notification(&self.name, method, msg.params.as_ref());
+                    self.answer(key, headers, msg, exchange.cloned());
+                } else {
+                    self.link.notification(key, &msg, exchange);
                 }
             }
         }
@@ -339,10 +403,24 @@ impl HttpUpstream {
         )))
     }
 
-    /// Answers a server→client request on a new POST, in the background.
-    fn answer(&self, headers: &HeaderMap, msg: &Message) {
-        let reply = super::answer_server_request(msg);
-        let key = credential_key(headers);
+    /// Answers a server→client request (once its client did) on a new POST, in the
+    /// background.
+    fn answer(&self, key: u64, headers: &HeaderMap, msg: Message, exchange: Option<Arc<Exchange>>) {
+        let me = self.me.clone();
+        let headers = headers.clone();
+        tokio::spawn(async move {
+            let Some(link) = me.upgrade().map(|u| Arc::clone(&u.link)) else {
+                return;
+            };
+            let reply = link.server_request(&msg, exchange.as_ref()).await;
+            if let Some(this) = me.upgrade() {
+                this.post_detached(key, &headers, reply);
+            }
+        });
+    }
+
+    /// POSTs a notification or response to the session of `key`, in the background.
+    fn post_detached(&self, key: u64, headers: &HeaderMap, body: Vec<u8>) {
         let session = self.sessions.read().ok().and_then(|s| s.get(&key).cloned());
         let this = (self.client.clone(), self.url.clone(), headers.clone());
         tokio::spawn(async move {
@@ -350,7 +428,7 @@ impl HttpUpstream {
             let Ok(mut req) = Request::builder()
                 .method(Method::POST)
                 .uri(url)
-                .body(Full::new(Bytes::from(reply)))
+                .body(Full::new(Bytes::from(body)))
             else {
                 return;
             };
@@ -370,8 +448,86 @@ impl HttpUpstream {
                 }
                 h.insert("mcp-protocol-version", s.protocol_version);
             }
-            let _ = client.request(req).await;
+            if let Ok(resp) = client.request(req).await {
+                let _ = resp.into_body().collect().await;
+            }
         });
+    }
+}
+
+/// The session's GET stream: what the server sends unrelated to any request
+/// (list_changed, resource updates, logs). Reopened while the session is in use; ends
+/// when the server has none (405), the session is replaced, or the server is removed.
+async fn listen(me: Weak<HttpUpstream>, key: u64, headers: HeaderMap, session: Session) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let Some(this) = me.upgrade() else { return };
+        let mut stop = this.stop.subscribe();
+        if *stop.borrow() || !this.is_current(key, session.generation) {
+            return;
+        }
+        let Ok(mut req) = Request::builder()
+            .method(Method::GET)
+            .uri(this.url.clone())
+            .body(Full::new(Bytes::new()))
+        else {
+            return;
+        };
+        let h = req.headers_mut();
+        h.extend(headers.clone());
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        if let Some(id) = &session.id {
+            h.insert("mcp-session-id", id.clone());
+        }
+        h.insert("mcp-protocol-version", session.protocol_version.clone());
+        let resp = match this.client.request(req).await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::debug!(server = %this.name, status = r.status().as_u16(), "no listening stream");
+                return;
+            }
+            Err(_) => {
+                drop(this);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        let mut body = resp.into_body();
+        let mut parser = SseParser::default();
+        loop {
+            let frame = tokio::select! {
+                f = body.frame() => f,
+                _ = stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(LISTEN_CHECK) => {
+                    if this.is_current(key, session.generation) { continue } else { return }
+                }
+            };
+            let Some(Ok(frame)) = frame else { break };
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
+            let Ok(events) = parser.push(chunk) else {
+                break;
+            };
+            for event in events {
+                let Ok(msg) = serde_json::from_str::<Message>(&event.data) else {
+                    continue;
+                };
+                if msg.is_request() {
+                    this.answer(key, &headers, msg, None);
+                } else if !msg.is_response() {
+                    this.link.notification(key, &msg, None);
+                }
+            }
+            backoff = Duration::from_millis(500);
+        }
+        drop(this);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 

@@ -22,6 +22,8 @@ use meshgate_policy::tool_rules::ToolRules;
 
 pub use self::http::{new_client as new_http_client, HttpClient};
 use crate::jsonrpc::RpcError;
+use crate::relay::link::ServerLink;
+use crate::relay::{ClientCaps, Exchange, Hub};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
@@ -33,6 +35,9 @@ pub enum UpstreamError {
     Unavailable(String),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The client cancelled the request; the upstream was told.
+    #[error("cancelled by the client")]
+    Cancelled,
     /// The upstream sent something that is not MCP.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -41,10 +46,16 @@ pub enum UpstreamError {
 pub type UpstreamResult = Result<Box<RawValue>, UpstreamError>;
 
 /// What a request carries from the client that an upstream may need: its HTTP headers
-/// (for `extra_headers` and `x-mcp-<prefix>-<header>`), and the name of the gateway-key
-/// header (never forwarded). Empty for the gateway's own requests (e.g. list refreshes).
-#[derive(Debug, Clone, Copy, Default)]
+/// (for `extra_headers` and `x-mcp-<prefix>-<header>`), the name of the gateway-key
+/// header (never forwarded), the client's capabilities (upstream sessions are opened
+/// with them) and its exchange (where related server messages go). Empty for the
+/// gateway's own requests (e.g. list refreshes).
+#[derive(Clone, Copy, Default)]
 pub struct CallContext<'a> {
+    pub exchange: Option<&'a Arc<Exchange>>,
+    /// The client session id, so unprompted upstream messages find their sessions.
+    pub session: Option<&'a str>,
+    pub caps: ClientCaps,
     pub client_headers: Option<&'a ::http::HeaderMap>,
     /// `general_settings.litellm_key_header_name`; `x-litellm-api-key` when None.
     pub key_header: Option<&'a str>,
@@ -70,9 +81,10 @@ impl CallContext<'_> {
     }
 }
 
-/// A stable key for a set of outbound headers: upstream sessions (and tool lists) are
-/// kept per distinct credential set, so no session is shared across client identities.
-pub fn credential_key(headers: &::http::HeaderMap) -> u64 {
+/// A stable key for a set of outbound headers and client capabilities: upstream
+/// sessions (and tool lists) are kept per distinct pair, so no session is shared across
+/// client identities, and each is opened with the capabilities of its clients.
+pub fn session_key(headers: &::http::HeaderMap, caps: ClientCaps) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut pairs: Vec<(&str, &[u8])> = headers
         .iter()
@@ -81,6 +93,7 @@ pub fn credential_key(headers: &::http::HeaderMap) -> u64 {
     pairs.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     pairs.hash(&mut h);
+    caps.hash(&mut h);
     h.finish()
 }
 
@@ -99,6 +112,8 @@ enum Connector {
 /// names for routing.
 pub struct ToolCatalog {
     pub fetched_at: Instant,
+    /// The server's list_changed count when fetched; older catalogs are stale.
+    pub generation: u64,
     pub prefixed: Vec<Box<RawValue>>,
     /// Bare names, in the order of `prefixed`.
     pub names: Vec<String>,
@@ -114,6 +129,7 @@ pub struct Upstream {
     tools: Mutex<HashMap<u64, Arc<ToolCatalog>>>,
     /// What a credential set is, for HTTP-based servers.
     headers: Option<credentials::ServerHeaders>,
+    link: Arc<ServerLink>,
 }
 
 /// The `url` of an HTTP-based server, parsed.
@@ -134,10 +150,11 @@ pub fn client_info() -> Value {
 /// The protocol version the gateway asks upstreams for.
 pub const UPSTREAM_PROTOCOL_VERSION: &str = "2025-11-25";
 
-pub fn initialize_params() -> Value {
+/// `initialize` on behalf of clients with these capabilities.
+pub fn initialize_params(caps: ClientCaps) -> Value {
     serde_json::json!({
         "protocolVersion": UPSTREAM_PROTOCOL_VERSION,
-        "capabilities": {},
+        "capabilities": caps.to_json(),
         "clientInfo": client_info(),
     })
 }
@@ -148,7 +165,9 @@ impl Upstream {
         prefix: &str,
         config: &ServerConfig,
         client: &HttpClient,
+        hub: &Arc<Hub>,
     ) -> Arc<Upstream> {
+        let link = ServerLink::new(name, Arc::clone(hub));
         let connector = if config.is_openapi() {
             match openapi::OpenApiUpstream::start(name, prefix, config, client.clone()) {
                 Ok(u) => Connector::OpenApi(Arc::new(u)),
@@ -156,15 +175,18 @@ impl Upstream {
             }
         } else {
             match config.effective_transport() {
-                Transport::Stdio => Connector::Stdio(stdio_pool::StdioPool::start(name, config)),
+                Transport::Stdio => {
+                    Connector::Stdio(stdio_pool::StdioPool::start(name, config, &link))
+                }
                 Transport::Http => {
-                    match http::HttpUpstream::new(name, prefix, config, client.clone()) {
-                        Ok(u) => Connector::Http(Arc::new(u)),
+                    match http::HttpUpstream::new(name, prefix, config, client.clone(), &link) {
+                        Ok(u) => Connector::Http(u),
                         Err(e) => Connector::Unsupported(e),
                     }
                 }
                 Transport::Sse => {
-                    match sse_client::SseUpstream::new(name, prefix, config, client.clone()) {
+                    match sse_client::SseUpstream::new(name, prefix, config, client.clone(), &link)
+                    {
                         Ok(u) => Connector::Sse(Arc::new(u)),
                         Err(e) => Connector::Unsupported(e),
                     }
@@ -186,11 +208,13 @@ impl Upstream {
                 }
                 _ => None,
             },
+            link,
         })
     }
 
     /// One request to the upstream; the result is returned raw. `call` carries what the
-    /// client sent that the upstream may need (only REST upstreams read it so far).
+    /// client sent that the upstream may need; a client progress token is swapped for
+    /// one of the gateway's (the connection is shared) and mapped back on the way out.
     pub async fn request(
         &self,
         method: &str,
@@ -198,6 +222,11 @@ impl Upstream {
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
+        let mapped = match (call.exchange, params) {
+            (Some(exchange), Some(p)) => self.link.hub.map_progress(p, exchange),
+            _ => None,
+        };
+        let params = mapped.as_ref().map(|(p, _)| p).or(params);
         let fut = async {
             match &self.connector {
                 Connector::Stdio(u) => u.request(method, params, timeout, call).await,
@@ -220,8 +249,8 @@ impl Upstream {
             return pool.key_for(call).0;
         }
         match &self.headers {
-            Some(h) if call.client_headers.is_some() => credential_key(&call.outbound(h)),
-            Some(h) => credential_key(&CallContext::default().outbound(h)),
+            Some(h) if call.client_headers.is_some() => session_key(&call.outbound(h), call.caps),
+            Some(h) => session_key(&CallContext::default().outbound(h), call.caps),
             None => 0,
         }
     }
@@ -235,6 +264,8 @@ impl Upstream {
         call: &CallContext<'_>,
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
         let key = self.catalog_key(call);
+        // A list served from cache still makes this client one of the session's users.
+        self.link.used_by(key, call.session);
         if let Connector::OpenApi(u) = &self.connector {
             // Built once when the spec loaded; never stale.
             let catalog = match tokio::time::timeout(timeout, u.catalog()).await {
@@ -249,6 +280,7 @@ impl Upstream {
                 return Ok(c);
             }
         }
+        let generation = self.link.tools_generation();
         let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
         let mut prefixed_tools = Vec::new();
         let mut names = Vec::new();
@@ -297,6 +329,7 @@ impl Upstream {
         }
         let catalog = Arc::new(ToolCatalog {
             fetched_at: Instant::now(),
+            generation,
             prefixed: prefixed_tools,
             names,
             bare_names,
@@ -314,9 +347,17 @@ impl Upstream {
         }
     }
 
+    /// The cached catalog, unless the server said its tools changed since.
     pub fn cached_tools(&self, call: &CallContext<'_>) -> Option<Arc<ToolCatalog>> {
         let key = self.catalog_key(call);
-        self.tools.lock().ok().and_then(|m| m.get(&key).cloned())
+        let generation = self.link.tools_generation();
+        self.tools
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+            .filter(|c| {
+                c.generation == generation || matches!(self.connector, Connector::OpenApi(_))
+            })
     }
 
     /// Stops the connection (kills a stdio process); used when the config drops it.
@@ -325,7 +366,8 @@ impl Upstream {
             Connector::Stdio(u) => u.shutdown(),
             Connector::Sse(u) => u.shutdown(),
             Connector::OpenApi(u) => u.shutdown(),
-            Connector::Http(_) | Connector::Unsupported(_) => {}
+            Connector::Http(u) => u.shutdown(),
+            Connector::Unsupported(_) => {}
         }
     }
 }
@@ -333,40 +375,5 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// Answers a request an upstream sends the gateway (server→client). Relaying these to
-/// the originating client is not wired yet, so only `ping` and `roots/list` succeed.
-pub(crate) fn answer_server_request(msg: &crate::jsonrpc::Message) -> Vec<u8> {
-    let id = msg.id.clone().unwrap_or(Value::Null);
-    match msg.method.as_deref() {
-        Some("ping") => crate::jsonrpc::response_value(&id, &serde_json::json!({})),
-        Some("roots/list") => {
-            crate::jsonrpc::response_value(&id, &serde_json::json!({"roots": []}))
-        }
-        Some(other) => crate::jsonrpc::error_response(
-            Some(&id),
-            &RpcError::new(
-                crate::jsonrpc::METHOD_NOT_FOUND,
-                format!("meshgate does not relay `{other}` to clients yet"),
-            )
-            .to_value(),
-        ),
-        None => Vec::new(),
-    }
-}
-
-/// Notifications from an upstream; logged for now.
-pub(crate) fn note_notification(server: &str, method: &str, params: Option<&Value>) {
-    match method {
-        "notifications/message" => {
-            tracing::info!(
-                server,
-                "upstream log: {}",
-                params.map(|p| p.to_string()).unwrap_or_default()
-            )
-        }
-        _ => tracing::debug!(server, method, "upstream notification"),
     }
 }

@@ -404,6 +404,7 @@ fn catalog(spec: &ApiSpec, prefix: &str, permits: &dyn Fn(&str) -> bool) -> Tool
     }
     ToolCatalog {
         fetched_at: Instant::now(),
+        generation: 0,
         prefixed: prefixed_tools,
         names,
         bare_names,

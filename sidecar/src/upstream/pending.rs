@@ -4,8 +4,10 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
+
+use crate::relay::Exchange;
 
 use super::{UpstreamError, UpstreamResult};
 use crate::jsonrpc::{Message, RpcError, INTERNAL_ERROR};
@@ -13,18 +15,44 @@ use crate::jsonrpc::{Message, RpcError, INTERNAL_ERROR};
 #[derive(Default)]
 pub struct Pending {
     next_id: AtomicU64,
-    waiting: Mutex<HashMap<u64, oneshot::Sender<UpstreamResult>>>,
+    waiting: Mutex<HashMap<u64, Waiter>>,
+}
+
+struct Waiter {
+    tx: oneshot::Sender<UpstreamResult>,
+    /// The client request this one serves, for relaying what the server sends meanwhile.
+    exchange: Option<Arc<Exchange>>,
 }
 
 impl Pending {
     /// Reserves an id and the receiver its answer will arrive on.
-    pub fn register(&self) -> (u64, oneshot::Receiver<UpstreamResult>) {
+    pub fn register(
+        &self,
+        exchange: Option<&Arc<Exchange>>,
+    ) -> (u64, oneshot::Receiver<UpstreamResult>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = oneshot::channel();
         if let Ok(mut w) = self.waiting.lock() {
-            w.insert(id, tx);
+            w.insert(
+                id,
+                Waiter {
+                    tx,
+                    exchange: exchange.cloned(),
+                },
+            );
         }
         (id, rx)
+    }
+
+    /// The client request a message from the server belongs to. A stdio or legacy SSE
+    /// connection does not say, so it is only known when exactly one request with a
+    /// client stream is in flight; otherwise None (never a guess: a wrong guess would
+    /// show one client another's data).
+    pub fn sole_exchange(&self) -> Option<Arc<Exchange>> {
+        let w = self.waiting.lock().ok()?;
+        let mut streaming = w.values().filter_map(|x| x.exchange.as_ref());
+        let first = streaming.next()?;
+        streaming.next().is_none().then(|| Arc::clone(first))
     }
 
     pub fn forget(&self, id: u64) {
@@ -38,7 +66,8 @@ impl Pending {
         let Some(id) = msg.id.as_ref().and_then(Value::as_u64) else {
             return false;
         };
-        let Some(tx) = self.waiting.lock().ok().and_then(|mut w| w.remove(&id)) else {
+        let Some(Waiter { tx, .. }) = self.waiting.lock().ok().and_then(|mut w| w.remove(&id))
+        else {
             return false;
         };
         let outcome = match (msg.result, msg.error) {
@@ -58,7 +87,7 @@ impl Pending {
             Ok(mut w) => w.drain().collect(),
             Err(_) => return,
         };
-        for (_, tx) in drained {
+        for (_, Waiter { tx, .. }) in drained {
             let _ = tx.send(Err(UpstreamError::Unavailable(why.to_string())));
         }
     }

@@ -16,8 +16,11 @@ use meshgate_policy::config::ServerConfig;
 use super::credentials::ServerHeaders;
 use super::http::{connect_reason, HttpClient};
 use super::pending::Pending;
-use super::{credential_key, initialize_params, CallContext, UpstreamError, UpstreamResult};
+use super::{initialize_params, session_key, CallContext, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};
+use crate::relay::exchange::cancelled;
+use crate::relay::link::ServerLink;
+use crate::relay::ClientCaps;
 use crate::sse::SseParser;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +37,9 @@ pub struct SseUpstream {
     url: Uri,
     client: HttpClient,
     headers: ServerHeaders,
-    /// One event stream (= one upstream session) per distinct set of outbound credentials.
+    link: Arc<ServerLink>,
+    /// One event stream (= one upstream session) per distinct set of outbound credentials
+    /// and client capabilities.
     streams: RwLock<HashMap<u64, Arc<Stream>>>,
     connect_lock: tokio::sync::Mutex<()>,
 }
@@ -45,6 +50,7 @@ impl SseUpstream {
         prefix: &str,
         config: &ServerConfig,
         client: HttpClient,
+        link: &Arc<ServerLink>,
     ) -> Result<Self, String> {
         let url = super::server_url(name, config)?;
         Ok(SseUpstream {
@@ -52,6 +58,7 @@ impl SseUpstream {
             url,
             client,
             headers: ServerHeaders::new(prefix, config)?,
+            link: Arc::clone(link),
             streams: RwLock::new(HashMap::new()),
             connect_lock: tokio::sync::Mutex::new(()),
         })
@@ -65,8 +72,10 @@ impl SseUpstream {
         call: &CallContext<'_>,
     ) -> UpstreamResult {
         let headers = call.outbound(&self.headers);
-        let stream = self.stream(&headers).await?;
-        let (id, rx) = stream.pending.register();
+        let key = session_key(&headers, call.caps);
+        self.link.used_by(key, call.session);
+        let stream = self.stream(&headers, call.caps).await?;
+        let (id, rx) = stream.pending.register(call.exchange);
         if let Err(e) = self
             .post(&stream, &headers, jsonrpc::request(id, method, params))
             .await
@@ -74,7 +83,18 @@ impl SseUpstream {
             stream.pending.forget(id);
             return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, rx) => r,
+            _ = cancelled(call.exchange) => {
+                stream.pending.forget(id);
+                let note = serde_json::json!({"requestId": id, "reason": "cancelled by the client"});
+                let _ = self
+                    .post(&stream, &headers, jsonrpc::notification("notifications/cancelled", Some(&note)))
+                    .await;
+                return Err(UpstreamError::Cancelled);
+            }
+        };
+        match outcome {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(UpstreamError::Unavailable(format!(
                 "server `{}` closed its event stream",
@@ -98,8 +118,12 @@ impl SseUpstream {
         }
     }
 
-    async fn stream(&self, headers: &HeaderMap) -> Result<Arc<Stream>, UpstreamError> {
-        let key = credential_key(headers);
+    async fn stream(
+        &self,
+        headers: &HeaderMap,
+        caps: ClientCaps,
+    ) -> Result<Arc<Stream>, UpstreamError> {
+        let key = session_key(headers, caps);
         let current = || {
             self.streams
                 .read()
@@ -114,7 +138,7 @@ impl SseUpstream {
         if let Some(s) = current() {
             return Ok(s);
         }
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(headers))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(headers, caps))
             .await
             .map_err(|_| UpstreamError::Timeout(CONNECT_TIMEOUT))??;
         if let Ok(mut map) = self.streams.write() {
@@ -124,7 +148,11 @@ impl SseUpstream {
         Ok(stream)
     }
 
-    async fn connect(&self, headers: &HeaderMap) -> Result<Arc<Stream>, UpstreamError> {
+    async fn connect(
+        &self,
+        headers: &HeaderMap,
+        caps: ClientCaps,
+    ) -> Result<Arc<Stream>, UpstreamError> {
         let mut req = Request::builder()
             .method(Method::GET)
             .uri(self.url.clone())
@@ -152,7 +180,10 @@ impl SseUpstream {
         let (endpoint_tx, endpoint_rx) = oneshot::channel::<String>();
         let holder: Arc<RwLock<Option<Arc<Stream>>>> = Arc::new(RwLock::new(None));
         let reader = tokio::spawn(read_events(
-            self.name.clone(),
+            Arc::clone(&self.link),
+            session_key(headers, caps),
+            headers.clone(),
+            self.client.clone(),
             resp.into_body(),
             endpoint_tx,
             Arc::clone(&holder),
@@ -173,11 +204,11 @@ impl SseUpstream {
             *h = Some(Arc::clone(&stream));
         }
         // Handshake on the new stream.
-        let (id, rx) = stream.pending.register();
+        let (id, rx) = stream.pending.register(None);
         self.post(
             &stream,
             headers,
-            jsonrpc::request(id, "initialize", Some(&initialize_params())),
+            jsonrpc::request(id, "initialize", Some(&initialize_params(caps))),
         )
         .await?;
         match tokio::time::timeout(CONNECT_TIMEOUT, rx).await {
@@ -241,11 +272,15 @@ impl SseUpstream {
 }
 
 async fn read_events(
-    name: String,
+    link: Arc<ServerLink>,
+    key: u64,
+    headers: HeaderMap,
+    client: HttpClient,
     mut body: hyper::body::Incoming,
     endpoint_tx: oneshot::Sender<String>,
     holder: Arc<RwLock<Option<Arc<Stream>>>>,
 ) {
+    let name = link.name.clone();
     let mut endpoint_tx = Some(endpoint_tx);
     let mut parser = SseParser::default();
     let stream = || holder.read().ok().and_then(|h| h.clone());
@@ -270,9 +305,29 @@ async fn read_events(
             if msg.is_response() {
                 s.pending.complete(msg);
             } else if msg.is_request() {
-                tracing::debug!(server = %name, "server request over legacy SSE answered with an error");
-            } else if let Some(method) = &msg.method {
-                super::note_notification(&name, method, msg.params.as_ref());
+                let related = s.pending.sole_exchange();
+                let (link, headers, client) = (Arc::clone(&link), headers.clone(), client.clone());
+                let endpoint = s.endpoint.clone();
+                tokio::spawn(async move {
+                    let reply = link.server_request(&msg, related.as_ref()).await;
+                    let Ok(mut req) = Request::builder()
+                        .method(Method::POST)
+                        .uri(endpoint)
+                        .body(Full::new(Bytes::from(reply)))
+                    else {
+                        return;
+                    };
+                    req.headers_mut().extend(headers);
+                    req.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    if let Ok(resp) = client.request(req).await {
+                        let _ = resp.into_body().collect().await;
+                    }
+                });
+            } else {
+                link.notification(key, &msg, s.pending.sole_exchange().as_ref());
             }
         }
     }

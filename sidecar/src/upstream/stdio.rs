@@ -14,6 +14,9 @@ use meshgate_policy::config::ServerConfig;
 use super::pending::Pending;
 use super::{initialize_params, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};
+use crate::relay::exchange::cancelled;
+use crate::relay::link::ServerLink;
+use crate::relay::{ClientCaps, Exchange};
 
 /// Environment variables a child inherits from the sidecar; everything else (notably
 /// the shared secret) stays out. Configured `env` entries are added on top.
@@ -46,8 +49,9 @@ impl Connection {
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        exchange: Option<&Arc<Exchange>>,
     ) -> UpstreamResult {
-        let (id, rx) = self.pending.register();
+        let (id, rx) = self.pending.register(exchange);
         if self
             .writer
             .send(jsonrpc::request(id, method, params))
@@ -58,22 +62,33 @@ impl Connection {
                 "the server process is not running".into(),
             ));
         }
-        match tokio::time::timeout(timeout, rx).await {
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, rx) => r,
+            _ = cancelled(exchange) => {
+                self.cancel(id, "cancelled by the client");
+                return Err(UpstreamError::Cancelled);
+            }
+        };
+        match outcome {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(UpstreamError::Unavailable(
                 "the server process exited".into(),
             )),
             Err(_) => {
-                self.pending.forget(id);
-                let cancel =
-                    serde_json::json!({"requestId": id, "reason": "timed out at the gateway"});
-                let _ = self.writer.send(jsonrpc::notification(
-                    "notifications/cancelled",
-                    Some(&cancel),
-                ));
+                self.cancel(id, "timed out at the gateway");
                 Err(UpstreamError::Timeout(timeout))
             }
         }
+    }
+
+    /// Gives up on a request and tells the server so.
+    fn cancel(&self, id: u64, reason: &str) {
+        self.pending.forget(id);
+        let cancel = serde_json::json!({"requestId": id, "reason": reason});
+        let _ = self.writer.send(jsonrpc::notification(
+            "notifications/cancelled",
+            Some(&cancel),
+        ));
     }
 }
 
@@ -84,12 +99,22 @@ pub struct StdioUpstream {
 }
 
 impl StdioUpstream {
-    pub fn spawn(name: &str, config: &ServerConfig) -> Arc<StdioUpstream> {
+    /// Starts a process whose session is opened with `caps` (its clients' capabilities).
+    pub fn spawn(
+        name: &str,
+        config: &ServerConfig,
+        caps: ClientCaps,
+        key: u64,
+        link: &Arc<ServerLink>,
+    ) -> Arc<StdioUpstream> {
         let (live_tx, live_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
         let supervisor = Supervisor {
             name: name.to_string(),
             config: config.clone(),
+            caps,
+            key,
+            link: Arc::clone(link),
             live: live_tx,
             stop: stop_rx,
         };
@@ -106,6 +131,7 @@ impl StdioUpstream {
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        exchange: Option<&Arc<Exchange>>,
     ) -> UpstreamResult {
         let mut live = self.live.clone();
         let conn = match tokio::time::timeout(timeout, live.wait_for(Option::is_some)).await {
@@ -119,7 +145,7 @@ impl StdioUpstream {
             }
         };
         match conn {
-            Some(conn) => conn.request(method, params, timeout).await,
+            Some(conn) => conn.request(method, params, timeout, exchange).await,
             None => Err(UpstreamError::Unavailable(format!(
                 "server `{}` is stopped",
                 self.name
@@ -135,6 +161,10 @@ impl StdioUpstream {
 struct Supervisor {
     name: String,
     config: ServerConfig,
+    caps: ClientCaps,
+    /// The pool's key for this process (its upstream session).
+    key: u64,
+    link: Arc<ServerLink>,
     live: watch::Sender<Option<Arc<Connection>>>,
     stop: watch::Receiver<bool>,
 }
@@ -189,13 +219,23 @@ impl Supervisor {
             pending: Pending::default(),
         });
         tokio::spawn(write_loop(stdin, writer_rx));
-        let reader = tokio::spawn(read_loop(self.name.clone(), stdout, Arc::clone(&conn)));
+        let reader = tokio::spawn(read_loop(
+            Arc::clone(&self.link),
+            self.key,
+            stdout,
+            Arc::clone(&conn),
+        ));
 
         let pid = child.id().unwrap_or(0);
         let served = async {
-            conn.request("initialize", Some(&initialize_params()), INIT_TIMEOUT)
-                .await
-                .map_err(|e| format!("initialize failed: {e}"))?;
+            conn.request(
+                "initialize",
+                Some(&initialize_params(self.caps)),
+                INIT_TIMEOUT,
+                None,
+            )
+            .await
+            .map_err(|e| format!("initialize failed: {e}"))?;
             let _ = conn
                 .writer
                 .send(jsonrpc::notification("notifications/initialized", None));
@@ -264,7 +304,8 @@ async fn write_loop(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<Vec<u8>>)
     }
 }
 
-async fn read_loop(name: String, stdout: ChildStdout, conn: Arc<Connection>) {
+async fn read_loop(link: Arc<ServerLink>, key: u64, stdout: ChildStdout, conn: Arc<Connection>) {
+    let name = &link.name;
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
     loop {
@@ -289,10 +330,15 @@ async fn read_loop(name: String, stdout: ChildStdout, conn: Arc<Connection>) {
                 tracing::debug!(server = %name, "late or unknown response ignored");
             }
         } else if msg.is_request() {
-            let reply = super::answer_server_request(&msg);
-            let _ = conn.writer.send(reply);
-        } else if let Some(method) = &msg.method {
-            super::note_notification(&name, method, msg.params.as_ref());
+            // Answered in the background: the client may take its time.
+            let related = conn.pending.sole_exchange();
+            let (link, writer) = (Arc::clone(&link), conn.writer.clone());
+            tokio::spawn(async move {
+                let reply = link.server_request(&msg, related.as_ref()).await;
+                let _ = writer.send(reply);
+            });
+        } else {
+            link.notification(key, &msg, conn.pending.sole_exchange().as_ref());
         }
     }
 }

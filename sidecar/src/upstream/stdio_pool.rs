@@ -1,6 +1,7 @@
-//! stdio servers whose `env` takes values from request headers (`${X-HEADER}`): one
-//! long-lived process per distinct resulting environment, started on first use, reaped
-//! after sitting idle. A server without such values has exactly one process.
+//! stdio servers: one long-lived process per distinct environment (`env` may take values
+//! from request headers, `${X-HEADER}`) and set of client capabilities (a process's
+//! session is opened with them), started on first use, reaped after sitting idle. The
+//! common case — no templates, clients declaring nothing — is one process, started at once.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,8 @@ use meshgate_policy::env::{fill_header_templates, has_header_templates};
 
 use super::stdio::StdioUpstream;
 use super::{CallContext, UpstreamResult};
+use crate::relay::link::ServerLink;
+use crate::relay::ClientCaps;
 
 /// A process for a request-specific environment stops after this long without calls.
 const IDLE: Duration = Duration::from_secs(300);
@@ -29,29 +32,30 @@ pub struct StdioPool {
     name: String,
     config: ServerConfig,
     templated: bool,
+    link: Arc<ServerLink>,
     processes: Mutex<HashMap<u64, Entry>>,
     reaper: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl StdioPool {
-    pub fn start(name: &str, config: &ServerConfig) -> Arc<StdioPool> {
+    pub fn start(name: &str, config: &ServerConfig, link: &Arc<ServerLink>) -> Arc<StdioPool> {
         let templated = has_header_templates(&config.env);
         let pool = Arc::new(StdioPool {
             name: name.to_string(),
             config: config.clone(),
             templated,
+            link: Arc::clone(link),
             processes: Mutex::new(HashMap::new()),
             reaper: Mutex::new(None),
         });
-        if templated {
-            let weak = Arc::downgrade(&pool);
-            let task = tokio::spawn(reap(weak));
-            if let Ok(mut slot) = pool.reaper.lock() {
-                *slot = Some(task.abort_handle());
-            }
-        } else {
+        let weak = Arc::downgrade(&pool);
+        let task = tokio::spawn(reap(weak));
+        if let Ok(mut slot) = pool.reaper.lock() {
+            *slot = Some(task.abort_handle());
+        }
+        if !templated {
             // The common case: start the one process now so the first call is fast.
-            pool.process(0, config.env.clone());
+            pool.process(0, config.env.clone(), ClientCaps::default());
         }
         pool
     }
@@ -59,13 +63,14 @@ impl StdioPool {
     /// The environment this request runs in, and its key.
     pub fn key_for(&self, call: &CallContext<'_>) -> (u64, BTreeMap<String, String>) {
         if !self.templated {
-            return (0, BTreeMap::new());
+            return (u64::from(call.caps.0), BTreeMap::new());
         }
         let env = fill_header_templates(&self.config.env, |name| {
             call.client_headers?.get(name)?.to_str().ok()
         });
         let mut h = std::collections::hash_map::DefaultHasher::new();
         env.hash(&mut h);
+        call.caps.hash(&mut h);
         (h.finish(), env)
     }
 
@@ -77,14 +82,24 @@ impl StdioPool {
         call: &CallContext<'_>,
     ) -> UpstreamResult {
         let (key, env) = self.key_for(call);
-        let process = self.process(key, env);
-        process.request(method, params, timeout).await
+        self.link.used_by(key, call.session);
+        let process = self.process(key, env, call.caps);
+        process
+            .request(method, params, timeout, call.exchange)
+            .await
     }
 
     /// The process for an environment, started when there is none.
-    fn process(&self, key: u64, env: BTreeMap<String, String>) -> Arc<StdioUpstream> {
+    fn process(
+        &self,
+        key: u64,
+        env: BTreeMap<String, String>,
+        caps: ClientCaps,
+    ) -> Arc<StdioUpstream> {
+        let spawn =
+            |env| StdioUpstream::spawn(&self.name, &self.with_env(env), caps, key, &self.link);
         let Ok(mut map) = self.processes.lock() else {
-            return StdioUpstream::spawn(&self.name, &self.with_env(env));
+            return spawn(env);
         };
         if let Some(entry) = map.get_mut(&key) {
             entry.last_used = Instant::now();
@@ -97,9 +112,9 @@ impl StdioPool {
                 }
             }
         }
-        let process = StdioUpstream::spawn(&self.name, &self.with_env(env));
-        if self.templated {
-            tracing::info!(server = %self.name, processes = map.len() + 1, "started a stdio process for a new environment");
+        let process = spawn(env);
+        if !map.is_empty() {
+            tracing::info!(server = %self.name, processes = map.len() + 1, "started a stdio process for a new environment or client capabilities");
         }
         map.insert(
             key,
@@ -142,8 +157,10 @@ async fn reap(pool: Weak<StdioPool>) {
             return;
         };
         let before = map.len();
-        map.retain(|_, e| {
-            let keep = e.last_used.elapsed() < IDLE;
+        let templated = pool.templated;
+        map.retain(|key, e| {
+            // The default process of a plain server stays up.
+            let keep = (!templated && *key == 0) || e.last_used.elapsed() < IDLE;
             if !keep {
                 e.process.shutdown();
             }
