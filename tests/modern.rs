@@ -294,3 +294,478 @@ async fn mcp_method_and_name_headers_are_enforced_at_header_time() {
     assert_eq!(r.json()["result"]["isError"], true, "{}", r.text());
     assert!(upstream_calls(&beta).await.is_empty());
 }
+
+// ---------------------------------------------------------------------------------
+// MCP 2026-07-28 served by the sidecar: server/discover, stateless requests, headers
+// checked against the body, results stamped for 2026 clients, MRTR.
+
+const MODERN: &str = "2026-07-28";
+
+/// `params._meta` of a 2026-07-28 request declaring `caps`.
+fn modern_meta(caps: Value) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": caps,
+        "io.modelcontextprotocol/clientInfo": {"name": "meshgate-modern-test", "version": "1"},
+    })
+}
+
+/// A 2026-07-28 request body (`_meta` merged into `params`).
+fn modern_body(id: i64, method: &str, mut params: Value, caps: Value) -> String {
+    params["_meta"] = modern_meta(caps);
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+/// POSTs a 2026-07-28 request with the headers a 2026 client sends (`Mcp-Name` when the
+/// method carries one), plus `extra` (which may override them).
+async fn modern_post(gw: &Gateway, body: &str, extra: &[(&str, &str)]) -> Resp {
+    let v: Value = serde_json::from_str(body).expect("JSON body");
+    let method = v["method"].as_str().unwrap_or_default().to_string();
+    let name = v["params"]["name"]
+        .as_str()
+        .or(v["params"]["uri"].as_str())
+        .map(str::to_string);
+    let mut headers = vec![
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", method.as_str()),
+    ];
+    if let (Some(n), true) = (
+        name.as_deref(),
+        matches!(
+            method.as_str(),
+            "tools/call" | "prompts/get" | "resources/read"
+        ),
+    ) {
+        headers.push(("mcp-name", n));
+    }
+    for (k, v) in extra {
+        headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+        headers.push((k, v));
+    }
+    post(gw, MASTER_KEY, &headers, body).await
+}
+
+fn server_info_of(result: &Value) -> &Value {
+    &result["_meta"]["io.modelcontextprotocol/serverInfo"]
+}
+
+#[tokio::test]
+async fn server_discover_versions_and_removed_methods_for_2026_clients() {
+    let (_alpha, alpha) = demo_http("alpha", &[]).await;
+    let gw = Gateway::start(http_server_yaml("alpha", &alpha)).await;
+
+    let r = modern_post(
+        &gw,
+        &modern_body(1, "server/discover", json!({}), json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("mcp-session-id"), None);
+    let v = r.json();
+    let result = &v["result"];
+    assert_eq!(
+        result["supportedVersions"],
+        json!(["2025-03-26", "2025-06-18", "2025-11-25", MODERN]),
+        "{v}"
+    );
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["cacheScope"], "private");
+    assert!(result["ttlMs"].as_u64().is_some(), "{v}");
+    assert_eq!(server_info_of(result)["name"], "meshgate", "{v}");
+    let caps = &result["capabilities"];
+    for cap in ["tools", "prompts", "resources", "completions", "logging"] {
+        assert!(caps[cap].is_object(), "{cap}: {v}");
+    }
+    // Delivered by subscriptions/listen in 2026, which the gateway does not serve.
+    assert!(caps["tools"].get("listChanged").is_none(), "{v}");
+    assert!(caps["resources"].get("subscribe").is_none(), "{v}");
+    assert!(result["instructions"].is_string());
+
+    // Older clients (no 2026 version) still get -32601 for server/discover.
+    let r = post(
+        &gw,
+        MASTER_KEY,
+        &[],
+        r#"{"jsonrpc":"2.0","id":2,"method":"server/discover","params":{}}"#,
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32601, "{}", r.text());
+
+    // An unsupported version: 400 + -32022 listing what is supported.
+    let r = post(
+        &gw,
+        MASTER_KEY,
+        &[
+            ("mcp-protocol-version", "2099-01-01"),
+            ("mcp-method", "tools/list"),
+        ],
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], -32022, "{v}");
+    assert_eq!(v["error"]["data"]["requested"], "2099-01-01");
+    assert!(v["error"]["data"]["supported"]
+        .as_array()
+        .is_some_and(|s| s.contains(&json!(MODERN)) && s.contains(&json!("2025-11-25"))));
+
+    // Methods 2026 removed, and unknown ones: 404 + -32601.
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "no/such",
+    ] {
+        let params = if method == "resources/subscribe" {
+            json!({"uri": "meshgate://alpha/demo://x"})
+        } else {
+            json!({})
+        };
+        let r = modern_post(&gw, &modern_body(4, method, params, json!({})), &[]).await;
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["error"]["code"], -32601, "{method}: {v}");
+        assert_eq!(v["id"], 4);
+    }
+
+    // No GET stream and no session to DELETE in 2026: 405.
+    let auth = format!("Bearer {MASTER_KEY}");
+    for verb in ["GET", "DELETE"] {
+        let r = request(
+            verb,
+            &gw.url(),
+            &[
+                ("x-litellm-api-key", auth.as_str()),
+                ("mcp-protocol-version", MODERN),
+                ("accept", "text/event-stream"),
+            ],
+            "",
+        )
+        .await
+        .expect("request");
+        assert_eq!(r.status, 405, "{verb}: {}", r.text());
+        assert_eq!(r.header("allow"), Some("POST"));
+    }
+}
+
+#[tokio::test]
+async fn stateless_2026_requests_headers_checked_and_results_stamped() {
+    let (_alpha, alpha) = demo_http("alpha", &[]).await;
+    let gw = Gateway::start(http_server_yaml("alpha", &alpha)).await;
+
+    // tools/list and tools/call without initialize and without a session.
+    let r = modern_post(
+        &gw,
+        &modern_body(1, "tools/list", json!({}), json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("mcp-session-id"), None);
+    let v = r.json();
+    let result = &v["result"];
+    assert!(
+        result["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "alpha-echo")),
+        "{v}"
+    );
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["ttlMs"], 0);
+    assert_eq!(result["cacheScope"], "private");
+    assert_eq!(server_info_of(result)["name"], "meshgate");
+
+    let body = modern_body(
+        2,
+        "tools/call",
+        json!({"name": "alpha-echo", "arguments": {"text": "stateless"}}),
+        json!({}),
+    );
+    let r = modern_post(&gw, &body, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["id"], 2);
+    assert_eq!(v["result"]["content"][0]["text"], "stateless", "{v}");
+    assert_eq!(v["result"]["resultType"], "complete");
+    assert_eq!(server_info_of(&v["result"])["name"], "meshgate");
+    assert_eq!(upstream_calls(&alpha).await, ["echo"]);
+
+    // Older clients get results as before: no resultType, no serverInfo stamp.
+    let r = post(&gw, MASTER_KEY, &[], &call_body("alpha-echo", "old")).await;
+    let v = r.json();
+    assert_eq!(v["result"]["content"][0]["text"], "old", "{v}");
+    assert!(v["result"].get("resultType").is_none(), "{v}");
+    assert!(server_info_of(&v["result"]).is_null(), "{v}");
+
+    // Resource not found: -32602 for 2026 clients, -32002 for older ones.
+    let uri = "meshgate://nowhere/demo://x";
+    let r = modern_post(
+        &gw,
+        &modern_body(3, "resources/read", json!({"uri": uri}), json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32602, "{}", r.text());
+    let r = post(
+        &gw,
+        MASTER_KEY,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {"uri": uri}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32002, "{}", r.text());
+
+    // Headers that disagree with the body: 400 + -32020, nothing sent upstream.
+    let call = modern_body(
+        5,
+        "tools/call",
+        json!({"name": "alpha-echo", "arguments": {"text": "must not arrive"}}),
+        json!({}),
+    );
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("mcp-name", "alpha-add")], "Mcp-Name"),
+        (vec![("mcp-method", "tools/list")], "Mcp-Method"),
+    ];
+    for (extra, named) in cases {
+        let r = modern_post(&gw, &call, &extra).await;
+        assert_eq!(r.status, 400, "{extra:?}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["error"]["code"], -32020, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(named),
+            "{v}"
+        );
+    }
+    // A 2026 request must name its method; `_meta` must name the header's version.
+    let auth = format!("Bearer {MASTER_KEY}");
+    let r = request(
+        "POST",
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", auth.as_str()),
+            ("mcp-protocol-version", MODERN),
+        ],
+        &call,
+    )
+    .await
+    .expect("POST");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32020);
+    let r = modern_post(&gw, &call, &[("mcp-protocol-version", "2025-11-25")]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32020, "{}", r.text());
+    // Older clients that send Mcp-Method anyway are held to it too.
+    let r = post(
+        &gw,
+        MASTER_KEY,
+        &[("mcp-method", "tools/list")],
+        &call_body("alpha-echo", "must not arrive"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32020);
+    assert_eq!(
+        upstream_calls(&alpha).await,
+        ["echo", "echo"],
+        "only the two good calls"
+    );
+}
+
+#[tokio::test]
+async fn capabilities_in_meta_reach_the_upstream_and_mrtr_bridges_sampling() {
+    let (_ev, port) = everything_http("streamableHttp").await;
+    let gw = Gateway::start(format!(
+        "  ehttp:\n    url: http://127.0.0.1:{port}/mcp\n    transport: http\n"
+    ))
+    .await;
+    let sampling = json!({"sampling": {}});
+    let names = |v: &Value| -> Vec<String> {
+        v["result"]["tools"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| t["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // server-everything offers its sampling tool only to clients that can sample: the
+    // upstream session was opened with what this request's `_meta` declared.
+    let r = modern_post(
+        &gw,
+        &modern_body(1, "tools/list", json!({}), sampling.clone()),
+        &[],
+    )
+    .await;
+    let capable = names(&r.json());
+    assert!(
+        capable.contains(&"ehttp-trigger-sampling-request".to_string()),
+        "{capable:?}"
+    );
+    let r = modern_post(
+        &gw,
+        &modern_body(2, "tools/list", json!({}), json!({})),
+        &[],
+    )
+    .await;
+    let plain = names(&r.json());
+    assert!(plain.contains(&"ehttp-echo".to_string()), "{plain:?}");
+    assert!(!plain.contains(&"ehttp-trigger-sampling-request".to_string()));
+
+    // MRTR: the upstream's sampling request comes back as `input_required`...
+    let params = json!({"name": "ehttp-trigger-sampling-request",
+                        "arguments": {"prompt": "say hi", "maxTokens": 20}});
+    let r = modern_post(
+        &gw,
+        &modern_body(3, "tools/call", params.clone(), sampling.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let result = &v["result"];
+    assert_eq!(result["resultType"], "input_required", "{v}");
+    let state = result["requestState"]
+        .as_str()
+        .expect("requestState")
+        .to_string();
+    let requests = result["inputRequests"].as_object().expect("inputRequests");
+    assert_eq!(requests.len(), 1, "{v}");
+    let (key, asked) = requests.iter().next().expect("one input request");
+    assert_eq!(asked["method"], "sampling/createMessage", "{v}");
+    assert!(asked["params"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("say hi"));
+
+    // ...an unknown requestState is refused...
+    let mut stale = params.clone();
+    stale["requestState"] = json!("mg-rs-made-up");
+    stale["inputResponses"] = json!({});
+    let r = modern_post(
+        &gw,
+        &modern_body(4, "tools/call", stale, sampling.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32602, "{}", r.text());
+
+    // ...and the retry with the answer gets the upstream's final result.
+    let mut retry = params.clone();
+    retry["requestState"] = json!(state);
+    retry["inputResponses"] = json!({key.clone(): {
+        "model": "scripted-model", "role": "assistant",
+        "content": {"type": "text", "text": "sampled by the 2026 client"}}});
+    let r = modern_post(
+        &gw,
+        &modern_body(5, "tools/call", retry.clone(), sampling.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = if r.header("content-type") == Some("text/event-stream") {
+        last_event(&r.text())
+    } else {
+        r.json()
+    };
+    assert_eq!(v["id"], 5);
+    assert_eq!(v["result"]["resultType"], "complete", "{v}");
+    let text = v["result"]["content"].to_string();
+    assert!(
+        text.contains("sampled by the 2026 client") && text.contains("scripted-model"),
+        "{v}"
+    );
+    // A requestState is good once.
+    let r = modern_post(&gw, &modern_body(6, "tools/call", retry, sampling), &[]).await;
+    assert_eq!(r.json()["error"]["code"], -32602, "{}", r.text());
+
+    // Progress for a 2026 client stays on the response stream.
+    let body = modern_body(
+        7,
+        "tools/call",
+        json!({"name": "ehttp-trigger-long-running-operation",
+               "arguments": {"duration": 0.3, "steps": 3},
+               "_meta": {"progressToken": "modern-token"}}),
+        json!({}),
+    );
+    let r = modern_post(&gw, &body, &[]).await;
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/event-stream"),
+        "{}",
+        r.text()
+    );
+    let events = events_of(&r.text());
+    let progress: Vec<&Value> = events
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "{events:?}");
+    assert!(progress
+        .iter()
+        .all(|p| p["params"]["progressToken"] == "modern-token"));
+    let last = events.last().expect("a response");
+    assert_eq!(last["result"]["resultType"], "complete", "{last}");
+}
+
+fn events_of(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            (!data.is_empty()).then(|| serde_json::from_str(&data.join("\n")).expect("JSON event"))
+        })
+        .collect()
+}
+
+fn last_event(text: &str) -> Value {
+    events_of(text).pop().expect("an event")
+}
+
+#[tokio::test]
+async fn python_sdk_auto_mode_negotiates_2026_and_legacy_mode_still_initializes() {
+    let (_alpha, alpha) = demo_http("alpha", &[]).await;
+    let (_ev, port) = everything_http("streamableHttp").await;
+    let gw = Gateway::start(
+        http_server_yaml("alpha", &alpha)
+            + &format!("  ehttp:\n    url: http://127.0.0.1:{port}/mcp\n    transport: http\n"),
+    )
+    .await;
+    let mut cmd = python_with_mcp();
+    cmd.arg(repo_root().join("tests/python/modern_client.py"))
+        .arg(gw.url())
+        .arg(MASTER_KEY)
+        .arg("alpha-echo")
+        .arg("ehttp-trigger-sampling-request");
+    let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
+        .await
+        .expect("python client hung")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("auto protocol 2026-07-28"), "{stdout}");
+    assert!(stdout.contains("'alpha-echo'"), "{stdout}");
+    assert!(stdout.contains("auto call hello 2026"), "{stdout}");
+    assert!(stdout.contains("legacy protocol 2025-11-25"), "{stdout}");
+    assert!(stdout.contains("legacy call hello legacy"), "{stdout}");
+    assert!(stdout.contains("sampling protocol 2026-07-28"), "{stdout}");
+    assert!(stdout.contains("sampling asked:"), "{stdout}");
+    assert!(stdout.contains("sampled by python"), "{stdout}");
+    // The 2026 calls reached the upstream without sessions of their own: both echoes
+    // arrived.
+    assert_eq!(upstream_calls(&alpha).await, ["echo", "echo"]);
+}

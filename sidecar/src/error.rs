@@ -58,19 +58,10 @@ impl HttpError {
                     .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
                 resp
             }
-            HttpError::UnsupportedVersion(_) => body::json(
+            // -32022 with `data: {requested, supported}`, as 2026-07-28 defines it.
+            HttpError::UnsupportedVersion(requested) => body::json(
                 StatusCode::BAD_REQUEST,
-                jsonrpc::error_response(
-                    None,
-                    &jsonrpc::RpcError::new(
-                        jsonrpc::INVALID_REQUEST,
-                        format!(
-                            "{message}; supported: {}",
-                            crate::mcp::SUPPORTED_VERSIONS.join(", ")
-                        ),
-                    )
-                    .to_value(),
-                ),
+                crate::mcp::modern::unsupported_version_body(&requested, &message),
             ),
             HttpError::SessionNotFound => body::json(
                 StatusCode::NOT_FOUND,

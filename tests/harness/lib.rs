@@ -360,8 +360,23 @@ pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
     start_sidecar_with(port, data_dir, None)
 }
 
+/// A second replica: its own port and data, the same secret, the gateway document
+/// loaded from `config` at start (no filter syncs it).
+pub fn start_replica(port: u16, data_dir: &Path, config: &Path) -> Proc {
+    start_sidecar_full(port, data_dir, None, Some(config))
+}
+
 /// A sidecar on SQLite in `data_dir`, or on the local PostgreSQL in `pg_schema`.
 pub fn start_sidecar_with(port: u16, data_dir: &Path, pg_schema: Option<&str>) -> Proc {
+    start_sidecar_full(port, data_dir, pg_schema, None)
+}
+
+fn start_sidecar_full(
+    port: u16,
+    data_dir: &Path,
+    pg_schema: Option<&str>,
+    config: Option<&Path>,
+) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
     let mut cmd = Command::new(path);
@@ -378,6 +393,9 @@ pub fn start_sidecar_with(port: u16, data_dir: &Path, pg_schema: Option<&str>) -
         .stderr(Stdio::inherit());
     if let Some(schema) = pg_schema {
         cmd.args(["--database-url", POSTGRES_URL, "--database-schema", schema]);
+    }
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
     }
     Proc::spawn("sidecar", cmd)
 }

@@ -30,6 +30,7 @@ fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
         client_headers: req.headers.clone(),
         session: None,
         exchange: None,
+        caps: None,
     }
 }
 

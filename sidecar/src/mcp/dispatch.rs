@@ -1,5 +1,6 @@
 //! Method dispatch for one client request.
 
+use futures_util::future::join_all;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,6 +25,9 @@ pub struct Ctx<'a> {
     pub session: Option<ClientSession>,
     /// Where server messages related to this request go, and its cancellation.
     pub exchange: Option<Arc<Exchange>>,
+    /// What a sessionless (2026-07-28) request declared in its `_meta`; None: the
+    /// session's (see [`Ctx::caps`]).
+    pub caps: Option<ClientCaps>,
 }
 
 impl Ctx<'_> {
@@ -39,9 +43,8 @@ impl Ctx<'_> {
     }
 
     pub fn caps(&self) -> ClientCaps {
-        self.session
-            .as_ref()
-            .map(|s| s.info.caps)
+        self.caps
+            .or_else(|| self.session.as_ref().map(|s| s.info.caps))
             .unwrap_or_default()
     }
 
@@ -50,6 +53,11 @@ impl Ctx<'_> {
         CallContext {
             exchange: self.exchange.as_ref(),
             session: self.session.as_ref().map(|s| s.token.as_str()),
+            carried: self
+                .session
+                .as_ref()
+                .map(|s| s.info.upstreams.as_slice())
+                .unwrap_or_default(),
             caps: self.caps(),
             client_headers: Some(&self.client_headers),
             key_header: self
@@ -74,7 +82,7 @@ pub enum Reply {
 
 pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Reply {
     match method {
-        "initialize" => initialize(ctx, params.as_ref()),
+        "initialize" => initialize(ctx, params.as_ref()).await,
         "ping" => Reply::Value(serde_json::json!({})),
         "tools/list" => tools::list(ctx).await,
         "tools/call" => tools::call(ctx, params).await,
@@ -87,15 +95,18 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
         "resources/unsubscribe" => resources::subscribe(ctx, params, false).await,
         "completion/complete" => misc::complete(ctx, params).await,
         "logging/setLevel" => misc::set_level(ctx, params).await,
+        // Served to requests declaring 2026-07-28 (`modern::serve`); older ones initialize.
         "server/discover" => Reply::Error(RpcError::new(
             METHOD_NOT_FOUND,
-            "Method not found: server/discover (meshgate speaks MCP up to 2025-11-25 here; use initialize)",
+            "Method not found: server/discover belongs to MCP 2026-07-28 (send `MCP-Protocol-Version: 2026-07-28`); in this protocol revision, use initialize",
         )),
         other => Reply::Error(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {other}"))),
     }
 }
 
-fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
+/// Negotiates, opens this client's upstream sessions (with its credentials and
+/// capabilities) so its session id can carry them, and mints that id.
+async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     let asked = params
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str)
@@ -105,10 +116,23 @@ fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
         .copied()
         .unwrap_or(super::DEFAULT_VERSION);
     let version = supported_version(asked).unwrap_or(latest);
+    let caps = ClientCaps::from_json(params.and_then(|p| p.get("capabilities")));
+    let mut call = ctx.call_context();
+    call.caps = caps;
+    let call = &call;
+    let timeout = ctx.runtime.list_timeout();
+    let opened = join_all(tools::allowed(ctx).into_iter().map(|u| async move {
+        tokio::time::timeout(timeout, u.carry(call))
+            .await
+            .ok()
+            .flatten()
+    }))
+    .await;
     let session = ctx.state.sessions.mint(&SessionInfo {
         protocol_version: version,
         issued_at: now_ms() / 1000,
-        caps: ClientCaps::from_json(params.and_then(|p| p.get("capabilities"))),
+        caps,
+        upstreams: opened.into_iter().flatten().collect(),
     });
     let result = serde_json::json!({
         "protocolVersion": version,

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dispatch::{self, Ctx, Reply};
 use super::session::ClientSession;
-use super::{supported_version, DEFAULT_VERSION};
+use super::{modern, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Message, RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
@@ -46,6 +46,9 @@ pub async fn handle(
         }
     }
     let result = match *req.method() {
+        Method::GET | Method::DELETE if modern::header_is_modern(req.headers()) => {
+            return modern::method_not_allowed()
+        }
         Method::POST => post(state, principal, req).await,
         Method::GET => get(state, &principal, req.headers()),
         Method::DELETE => delete(state, req.headers()),
@@ -76,6 +79,7 @@ fn check_version_header(headers: &HeaderMap) -> Result<Option<&'static str>, Htt
         Some(v) => {
             let text = v.to_str().unwrap_or_default();
             supported_version(text)
+                .or_else(|| modern::is_modern(text).then_some(modern::VERSION))
                 .map(Some)
                 .ok_or_else(|| HttpError::UnsupportedVersion(text.chars().take(40).collect()))
         }
@@ -144,6 +148,7 @@ async fn post(
             client_headers: std::mem::take(&mut parts.headers),
             session,
             exchange: None,
+            caps: None,
         };
         return batch(&ctx, &bytes, sse).await;
     }
@@ -159,6 +164,16 @@ async fn post(
     };
     if let Some(err) = invalid(&msg) {
         return Ok(rpc_error_reply(StatusCode::BAD_REQUEST, err));
+    }
+    if modern::declares_modern(header_version, &msg) {
+        let headers = std::mem::take(&mut parts.headers);
+        return Ok(modern::serve(state, runtime, principal, headers, msg, header_version).await);
+    }
+    if let Some(method) = msg.method.as_deref() {
+        let (id, params) = (msg.id.as_ref(), msg.params.as_ref());
+        if let Err(resp) = modern::check_headers(&parts.headers, id, method, params, false) {
+            return Ok(*resp);
+        }
     }
     let session = if msg.method.as_deref() == Some("initialize") {
         None
@@ -188,6 +203,7 @@ async fn post(
             client_headers,
             session,
             exchange: None,
+            caps: None,
         };
         let reply = dispatch::request(&ctx, &method, msg.params).await;
         let body_bytes = dispatch::frame(&id, &reply);
@@ -218,6 +234,7 @@ async fn post(
             client_headers,
             session,
             exchange: Some(exchange),
+            caps: None,
         };
         let reply = dispatch::request(&ctx, &method, msg.params).await;
         let _ = done_tx.send(dispatch::frame(&id, &reply));

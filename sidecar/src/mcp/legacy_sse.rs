@@ -165,6 +165,7 @@ pub async fn post_message(
             protocol_version: DEFAULT_VERSION,
             issued_at: 0,
             caps,
+            upstreams: Vec::new(),
         },
     };
     match (msg.id.clone(), msg.method.clone()) {
@@ -188,6 +189,7 @@ pub async fn post_message(
                     client_headers: parts.headers,
                     session: Some(session),
                     exchange: Some(exchange),
+                    caps: None,
                 };
                 let Some(mut rx) = rx else { return };
                 let send = |m: &[u8]| stream.tx.send(Bytes::from(encode_message(m)));

@@ -6,12 +6,14 @@ pub mod endpoint;
 pub mod fanout;
 pub mod legacy_sse;
 pub mod misc;
+pub mod modern;
 pub mod prompts;
 pub mod resources;
 pub mod session;
 pub mod tools;
 
-/// Protocol revisions served to clients, oldest first; the last is preferred.
+/// Handshake-era protocol revisions served to clients, oldest first; the last is
+/// preferred by `initialize`. 2026-07-28 (stateless) is served too: see `modern`.
 pub const SUPPORTED_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
 /// Assumed when a client sends no `MCP-Protocol-Version` and no session says otherwise.
 pub const DEFAULT_VERSION: &str = "2025-03-26";

@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use super::SUPPORTED_VERSIONS;
 use crate::relay::ClientCaps;
+use crate::upstream::carried::{self, CarriedSession};
 
 const FORMAT_VERSION: u8 = 2;
 const PREFIX: &str = "m2.";
@@ -23,6 +24,8 @@ pub struct SessionInfo {
     pub issued_at: u64,
     /// What the client declared at initialize.
     pub caps: ClientCaps,
+    /// The upstream sessions opened for it, so any replica can continue them.
+    pub upstreams: Vec<CarriedSession>,
 }
 
 /// A client session as a request carries it: its id and what the id says.
@@ -59,6 +62,7 @@ impl SessionKeys {
         plain.push(version_index);
         plain.push(info.caps.0);
         plain.extend_from_slice(&info.issued_at.to_be_bytes());
+        carried::encode(&info.upstreams, &mut plain);
         let mut nonce = [0u8; 12];
         getrandom::getrandom(&mut nonce).ok()?;
         let sealed = self
@@ -78,16 +82,18 @@ impl SessionKeys {
         }
         let (nonce, sealed) = raw.split_at(12);
         let plain = self.cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()?;
-        if plain.len() != FIXED_LEN || plain[0] != FORMAT_VERSION {
+        if plain.len() <= FIXED_LEN || plain[0] != FORMAT_VERSION {
             return None;
         }
         let protocol_version = SUPPORTED_VERSIONS.get(plain[1] as usize)?;
         let caps = ClientCaps(plain[2]);
         let issued_at = u64::from_be_bytes(plain[3..FIXED_LEN].try_into().ok()?);
+        let upstreams = carried::decode(&plain[FIXED_LEN..])?;
         Some(SessionInfo {
             protocol_version,
             issued_at,
             caps,
+            upstreams,
         })
     }
 }
@@ -103,6 +109,7 @@ mod tests {
             protocol_version: "2025-06-18",
             issued_at: 42,
             caps: ClientCaps(5),
+            upstreams: vec![],
         };
         let token = keys.mint(&info).unwrap();
         assert!(token.len() < 80, "{}", token.len());
@@ -117,6 +124,31 @@ mod tests {
             None
         );
         assert_eq!(keys.open("m2.!!"), None);
+    }
+
+    /// The size the issue asks about: a session carrying five upstream sessions.
+    #[test]
+    fn five_upstream_sessions_stay_small() {
+        let keys = SessionKeys::derive(b"0123456789abcdef0123");
+        let upstreams: Vec<CarriedSession> = (0..5)
+            .map(|i| CarriedSession {
+                server: carried::server_tag(&format!("server{i}")),
+                key: i,
+                protocol: "2025-11-25",
+                id: format!("0f8e6a3c-1b2d-4e5f-8a9b-0c1d2e3f4a5{i}"),
+            })
+            .collect();
+        let info = SessionInfo {
+            protocol_version: "2025-11-25",
+            issued_at: 1_790_000_000,
+            caps: ClientCaps(0),
+            upstreams,
+        };
+        let token = keys.mint(&info).unwrap();
+        // 11 fixed + 1 + 5 × 25 bytes = 137, + 12 nonce + 16 tag = 165 bytes,
+        // base64 without padding = 220, + "m2." = 223 characters.
+        assert_eq!(token.len(), 223, "{token}");
+        assert_eq!(keys.open(&token), Some(info));
         assert_eq!(keys.open("made-up"), None);
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use meshgate_policy::config::ServerConfig;
 
+use super::carried::{self, CarriedSession};
 use super::credentials::ServerHeaders;
 use super::pending::rpc_error_from;
 use super::{
@@ -64,6 +65,8 @@ pub struct HttpUpstream {
     url: Uri,
     client: HttpClient,
     headers: ServerHeaders,
+    /// Names this server in carried sessions.
+    tag: u32,
     link: Arc<ServerLink>,
     me: Weak<HttpUpstream>,
     /// One upstream session per distinct set of outbound credentials and client
@@ -95,6 +98,7 @@ impl HttpUpstream {
             url,
             client,
             headers,
+            tag: carried::server_tag(name),
             link: Arc::clone(link),
             me: me.clone(),
             sessions: RwLock::new(HashMap::new()),
@@ -120,7 +124,7 @@ impl HttpUpstream {
         let key = session_key(&headers, call.caps);
         self.link.used_by(key, call.session);
         for _attempt in 0..2 {
-            let session = self.session(key, &headers, call.caps).await?;
+            let session = self.session(key, &headers, call).await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = jsonrpc::request(id, method, params);
             let posted = self.post(&headers, key, Some(&session), id, body, call.exchange);
@@ -147,11 +151,27 @@ impl HttpUpstream {
     }
 
     /// The session for one credential set, initialized on first use.
+    /// This client's upstream session as its session id should carry it.
+    pub async fn carry(&self, call: &CallContext<'_>) -> Option<CarriedSession> {
+        let headers = call.outbound(&self.headers);
+        let key = session_key(&headers, call.caps);
+        self.link.used_by(key, call.session);
+        let session = self.session(key, &headers, call).await.ok()?;
+        Some(CarriedSession {
+            server: self.tag,
+            key: carried::key_tag(key),
+            protocol: carried::protocol(session.protocol_version.to_str().ok()?)?,
+            id: session.id?.to_str().ok()?.to_string(),
+        })
+    }
+
+    /// The session for one credential set: in use here, else the one the client's
+    /// session id carries (begun on another replica), else a new one.
     async fn session(
         &self,
         key: u64,
         headers: &HeaderMap,
-        caps: ClientCaps,
+        call: &CallContext<'_>,
     ) -> Result<Session, UpstreamError> {
         let cached = |this: &Self| this.sessions.read().ok().and_then(|s| s.get(&key).cloned());
         if let Some(s) = cached(self) {
@@ -161,7 +181,10 @@ impl HttpUpstream {
         if let Some(s) = cached(self) {
             return Ok(s);
         }
-        let session = self.initialize(key, headers, caps).await?;
+        let session = match self.adopt(key, call.carried) {
+            Some(s) => s,
+            None => self.initialize(key, headers, call.caps).await?,
+        };
         if let Ok(mut map) = self.sessions.write() {
             if map.len() >= MAX_SESSIONS {
                 // Many distinct client credentials: start over rather than grow without bound.
@@ -186,6 +209,19 @@ impl HttpUpstream {
                 map.remove(&key);
             }
         }
+    }
+
+    fn adopt(&self, key: u64, carried: &[CarriedSession]) -> Option<Session> {
+        let found = carried
+            .iter()
+            .find(|c| c.server == self.tag && c.key == carried::key_tag(key))?;
+        let session = Session {
+            id: Some(HeaderValue::from_str(&found.id).ok()?),
+            protocol_version: HeaderValue::from_static(found.protocol),
+            generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        tracing::info!(server = %self.name, "continuing the upstream session the client's session carries");
+        Some(session)
     }
 
     fn is_current(&self, key: u64, generation: u64) -> bool {

@@ -2,6 +2,7 @@
 //! stream) per configured server, shared by every client request; REST APIs described by
 //! an OpenAPI spec are served as MCP servers by the gateway itself.
 
+pub mod carried;
 mod credentials;
 mod http;
 pub mod openapi;
@@ -55,6 +56,8 @@ pub struct CallContext<'a> {
     pub exchange: Option<&'a Arc<Exchange>>,
     /// The client session id, so unprompted upstream messages find their sessions.
     pub session: Option<&'a str>,
+    /// Upstream sessions the client's session id carries (opened by any replica).
+    pub carried: &'a [carried::CarriedSession],
     pub caps: ClientCaps,
     pub client_headers: Option<&'a ::http::HeaderMap>,
     /// `general_settings.litellm_key_header_name`; `x-litellm-api-key` when None.
@@ -239,6 +242,15 @@ impl Upstream {
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(UpstreamError::Timeout(timeout)),
+        }
+    }
+
+    /// Opens (or finds) this client's upstream session, for its session id to carry;
+    /// None for servers without resumable sessions (stdio processes are per replica).
+    pub async fn carry(&self, call: &CallContext<'_>) -> Option<carried::CarriedSession> {
+        match &self.connector {
+            Connector::Http(u) => u.carry(call).await,
+            _ => None,
         }
     }
 

@@ -1,0 +1,107 @@
+//! Client sessions are self-contained: the encrypted id carries the upstream sessions
+//! opened for it, so a second sidecar replica with the same key continues the session
+//! — same upstream session, no new initialize — and anything else is a 404.
+
+use meshgate_e2e::http::{post, request};
+use meshgate_e2e::mcp::RawMcp;
+use meshgate_e2e::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn upstream_log(addr: &str) -> Vec<Value> {
+    let recent = request("GET", &format!("http://{addr}/__requests"), &[], "")
+        .await
+        .expect("demo reachable")
+        .json();
+    recent.as_array().cloned().unwrap_or_default()
+}
+
+fn calls<'a>(log: &'a [Value], rpc_method: &str) -> Vec<&'a Value> {
+    log.iter()
+        .filter(|r| r["rpc_method"] == rpc_method)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_replica_continues_a_session_begun_on_the_first() {
+    let (_upstream, addr) = demo_http("web", &[]).await;
+    let servers = format!("  web:\n    url: http://{addr}/mcp\n    transport: http\n");
+    let gw = Gateway::start(servers.clone()).await;
+
+    // Replica B: same secret, same document, its own data; no filter talks to it.
+    let dir = TempDir::new("replica");
+    let config = dir.0.join("gateway.yaml");
+    std::fs::write(&config, gateway_document(&GatewayOptions::new(servers))).expect("write");
+    let port = free_port();
+    let _replica = start_replica(port, &dir.0, &config);
+    wait_for_port(port, Duration::from_secs(20)).await;
+
+    // The session begins on replica A, through Envoy; A opens the upstream session.
+    let mcp = RawMcp::connect(&gw.url(), MASTER_KEY, json!({})).await;
+    let token = mcp.session.clone().expect("session id");
+    let log = upstream_log(&addr).await;
+    assert_eq!(calls(&log, "initialize").len(), 1, "{log:?}");
+    let upstream_session = calls(&log, "notifications/initialized")[0]["headers"]["mcp-session-id"]
+        .as_str()
+        .expect("upstream session id")
+        .to_string();
+    assert!(
+        !token.contains(&upstream_session),
+        "the upstream id travels encrypted"
+    );
+
+    // Replica B gets the next request (signed as its filter would sign it).
+    let call = |token: String| async move {
+        let decision = meshgate_policy::signing::seal_decision(
+            SECRET.as_bytes(),
+            "POST",
+            "/mcp",
+            now_ms(),
+            "master",
+            "*",
+        );
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                          "params": {"name": "web-echo", "arguments": {"text": "served by B"}}});
+        post(
+            &format!("http://127.0.0.1:{port}/mcp"),
+            &[
+                ("x-meshgate-decision", decision.as_str()),
+                ("mcp-session-id", token.as_str()),
+                ("mcp-protocol-version", "2025-11-25"),
+                ("accept", "application/json"),
+            ],
+            &body.to_string(),
+        )
+        .await
+        .expect("replica reachable")
+    };
+    let resp = call(token.clone()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["result"]["content"][0]["text"],
+        "served by B",
+        "{}",
+        resp.text()
+    );
+
+    // B continued A's upstream session instead of opening its own.
+    let log = upstream_log(&addr).await;
+    assert_eq!(
+        calls(&log, "initialize").len(),
+        1,
+        "B re-initialized: {log:?}"
+    );
+    let from_b = calls(&log, "tools/call");
+    assert_eq!(from_b.len(), 1, "{log:?}");
+    assert_eq!(
+        from_b[0]["headers"]["mcp-session-id"],
+        json!(upstream_session)
+    );
+
+    // A tampered id is refused by B as by A.
+    let mut tampered = token.into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let resp = call(String::from_utf8(tampered).expect("ascii")).await;
+    assert_eq!(resp.status, 404, "{}", resp.text());
+}
