@@ -105,3 +105,98 @@ async fn a_second_replica_continues_a_session_begun_on_the_first() {
     let resp = call(String::from_utf8(tampered).expect("ascii")).await;
     assert_eq!(resp.status, 404, "{}", resp.text());
 }
+
+#[tokio::test]
+async fn bad_input_gets_its_error_and_never_disturbs_an_open_session() {
+    let mut opts = GatewayOptions::new(demo_stdio_yaml("local", ""));
+    opts.meshgate_yaml =
+        "  max_body_bytes: 4096\n  allowed_origins: [\"https://app.example.com\"]\n".into();
+    let gw = Gateway::start_with(opts).await;
+    let mcp = RawMcp::connect(&gw.url(), MASTER_KEY, json!({})).await;
+    let mut stream = mcp.listen().await;
+    let token = mcp.session.clone().expect("session id");
+    let auth = format!("Bearer {MASTER_KEY}");
+    let big = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                     "params": {"name": "local-echo", "arguments": {"text": "x".repeat(10_000)}}})
+    .to_string();
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"local-echo","arguments":{"text":"x"}}}"#;
+    // (extra headers, body, HTTP status, JSON-RPC code or the text the body must contain)
+    let cases: Vec<(Vec<(&str, &str)>, &str, u16, Value)> = vec![
+        (vec![], "{not json", 400, json!(-32700)),
+        (
+            vec![],
+            r#"{"jsonrpc":"2.0","id":1,"method":"no/such"}"#,
+            200,
+            json!(-32601),
+        ),
+        (
+            vec![],
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}"#,
+            200,
+            json!(-32602),
+        ),
+        (
+            vec![],
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#,
+            200,
+            json!(-32602),
+        ),
+        (vec![], &big, 413, json!("4096")),
+        (
+            vec![("mcp-protocol-version", "2099-01-01")],
+            call,
+            400,
+            json!("2099-01-01"),
+        ),
+        (
+            vec![("origin", "http://evil.example.com")],
+            call,
+            403,
+            json!("origin"),
+        ),
+        (
+            vec![("mcp-session-id", tampered.as_str())],
+            call,
+            404,
+            json!("session"),
+        ),
+    ];
+    for (extra, body, status, expect) in cases {
+        let mut headers = vec![("authorization", auth.as_str())];
+        if !extra.iter().any(|(k, _)| *k == "mcp-session-id") {
+            headers.push(("mcp-session-id", token.as_str()));
+        }
+        headers.extend(extra.iter().copied());
+        let resp = post(&gw.url(), &headers, body)
+            .await
+            .expect("gateway reachable");
+        assert_eq!(resp.status, status, "{body:.80}: {}", resp.text());
+        match expect {
+            Value::Number(code) => {
+                assert_eq!(resp.json()["error"]["code"], json!(code), "{}", resp.text())
+            }
+            Value::String(text) => assert!(
+                resp.text().to_lowercase().contains(&text.to_lowercase()),
+                "{body:.80}: {}",
+                resp.text()
+            ),
+            _ => unreachable!(),
+        }
+        // The session and its stream are as they were.
+        let r = mcp
+            .call(
+                "tools/call",
+                json!({"name": "local-echo", "arguments": {"text": "still here"}}),
+            )
+            .await;
+        assert_eq!(r["result"]["content"][0]["text"], "still here", "{r}");
+    }
+    mcp.call("tools/call", json!({"name": "local-grow", "arguments": {}}))
+        .await;
+    let m = stream.next().await.expect("the stream is still open");
+    assert_eq!(m["method"], "notifications/tools/list_changed", "{m}");
+}
