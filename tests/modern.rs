@@ -312,7 +312,11 @@ fn modern_meta(caps: Value) -> Value {
 
 /// A 2026-07-28 request body (`_meta` merged into `params`).
 fn modern_body(id: i64, method: &str, mut params: Value, caps: Value) -> String {
-    params["_meta"] = modern_meta(caps);
+    let mut meta = modern_meta(caps);
+    if let (Some(m), Some(given)) = (meta.as_object_mut(), params["_meta"].as_object()) {
+        m.extend(given.clone());
+    }
+    params["_meta"] = meta;
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
 }
 

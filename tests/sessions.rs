@@ -125,7 +125,8 @@ async fn bad_input_gets_its_error_and_never_disturbs_an_open_session() {
     let tampered = String::from_utf8(tampered).expect("ascii");
     let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"local-echo","arguments":{"text":"x"}}}"#;
     // (extra headers, body, HTTP status, JSON-RPC code or the text the body must contain)
-    let cases: Vec<(Vec<(&str, &str)>, &str, u16, Value)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, u16, Value);
+    let cases: Vec<Case> = vec![
         (vec![], "{not json", 400, json!(-32700)),
         (
             vec![],

@@ -313,7 +313,6 @@ pub async fn serve(
         let exchange = exchange.clone();
         let principal = principal.clone();
         let method = method.clone();
-        let id = id.clone();
         async move {
             let ctx = Ctx {
                 state: &state,
@@ -325,7 +324,7 @@ pub async fn serve(
                 caps: Some(ctx_caps),
             };
             let reply = dispatch::request(&ctx, &method, params).await;
-            finish(&id, &method, reply)
+            finish(&method, reply)
         }
     };
     match (exchange, rx) {
@@ -343,7 +342,7 @@ pub async fn serve(
             };
             drive(pending, id, declared).await
         }
-        _ => single(run.await, declared.sse_only),
+        _ => single(frame(&id, run.await), declared.sse_only),
     }
 }
 
@@ -390,8 +389,13 @@ fn stamp(method: &str, result: &mut Map<String, Value>) {
     }
 }
 
-/// A dispatched reply, framed for a 2026-07-28 client.
-fn finish(id: &Value, method: &str, reply: Reply) -> Vec<u8> {
+/// A request's outcome for a 2026-07-28 client: its result or its error object. Framed
+/// only when sent, with the id of the HTTP request that carries it (an MRTR retry
+/// has an id of its own).
+type Outcome = Result<Value, Value>;
+
+/// A dispatched reply as a 2026-07-28 client gets it.
+fn finish(method: &str, reply: Reply) -> Outcome {
     let value = match reply {
         Reply::Raw(raw) => serde_json::from_str::<Value>(raw.get()),
         Reply::Value(v) | Reply::Initialized(v, _) => Ok(v),
@@ -399,18 +403,24 @@ fn finish(id: &Value, method: &str, reply: Reply) -> Vec<u8> {
             if e.code == LEGACY_RESOURCE_NOT_FOUND {
                 e.code = INVALID_PARAMS;
             }
-            return jsonrpc::error_response(Some(id), &e.to_value());
+            return Err(e.to_value());
         }
     };
     match value {
         Ok(Value::Object(mut result)) => {
             stamp(method, &mut result);
-            jsonrpc::response_value(id, &Value::Object(result))
+            Ok(Value::Object(result))
         }
-        _ => jsonrpc::error_response(
-            Some(id),
-            &RpcError::new(INTERNAL_ERROR, "an upstream result is not a JSON object").to_value(),
-        ),
+        _ => {
+            Err(RpcError::new(INTERNAL_ERROR, "an upstream result is not a JSON object").to_value())
+        }
+    }
+}
+
+fn frame(id: &Value, outcome: Outcome) -> Vec<u8> {
+    match outcome {
+        Ok(result) => jsonrpc::response_value(id, &result),
+        Err(error) => jsonrpc::error_response(Some(id), &error),
     }
 }
 
@@ -461,7 +471,7 @@ struct Pending {
     principal: String,
     method: String,
     rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    done: oneshot::Receiver<Vec<u8>>,
+    done: oneshot::Receiver<Outcome>,
     exchange: Arc<Exchange>,
 }
 
@@ -551,13 +561,13 @@ async fn drive(mut pending: Pending, id: Value, declared: Declared) -> Response<
                 },
                 None => {
                     guard.0 = None;
-                    let framed = (&mut pending.done).await.unwrap_or_else(|_| lost(&id));
+                    let framed = frame(&id, (&mut pending.done).await.unwrap_or_else(|_| lost()));
                     return single(framed, declared.sse_only);
                 }
             },
             framed = &mut pending.done => {
                 guard.0 = None;
-                let framed = framed.unwrap_or_else(|_| lost(&id));
+                let framed = frame(&id, framed.unwrap_or_else(|_| lost()));
                 return single(framed, declared.sse_only);
             }
         }
@@ -590,13 +600,13 @@ async fn drive(mut pending: Pending, id: Value, declared: Declared) -> Response<
                         Relayed::Drop => {}
                     },
                     None => {
-                        let framed = (&mut pending.done).await.unwrap_or_else(|_| lost(&id));
+                        let framed = frame(&id, (&mut pending.done).await.unwrap_or_else(|_| lost()));
                         let _ = send(&framed).await;
                         return;
                     }
                 },
                 framed = &mut pending.done => {
-                    let framed = framed.unwrap_or_else(|_| lost(&id));
+                    let framed = frame(&id, framed.unwrap_or_else(|_| lost()));
                     let _ = send(&framed).await;
                     return;
                 }
@@ -749,11 +759,8 @@ fn fresh_token() -> Option<String> {
     Some(format!("mg-rs-{}", hex::encode(bytes)))
 }
 
-fn lost(id: &Value) -> Vec<u8> {
-    jsonrpc::error_response(
-        Some(id),
-        &RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value(),
-    )
+fn lost() -> Outcome {
+    Err(RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value())
 }
 
 fn single(framed: Vec<u8>, sse_only: bool) -> Response<Body> {
@@ -792,13 +799,11 @@ mod tests {
         stamp("tools/call", &mut r);
         assert_eq!(r["_meta"]["x"], 1);
         assert!(r.get("ttlMs").is_none());
-        let framed = finish(
-            &json!(1),
+        let outcome = finish(
             "resources/read",
             Reply::Error(RpcError::new(LEGACY_RESOURCE_NOT_FOUND, "gone")),
         );
-        let v: Value = serde_json::from_slice(&framed).unwrap();
-        assert_eq!(v["error"]["code"], INVALID_PARAMS);
+        assert_eq!(outcome.unwrap_err()["code"], INVALID_PARAMS);
     }
 
     #[test]
