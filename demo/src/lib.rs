@@ -1,6 +1,8 @@
 //! The tools and MCP method handling shared by the demo servers. Deliberately tiny and
 //! hand-written: they are test fixtures and benchmark targets, and must be fast.
 
+pub mod modern;
+
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! mints one, unknown ids get 404 (so the gateway's re-initialization can be tested).
 //! `POST /__forget_sessions` drops them all; `GET /__requests` returns the headers of
 //! the last requests (to prove what the gateway sent). `--sse` answers in SSE framing.
+//! `--modern` makes it a stateless MCP 2026-07-28 server (see `meshgate_demo::modern`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -9,7 +10,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use meshgate_demo::{parse_common, reply, spawn_lifetime_guards, Demo, Effect};
+use meshgate_demo::{modern, parse_common, reply, spawn_lifetime_guards, Demo, Effect};
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex};
 struct Server {
     demo: Demo,
     sse: bool,
+    /// Stateless MCP 2026-07-28 only.
+    modern: bool,
     sessions: Mutex<HashSet<String>>,
     next: AtomicU64,
     recent: Mutex<VecDeque<Value>>,
@@ -153,6 +156,31 @@ impl Server {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        if self.modern {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let answer = modern::handle(&self.demo, &header, &msg);
+            if let Effect::Delay(d) = answer.effect {
+                tokio::time::sleep(d).await;
+            }
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            let Some(body) = answer.body else {
+                return Ok(respond(status, "application/json", Vec::new()));
+            };
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            return Ok(if self.sse && status == StatusCode::OK {
+                let mut framed = b"event: message\ndata: ".to_vec();
+                framed.extend_from_slice(&bytes);
+                framed.extend_from_slice(b"\n\n");
+                respond(status, "text/event-stream", framed)
+            } else {
+                respond(status, "application/json", bytes)
+            });
+        }
         let is_init = rpc_method == "initialize";
         if !is_init {
             match &session {
@@ -236,6 +264,7 @@ async fn main() {
     let server = Arc::new(Server {
         demo: Demo::new(&args.name),
         sse: args.rest.iter().any(|a| a == "--sse"),
+        modern: args.rest.iter().any(|a| a == "--modern"),
         sessions: Mutex::new(HashSet::new()),
         next: AtomicU64::new(1),
         recent: Mutex::new(VecDeque::new()),

@@ -224,9 +224,10 @@ async fn post(
     let tracked = session
         .as_ref()
         .and_then(|s| state.hub.track(&s.token, &id, &exchange));
-    let (done_tx, done_rx) = oneshot::channel();
+    // Polled here while the answer may still be plain JSON; moved to a task of its own
+    // only if the response turns into a stream.
     let state = Arc::clone(state);
-    tokio::spawn(async move {
+    let work: Work = Box::pin(async move {
         let ctx = Ctx {
             state: &state,
             runtime,
@@ -237,14 +238,17 @@ async fn post(
             caps: None,
         };
         let reply = dispatch::request(&ctx, &method, msg.params).await;
-        let _ = done_tx.send(dispatch::frame(&id, &reply));
         drop(tracked);
+        dispatch::frame(&id, &reply)
     });
     Ok(match rx {
-        Some(rx) => respond(rx, done_rx, sse).await,
-        None => single(done_rx.await.unwrap_or_default(), sse),
+        Some(rx) => respond(rx, work, sse).await,
+        None => single(work.await, sse),
     })
 }
+
+/// A request's dispatch, owning everything it needs, yielding the framed answer.
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
 
 /// Notifications from the client: cancellations reach the upstream request; the
 /// rest needs nothing from the gateway.
@@ -274,13 +278,12 @@ fn single(framed: Vec<u8>, sse: bool) -> Response<Body> {
 /// a single JSON body and relayed messages are never held back.
 async fn respond(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    mut done: oneshot::Receiver<Vec<u8>>,
+    mut work: Work,
     sse: bool,
 ) -> Response<Body> {
     let first = tokio::select! {
         biased;
-        framed = &mut done => {
-            let framed = framed.unwrap_or_else(|_| lost_reply());
+        framed = &mut work => {
             let mut queued = Vec::new();
             while let Ok(m) = rx.try_recv() {
                 queued.extend_from_slice(&encode_message(&m));
@@ -293,6 +296,10 @@ async fn respond(
         }
         m = rx.recv() => m,
     };
+    let (done_tx, mut done) = oneshot::channel();
+    tokio::spawn(async move {
+        let _ = done_tx.send(work.await);
+    });
     let (tx, body) = body::channel(64);
     tokio::spawn(async move {
         if let Some(m) = first {

@@ -1,5 +1,7 @@
 //! A streamable-HTTP server: one persistent MCP session per server, re-initialized
-//! transparently when the upstream forgets it (404), connections pooled.
+//! transparently when the upstream forgets it (404), connections pooled. A server that
+//! refuses `initialize` and lists 2026-07-28 in `server/discover` is spoken to
+//! statelessly instead (`modern_client.rs`).
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
@@ -9,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -61,24 +63,27 @@ struct Session {
 }
 
 pub struct HttpUpstream {
-    name: String,
+    pub(super) name: String,
     url: Uri,
     client: HttpClient,
-    headers: ServerHeaders,
+    pub(super) headers: ServerHeaders,
     /// Names this server in carried sessions.
     tag: u32,
-    link: Arc<ServerLink>,
+    pub(super) link: Arc<ServerLink>,
     me: Weak<HttpUpstream>,
     /// One upstream session per distinct set of outbound credentials and client
     /// capabilities.
     sessions: RwLock<HashMap<u64, Session>>,
     init_lock: tokio::sync::Mutex<()>,
-    next_id: AtomicU64,
+    pub(super) next_id: AtomicU64,
     generation: AtomicU64,
     stop: watch::Sender<bool>,
+    /// The server speaks only MCP 2026-07-28 (found when `initialize` was refused):
+    /// requests go statelessly, without sessions.
+    pub(super) modern: AtomicBool,
 }
 
-enum Reply {
+pub(super) enum Reply {
     Result(UpstreamResult),
     SessionLost,
 }
@@ -106,6 +111,7 @@ impl HttpUpstream {
             next_id: AtomicU64::new(1),
             generation: AtomicU64::new(0),
             stop: watch::Sender::new(false),
+            modern: AtomicBool::new(false),
         }))
     }
 
@@ -120,11 +126,20 @@ impl HttpUpstream {
         params: Option<&Value>,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
+        if self.is_modern() {
+            return self.modern_request(method, params, call).await;
+        }
         let headers = call.outbound(&self.headers);
         let key = session_key(&headers, call.caps);
         self.link.used_by(key, call.session);
         for _attempt in 0..2 {
-            let session = self.session(key, &headers, call).await?;
+            let session = match self.session(key, &headers, call).await {
+                Ok(s) => s,
+                Err(_) if self.is_modern() => {
+                    return self.modern_request(method, params, call).await
+                }
+                Err(e) => return Err(e),
+            };
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = jsonrpc::request(id, method, params);
             let posted = self.post(&headers, key, Some(&session), id, body, call.exchange);
@@ -180,6 +195,9 @@ impl HttpUpstream {
         let _guard = self.init_lock.lock().await;
         if let Some(s) = cached(self) {
             return Ok(s);
+        }
+        if self.is_modern() {
+            return Err(self.sessionless());
         }
         let session = match self.adopt(key, call.carried) {
             Some(s) => s,
@@ -240,8 +258,12 @@ impl HttpUpstream {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::request(id, "initialize", Some(&initialize_params(caps)));
         let resp = self.send(headers, None, None, body).await?;
+        let resp = self.refused_initialize(headers, caps, resp).await?;
         let session_id = resp.headers().get("mcp-session-id").cloned();
         let result = match self.read_reply(headers, key, resp, id, None).await? {
+            Reply::Result(Err(UpstreamError::Rpc(e))) => {
+                return Err(self.initialize_failed(headers, caps, e).await)
+            }
             Reply::Result(r) => r?,
             Reply::SessionLost => {
                 return Err(UpstreamError::Unavailable(
@@ -300,7 +322,7 @@ impl HttpUpstream {
         self.read_reply(headers, key, resp, id, exchange).await
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         headers: &HeaderMap,
         session_id: Option<&HeaderValue>,
@@ -338,7 +360,7 @@ impl HttpUpstream {
     }
 
     /// Reads a JSON or SSE reply until the response to `id` arrives.
-    async fn read_reply(
+    pub(super) async fn read_reply(
         &self,
         headers: &HeaderMap,
         key: u64,
