@@ -51,21 +51,18 @@ pub fn new_client() -> HttpClient {
 
 /// Upstream sessions kept per server before the map is reset.
 const MAX_SESSIONS: usize = 1024;
-/// How often an idle listening stream checks that its session is still the one in use.
-const LISTEN_CHECK: Duration = Duration::from_secs(15);
-
 /// What identifies the upstream session in use.
 #[derive(Clone)]
-struct Session {
-    id: Option<HeaderValue>,
-    protocol_version: HeaderValue,
-    generation: u64,
+pub(super) struct Session {
+    pub(super) id: Option<HeaderValue>,
+    pub(super) protocol_version: HeaderValue,
+    pub(super) generation: u64,
 }
 
 pub struct HttpUpstream {
     pub(super) name: String,
-    url: Uri,
-    client: HttpClient,
+    pub(super) url: Uri,
+    pub(super) client: HttpClient,
     pub(super) headers: ServerHeaders,
     /// Names this server in carried sessions.
     tag: u32,
@@ -77,7 +74,7 @@ pub struct HttpUpstream {
     init_lock: tokio::sync::Mutex<()>,
     pub(super) next_id: AtomicU64,
     generation: AtomicU64,
-    stop: watch::Sender<bool>,
+    pub(super) stop: watch::Sender<bool>,
     /// The server speaks only MCP 2026-07-28 (found when `initialize` was refused):
     /// requests go statelessly, without sessions.
     pub(super) modern: AtomicBool,
@@ -211,7 +208,7 @@ impl HttpUpstream {
             map.insert(key, session.clone());
         }
         if session.id.is_some() {
-            tokio::spawn(listen(
+            tokio::spawn(super::http_listen::listen(
                 self.me.clone(),
                 key,
                 headers.clone(),
@@ -242,7 +239,7 @@ impl HttpUpstream {
         Some(session)
     }
 
-    fn is_current(&self, key: u64, generation: u64) -> bool {
+    pub(super) fn is_current(&self, key: u64, generation: u64) -> bool {
         self.sessions
             .read()
             .ok()
@@ -463,7 +460,13 @@ impl HttpUpstream {
 
     /// Answers a server→client request (once its client did) on a new POST, in the
     /// background.
-    fn answer(&self, key: u64, headers: &HeaderMap, msg: Message, exchange: Option<Arc<Exchange>>) {
+    pub(super) fn answer(
+        &self,
+        key: u64,
+        headers: &HeaderMap,
+        msg: Message,
+        exchange: Option<Arc<Exchange>>,
+    ) {
         let me = self.me.clone();
         let headers = headers.clone();
         tokio::spawn(async move {
@@ -510,82 +513,6 @@ impl HttpUpstream {
                 let _ = resp.into_body().collect().await;
             }
         });
-    }
-}
-
-/// The session's GET stream: what the server sends unrelated to any request
-/// (list_changed, resource updates, logs). Reopened while the session is in use; ends
-/// when the server has none (405), the session is replaced, or the server is removed.
-async fn listen(me: Weak<HttpUpstream>, key: u64, headers: HeaderMap, session: Session) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let Some(this) = me.upgrade() else { return };
-        let mut stop = this.stop.subscribe();
-        if *stop.borrow() || !this.is_current(key, session.generation) {
-            return;
-        }
-        let Ok(mut req) = Request::builder()
-            .method(Method::GET)
-            .uri(this.url.clone())
-            .body(Full::new(Bytes::new()))
-        else {
-            return;
-        };
-        let h = req.headers_mut();
-        h.extend(headers.clone());
-        h.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        if let Some(id) = &session.id {
-            h.insert("mcp-session-id", id.clone());
-        }
-        h.insert("mcp-protocol-version", session.protocol_version.clone());
-        let resp = match this.client.request(req).await {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                tracing::debug!(server = %this.name, status = r.status().as_u16(), "no listening stream");
-                return;
-            }
-            Err(_) => {
-                drop(this);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
-            }
-        };
-        let mut body = resp.into_body();
-        let mut parser = SseParser::default();
-        loop {
-            let frame = tokio::select! {
-                f = body.frame() => f,
-                _ = stop.wait_for(|s| *s) => return,
-                _ = tokio::time::sleep(LISTEN_CHECK) => {
-                    if this.is_current(key, session.generation) { continue } else { return }
-                }
-            };
-            let Some(Ok(frame)) = frame else { break };
-            let Some(chunk) = frame.data_ref() else {
-                continue;
-            };
-            let Ok(events) = parser.push(chunk) else {
-                break;
-            };
-            for event in events {
-                let Ok(msg) = serde_json::from_str::<Message>(&event.data) else {
-                    continue;
-                };
-                if msg.is_request() {
-                    this.answer(key, &headers, msg, None);
-                } else if !msg.is_response() {
-                    this.link.notification(key, &msg, None);
-                }
-            }
-            backoff = Duration::from_millis(500);
-        }
-        drop(this);
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 

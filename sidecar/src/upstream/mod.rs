@@ -5,6 +5,7 @@
 pub mod carried;
 mod credentials;
 mod http;
+mod http_listen;
 mod modern_client;
 pub mod openapi;
 mod pending;
