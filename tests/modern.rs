@@ -381,9 +381,9 @@ async fn server_discover_versions_and_removed_methods_for_2026_clients() {
     for cap in ["tools", "prompts", "resources", "completions", "logging"] {
         assert!(caps[cap].is_object(), "{cap}: {v}");
     }
-    // Delivered by subscriptions/listen in 2026, which the gateway does not serve.
-    assert!(caps["tools"].get("listChanged").is_none(), "{v}");
-    assert!(caps["resources"].get("subscribe").is_none(), "{v}");
+    // Delivered by subscriptions/listen in 2026, which the gateway serves.
+    assert_eq!(caps["tools"]["listChanged"], true, "{v}");
+    assert_eq!(caps["resources"]["subscribe"], true, "{v}");
     assert!(result["instructions"].is_string());
 
     // Older clients (no 2026 version) still get -32601 for server/discover.
@@ -772,4 +772,66 @@ async fn python_sdk_auto_mode_negotiates_2026_and_legacy_mode_still_initializes(
     // The 2026 calls reached the upstream without sessions of their own: both echoes
     // arrived.
     assert_eq!(upstream_calls(&alpha).await, ["echo", "echo"]);
+}
+
+#[tokio::test]
+async fn subscriptions_listen_carries_list_changed_to_a_2026_client() {
+    let gw = Gateway::start(demo_stdio_yaml("local", "")).await;
+    let auth = format!("Bearer {MASTER_KEY}");
+    let listen: Value = serde_json::from_str(&modern_body(
+        41,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true, "promptsListChanged": false}}),
+        json!({}),
+    ))
+    .expect("JSON");
+    let (status, mut stream) = meshgate_e2e::mcp::post_events(
+        &gw.url(),
+        &[
+            ("authorization", auth.as_str()),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "subscriptions/listen"),
+        ],
+        &listen,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ack = stream.next().await.expect("acknowledgement");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true})
+    );
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        41
+    );
+
+    // Another stateless request with the same capabilities changes the tool list.
+    let body = modern_body(
+        42,
+        "tools/call",
+        json!({"name": "local-grow", "arguments": {}}),
+        json!({}),
+    );
+    let resp = modern_post(&gw, &body, &[]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let m = stream.next().await.expect("a notification");
+    assert_eq!(m["method"], "notifications/tools/list_changed", "{m}");
+    assert_eq!(
+        m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
+        "{m}"
+    );
+    let body = modern_body(43, "tools/list", json!({}), json!({}));
+    let listed = modern_post(&gw, &body, &[]).await.json();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"local-grown"), "{names:?}");
 }

@@ -199,3 +199,23 @@ impl Events {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// POSTs `body` with `headers` and returns the status and the reply as messages (for
+/// streams not tied to a session, e.g. 2026-07-28 `subscriptions/listen`).
+pub async fn post_events(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Events) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("request");
+    let resp = client.request(req).await.expect("gateway reachable");
+    (resp.status().as_u16(), Events::from(resp))
+}

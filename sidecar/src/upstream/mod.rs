@@ -256,6 +256,16 @@ impl Upstream {
         }
     }
 
+    /// Makes a listener (a 2026 `subscriptions/listen` stream, `call.session`) a user of
+    /// the upstream session this client reaches, opening it if needed (an HTTP session
+    /// has to exist for its listening stream to run).
+    pub async fn listen_as(&self, call: &CallContext<'_>) {
+        self.link.used_by(self.catalog_key(call), call.session);
+        if let Connector::Http(u) = &self.connector {
+            let _ = u.carry(call).await;
+        }
+    }
+
     /// Which cached catalog a request uses: per outbound credential set for HTTP-based
     /// servers, one otherwise.
     fn catalog_key(&self, call: &CallContext<'_>) -> u64 {

@@ -34,7 +34,7 @@ pub(super) fn discover() -> Map<String, Value> {
         "supportedVersions": all_versions(),
         // listChanged and resources.subscribe are delivered by `subscriptions/listen` in
         // 2026-07-28, which the gateway does not serve: not declared.
-        "capabilities": {"tools": {}, "prompts": {}, "resources": {}, "completions": {}, "logging": {}},
+        "capabilities": {"tools": {"listChanged": true}, "prompts": {"listChanged": true}, "resources": {"subscribe": true, "listChanged": true}, "completions": {}, "logging": {}},
         "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
         "ttlMs": DISCOVER_TTL_MS,
     });

@@ -8,13 +8,14 @@
 //! client's retry (same request + `inputResponses` + `requestState`) feeds the answers
 //! back upstream and gets what the upstream does next.
 //!
-//! Upstreams are untouched: the gateway keeps speaking the handshake era to them, with
-//! the capabilities this request declared.
+//! Upstreams are reached as they are: handshake-era ones with the capabilities this
+//! request declared, 2026-only ones statelessly (`upstream/modern_client.rs`).
 
 //!
 //! This file: the entry point [`serve`] and the classification of a request (is it
 //! 2026-07-28, is its method served, streamed, or removed). The rest, by concern:
-//! `discover` (`server/discover`, unsupported-version errors), `headers`
+//! `discover` (`server/discover`, unsupported-version errors), `listen`
+//! (`subscriptions/listen`), `headers`
 //! (`Mcp-Method`/`Mcp-Name` against the body), `meta` (reserved `_meta` keys, MRTR
 //! fields), `stamp` (result stamping, cache hints, error-code mapping), `drive`
 //! (answering a streamed request as JSON or an event stream) and `mrtr` (the
@@ -23,6 +24,7 @@
 mod discover;
 mod drive;
 mod headers;
+mod listen;
 mod meta;
 mod mrtr;
 mod stamp;
@@ -66,6 +68,7 @@ const SERVED: &[&str] = &[
     "resources/templates/list",
     "resources/read",
     "completion/complete",
+    "subscriptions/listen",
 ];
 /// Handshake-era methods 2026-07-28 removed (named in the 404's message).
 const REMOVED: &[&str] = &[
@@ -215,6 +218,18 @@ pub async fn serve(
             jsonrpc::response_value(&id, &Value::Object(result)),
             declared.sse_only,
         );
+    }
+    if method == "subscriptions/listen" {
+        return listen::open(
+            state,
+            runtime,
+            principal,
+            headers,
+            id,
+            params,
+            declared.caps,
+        )
+        .await;
     }
     if let Some((request_state, responses)) = resume {
         return resume_parked(
