@@ -835,3 +835,38 @@ async fn subscriptions_listen_carries_list_changed_to_a_2026_client() {
         .collect();
     assert!(names.contains(&"local-grown"), "{names:?}");
 }
+
+#[tokio::test]
+async fn tools_a_server_refuses_are_refused_by_the_filter_from_the_headers() {
+    let (_alpha, alpha) = demo_http("alpha", &[]).await;
+    let servers = format!(
+        "  alpha:\n    url: http://{alpha}/mcp\n    transport: http\n    disallowed_tools: [fail]\n"
+    );
+    let gw = Gateway::start(servers).await;
+    let headers = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "alpha-fail"),
+    ];
+    // The body is never read: even one that names an allowed tool is refused.
+    let resp = post(&gw, MASTER_KEY, &headers, &call_body("alpha-echo", "x")).await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert_eq!(resp.json()["error"], "tool_not_allowed", "{}", resp.text());
+    assert!(resp.text().contains("alpha-fail"), "{}", resp.text());
+    assert!(upstream_calls(&alpha).await.is_empty());
+    // An allowed tool goes through.
+    let headers = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "alpha-echo"),
+    ];
+    let body = modern_body(
+        8,
+        "tools/call",
+        json!({"name": "alpha-echo", "arguments": {"text": "ok"}}),
+        json!({}),
+    );
+    let resp = post(&gw, MASTER_KEY, &headers, &body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(upstream_calls(&alpha).await, vec!["echo".to_string()]);
+}

@@ -3,8 +3,10 @@
 
 use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
 use crate::mcp_headers::{shown, RequestIntent};
+use crate::names::split_prefixed;
 use crate::ratelimit::RateGate;
-use crate::snapshot::PolicySnapshot;
+use crate::snapshot::{PolicySnapshot, SnapshotServer};
+use crate::tool_rules::ToolRules;
 
 /// Header that narrows the servers of a request (LiteLLM's).
 pub const SERVERS_FILTER_HEADER: &str = "x-mcp-servers";
@@ -215,17 +217,18 @@ fn check_mcp_headers(
 ) -> Result<(), Rejection> {
     let intent = RequestIntent::from_headers(headers)
         .map_err(|bad| Rejection::new(400, "invalid_mcp_header", bad.to_string()))?;
-    let (Some(scope), Some(prefix)) = (scope, intent.addressed_prefix()) else {
+    let Some(prefix) = intent.addressed_prefix() else {
         return Ok(());
     };
     let mut outside = None;
     for server in &snapshot.servers {
-        if server.prefix.eq_ignore_ascii_case(prefix) {
-            if scope.contains(&server.name.as_str()) {
-                return Ok(());
-            }
-            outside.get_or_insert(server);
+        if !server.prefix.eq_ignore_ascii_case(prefix) {
+            continue;
         }
+        if scope.is_none_or(|s| s.contains(&server.name.as_str())) {
+            return check_tool_rules(server, &intent);
+        }
+        outside.get_or_insert(server);
     }
     let Some(server) = outside else {
         return Ok(());
@@ -240,6 +243,35 @@ fn check_mcp_headers(
         "server_not_allowed",
         format!(
             "{what} `{}` is on MCP server `{}`, which this key or request may not use",
+            shown(name),
+            server.prefix
+        ),
+    ))
+}
+
+/// A `tools/call` the server's `allowed_tools` / `disallowed_tools` refuse is a 403
+/// at header time (the sidecar refuses it too, from the body).
+fn check_tool_rules(server: &SnapshotServer, intent: &RequestIntent<'_>) -> Result<(), Rejection> {
+    let (Some("tools/call"), Some(name)) = (intent.method(), intent.name()) else {
+        return Ok(());
+    };
+    let Some((_, tool)) = split_prefixed(name) else {
+        return Ok(());
+    };
+    let rules = ToolRules::new(
+        &server.name,
+        &server.prefix,
+        &server.allowed_tools,
+        &server.disallowed_tools,
+    );
+    if rules.permits(tool) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        403,
+        "tool_not_allowed",
+        format!(
+            "tool `{}` is not allowed on MCP server `{}` (allowed_tools / disallowed_tools)",
             shown(name),
             server.prefix
         ),
@@ -620,6 +652,43 @@ mcp_servers:
             &mcp("sk-ab", "tools/call", "=?base64?Yy10b29s?="),
         ));
         assert!(r.message.contains("`c-tool`"), "{}", r.message);
+    }
+
+    #[test]
+    fn tools_the_server_rules_refuse_are_403_at_header_time_for_every_key() {
+        let cfg = GatewayConfig::parse(
+            r#"
+general_settings: {master_key: sk-master}
+mcp_servers:
+  github_mcp: {url: "http://127.0.0.1:1/mcp", transport: http, alias: github, disallowed_tools: [delete_repo]}
+  jira: {url: "http://127.0.0.1:2/mcp", transport: http, allowed_tools: [jira-search]}
+"#,
+        )
+        .unwrap();
+        let s = PolicySnapshot::compile(&cfg);
+        for (name, allowed) in [
+            ("github-delete_repo", false),
+            ("GITHUB-DELETE_REPO", false),
+            ("github-list_repos", true),
+            ("jira-search", true),
+            ("jira-create", false),
+        ] {
+            let d = decide_now(Some(&s), "/mcp", &mcp("sk-master", "tools/call", name));
+            if allowed {
+                assert!(matches!(d, Decision::Forward(_)), "{name}");
+            } else {
+                let r = reject(d);
+                assert_eq!((r.status, r.error), (403, "tool_not_allowed"), "{name}");
+                assert!(r.message.contains(name), "{}", r.message);
+            }
+        }
+        // Prompts and other methods are not tools.
+        let d = decide_now(
+            Some(&s),
+            "/mcp",
+            &mcp("sk-master", "prompts/get", "github-delete_repo"),
+        );
+        assert!(matches!(d, Decision::Forward(_)));
     }
 
     #[test]

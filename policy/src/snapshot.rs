@@ -66,6 +66,11 @@ pub struct SnapshotServer {
     pub access_groups: Vec<String>,
     #[serde(default)]
     pub allow_all_keys: bool,
+    /// The server's tool rules, so the filter can refuse a call by `Mcp-Name` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_tools: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disallowed_tools: Vec<String>,
 }
 
 impl PolicySnapshot {
@@ -84,6 +89,8 @@ impl PolicySnapshot {
                 prefix: config.prefix_of(name),
                 access_groups: s.access_groups.clone(),
                 allow_all_keys: s.allow_all_keys,
+                allowed_tools: s.allowed_tools.clone().unwrap_or_default(),
+                disallowed_tools: s.disallowed_tools.clone().unwrap_or_default(),
             })
             .collect();
         let mut snapshot = PolicySnapshot {

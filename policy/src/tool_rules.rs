@@ -16,11 +16,25 @@ pub struct ToolRules<'a> {
 
 impl<'a> ToolRules<'a> {
     pub fn for_server(server_name: &'a str, prefix: &'a str, config: &'a ServerConfig) -> Self {
+        Self::new(
+            server_name,
+            prefix,
+            config.allowed_tools.as_deref().unwrap_or(&[]),
+            config.disallowed_tools.as_deref().unwrap_or(&[]),
+        )
+    }
+
+    pub fn new(
+        server_name: &'a str,
+        prefix: &'a str,
+        allowed: &'a [String],
+        disallowed: &'a [String],
+    ) -> Self {
         ToolRules {
             server_name,
             prefix,
-            allowed: config.allowed_tools.as_deref().unwrap_or(&[]),
-            disallowed: config.disallowed_tools.as_deref().unwrap_or(&[]),
+            allowed,
+            disallowed,
         }
     }
 
