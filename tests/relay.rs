@@ -307,12 +307,71 @@ async fn list_changes_resource_updates_and_logs_reach_the_get_stream() {
         .await;
     assert_eq!(r["result"], json!({}), "{r}");
     // Nothing of this reached the session behind other upstream sessions (its own
-    // upstream session logs what it did for it, about roots).
+    // upstream session asks it for its roots and logs about them).
     while let Some(Some(m)) = other_stream.next_within(Duration::from_millis(200)).await {
         let own_log = m["method"] == "notifications/message"
             && m["params"]["data"]
                 .as_str()
                 .is_some_and(|d| d.contains("Roots"));
-        assert!(own_log, "unexpected on another session's stream: {m}");
+        let own_roots_request = m["method"] == "roots/list";
+        assert!(
+            own_log || own_roots_request,
+            "unexpected on another session's stream: {m}"
+        );
     }
+}
+
+#[tokio::test]
+async fn roots_changes_reach_the_upstream_and_its_roots_request_reaches_the_client() {
+    let (_ev, port) = everything_http("streamableHttp").await;
+    let servers = format!("  ehttp:\n    url: http://127.0.0.1:{port}/mcp\n    transport: http\n");
+    let gw = Gateway::start(servers).await;
+    let client = RawMcp::connect(
+        &gw.url(),
+        MASTER_KEY,
+        json!({"roots": {"listChanged": true}}),
+    )
+    .await;
+    let mut stream = client.listen().await;
+    assert!(tool_names(&client)
+        .await
+        .contains(&"ehttp-get-roots-list".to_string()));
+
+    // The client's roots change: the upstream hears of it and asks for them again, on
+    // no particular request — the ask reaches this client's GET stream.
+    assert_eq!(
+        client
+            .notify("notifications/roots/list_changed", None)
+            .await,
+        202
+    );
+    let asked = loop {
+        let m = stream.next().await.expect("the upstream's roots/list");
+        if m["method"] == "roots/list" {
+            break m;
+        }
+    };
+    assert!(
+        asked["id"].as_str().is_some_and(|id| id.starts_with("mg-")),
+        "{asked}"
+    );
+    let roots = json!({"roots": [{"uri": "file:///tmp/meshgate-roots-test", "name": "test"}]});
+    assert_eq!(client.answer(&asked["id"], roots).await, 202);
+
+    // The upstream now knows them.
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let r = client
+            .call(
+                "tools/call",
+                json!({"name": "ehttp-get-roots-list", "arguments": {}}),
+            )
+            .await;
+        seen = result_text(&r);
+        if seen.contains("file:///tmp/meshgate-roots-test") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the upstream never got the roots: {seen}");
 }

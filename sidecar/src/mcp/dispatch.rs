@@ -134,6 +134,14 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
         caps,
         upstreams: opened.into_iter().flatten().collect(),
     });
+    if let Some(token) = &session {
+        // The new session is one of the users of those upstream sessions from now on
+        // (their unprompted messages reach its GET stream).
+        let mut call = *call;
+        call.session = Some(token);
+        let call = &call;
+        join_all(tools::allowed(ctx).iter().map(|u| u.listen_as(call))).await;
+    }
     let result = serde_json::json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": true}, "prompts": {"listChanged": true}, "resources": {"subscribe": true, "listChanged": true}, "completions": {}, "logging": {}},

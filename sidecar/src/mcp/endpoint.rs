@@ -185,6 +185,26 @@ async fn post(
         (Some(id), Some(method)) => (id, method),
         (None, Some(method)) => {
             client_notification(state, session.as_ref(), &method, msg.params.as_ref());
+            if method == "notifications/roots/list_changed" {
+                // The upstream sessions this client uses ask for its roots again.
+                let state = Arc::clone(state);
+                let headers = std::mem::take(&mut parts.headers);
+                tokio::spawn(async move {
+                    let ctx = Ctx {
+                        state: &state,
+                        runtime,
+                        principal,
+                        client_headers: headers,
+                        session,
+                        exchange: None,
+                        caps: None,
+                    };
+                    let call = ctx.call_context();
+                    for upstream in super::tools::allowed(&ctx) {
+                        upstream.notify(&method, msg.params.as_ref(), &call);
+                    }
+                });
+            }
             return Ok(accepted());
         }
         _ => {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Exchange, Hub};
+use super::{ClientCaps, Exchange, Hub};
 use crate::jsonrpc::{self, Message};
 
 pub struct ServerLink {
@@ -23,9 +23,10 @@ impl ServerLink {
         })
     }
 
-    /// Notes that a client session used the upstream session `key`.
-    pub fn used_by(&self, key: u64, session: Option<&str>) {
-        self.hub.note_user(&self.name, key, session);
+    /// Notes that a client session (with these capabilities, part of `key`) used the
+    /// upstream session `key`.
+    pub fn used_by(&self, key: u64, session: Option<&str>, caps: ClientCaps) {
+        self.hub.note_user(&self.name, key, session, caps);
     }
 
     pub fn tools_generation(&self) -> u64 {
@@ -69,10 +70,18 @@ impl ServerLink {
         }
     }
 
-    /// A request from the upstream (sampling, elicitation, roots, ping): the reply to
-    /// send back upstream, once the client answered.
-    pub async fn server_request(&self, msg: &Message, related: Option<&Arc<Exchange>>) -> Vec<u8> {
-        // Unrelated requests (e.g. roots/list after initialize) get a local answer.
-        self.hub.ask_client(related, msg).await
+    /// A request from the upstream session `key` (sampling, elicitation, roots, ping):
+    /// the reply to send back upstream, once the client answered. One tied to no client
+    /// request goes to a GET stream of a client session behind that upstream session.
+    pub async fn server_request(
+        &self,
+        key: u64,
+        msg: &Message,
+        related: Option<&Arc<Exchange>>,
+    ) -> Vec<u8> {
+        match related {
+            Some(exchange) => self.hub.ask_client(Some(exchange), msg).await,
+            None => self.hub.ask_unrelated(&self.name, key, msg).await,
+        }
     }
 }

@@ -26,6 +26,8 @@ use crate::verify::ServerScope;
 const MAX_ASK: Duration = Duration::from_secs(600);
 /// Messages a GET stream may have queued before new ones are dropped for it.
 const STREAM_QUEUE: usize = 256;
+/// How long an unrelated server→client request waits for a client on a GET stream.
+const UNRELATED_ASK: Duration = Duration::from_secs(60);
 /// Client sessions remembered per upstream session before the set starts over.
 const MAX_USERS: usize = 10_000;
 
@@ -60,6 +62,9 @@ pub struct Hub {
     /// upstream session sends unprompted goes to them only (never to clients behind
     /// other credentials).
     users: Mutex<HashMap<(String, u64), HashSet<String>>>,
+    /// (server, upstream session key) → the capabilities its clients declared (part of
+    /// the key, so the same for all of them).
+    key_caps: Mutex<HashMap<(String, u64), ClientCaps>>,
 }
 
 /// Removes a registration when the request it belongs to ends.
@@ -247,6 +252,64 @@ impl Hub {
         }
     }
 
+    /// A server→client request tied to no client request (e.g. `roots/list` after
+    /// `notifications/roots/list_changed`): asked on the GET stream of one client session
+    /// behind that upstream session, if its clients declared the capability; else
+    /// answered as [`Hub::ask_client`] answers when nothing streams.
+    pub async fn ask_unrelated(&self, server: &str, key: u64, msg: &Message) -> Vec<u8> {
+        let method = msg.method.as_deref().unwrap_or_default();
+        let caps = self
+            .key_caps
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(server.to_string(), key)).copied())
+            .filter(|caps| caps.answers(method));
+        let stream = caps.and_then(|_| self.stream_of_a_user(server, key));
+        let (Some(caps), Some(stream)) = (caps, stream) else {
+            return self.ask_client(None, msg).await;
+        };
+        let (exchange, rx) = Exchange::new(caps, true);
+        let Some(mut rx) = rx else {
+            return self.ask_client(None, msg).await;
+        };
+        // The exchange only carries the request to that stream.
+        let forward = tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                if stream.send(Bytes::from(encode_message(&m))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let asked = self.ask_client(Some(&exchange), msg);
+        tokio::pin!(asked);
+        let reply = tokio::select! {
+            reply = &mut asked => reply,
+            _ = tokio::time::sleep(UNRELATED_ASK) => {
+                // Ends the wait (and its bookkeeping) with "did not answer".
+                exchange.cancel();
+                asked.await
+            }
+        };
+        forward.abort();
+        reply
+    }
+
+    /// The sender of one open stream of a session that used `server`'s session `key`.
+    fn stream_of_a_user(&self, server: &str, key: u64) -> Option<mpsc::Sender<Bytes>> {
+        let users = self
+            .users
+            .lock()
+            .ok()
+            .and_then(|u| u.get(&(server.to_string(), key)).cloned())?;
+        let streams = self.streams.lock().ok()?;
+        let mut ids: Vec<&u64> = streams.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| streams.get(id))
+            .find(|s| s.scope.allows(server) && users.contains(&s.session) && !s.tx.is_closed())
+            .map(|s| s.tx.clone())
+    }
+
     /// A response POSTed by a client: true when it answered a relayed request.
     pub fn client_answered(&self, msg: Message) -> bool {
         let Some(id) = msg.id.as_ref().and_then(Value::as_str) else {
@@ -286,8 +349,16 @@ impl Hub {
     }
 
     /// Notes that a client session reached `server` through the upstream session `key`.
-    pub fn note_user(&self, server: &str, key: u64, session: Option<&str>) {
+    pub fn note_user(&self, server: &str, key: u64, session: Option<&str>, caps: ClientCaps) {
         let Some(session) = session else { return };
+        if caps != ClientCaps::default() {
+            if let Ok(mut m) = self.key_caps.lock() {
+                if m.len() >= MAX_USERS {
+                    m.clear();
+                }
+                m.entry((server.to_string(), key)).or_insert(caps);
+            }
+        }
         let Ok(mut users) = self.users.lock() else {
             return;
         };

@@ -128,7 +128,7 @@ impl HttpUpstream {
         }
         let headers = call.outbound(&self.headers);
         let key = session_key(&headers, call.caps);
-        self.link.used_by(key, call.session);
+        self.link.used_by(key, call.session, call.caps);
         for _attempt in 0..2 {
             let session = match self.session(key, &headers, call).await {
                 Ok(s) => s,
@@ -167,7 +167,7 @@ impl HttpUpstream {
     pub async fn carry(&self, call: &CallContext<'_>) -> Option<CarriedSession> {
         let headers = call.outbound(&self.headers);
         let key = session_key(&headers, call.caps);
-        self.link.used_by(key, call.session);
+        self.link.used_by(key, call.session, call.caps);
         let session = self.session(key, &headers, call).await.ok()?;
         Some(CarriedSession {
             server: self.tag,
@@ -473,11 +473,23 @@ impl HttpUpstream {
             let Some(link) = me.upgrade().map(|u| Arc::clone(&u.link)) else {
                 return;
             };
-            let reply = link.server_request(&msg, exchange.as_ref()).await;
+            let reply = link.server_request(key, &msg, exchange.as_ref()).await;
             if let Some(this) = me.upgrade() {
                 this.post_detached(key, &headers, reply);
             }
         });
+    }
+
+    /// Passes a client notification to this client's upstream session, if it has one.
+    pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
+        if self.modern.load(Ordering::Acquire) {
+            return;
+        }
+        let headers = call.outbound(&self.headers);
+        let key = session_key(&headers, call.caps);
+        if self.sessions.read().is_ok_and(|s| s.contains_key(&key)) {
+            self.post_detached(key, &headers, body);
+        }
     }
 
     /// POSTs a notification or response to the session of `key`, in the background.

@@ -256,11 +256,23 @@ impl Upstream {
         }
     }
 
+    /// Passes a client notification (e.g. `notifications/roots/list_changed`) to the
+    /// upstream session this client uses, if there is one.
+    pub fn notify(&self, method: &str, params: Option<&Value>, call: &CallContext<'_>) {
+        let body = crate::jsonrpc::notification(method, params);
+        match &self.connector {
+            Connector::Stdio(pool) => pool.notify(body, call),
+            Connector::Http(u) => u.notify(body, call),
+            _ => {}
+        }
+    }
+
     /// Makes a listener (a 2026 `subscriptions/listen` stream, `call.session`) a user of
     /// the upstream session this client reaches, opening it if needed (an HTTP session
     /// has to exist for its listening stream to run).
     pub async fn listen_as(&self, call: &CallContext<'_>) {
-        self.link.used_by(self.catalog_key(call), call.session);
+        self.link
+            .used_by(self.catalog_key(call), call.session, call.caps);
         if let Connector::Http(u) = &self.connector {
             let _ = u.carry(call).await;
         }
@@ -289,7 +301,7 @@ impl Upstream {
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
         let key = self.catalog_key(call);
         // A list served from cache still makes this client one of the session's users.
-        self.link.used_by(key, call.session);
+        self.link.used_by(key, call.session, call.caps);
         if let Connector::OpenApi(u) = &self.connector {
             // Built once when the spec loaded; never stale.
             let catalog = match tokio::time::timeout(timeout, u.catalog()).await {

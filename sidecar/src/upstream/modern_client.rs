@@ -241,6 +241,7 @@ impl HttpUpstream {
                 "input_required without `inputRequests`".into(),
             ));
         };
+        let session = session_key(&call.outbound(&self.headers), call.caps);
         let mut answers = Map::new();
         for (n, (key, request)) in requests.iter().enumerate() {
             let Some(method) = request.get("method").and_then(Value::as_str) else {
@@ -256,7 +257,7 @@ impl HttpUpstream {
                 result: None,
                 error: None,
             };
-            let reply = self.link.server_request(&msg, call.exchange).await;
+            let reply = self.link.server_request(session, &msg, call.exchange).await;
             let reply: Message = serde_json::from_slice(&reply)
                 .map_err(|e| UpstreamError::Protocol(format!("relayed answer: {e}")))?;
             let answer = match (reply.result, reply.error) {

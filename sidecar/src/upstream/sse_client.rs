@@ -73,7 +73,7 @@ impl SseUpstream {
     ) -> UpstreamResult {
         let headers = call.outbound(&self.headers);
         let key = session_key(&headers, call.caps);
-        self.link.used_by(key, call.session);
+        self.link.used_by(key, call.session, call.caps);
         let stream = self.stream(&headers, call.caps).await?;
         let (id, rx) = stream.pending.register(call.exchange);
         if let Err(e) = self
@@ -309,7 +309,7 @@ async fn read_events(
                 let (link, headers, client) = (Arc::clone(&link), headers.clone(), client.clone());
                 let endpoint = s.endpoint.clone();
                 tokio::spawn(async move {
-                    let reply = link.server_request(&msg, related.as_ref()).await;
+                    let reply = link.server_request(key, &msg, related.as_ref()).await;
                     let Ok(mut req) = Request::builder()
                         .method(Method::POST)
                         .uri(endpoint)

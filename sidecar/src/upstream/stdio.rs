@@ -153,6 +153,13 @@ impl StdioUpstream {
         }
     }
 
+    /// Writes a notification to the running process (dropped when none runs).
+    pub fn notify(&self, body: Vec<u8>) {
+        if let Some(conn) = self.live.borrow().as_ref() {
+            let _ = conn.writer.send(body);
+        }
+    }
+
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
     }
@@ -334,7 +341,7 @@ async fn read_loop(link: Arc<ServerLink>, key: u64, stdout: ChildStdout, conn: A
             let related = conn.pending.sole_exchange();
             let (link, writer) = (Arc::clone(&link), conn.writer.clone());
             tokio::spawn(async move {
-                let reply = link.server_request(&msg, related.as_ref()).await;
+                let reply = link.server_request(key, &msg, related.as_ref()).await;
                 let _ = writer.send(reply);
             });
         } else {

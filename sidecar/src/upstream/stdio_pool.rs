@@ -82,11 +82,24 @@ impl StdioPool {
         call: &CallContext<'_>,
     ) -> UpstreamResult {
         let (key, env) = self.key_for(call);
-        self.link.used_by(key, call.session);
+        self.link.used_by(key, call.session, call.caps);
         let process = self.process(key, env, call.caps);
         process
             .request(method, params, timeout, call.exchange)
             .await
+    }
+
+    /// Writes a notification to the process this request uses, if it runs.
+    pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
+        let (key, _) = self.key_for(call);
+        let process = self
+            .processes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).map(|e| Arc::clone(&e.process)));
+        if let Some(process) = process {
+            process.notify(body);
+        }
     }
 
     /// The process for an environment, started when there is none.
