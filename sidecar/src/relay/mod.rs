@@ -61,10 +61,16 @@ pub struct Hub {
     /// (server, upstream session key) → the client sessions that used it: what an
     /// upstream session sends unprompted goes to them only (never to clients behind
     /// other credentials).
-    users: Mutex<HashMap<(String, u64), HashSet<String>>>,
-    /// (server, upstream session key) → the capabilities its clients declared (part of
-    /// the key, so the same for all of them).
-    key_caps: Mutex<HashMap<(String, u64), ClientCaps>>,
+    /// Nested by server so the per-request check allocates nothing.
+    users: Mutex<HashMap<String, HashMap<u64, Users>>>,
+}
+
+/// The client sessions behind one upstream session.
+#[derive(Clone, Default)]
+struct Users {
+    /// What they declared (part of the upstream session's key: the same for all).
+    caps: ClientCaps,
+    sessions: HashSet<String>,
 }
 
 /// Removes a registration when the request it belongs to ends.
@@ -83,15 +89,16 @@ impl Drop for Registration {
         let Some(hub) = self.hub.upgrade() else {
             return;
         };
-        match &self.what {
+        match &mut self.what {
             Registered::Progress(token) => {
                 if let Ok(mut m) = hub.progress.lock() {
                     m.remove(token);
                 }
             }
             Registered::InFlight(session, id) => {
+                let key = (std::mem::take(session), std::mem::take(id));
                 if let Ok(mut m) = hub.in_flight.lock() {
-                    m.remove(&(session.clone(), id.clone()));
+                    m.remove(&key);
                 }
             }
         }
@@ -259,10 +266,8 @@ impl Hub {
     pub async fn ask_unrelated(&self, server: &str, key: u64, msg: &Message) -> Vec<u8> {
         let method = msg.method.as_deref().unwrap_or_default();
         let caps = self
-            .key_caps
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(server.to_string(), key)).copied())
+            .users_of(server, key)
+            .map(|u| u.caps)
             .filter(|caps| caps.answers(method));
         let stream = caps.and_then(|_| self.stream_of_a_user(server, key));
         let (Some(caps), Some(stream)) = (caps, stream) else {
@@ -296,11 +301,7 @@ impl Hub {
 
     /// The sender of one open stream of a session that used `server`'s session `key`.
     fn stream_of_a_user(&self, server: &str, key: u64) -> Option<mpsc::Sender<Bytes>> {
-        let users = self
-            .users
-            .lock()
-            .ok()
-            .and_then(|u| u.get(&(server.to_string(), key)).cloned())?;
+        let users = self.users_of(server, key)?.sessions;
         let streams = self.streams.lock().ok()?;
         let mut ids: Vec<&u64> = streams.keys().collect();
         ids.sort();
@@ -351,25 +352,30 @@ impl Hub {
     /// Notes that a client session reached `server` through the upstream session `key`.
     pub fn note_user(&self, server: &str, key: u64, session: Option<&str>, caps: ClientCaps) {
         let Some(session) = session else { return };
-        if caps != ClientCaps::default() {
-            if let Ok(mut m) = self.key_caps.lock() {
-                if m.len() >= MAX_USERS {
-                    m.clear();
-                }
-                m.entry((server.to_string(), key)).or_insert(caps);
-            }
-        }
         let Ok(mut users) = self.users.lock() else {
             return;
         };
-        let set = users.entry((server.to_string(), key)).or_default();
-        if set.contains(session) {
+        let known = users
+            .get(server)
+            .and_then(|keys| keys.get(&key))
+            .is_some_and(|u| u.sessions.contains(session));
+        if known {
             return;
         }
-        if set.len() >= MAX_USERS {
-            set.clear();
+        let keys = users.entry(server.to_string()).or_default();
+        if keys.len() >= MAX_USERS {
+            keys.clear();
         }
-        set.insert(session.to_string());
+        let entry = keys.entry(key).or_default();
+        entry.caps = caps;
+        if entry.sessions.len() >= MAX_USERS {
+            entry.sessions.clear();
+        }
+        entry.sessions.insert(session.to_string());
+    }
+
+    fn users_of(&self, server: &str, key: u64) -> Option<Users> {
+        self.users.lock().ok()?.get(server)?.get(&key).cloned()
     }
 
     /// Sends to one open stream of each session that used `server`'s upstream session
@@ -381,11 +387,9 @@ impl Hub {
         only: Option<&HashMap<String, Vec<u8>>>,
         default: &[u8],
     ) {
-        let Some(users) = self
-            .users
-            .lock()
-            .ok()
-            .and_then(|u| u.get(&(server.to_string(), key)).cloned())
+        let Some(Users {
+            sessions: users, ..
+        }) = self.users_of(server, key)
         else {
             return;
         };
@@ -432,10 +436,13 @@ impl Hub {
             });
         }
         if let Ok(mut m) = self.users.lock() {
-            m.retain(|_, sessions| {
-                sessions.remove(session);
-                !sessions.is_empty()
-            });
+            for keys in m.values_mut() {
+                keys.retain(|_, u| {
+                    u.sessions.remove(session);
+                    !u.sessions.is_empty()
+                });
+            }
+            m.retain(|_, keys| !keys.is_empty());
         }
     }
 
