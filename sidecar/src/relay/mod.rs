@@ -106,6 +106,12 @@ impl Drop for Registration {
 }
 
 impl Hub {
+    fn unguessable(kind: &str) -> Option<String> {
+        let mut raw = [0u8; 16];
+        getrandom::getrandom(&mut raw).ok()?;
+        Some(format!("mg-{kind}-{}", hex::encode(raw)))
+    }
+
     fn fresh(&self, kind: &str) -> String {
         format!(
             "mg-{kind}-{}",
@@ -217,7 +223,10 @@ impl Hub {
         if !exchange.caps.answers(method) {
             return refuse(format!("the client did not declare support for `{method}`"));
         }
-        let id = self.fresh("s");
+        // Unguessable: whoever POSTs a response with this id answers for the client.
+        let Some(id) = Self::unguessable("s") else {
+            return refuse("no randomness for a relayed request id".into());
+        };
         let (tx, rx) = oneshot::channel();
         if let Ok(mut m) = self.answers.lock() {
             m.insert(id.clone(), tx);
