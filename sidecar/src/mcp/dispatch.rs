@@ -140,7 +140,10 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
         let mut call = *call;
         call.session = Some(token);
         let call = &call;
-        join_all(tools::allowed(ctx).iter().map(|u| u.listen_as(call))).await;
+        // (The sessions themselves were opened above.)
+        for upstream in tools::allowed(ctx) {
+            upstream.note_user(call);
+        }
     }
     let result = serde_json::json!({
         "protocolVersion": version,

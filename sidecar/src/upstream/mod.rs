@@ -271,11 +271,16 @@ impl Upstream {
     /// the upstream session this client reaches, opening it if needed (an HTTP session
     /// has to exist for its listening stream to run).
     pub async fn listen_as(&self, call: &CallContext<'_>) {
-        self.link
-            .used_by(self.catalog_key(call), call.session, call.caps);
+        self.note_user(call);
         if let Connector::Http(u) = &self.connector {
             let _ = u.carry(call).await;
         }
+    }
+
+    /// Makes `call.session` a user of the upstream session this client reaches.
+    pub fn note_user(&self, call: &CallContext<'_>) {
+        self.link
+            .used_by(self.catalog_key(call), call.session, call.caps);
     }
 
     /// Which cached catalog a request uses: per outbound credential set for HTTP-based
