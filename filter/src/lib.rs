@@ -1,17 +1,19 @@
 //! meshgate's proxy-wasm filter: a thin shell that maps Envoy callbacks onto
 //! `meshgate-policy`. Every decision lives there; this crate only moves bytes.
 //!
-//! The proxy-wasm SDK's trait helpers unwrap host errors, so the shell calls
-//! `hostcalls` directly wherever a call can fail.
+//! The proxy-wasm SDK's trait helpers and even its `hostcalls` panic on host statuses
+//! they do not expect (and decode header values with `unwrap`), and a panic traps the
+//! VM: the filter would fail every later request. So the shell calls the ABI through
+//! `abi` (every status an `Err`) and logs through its own logger.
 
+mod abi;
 mod host;
+mod logger;
 mod ratelimit;
 mod root;
 mod stream;
 
-use proxy_wasm::types::LogLevel;
-
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
+    logger::install(log::LevelFilter::Info);
     proxy_wasm::set_root_context(|_| Box::new(root::FilterRoot::default()));
 }}

@@ -1,10 +1,9 @@
 //! Rate windows in Envoy's shared data, so every worker of this Envoy counts against
 //! the same limit. Compare-and-swap retries keep concurrent workers from losing counts.
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::Status;
-
 use meshgate_policy::ratelimit::{RateGate, RateWindow};
+
+use crate::abi;
 
 const CAS_RETRIES: usize = 4;
 
@@ -14,7 +13,7 @@ impl RateGate for SharedRateGate {
     fn admit(&mut self, key_id: &str, limit: u32, now_ms: u64) -> Result<(), u64> {
         let slot = format!("meshgate.rl.{key_id}");
         for _ in 0..CAS_RETRIES {
-            let (bytes, cas) = match hostcalls::get_shared_data(&slot) {
+            let (bytes, cas) = match abi::get_shared_data(&slot) {
                 Ok(v) => v,
                 Err(_) => return Ok(()), // no shared store: do not block traffic on it
             };
@@ -25,9 +24,9 @@ impl RateGate for SharedRateGate {
             if !window.admit(now_ms, limit) {
                 return Err(window.retry_after_secs(now_ms));
             }
-            match hostcalls::set_shared_data(&slot, Some(&window.encode()), cas) {
+            match abi::set_shared_data(&slot, &window.encode(), cas) {
                 Ok(()) => return Ok(()),
-                Err(Status::CasMismatch) => continue,
+                Err(abi::HostStatus(abi::CAS_MISMATCH)) => continue,
                 Err(_) => return Ok(()),
             }
         }

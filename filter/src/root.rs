@@ -1,9 +1,8 @@
 //! The root context: loads the configuration, keeps the policy snapshot in sync with
 //! the sidecar (one callout per tick at most) and creates per-request contexts.
 
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType};
+use proxy_wasm::types::ContextType;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -40,7 +39,7 @@ pub struct FilterRoot {
 
 impl FilterRoot {
     fn configure(&mut self) -> Result<(), String> {
-        let bytes = host::buffer(BufferType::PluginConfiguration).unwrap_or_default();
+        let bytes = host::plugin_configuration();
         let text =
             String::from_utf8(bytes).map_err(|_| "configuration is not UTF-8".to_string())?;
         // Validated here without the environment (secrets are resolved by the sidecar),
@@ -99,11 +98,10 @@ impl FilterRoot {
         if !etag.is_empty() {
             headers.push(("if-none-match", etag.as_str()));
         }
-        match hostcalls::dispatch_http_call(
+        match host::dispatch_http_call(
             &self.cluster,
             headers,
-            Some(self.config_text.as_bytes()),
-            vec![],
+            self.config_text.as_bytes(),
             SYNC_TIMEOUT,
         ) {
             Ok(token) => self.pending_sync = Some(token),
@@ -120,10 +118,7 @@ impl FilterRoot {
         match status.as_str() {
             "304" => {}
             "200" => {
-                let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
+                let body = host::call_response_body(body_size);
                 match serde_json::from_slice::<PolicySnapshot>(&body) {
                     Ok(snapshot) => {
                         let first = self.shared.borrow().snapshot.is_none();
@@ -143,11 +138,7 @@ impl FilterRoot {
                 }
             }
             other => {
-                let body =
-                    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size.min(2048))
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default();
+                let body = host::call_response_body(body_size.min(2048));
                 log::warn!(
                     "meshgate: policy sync answered HTTP {other}: {} (keeping the last snapshot)",
                     String::from_utf8_lossy(&body)
@@ -157,9 +148,7 @@ impl FilterRoot {
     }
 
     fn set_tick(&self, period: Duration) {
-        if let Err(status) = hostcalls::set_tick_period(period) {
-            log::error!("meshgate: cannot set tick period: {status:?}");
-        }
+        host::set_tick_period(period);
     }
 }
 

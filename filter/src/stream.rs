@@ -5,8 +5,10 @@ use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use meshgate_policy::signing::{is_internal_header, seal_decision, DECISION_HEADER};
-use meshgate_policy::{decide, Decision};
+use meshgate_policy::auth::DEFAULT_KEY_HEADER;
+use meshgate_policy::request_head::read_head;
+use meshgate_policy::signing::{seal_decision, DECISION_HEADER};
+use meshgate_policy::{decide, Decision, Rejection};
 
 use crate::host;
 use crate::ratelimit::SharedRateGate;
@@ -20,49 +22,40 @@ impl Context for FilterStream {}
 
 impl HttpContext for FilterStream {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let mut headers = host::request_headers();
-        // Nothing a client sends may look like a filter decision.
-        headers.retain(|(name, _)| {
-            let internal = is_internal_header(name);
-            if internal {
-                host::remove_request_header(name);
-            }
-            !internal
-        });
-        let path = host::header(&headers, ":path").unwrap_or("/").to_string();
-        let method = host::header(&headers, ":method")
-            .unwrap_or("GET")
-            .to_string();
-
+        let raw = host::request_headers();
         let shared = self.shared.borrow();
+        let key_header = shared
+            .snapshot
+            .as_deref()
+            .map_or(DEFAULT_KEY_HEADER, |s| s.key_header.as_str());
+        let head = match read_head(&raw, key_header) {
+            Ok(head) => head,
+            Err(rejection) => return reply(&rejection),
+        };
+        // Nothing a client sends may look like a filter decision.
+        for name in &head.internal {
+            host::remove_request_header(name);
+        }
+        #[cfg(feature = "deliberate-panic")]
+        deliberate_panic(&head.path);
+
         let now = host::now_ms();
         match decide(
             shared.snapshot.as_deref(),
-            &path,
-            &headers,
+            &head.path,
+            &head.headers,
             now,
             &mut SharedRateGate,
         ) {
-            Decision::Reject(rejection) => {
-                let mut reply_headers = vec![("content-type", "application/json")];
-                if let Some(challenge) = rejection.www_authenticate {
-                    reply_headers.push(("www-authenticate", challenge));
-                }
-                let retry_after = rejection.retry_after.map(|s| s.to_string());
-                if let Some(secs) = retry_after.as_deref() {
-                    reply_headers.push(("retry-after", secs));
-                }
-                host::send_local_reply(rejection.status, reply_headers, &rejection.body());
-                Action::Pause
-            }
+            Decision::Reject(rejection) => reply(&rejection),
             Decision::Forward(forward) => {
                 for name in &forward.remove_headers {
                     host::remove_request_header(name);
                 }
                 let decision = seal_decision(
                     &shared.secret,
-                    &method,
-                    &path,
+                    &head.method,
+                    &head.path,
                     now,
                     &forward.principal,
                     &forward.servers,
@@ -75,4 +68,31 @@ impl HttpContext for FilterStream {
 
     // Responses (including `text/event-stream`) pass through unbuffered: the default
     // `on_http_response_body` returns Continue for every chunk.
+}
+
+fn reply(rejection: &Rejection) -> Action {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(challenge) = rejection.www_authenticate {
+        headers.push(("www-authenticate", challenge));
+    }
+    let retry_after = rejection.retry_after.map(|s| s.to_string());
+    if let Some(secs) = retry_after.as_deref() {
+        headers.push(("retry-after", secs));
+    }
+    host::send_local_reply(rejection.status, &headers, &rejection.body());
+    Action::Pause
+}
+
+/// Test builds only (`--features deliberate-panic`, never the shipped filter): a request
+/// to this path traps the VM, so tests can prove the deployment's `failure_policy`
+/// reloads it.
+#[cfg(feature = "deliberate-panic")]
+fn deliberate_panic(path: &str) {
+    const PANIC_PATH: &str = "/_meshgate_test/panic";
+    if path.starts_with(PANIC_PATH) {
+        #[allow(clippy::panic)]
+        {
+            panic!("deliberate panic requested at {PANIC_PATH} (deliberate-panic test build)");
+        }
+    }
 }

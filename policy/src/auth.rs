@@ -22,8 +22,11 @@ pub struct PresentedKey<'a> {
 pub enum KeyLookupError {
     /// No key header and no `Authorization: Bearer`.
     Missing,
-    /// More than one `Authorization` header: ambiguous, refused.
+    /// More than one `Authorization` header (or one Envoy joined from several with
+    /// `,`): ambiguous, refused.
     DuplicateAuthorization,
+    /// More than one gateway-key header: ambiguous, refused.
+    DuplicateKeyHeader,
     /// The key header is present but empty.
     Empty,
 }
@@ -37,16 +40,21 @@ pub fn find_gateway_key<'a>(
     let mut authorization: Option<&str> = None;
     let mut auth_count = 0;
     let mut key_value: Option<&str> = None;
+    let mut key_count = 0;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case(key_header) {
+            key_count += 1;
             key_value.get_or_insert(value.as_str());
         } else if name.eq_ignore_ascii_case("authorization") {
             auth_count += 1;
             authorization = Some(value.as_str());
         }
     }
-    if auth_count > 1 {
+    if auth_count > 1 || authorization.is_some_and(joins_credentials) {
         return Err(KeyLookupError::DuplicateAuthorization);
+    }
+    if key_count > 1 || key_value.is_some_and(joins_credentials) {
+        return Err(KeyLookupError::DuplicateKeyHeader);
     }
     if let Some(value) = key_value {
         let key = strip_bearer(value).unwrap_or(value.trim());
@@ -66,6 +74,25 @@ pub fn find_gateway_key<'a>(
         Some(_) => Err(KeyLookupError::Empty),
         None => Err(KeyLookupError::Missing),
     }
+}
+
+/// Envoy joins repeated headers it knows (such as `Authorization`) into one value with
+/// `,`. A bearer token never contains a comma, so a Bearer credential with one, or a
+/// later comma-separated part that starts a Bearer credential, means several were sent.
+/// (Commas inside one non-Bearer credential, e.g. Digest parameters, stay allowed.)
+fn joins_credentials(value: &str) -> bool {
+    let mut parts = value.split(',');
+    let first = parts.next().unwrap_or_default().trim();
+    let starts_bearer = |p: &str| {
+        p.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+            || p.eq_ignore_ascii_case("bearer")
+    };
+    let mut rest = parts.map(str::trim).peekable();
+    if rest.peek().is_none() {
+        return false;
+    }
+    starts_bearer(first) || rest.any(starts_bearer)
 }
 
 fn strip_bearer(value: &str) -> Option<&str> {
@@ -159,6 +186,56 @@ mod tests {
             find_gateway_key(&h(&[("x-litellm-api-key", "Bearer ")]), DEFAULT_KEY_HEADER),
             Err(KeyLookupError::Empty)
         );
+    }
+
+    #[test]
+    fn credentials_joined_by_envoy_or_repeated_are_ambiguous() {
+        for value in [
+            "Bearer a,Bearer b",
+            "Bearer a, Bearer b",
+            "Basic x,Bearer b",
+            "bearer a,",
+        ] {
+            assert_eq!(
+                find_gateway_key(&h(&[("authorization", value)]), DEFAULT_KEY_HEADER),
+                Err(KeyLookupError::DuplicateAuthorization),
+                "{value}"
+            );
+        }
+        // Even when the key header carries the gateway key: the upstream's
+        // credential would be a guess.
+        assert_eq!(
+            find_gateway_key(
+                &h(&[
+                    ("x-litellm-api-key", "sk-1"),
+                    ("authorization", "Bearer a,Bearer b")
+                ]),
+                DEFAULT_KEY_HEADER
+            ),
+            Err(KeyLookupError::DuplicateAuthorization)
+        );
+        // One Digest credential has commas of its own.
+        assert_eq!(
+            find_gateway_key(
+                &h(&[
+                    ("x-litellm-api-key", "sk-1"),
+                    ("authorization", "Digest username=\"u\", realm=\"r\"")
+                ]),
+                DEFAULT_KEY_HEADER
+            )
+            .unwrap()
+            .key,
+            "sk-1"
+        );
+        for headers in [
+            h(&[("x-litellm-api-key", "sk-1"), ("x-litellm-api-key", "sk-2")]),
+            h(&[("x-litellm-api-key", "Bearer sk-1,Bearer sk-2")]),
+        ] {
+            assert_eq!(
+                find_gateway_key(&headers, DEFAULT_KEY_HEADER),
+                Err(KeyLookupError::DuplicateKeyHeader)
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeyS
 use crate::mcp_headers::{shown, RequestIntent};
 use crate::names::split_prefixed;
 use crate::ratelimit::RateGate;
+use crate::request_head::wants_jsonrpc;
 use crate::snapshot::{PolicySnapshot, SnapshotServer};
 use crate::tool_rules::ToolRules;
 
@@ -39,16 +40,25 @@ pub struct Rejection {
     pub www_authenticate: Option<&'static str>,
     /// Seconds for `Retry-After`, on 429s.
     pub retry_after: Option<u64>,
+    /// The client speaks MCP 2026-07-28: the body is a JSON-RPC error response.
+    pub jsonrpc: bool,
 }
 
+/// JSON-RPC code of a refusal of a malformed request (400).
+pub const INVALID_REQUEST_CODE: i64 = -32600;
+/// JSON-RPC code of every other header-time refusal (implementation-defined server
+/// error; -32020..-32099 are MCP's own).
+pub const REFUSED_CODE: i64 = -32000;
+
 impl Rejection {
-    fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
         Rejection {
             status,
             error,
             message: message.into(),
             www_authenticate: None,
             retry_after: None,
+            jsonrpc: false,
         }
     }
 
@@ -59,9 +69,29 @@ impl Rejection {
         }
     }
 
-    /// The JSON body sent with the rejection.
+    /// The JSON body sent with the rejection: `{"error", "message"}`, or for a 2026-07-28
+    /// client a JSON-RPC error response (its SDK shows `error.message`; the kind is in
+    /// `error.data.error`). The id is `null`: headers never carry the JSON-RPC id
+    /// (2026-07-28 mirrors only the method and the name) and the body is not read here.
     pub fn body(&self) -> String {
-        serde_json::json!({"error": self.error, "message": self.message}).to_string()
+        if !self.jsonrpc {
+            return serde_json::json!({"error": self.error, "message": self.message}).to_string();
+        }
+        let code = if self.status == 400 {
+            INVALID_REQUEST_CODE
+        } else {
+            REFUSED_CODE
+        };
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": code,
+                "message": self.message,
+                "data": {"error": self.error, "status": self.status},
+            },
+        })
+        .to_string()
     }
 }
 
@@ -106,8 +136,20 @@ pub fn path_target(path: &str) -> PathTarget<'_> {
     PathTarget::Other
 }
 
-/// Decides one request. `headers` are all request headers as Envoy gives them;
-/// `gate` counts the requests of keys that have a rate limit.
+/// LiteLLM's unauthenticated probes, answered by the sidecar.
+pub const LIVENESS_PATH: &str = "/health/liveliness";
+pub const READINESS_PATH: &str = "/health/readiness";
+/// Principal of the unauthenticated health probes.
+pub const HEALTH_PRINCIPAL: &str = "_health";
+
+/// A `GET`/`HEAD` of a health probe path (query ignored).
+pub fn is_health_probe(method: &str, path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    (method == "GET" || method == "HEAD") && (path == LIVENESS_PATH || path == READINESS_PATH)
+}
+
+/// Decides one request. `headers` are all request headers as Envoy gives them
+/// (pseudo-headers included); `gate` counts the requests of keys that have a rate limit.
 pub fn decide(
     snapshot: Option<&PolicySnapshot>,
     path: &str,
@@ -115,6 +157,32 @@ pub fn decide(
     now_ms: u64,
     gate: &mut dyn RateGate,
 ) -> Decision {
+    match decide_request(snapshot, path, headers, now_ms, gate) {
+        Decision::Reject(mut rejection) => {
+            rejection.jsonrpc = wants_jsonrpc(headers);
+            Decision::Reject(rejection)
+        }
+        forward => forward,
+    }
+}
+
+fn decide_request(
+    snapshot: Option<&PolicySnapshot>,
+    path: &str,
+    headers: &[(String, String)],
+    now_ms: u64,
+    gate: &mut dyn RateGate,
+) -> Decision {
+    let method = header(headers, ":method").unwrap_or("GET");
+    // Liveness needs no policy; readiness does (without a snapshot: the 503 below).
+    let probe = is_health_probe(method, path);
+    if probe && (snapshot.is_some() || path.starts_with(LIVENESS_PATH)) {
+        return Decision::Forward(Forward {
+            principal: HEALTH_PRINCIPAL.to_string(),
+            servers: String::new(),
+            remove_headers: Vec::new(),
+        });
+    }
     let Some(snapshot) = snapshot else {
         return Decision::Reject(Rejection::new(
             503,
@@ -143,7 +211,17 @@ pub fn decide(
             return Decision::Reject(Rejection::new(
                 400,
                 "duplicate_authorization",
-                "multiple Authorization headers are not allowed",
+                "multiple Authorization headers are not allowed: send one credential",
+            ))
+        }
+        Err(KeyLookupError::DuplicateKeyHeader) => {
+            return Decision::Reject(Rejection::new(
+                400,
+                "duplicate_key_header",
+                format!(
+                    "multiple `{}` headers are not allowed: send one gateway key",
+                    snapshot.key_header
+                ),
             ))
         }
     };
@@ -159,25 +237,33 @@ pub fn decide(
                 return Decision::Reject(Rejection::new(
                     404,
                     "server_not_found",
-                    format!("no MCP server or access group named `{list}` is available to this key"),
+                    format!(
+                        "no MCP server or access group named `{list}` is available to this key"
+                    ),
                 ))
             }
         },
+        // A narrowing header never widens: present but naming nothing (empty, blank, only
+        // commas) is refused like one naming only unknown servers.
         PathTarget::All | PathTarget::Other => match header(headers, SERVERS_FILTER_HEADER) {
-            Some(list) if !list.trim().is_empty() => match narrow(snapshot, &allowed, list) {
+            Some(list) => match narrow(snapshot, &allowed, list) {
                 Some(servers) => Some(servers),
                 None => {
                     return Decision::Reject(Rejection::new(
                         403,
                         "no_matching_servers",
-                        format!(
-                            "{SERVERS_FILTER_HEADER} names no MCP server or access group this key may use: `{}`",
-                            list.trim()
-                        ),
+                        if list.split(',').all(|t| t.trim().is_empty()) {
+                            format!("{SERVERS_FILTER_HEADER} is empty: name at least one MCP server or access group, or leave the header out")
+                        } else {
+                            format!(
+                                "{SERVERS_FILTER_HEADER} names no MCP server or access group this key may use: `{}`",
+                                list.trim()
+                            )
+                        },
                     ))
                 }
             },
-            _ => None,
+            None => None,
         },
     };
     let scope = match &narrowed {
@@ -518,15 +604,19 @@ mcp_servers:
             &h(&[key, ("x-mcp-servers", "local")]),
         ));
         assert_eq!(f.servers, "jira");
-        assert_eq!(
-            forward(decide_now(
+        // Present but naming nothing: refused, never "every server".
+        for empty in ["", " ", ",", " , ,"] {
+            let r = reject(decide_now(
                 Some(&s),
                 "/mcp",
-                &h(&[key, ("x-mcp-servers", " ")])
-            ))
-            .servers,
-            "*"
-        );
+                &h(&[key, ("x-mcp-servers", empty)]),
+            ));
+            assert_eq!(
+                (r.status, r.error),
+                (403, "no_matching_servers"),
+                "{empty:?}"
+            );
+        }
     }
 
     fn with_keys() -> PolicySnapshot {
@@ -629,8 +719,13 @@ mcp_servers:
             "tool `c-tool` is on MCP server `c`, which this key or request may not use"
         );
         assert!(r.www_authenticate.is_none() && r.retry_after.is_none());
+        // Mcp-Method marks a 2026-07-28 client: a JSON-RPC error body.
         let body: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
-        assert_eq!(body["error"], "server_not_allowed");
+        assert_eq!(body["jsonrpc"], "2.0");
+        assert!(body["id"].is_null());
+        assert_eq!(body["error"]["code"], REFUSED_CODE);
+        assert_eq!(body["error"]["message"], r.message.as_str());
+        assert_eq!(body["error"]["data"]["error"], "server_not_allowed");
         // Prefixes match case-insensitively, as the sidecar routes them.
         let r = reject(decide_now(
             Some(&s),
@@ -836,5 +931,108 @@ mcp_servers:
             &mcp("sk-wrong", "tools/call", "c-tool"),
         ));
         assert_eq!(r.status, 401);
+    }
+
+    #[test]
+    fn two_credentials_are_a_400_naming_the_problem() {
+        let s = snapshot();
+        for headers in [
+            h(&[
+                ("authorization", "Bearer sk-master"),
+                ("authorization", "Bearer other"),
+            ]),
+            // Envoy joins repeated Authorization headers with a comma.
+            h(&[("authorization", "Bearer sk-master,Bearer other")]),
+        ] {
+            let r = reject(decide_now(Some(&s), "/mcp", &headers));
+            assert_eq!((r.status, r.error), (400, "duplicate_authorization"));
+            assert!(
+                r.message.contains("multiple Authorization headers"),
+                "{}",
+                r.message
+            );
+        }
+        let r = reject(decide_now(
+            Some(&s),
+            "/mcp",
+            &h(&[
+                ("x-litellm-api-key", "sk-master"),
+                ("x-litellm-api-key", "sk-other"),
+            ]),
+        ));
+        assert_eq!((r.status, r.error), (400, "duplicate_key_header"));
+        assert!(r.message.contains("`x-litellm-api-key`"), "{}", r.message);
+    }
+
+    #[test]
+    fn health_probes_need_no_key_and_readiness_needs_a_policy() {
+        let s = snapshot();
+        let get = |path: &str| h(&[(":method", "GET"), (":path", path)]);
+        for path in [
+            "/health/liveliness",
+            "/health/readiness",
+            "/health/readiness?x=1",
+        ] {
+            let f = forward(decide_now(Some(&s), path, &get(path)));
+            assert_eq!((f.principal.as_str(), f.servers.as_str()), ("_health", ""));
+            assert!(f.remove_headers.is_empty());
+        }
+        // Liveness holds before the first policy sync; readiness does not.
+        assert!(matches!(
+            decide_now(None, "/health/liveliness", &get("/health/liveliness")),
+            Decision::Forward(_)
+        ));
+        assert_eq!(
+            reject(decide_now(
+                None,
+                "/health/readiness",
+                &get("/health/readiness")
+            ))
+            .status,
+            503
+        );
+        // Other methods and paths are not probes.
+        let post = h(&[(":method", "POST")]);
+        assert_eq!(
+            reject(decide_now(Some(&s), "/health/liveliness", &post)).status,
+            401
+        );
+        assert_eq!(
+            reject(decide_now(Some(&s), "/health/other", &get("/health/other"))).status,
+            401
+        );
+    }
+
+    #[test]
+    fn refusals_of_modern_clients_are_jsonrpc_errors_with_a_null_id() {
+        let s = snapshot();
+        let modern = h(&[("mcp-protocol-version", "2026-07-28")]);
+        let r = reject(decide_now(Some(&s), "/mcp", &modern));
+        assert!(r.jsonrpc);
+        let body: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {
+                    "code": REFUSED_CODE,
+                    "message": r.message,
+                    "data": {"error": "authentication_required", "status": 401},
+                },
+            })
+        );
+        let mut bad = mcp("sk-master", "tools/call", "=?base64?!?=");
+        bad.push(("mcp-protocol-version".into(), "2026-07-28".into()));
+        let r = reject(decide_now(Some(&s), "/mcp", &bad));
+        let body: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert_eq!(body["error"]["code"], INVALID_REQUEST_CODE);
+        assert_eq!(body["error"]["data"]["error"], "invalid_mcp_header");
+        // Older clients keep the plain shape.
+        let older = h(&[("mcp-protocol-version", "2025-11-25")]);
+        let r = reject(decide_now(Some(&s), "/mcp", &older));
+        assert!(!r.jsonrpc);
+        let body: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert_eq!(body["error"], "authentication_required");
     }
 }
