@@ -3,14 +3,14 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 WASM := target/$(WASM_TARGET)/release-wasm/meshgate_filter.wasm
 
-.PHONY: run test bench conformance wasm build release tools test-deps lint fmt unit e2e clean
+.PHONY: run test bench conformance wasm wasm-panic build release tools test-deps lint fmt unit e2e clean
 
 
 run: tools wasm release
 	scripts/run.sh
 
 
-test: tools test-deps wasm build lint
+test: tools test-deps wasm wasm-panic build lint
 	scripts/test.sh
 
 
@@ -26,6 +26,13 @@ conformance: tools
 wasm:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	$(CARGO) build -p meshgate-filter --target $(WASM_TARGET) --profile release-wasm
+
+# A test-only filter build that panics on a request to /_meshgate_test/panic, in its own
+# target dir so it never replaces the real one; tests/filter_safety.rs loads it to prove
+# Envoy's failure_policy reloads a trapped VM.
+wasm-panic:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	$(CARGO) build -p meshgate-filter --target $(WASM_TARGET) --profile release-wasm --features deliberate-panic --target-dir target/wasm-panic
 
 build:
 	$(CARGO) build -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest

@@ -176,3 +176,56 @@ async fn header_values_that_are_not_utf8_never_take_the_filter_down() {
     let log = gw.envoy_log();
     assert!(!log.contains("panicked"), "the VM panicked:\n{log}");
 }
+
+// ---------------------------------------------------------------- a VM that panics
+
+/// The deliberate-panic build (`make wasm-panic`) traps its VM on a request to
+/// `/_meshgate_test/panic`; Envoy's `failure_policy: FAIL_RELOAD` (harness and
+/// envoy/envoy.yaml) must replace the VM so later requests are served again, with a
+/// fresh policy sync — without restarting Envoy.
+#[tokio::test]
+async fn a_vm_that_panics_is_reloaded_and_serves_again() {
+    let wasm = panic_wasm_path();
+    require(&wasm, "run `make wasm-panic`");
+    let gw = Gateway::start_with(GatewayOptions {
+        wasm: Some(wasm),
+        ..GatewayOptions::new(demo_servers())
+    })
+    .await;
+    let envoy_pid = gw.envoy.pid();
+    assert_eq!(master_ping(&gw).await.status, 200);
+
+    for round in 0..2 {
+        let r = request(
+            "GET",
+            &format!("{}/_meshgate_test/panic", gw.base()),
+            &[],
+            "",
+        )
+        .await
+        .expect("the panicking request still gets an answer");
+        assert!(r.status >= 500, "round {round}: {} {}", r.status, r.text());
+        eventually("the panic is logged", Duration::from_secs(5), || async {
+            let log = gw.envoy_log();
+            (log.matches("deliberate panic requested").count() > round)
+                .then_some(())
+                .ok_or_else(|| "not in the envoy log yet".to_string())
+        })
+        .await;
+        // Served again: a fresh VM, which syncs its policy before it admits the key.
+        eventually(
+            "requests are served after the VM reload",
+            Duration::from_secs(10),
+            || async {
+                let r = master_ping(&gw).await;
+                (r.status == 200)
+                    .then_some(())
+                    .ok_or_else(|| format!("{} {}", r.status, r.text()))
+            },
+        )
+        .await;
+    }
+    sync_still_works(&gw, Duration::from_secs(5)).await;
+    assert_eq!(gw.envoy.pid(), envoy_pid, "Envoy itself was not restarted");
+    assert!(gw.envoy.child.id().is_some());
+}

@@ -36,6 +36,11 @@ pub fn wasm_path() -> PathBuf {
     target.join("wasm32-wasip1/release-wasm/meshgate_filter.wasm")
 }
 
+/// The deliberate-panic test build of the filter (`make wasm-panic`, its own target dir).
+pub fn panic_wasm_path() -> PathBuf {
+    repo_root().join("target/wasm-panic/wasm32-wasip1/release-wasm/meshgate_filter.wasm")
+}
+
 pub fn envoy_path() -> PathBuf {
     std::env::var("ENVOY_BIN")
         .map(PathBuf::from)
@@ -252,7 +257,48 @@ pub struct GatewayOptions {
     /// (listener port, upstream port) of an extra filterless route, for benchmarks.
     pub plain_route: Option<(u16, u16)>,
     pub database: Database,
+    /// The filter build Envoy loads (default: [`wasm_path`]), e.g. [`panic_wasm_path`].
+    pub wasm: Option<PathBuf>,
+    /// Circuit-breaker budget of the MCP cluster to the sidecar (default
+    /// [`SidecarBudget::MCP`]); tests shrink it to fill it with a bounded count.
+    pub mcp_budget: Option<SidecarBudget>,
 }
+
+/// Envoy circuit breakers of one cluster to the sidecar (see docs/security.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SidecarBudget {
+    pub max_connections: u32,
+    pub max_pending_requests: u32,
+    pub max_requests: u32,
+}
+
+impl SidecarBudget {
+    /// MCP traffic: long-lived streams, one upstream connection each over HTTP/1.1.
+    pub const MCP: SidecarBudget = SidecarBudget {
+        max_connections: 8192,
+        max_pending_requests: 1024,
+        max_requests: 8192,
+    };
+    /// The reserved control path: admin API, health probes and the filter's sync.
+    pub const CONTROL: SidecarBudget = SidecarBudget {
+        max_connections: 256,
+        max_pending_requests: 256,
+        max_requests: 256,
+    };
+
+    fn yaml(&self) -> String {
+        format!(
+            "    circuit_breakers:\n      thresholds:\n      - priority: DEFAULT\n        max_connections: {}\n        max_pending_requests: {}\n        max_requests: {}\n",
+            self.max_connections, self.max_pending_requests, self.max_requests
+        )
+    }
+}
+
+/// Envoy cluster of the reserved control path to the sidecar.
+pub const CONTROL_CLUSTER: &str = "meshgate_sidecar_control";
+/// Path prefixes routed to [`CONTROL_CLUSTER`] (admin API, LiteLLM's health probes).
+pub const CONTROL_PREFIXES: &[&str] =
+    &["/key/", "/team/", "/organization/", "/v1/mcp/", "/health/"];
 
 /// Where the sidecar keeps its data in a test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +323,8 @@ impl GatewayOptions {
             concurrency: 1,
             plain_route: None,
             database: Database::Sqlite,
+            wasm: None,
+            mcp_budget: None,
         }
     }
 }
@@ -290,13 +338,18 @@ impl Gateway {
         let dir = TempDir::new("gw");
         let (port, sidecar_port, admin_port) = (free_port(), free_port(), free_port());
         let document = gateway_document(&opts);
-        let envoy_yaml = envoy_config_with_plain_route(
-            port,
-            admin_port,
-            sidecar_port,
+        let wasm = opts.wasm.clone().unwrap_or_else(wasm_path);
+        let envoy_yaml = render_envoy_config(
+            EnvoyPorts {
+                port,
+                admin_port,
+                sidecar_port,
+            },
             &document,
             opts.plain_route,
             false,
+            &wasm,
+            opts.mcp_budget.unwrap_or(SidecarBudget::MCP),
         );
         let envoy_file = dir.0.join("envoy.yaml");
         std::fs::write(&envoy_file, envoy_yaml).expect("write envoy.yaml");
@@ -425,7 +478,7 @@ pub fn start_envoy(config: &Path, concurrency: u32, log: &Path) -> Proc {
 /// The filter's configuration document.
 pub fn gateway_document(opts: &GatewayOptions) -> String {
     format!(
-        "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n  sync_interval_ms: 500\n{}general_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\nmcp_servers:\n{}",
+        "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n  sync_interval_ms: 500\n  sidecar_cluster: {CONTROL_CLUSTER}\n{}general_settings:\n  master_key: os.environ/MESHGATE_MASTER_KEY\nmcp_servers:\n{}",
         opts.meshgate_yaml, opts.servers_yaml
     )
 }
@@ -448,6 +501,44 @@ pub fn envoy_config_with_plain_route(
     plain: Option<(u16, u16)>,
     filter_only: bool,
 ) -> String {
+    let wasm = wasm_path();
+    require(&wasm, "run `make wasm`");
+    render_envoy_config(
+        EnvoyPorts {
+            port,
+            admin_port,
+            sidecar_port,
+        },
+        document,
+        plain,
+        filter_only,
+        &wasm,
+        SidecarBudget::MCP,
+    )
+}
+
+pub struct EnvoyPorts {
+    pub port: u16,
+    pub admin_port: u16,
+    pub sidecar_port: u16,
+}
+
+/// The bootstrap: the filter (`failure_policy: FAIL_RELOAD`, so a trapped VM is
+/// replaced), MCP traffic to `meshgate_sidecar`, the control path (admin, health, the
+/// filter's sync) to [`CONTROL_CLUSTER`], each cluster with its own circuit breakers.
+fn render_envoy_config(
+    ports: EnvoyPorts,
+    document: &str,
+    plain: Option<(u16, u16)>,
+    filter_only: bool,
+    wasm: &Path,
+    mcp_budget: SidecarBudget,
+) -> String {
+    let EnvoyPorts {
+        port,
+        admin_port,
+        sidecar_port,
+    } = ports;
     let filtered_cluster = if filter_only && plain.is_some() {
         "plain_upstream"
     } else {
@@ -491,8 +582,20 @@ pub fn envoy_config_with_plain_route(
             ),
         ),
     };
-    let wasm = wasm_path();
-    require(&wasm, "run `make wasm`");
+    require(
+        wasm,
+        "run `make wasm` (and `make wasm-panic` for the panic build)",
+    );
+    let control_routes: String = CONTROL_PREFIXES
+        .iter()
+        .map(|prefix| {
+            format!(
+                "              - match: {{prefix: \"{prefix}\"}}\n                route: {{cluster: {CONTROL_CLUSTER}, timeout: 60s}}\n"
+            )
+        })
+        .collect();
+    let mcp_breakers = mcp_budget.yaml();
+    let control_breakers = SidecarBudget::CONTROL.yaml();
     let indented: String = document
         .lines()
         .map(|l| format!("                    {l}\n"))
@@ -516,7 +619,7 @@ static_resources:
             - name: mcp
               domains: ["*"]
               routes:
-              - match: {{prefix: "/"}}
+{control_routes}              - match: {{prefix: "/"}}
                 route: {{cluster: {filtered_cluster}, timeout: 0s, idle_timeout: 600s}}
           http_filters:
           - name: meshgate
@@ -525,7 +628,8 @@ static_resources:
               config:
                 name: meshgate
                 root_id: meshgate
-                fail_open: false
+                failure_policy: FAIL_RELOAD
+                reload_config: {{backoff: {{base_interval: 0.1s, max_interval: 1s}}}}
                 vm_config:
                   vm_id: meshgate
                   runtime: envoy.wasm.runtime.v8
@@ -542,8 +646,16 @@ static_resources:
   - name: meshgate_sidecar
     type: STATIC
     connect_timeout: 1s
-    load_assignment:
+{mcp_breakers}    load_assignment:
       cluster_name: meshgate_sidecar
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
+  - name: {CONTROL_CLUSTER}
+    type: STATIC
+    connect_timeout: 1s
+{control_breakers}    load_assignment:
+      cluster_name: {CONTROL_CLUSTER}
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
