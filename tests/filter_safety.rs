@@ -229,3 +229,181 @@ async fn a_vm_that_panics_is_reloaded_and_serves_again() {
     assert_eq!(gw.envoy.pid(), envoy_pid, "Envoy itself was not restarted");
     assert!(gw.envoy.child.id().is_some());
 }
+
+// ---------------------------------------------------------------- header edge cases
+
+#[tokio::test]
+async fn two_credentials_and_an_empty_narrowing_header_are_refused() {
+    let gw = Gateway::start(demo_servers()).await;
+    let auth = master_auth();
+
+    // Two Authorization headers (Envoy joins them with a comma): never guessed.
+    let r = raw_request(
+        "POST",
+        &gw.url(),
+        &[
+            ("authorization", auth.as_bytes()),
+            ("authorization", b"Bearer someone-else"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"], "duplicate_authorization", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("multiple Authorization headers are not allowed"),
+        "{v}"
+    );
+    // Even when the gateway key travels in its own header.
+    let r = raw_request(
+        "POST",
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", auth.as_bytes()),
+            ("authorization", b"Bearer a"),
+            ("authorization", b"Bearer b"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "duplicate_authorization");
+    // Two gateway keys.
+    let r = raw_request(
+        "POST",
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", auth.as_bytes()),
+            ("x-litellm-api-key", b"Bearer sk-other"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "duplicate_key_header");
+
+    // An empty x-mcp-servers narrows to nothing: refused, never "every server".
+    for empty in [&b""[..], b" ", b","] {
+        let r = raw_request(
+            "POST",
+            &gw.url(),
+            &[
+                ("x-litellm-api-key", auth.as_bytes()),
+                ("x-mcp-servers", empty),
+            ],
+            PING,
+        )
+        .await;
+        assert_eq!(r.status, 403, "{empty:?}: {}", r.text());
+        assert_eq!(r.json()["error"], "no_matching_servers", "{empty:?}");
+    }
+    let r = raw_request(
+        "POST",
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", auth.as_bytes()),
+            ("x-mcp-servers", b"local"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+// ---------------------------------------------------------------- health and 2026 errors
+
+#[tokio::test]
+async fn litellm_health_probes_answer_without_a_key() {
+    let gw = Gateway::start(demo_servers()).await;
+    let r = request("GET", &format!("{}/health/liveliness", gw.base()), &[], "")
+        .await
+        .expect("liveliness");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "I'm alive!");
+    let r = request("GET", &format!("{}/health/readiness", gw.base()), &[], "")
+        .await
+        .expect("readiness");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"status": "healthy", "config": "loaded", "db": "connected"})
+    );
+    // Only GET/HEAD of those two paths are open.
+    let r = request(
+        "POST",
+        &format!("{}/health/liveliness", gw.base()),
+        &[],
+        "{}",
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = request("GET", &format!("{}/health/other", gw.base()), &[], "")
+        .await
+        .expect("other");
+    assert_eq!(r.status, 401, "{}", r.text());
+}
+
+#[tokio::test]
+async fn header_time_refusals_of_2026_clients_are_jsonrpc_errors() {
+    let gw = Gateway::start(demo_servers()).await;
+    let body = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"local-echo","arguments":{}}}"#;
+    // No key, a 2026-07-28 client.
+    let r = request(
+        "POST",
+        &gw.url(),
+        &[("mcp-protocol-version", "2026-07-28")],
+        body,
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status, 401, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    // The id is in the body, which the filter does not read at header time.
+    assert!(v["id"].is_null(), "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gateway key"),
+        "{v}"
+    );
+    assert_eq!(v["error"]["data"]["error"], "authentication_required");
+    assert!(r.header("www-authenticate").is_some());
+    // A malformed Mcp-Name: -32600.
+    let auth = master_auth();
+    let r = request(
+        "POST",
+        &gw.url(),
+        &[
+            ("x-litellm-api-key", &auth),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?not*base64?="),
+        ],
+        body,
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    assert_eq!(v["error"]["data"]["error"], "invalid_mcp_header", "{v}");
+    // An older client keeps the plain shape.
+    let r = request(
+        "POST",
+        &gw.url(),
+        &[("mcp-protocol-version", "2025-11-25")],
+        PING,
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "authentication_required");
+}

@@ -4,6 +4,7 @@ mod admin;
 mod body;
 mod compile;
 mod error;
+mod health;
 mod jsonrpc;
 mod mcp;
 mod relay;

@@ -1,5 +1,5 @@
-//! Accepts connections from Envoy and routes requests. Everything but `/healthz`
-//! must carry a valid filter signature.
+//! Accepts connections from Envoy and routes requests. Everything but `/healthz` and
+//! LiteLLM's `/health/liveliness|readiness` must carry a valid filter signature.
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -55,6 +55,12 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
     let path = req.uri().path();
     if path == "/healthz" {
         return body::json(StatusCode::OK, "{\"status\":\"ok\"}");
+    }
+    // Unauthenticated, as LiteLLM serves them (they reveal nothing).
+    if crate::health::is_probe(path)
+        && matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+    {
+        return crate::health::answer(state, path).await;
     }
     let path_and_query = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let principal = match verify_request(
