@@ -166,16 +166,19 @@ async fn mcp_method_and_name_headers_are_enforced_at_header_time() {
     .await;
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
+    // 2026-07-28 clients get the refusal as a JSON-RPC error (id unknown: null).
     let v = r.json();
-    assert_eq!(v["error"], "server_not_allowed", "{v}");
+    assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    assert!(v["id"].is_null(), "{v}");
+    assert_eq!(v["error"]["data"]["error"], "server_not_allowed", "{v}");
     assert_eq!(
-        v["message"],
+        v["error"]["message"],
         "tool `beta-echo` is on MCP server `beta`, which this key or request may not use"
     );
     // A body that is not even JSON: still the filter's 403, not the sidecar's -32700.
     let r = post(&gw, &key, &modern("beta-echo"), "not json at all").await;
     assert_eq!(r.status, 403, "{}", r.text());
-    assert_eq!(r.json()["error"], "server_not_allowed");
+    assert_eq!(r.json()["error"]["data"]["error"], "server_not_allowed");
 
     // 2. No body at all: Envoy answers the request head alone (content-length announced,
     //    nothing sent), which only a header-time decision can do.
@@ -200,7 +203,7 @@ async fn mcp_method_and_name_headers_are_enforced_at_header_time() {
     )
     .await;
     assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.json()["message"]
+    assert!(r.json()["error"]["message"]
         .as_str()
         .unwrap_or_default()
         .starts_with("tool `beta-echo` is on MCP server `beta`"));
@@ -216,7 +219,7 @@ async fn mcp_method_and_name_headers_are_enforced_at_header_time() {
     .await;
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(
-        r.json()["message"]
+        r.json()["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .starts_with("tool `BETA-écho ✓` is on MCP server `beta`"),
@@ -257,9 +260,10 @@ async fn mcp_method_and_name_headers_are_enforced_at_header_time() {
     .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let v = r.json();
-    assert_eq!(v["error"], "invalid_mcp_header", "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    assert_eq!(v["error"]["data"]["error"], "invalid_mcp_header", "{v}");
     assert!(
-        v["message"]
+        v["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("Mcp-Name"),
@@ -851,7 +855,12 @@ async fn tools_a_server_refuses_are_refused_by_the_filter_from_the_headers() {
     // The body is never read: even one that names an allowed tool is refused.
     let resp = post(&gw, MASTER_KEY, &headers, &call_body("alpha-echo", "x")).await;
     assert_eq!(resp.status, 403, "{}", resp.text());
-    assert_eq!(resp.json()["error"], "tool_not_allowed", "{}", resp.text());
+    assert_eq!(
+        resp.json()["error"]["data"]["error"],
+        "tool_not_allowed",
+        "{}",
+        resp.text()
+    );
     assert!(resp.text().contains("alpha-fail"), "{}", resp.text());
     assert!(upstream_calls(&alpha).await.is_empty());
     // An allowed tool goes through.
