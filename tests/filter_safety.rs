@@ -407,3 +407,139 @@ async fn header_time_refusals_of_2026_clients_are_jsonrpc_errors() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "authentication_required");
 }
+
+// ---------------------------------------------------------------- reserved control path
+
+/// Envoy's admin stat `name` (a counter or gauge), 0 when absent.
+async fn envoy_stat(gw: &Gateway, name: &str) -> u64 {
+    let url = format!(
+        "http://127.0.0.1:{}/stats?filter=^{}$",
+        gw.admin_port,
+        name.replace('.', "\\.")
+    );
+    let r = request("GET", &url, &[], "")
+        .await
+        .expect("envoy admin stats");
+    r.text()
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens a POST to `/mcp` whose body never completes: Envoy forwards the head at once,
+/// so each holds one connection of the MCP cluster to the sidecar while it is open,
+/// whatever the sidecar's own stream limits are.
+async fn held_request(gw: &Gateway) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect to Envoy");
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\nx-litellm-api-key: Bearer {MASTER_KEY}\r\n\
+         content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
+         content-length: 100000\r\n\r\n{{\"jsonrpc\":"
+    );
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream
+}
+
+/// With every connection the MCP cluster may open to the sidecar held by streams, the
+/// admin API, the health probes and the filter's policy sync still work: they have a
+/// cluster (and budget) of their own. The MCP budget is shrunk to 150 here so a bounded
+/// count fills it; envoy/envoy.yaml sizes it at 8,192.
+#[tokio::test]
+async fn admin_and_sync_are_served_while_mcp_streams_fill_their_budget() {
+    const BUDGET: u32 = 150;
+    let gw = Gateway::start_with(GatewayOptions {
+        mcp_budget: Some(SidecarBudget {
+            max_connections: BUDGET,
+            max_pending_requests: 1024,
+            max_requests: BUDGET,
+        }),
+        ..GatewayOptions::new(demo_servers())
+    })
+    .await;
+
+    let mut held = Vec::new();
+    for _ in 0..BUDGET {
+        held.push(held_request(&gw).await);
+    }
+    eventually(
+        "every MCP connection to the sidecar is in use",
+        Duration::from_secs(20),
+        || async {
+            let active = envoy_stat(&gw, "cluster.meshgate_sidecar.upstream_cx_active").await;
+            (active >= u64::from(BUDGET))
+                .then_some(())
+                .ok_or_else(|| format!("{active} active"))
+        },
+    )
+    .await;
+    // Full: one more MCP request waits for a connection instead of being served.
+    let mut waiting = held_request(&gw).await;
+    eventually(
+        "an MCP request beyond the budget is pending",
+        Duration::from_secs(10),
+        || async {
+            let pending =
+                envoy_stat(&gw, "cluster.meshgate_sidecar.upstream_rq_pending_active").await;
+            (pending >= 1)
+                .then_some(())
+                .ok_or_else(|| format!("{pending} pending"))
+        },
+    )
+    .await;
+
+    // The control path is unaffected: admin write, health, and the sync (a key made now
+    // becomes known to the filter: it stops getting the filter's `invalid_key`).
+    let r = request("GET", &format!("{}/health/readiness", gw.base()), &[], "")
+        .await
+        .expect("readiness");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = request(
+        "POST",
+        &format!("{}/key/generate", gw.base()),
+        &[("x-litellm-api-key", &master_auth())],
+        "{}",
+    )
+    .await
+    .expect("key/generate");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let key = r.json()["key"].as_str().expect("key").to_string();
+    eventually(
+        "the new key reaches the filter",
+        Duration::from_secs(5),
+        || {
+            let url = format!("{}/key/info", gw.base());
+            let auth = format!("Bearer {key}");
+            async move {
+                let r = request("GET", &url, &[("x-litellm-api-key", &auth)], "")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let filter_refused = r.status == 401
+                    && serde_json::from_slice::<Value>(&r.body)
+                        .is_ok_and(|v| v["error"] == "invalid_key");
+                (!filter_refused)
+                    .then_some(())
+                    .ok_or_else(|| format!("{} {}", r.status, r.text()))
+            }
+        },
+    )
+    .await;
+    assert!(envoy_stat(&gw, "cluster.meshgate_sidecar_control.upstream_rq_total").await > 0);
+
+    // Streams released: MCP is served again.
+    drop(held);
+    use tokio::io::AsyncWriteExt;
+    let _ = waiting.shutdown().await;
+    drop(waiting);
+    eventually("MCP is served again", Duration::from_secs(10), || async {
+        let r = master_ping(&gw).await;
+        (r.status == 200)
+            .then_some(())
+            .ok_or_else(|| format!("{} {}", r.status, r.text()))
+    })
+    .await;
+}
