@@ -543,3 +543,34 @@ async fn admin_and_sync_are_served_while_mcp_streams_fill_their_budget() {
     })
     .await;
 }
+
+/// The official Python SDK, speaking 2026-07-28, shows the filter's own refusal text
+/// (and code) for a tool refused from its `Mcp-Name` header.
+#[tokio::test]
+async fn the_python_sdk_shows_the_filters_refusal_message() {
+    let gw = Gateway::start(demo_stdio_yaml("local", "    disallowed_tools: [echo]\n")).await;
+    let mut cmd = python_with_mcp();
+    cmd.arg(repo_root().join("tests/python/refused_client.py"))
+        .arg(gw.url())
+        .arg(MASTER_KEY)
+        .arg("local-echo");
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("python client hung")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("protocol 2026-07-28"), "{stdout}");
+    assert!(
+        stdout.contains("refused")
+            && stdout.contains("-32000")
+            && stdout.contains(
+                "tool `local-echo` is not allowed on MCP server `local` (allowed_tools / disallowed_tools)"
+            ),
+        "{stdout}"
+    );
+}
