@@ -38,6 +38,14 @@ pub fn buffer(kind: BufferType) -> Option<Vec<u8>> {
     hostcalls::get_buffer(kind, 0, usize::MAX).ok().flatten()
 }
 
+/// The first `size` bytes of a buffer (empty if the host has none).
+pub fn buffer_range(kind: BufferType, size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(kind, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 pub fn call_response_headers() -> Vec<(String, String)> {
     hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 mod host;
 mod ratelimit;
 mod root;
+mod seal;
 mod stream;
 
 use proxy_wasm::types::LogLevel;

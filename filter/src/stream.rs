@@ -5,21 +5,33 @@ use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use meshgate_policy::signing::{is_internal_header, seal_decision, DECISION_HEADER};
+use meshgate_policy::signing::{is_internal_header, DECISION_HEADER};
 use meshgate_policy::{decide, Decision};
 
 use crate::host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
+use crate::seal::{self, BodyNeed, PendingSeal};
 
 pub struct FilterStream {
     pub shared: Rc<RefCell<Shared>>,
+    /// A decision waiting for the request body (admin bodies to bind, batches to count).
+    pending: Option<PendingSeal>,
+}
+
+impl FilterStream {
+    pub fn new(shared: Rc<RefCell<Shared>>) -> Self {
+        FilterStream {
+            shared,
+            pending: None,
+        }
+    }
 }
 
 impl Context for FilterStream {}
 
 impl HttpContext for FilterStream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let mut headers = host::request_headers();
         // Nothing a client sends may look like a filter decision.
         headers.retain(|(name, _)| {
@@ -59,16 +71,45 @@ impl HttpContext for FilterStream {
                 for name in &forward.remove_headers {
                     host::remove_request_header(name);
                 }
-                let decision = seal_decision(
-                    &shared.secret,
-                    &method,
-                    &path,
-                    now,
-                    &forward.principal,
-                    &forward.servers,
-                );
+                let pending = PendingSeal::new(method, path, forward);
+                match pending.need {
+                    // Sealed now: the body streams through untouched.
+                    BodyNeed::None => {
+                        let decision = pending.seal(&shared, now, None);
+                        host::set_request_header(DECISION_HEADER, &decision);
+                        Action::Continue
+                    }
+                    _ if end_of_stream => {
+                        let decision = pending.seal_body(&shared, now, b"");
+                        host::set_request_header(DECISION_HEADER, &decision);
+                        Action::Continue
+                    }
+                    // Headers held (allow_on_headers_stop_iteration) until the body says
+                    // what to seal.
+                    _ => {
+                        drop(shared);
+                        self.pending = Some(pending);
+                        Action::Pause
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(pending) = self.pending.as_ref() else {
+            return Action::Continue;
+        };
+        match seal::on_body(pending, &self.shared.borrow(), body_size, end_of_stream) {
+            seal::Step::Wait => Action::Pause,
+            seal::Step::Sealed(decision) => {
                 host::set_request_header(DECISION_HEADER, &decision);
+                self.pending = None;
                 Action::Continue
+            }
+            seal::Step::Refused => {
+                self.pending = None;
+                Action::Pause
             }
         }
     }

@@ -7,9 +7,11 @@ mod error;
 mod jsonrpc;
 mod mcp;
 mod relay;
+mod replay;
 mod server;
 mod sse;
 mod state;
+mod sync;
 mod upstream;
 mod verify;
 
