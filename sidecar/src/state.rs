@@ -220,7 +220,9 @@ impl AppState {
     /// [`PROPAGATION_WAIT`]) until every live filter VM holds the new snapshot, so the
     /// change is enforced once the write's answer reaches the caller.
     pub async fn propagate(&self) {
+        let started = std::time::Instant::now();
         self.refresh_from_store().await;
+        let refreshed = started.elapsed();
         let runtime = self.runtime();
         let waited = self
             .sync
@@ -231,6 +233,7 @@ impl AppState {
                 crate::verify::now_ms,
             )
             .await;
+        tracing::debug!(?refreshed, total = ?started.elapsed(), "admin write propagated");
         if let Err(behind) = waited {
             tracing::warn!(
                 behind,
