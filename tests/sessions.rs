@@ -52,14 +52,7 @@ async fn a_second_replica_continues_a_session_begun_on_the_first() {
 
     // Replica B gets the next request (signed as its filter would sign it).
     let call = |token: String| async move {
-        let decision = meshgate_policy::signing::seal_decision(
-            SECRET.as_bytes(),
-            "POST",
-            "/mcp",
-            now_ms(),
-            "master",
-            "*",
-        );
+        let decision = seal("POST", "/mcp", "master", "*", None);
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
                           "params": {"name": "web-echo", "arguments": {"text": "served by B"}}});
         post(

@@ -216,14 +216,21 @@ async fn sidecar_refuses_unsigned_and_forged_requests_and_filter_strips_internal
         (SECRET.as_bytes(), "/other/mcp", 403),
         (SECRET.as_bytes(), "/mcp", 200),
     ];
-    for (secret, sealed_path, status) in cases {
+    for (counter, (secret, sealed_path, status)) in cases.into_iter().enumerate() {
         let decision = meshgate_policy::signing::seal_decision(
             secret,
             "POST",
             sealed_path,
-            meshgate_e2e::now_ms(),
-            "master",
-            "*",
+            &meshgate_policy::signing::Seal {
+                ts_ms: meshgate_e2e::now_ms(),
+                nonce: meshgate_policy::signing::Nonce {
+                    vm: 0x5eed,
+                    counter: counter as u64,
+                },
+                principal: "master",
+                servers: "*",
+                body_sha256: None,
+            },
         );
         let resp = post(&direct, &[("x-meshgate-decision", decision.as_str())], body)
             .await

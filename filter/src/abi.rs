@@ -25,6 +25,7 @@ pub const CAS_MISMATCH: u32 = 8;
 pub const HTTP_REQUEST_HEADERS: u32 = 0;
 pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 /// `BufferType` values of the ABI.
+pub const HTTP_REQUEST_BODY: u32 = 0;
 pub const HTTP_CALL_RESPONSE_BODY: u32 = 4;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 

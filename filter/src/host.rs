@@ -42,6 +42,11 @@ pub fn plugin_configuration() -> Vec<u8> {
     })
 }
 
+/// The first `size` bytes of the request body (empty if the host has none).
+pub fn request_body(size: usize) -> Vec<u8> {
+    abi::buffer(abi::HTTP_REQUEST_BODY, size).unwrap_or_default()
+}
+
 /// Up to `max` bytes of the answer to an HTTP callout.
 pub fn call_response_body(max: usize) -> Vec<u8> {
     abi::buffer(abi::HTTP_CALL_RESPONSE_BODY, max).unwrap_or_default()

@@ -11,6 +11,7 @@ mod host;
 mod logger;
 mod ratelimit;
 mod root;
+mod seal;
 mod stream;
 
 proxy_wasm::main! {{

@@ -10,7 +10,7 @@ const CAS_RETRIES: usize = 4;
 pub struct SharedRateGate;
 
 impl RateGate for SharedRateGate {
-    fn admit(&mut self, key_id: &str, limit: u32, now_ms: u64) -> Result<(), u64> {
+    fn admit_n(&mut self, key_id: &str, limit: u32, n: u32, now_ms: u64) -> Result<(), u64> {
         let slot = format!("meshgate.rl.{key_id}");
         for _ in 0..CAS_RETRIES {
             let (bytes, cas) = match abi::get_shared_data(&slot) {
@@ -21,7 +21,7 @@ impl RateGate for SharedRateGate {
                 .as_deref()
                 .and_then(RateWindow::decode)
                 .unwrap_or_default();
-            if !window.admit(now_ms, limit) {
+            if !window.admit_n(now_ms, limit, n) {
                 return Err(window.retry_after_secs(now_ms));
             }
             match abi::set_shared_data(&slot, &window.encode(), cas) {

@@ -1,31 +1,73 @@
 //! The root context: loads the configuration, keeps the policy snapshot in sync with
-//! the sidecar (one callout per tick at most) and creates per-request contexts.
+//! the sidecar (one long-polled sync at a time, protocol in `meshgate_policy::sync`) and
+//! creates per-request contexts.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
-use std::cell::RefCell;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use meshgate_policy::env::{env_reference, ProcessEnv};
-use meshgate_policy::signing::{seal_decision, DECISION_HEADER};
+use meshgate_policy::signing::{body_digest, seal_decision, Nonce, Seal, DECISION_HEADER};
+use meshgate_policy::sync::{
+    SyncOutcome, SyncState, DOCUMENT_CONTENT_TYPE, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE, SYNC_PATH,
+    SYNC_TIMEOUT_MS,
+};
 use meshgate_policy::{load_config, PolicySnapshot};
 
 use crate::host;
 use crate::stream::FilterStream;
 
-/// Path of the sidecar's sync endpoint, and the principal the filter signs it as.
-pub const SYNC_PATH: &str = "/_meshgate/v1/sync";
-pub const FILTER_PRINCIPAL: &str = "_filter";
-/// Tick while no snapshot has been loaded yet, so the gateway is ready quickly.
+/// Tick while no snapshot has been loaded yet, so the gateway is ready quickly; later
+/// the tick only retries a sync that failed (a successful one is followed at once by the
+/// next long-poll).
 const STARTUP_TICK: Duration = Duration::from_millis(100);
-const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+const SYNC_TIMEOUT: Duration = Duration::from_millis(SYNC_TIMEOUT_MS);
 
 /// State shared by the root context and the request contexts of one VM (one worker).
-#[derive(Default)]
 pub struct Shared {
     pub snapshot: Option<Rc<PolicySnapshot>>,
     pub secret: Vec<u8>,
+    /// This VM's random id: the first half of every nonce it seals.
+    vm_id: u64,
+    next_counter: Cell<u64>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            snapshot: None,
+            secret: Vec::new(),
+            vm_id: random_vm_id(),
+            next_counter: Cell::new(0),
+        }
+    }
+}
+
+impl Shared {
+    /// A nonce no other decision of any VM carries (single use at the sidecar).
+    pub fn next_nonce(&self) -> Nonce {
+        let counter = self.next_counter.get();
+        self.next_counter.set(counter.wrapping_add(1));
+        Nonce {
+            vm: self.vm_id,
+            counter,
+        }
+    }
+}
+
+/// 64 random bits from the host (WASI `random_get`); if the host has none, the clock's
+/// nanoseconds hashed — unique enough, since the nonce only has to be unique, not secret.
+fn random_vm_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let now = crate::abi::current_time_nanos().unwrap_or_default();
+        let digest = body_digest(&now.to_le_bytes());
+        return u64::from_str_radix(digest.get(..16).unwrap_or_default(), 16).unwrap_or_default();
+    }
+    u64::from_le_bytes(bytes)
 }
 
 #[derive(Default)]
@@ -35,6 +77,12 @@ pub struct FilterRoot {
     cluster: String,
     sync_interval: Duration,
     pending_sync: Option<u32>,
+    /// SHA-256 of `config_text` (what light syncs report).
+    document_hash: String,
+    /// The sidecar asked for the whole document (428).
+    send_document: bool,
+    /// The pending sync carries the whole document.
+    sent_document: bool,
 }
 
 impl FilterRoot {
@@ -66,6 +114,7 @@ impl FilterRoot {
         self.shared.borrow_mut().secret = secret.into_bytes();
         self.cluster = config.meshgate.sidecar_cluster.clone();
         self.sync_interval = Duration::from_millis(config.meshgate.sync_interval_ms);
+        self.document_hash = body_digest(text.as_bytes());
         self.config_text = text;
         Ok(())
     }
@@ -75,36 +124,55 @@ impl FilterRoot {
             return;
         }
         let shared = self.shared.borrow();
-        let etag = shared
-            .snapshot
-            .as_ref()
-            .map(|s| format!("\"{}\"", s.version))
-            .unwrap_or_default();
+        let holds = shared.snapshot.as_ref().map(|s| s.version.clone());
+        // The whole document when the sidecar asked for it or before the first snapshot;
+        // otherwise a light report that the sidecar holds until something changes.
+        let whole = self.send_document || holds.is_none();
+        let (content_type, body): (&str, Cow<'_, [u8]>) = if whole {
+            (
+                DOCUMENT_CONTENT_TYPE,
+                Cow::Borrowed(self.config_text.as_bytes()),
+            )
+        } else {
+            let state = SyncState {
+                document: self.document_hash.clone(),
+                holds: holds.clone(),
+            };
+            (LIGHT_CONTENT_TYPE, Cow::Owned(state.encode().into_bytes()))
+        };
+        let body_hash = if whole {
+            self.document_hash.clone()
+        } else {
+            body_digest(&body)
+        };
         let decision = seal_decision(
             &shared.secret,
             "POST",
             SYNC_PATH,
-            host::now_ms(),
-            FILTER_PRINCIPAL,
-            "",
+            &Seal {
+                ts_ms: host::now_ms(),
+                nonce: shared.next_nonce(),
+                principal: FILTER_PRINCIPAL,
+                servers: "",
+                body_sha256: Some(&body_hash),
+            },
         );
+        let etag = holds.map(|v| format!("\"{v}\"")).unwrap_or_default();
         let mut headers = vec![
             (":method", "POST"),
             (":path", SYNC_PATH),
             (":authority", "meshgate-sidecar"),
-            ("content-type", "application/yaml"),
+            ("content-type", content_type),
             (DECISION_HEADER, decision.as_str()),
         ];
         if !etag.is_empty() {
             headers.push(("if-none-match", etag.as_str()));
         }
-        match host::dispatch_http_call(
-            &self.cluster,
-            headers,
-            self.config_text.as_bytes(),
-            SYNC_TIMEOUT,
-        ) {
-            Ok(token) => self.pending_sync = Some(token),
+        match host::dispatch_http_call(&self.cluster, headers, &body, SYNC_TIMEOUT) {
+            Ok(token) => {
+                self.pending_sync = Some(token);
+                self.sent_document = whole;
+            }
             Err(status) => log::warn!(
                 "meshgate: policy sync to cluster `{}` failed to start: {status:?}",
                 self.cluster
@@ -112,12 +180,19 @@ impl FilterRoot {
         }
     }
 
-    fn finish_sync(&mut self, body_size: usize) {
+    /// Handles a sync's answer; returns whether to sync again at once (the long-poll
+    /// loop) rather than at the next tick.
+    fn finish_sync(&mut self, body_size: usize) -> bool {
         let headers = host::call_response_headers();
-        let status = host::header(&headers, ":status").unwrap_or("0").to_string();
-        match status.as_str() {
-            "304" => {}
-            "200" => {
+        let status: u16 = host::header(&headers, ":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match SyncOutcome::from_status(status) {
+            SyncOutcome::Unchanged => {
+                self.send_document = false;
+                true
+            }
+            SyncOutcome::Snapshot => {
                 let body = host::call_response_body(body_size);
                 match serde_json::from_slice::<PolicySnapshot>(&body) {
                     Ok(snapshot) => {
@@ -128,21 +203,31 @@ impl FilterRoot {
                             snapshot.servers.len()
                         );
                         self.shared.borrow_mut().snapshot = Some(Rc::new(snapshot));
+                        self.send_document = false;
                         if first {
                             self.set_tick(self.sync_interval);
                         }
+                        true
                     }
                     Err(e) => {
-                        log::error!("meshgate: sidecar sent an unreadable policy snapshot: {e}")
+                        log::error!("meshgate: sidecar sent an unreadable policy snapshot: {e}");
+                        false
                     }
                 }
             }
-            other => {
+            SyncOutcome::DocumentRequired => {
+                // Asked again right after sending it: something is wrong; retry at the tick.
+                let again = !self.sent_document;
+                self.send_document = true;
+                again
+            }
+            SyncOutcome::Failed => {
                 let body = host::call_response_body(body_size.min(2048));
                 log::warn!(
-                    "meshgate: policy sync answered HTTP {other}: {} (keeping the last snapshot)",
+                    "meshgate: policy sync answered HTTP {status}: {} (keeping the last snapshot)",
                     String::from_utf8_lossy(&body)
                 );
+                false
             }
         }
     }
@@ -162,7 +247,9 @@ impl Context for FilterRoot {
     ) {
         if self.pending_sync == Some(token_id) {
             self.pending_sync = None;
-            self.finish_sync(body_size);
+            if self.finish_sync(body_size) {
+                self.start_sync();
+            }
         }
     }
 }
@@ -186,9 +273,7 @@ impl RootContext for FilterRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(FilterStream {
-            shared: Rc::clone(&self.shared),
-        }))
+        Some(Box::new(FilterStream::new(Rc::clone(&self.shared))))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -7,21 +7,33 @@ use std::rc::Rc;
 
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
 use meshgate_policy::request_head::read_head;
-use meshgate_policy::signing::{seal_decision, DECISION_HEADER};
+use meshgate_policy::signing::DECISION_HEADER;
 use meshgate_policy::{decide, Decision, Rejection};
 
 use crate::host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
+use crate::seal::{self, BodyNeed, PendingSeal};
 
 pub struct FilterStream {
     pub shared: Rc<RefCell<Shared>>,
+    /// A decision waiting for the request body (admin bodies to bind, batches to count).
+    pending: Option<PendingSeal>,
+}
+
+impl FilterStream {
+    pub fn new(shared: Rc<RefCell<Shared>>) -> Self {
+        FilterStream {
+            shared,
+            pending: None,
+        }
+    }
 }
 
 impl Context for FilterStream {}
 
 impl HttpContext for FilterStream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let raw = host::request_headers();
         let shared = self.shared.borrow();
         let key_header = shared
@@ -52,16 +64,45 @@ impl HttpContext for FilterStream {
                 for name in &forward.remove_headers {
                     host::remove_request_header(name);
                 }
-                let decision = seal_decision(
-                    &shared.secret,
-                    &head.method,
-                    &head.path,
-                    now,
-                    &forward.principal,
-                    &forward.servers,
-                );
+                let pending = PendingSeal::new(head.method, head.path, forward);
+                match pending.need {
+                    // Sealed now: the body streams through untouched.
+                    BodyNeed::None => {
+                        let decision = pending.seal(&shared, now, None);
+                        host::set_request_header(DECISION_HEADER, &decision);
+                        Action::Continue
+                    }
+                    _ if end_of_stream => {
+                        let decision = pending.seal_body(&shared, now, b"");
+                        host::set_request_header(DECISION_HEADER, &decision);
+                        Action::Continue
+                    }
+                    // Headers held (allow_on_headers_stop_iteration) until the body says
+                    // what to seal.
+                    _ => {
+                        drop(shared);
+                        self.pending = Some(pending);
+                        Action::Pause
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(pending) = self.pending.as_ref() else {
+            return Action::Continue;
+        };
+        match seal::on_body(pending, &self.shared.borrow(), body_size, end_of_stream) {
+            seal::Step::Wait => Action::Pause,
+            seal::Step::Sealed(decision) => {
                 host::set_request_header(DECISION_HEADER, &decision);
+                self.pending = None;
                 Action::Continue
+            }
+            seal::Step::Refused => {
+                self.pending = None;
+                Action::Pause
             }
         }
     }

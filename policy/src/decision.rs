@@ -29,6 +29,15 @@ pub struct Forward {
     pub servers: String,
     /// Request headers to remove before forwarding (the gateway key's header).
     pub remove_headers: Vec<String>,
+    /// The key's request limit, when it has one: a batch is charged once per request it
+    /// carries (the filter counts them in the body; one was charged here).
+    pub rate_limit: Option<RateLimited>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimited {
+    pub key_id: String,
+    pub rpm_limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +190,7 @@ fn decide_request(
             principal: HEALTH_PRINCIPAL.to_string(),
             servers: String::new(),
             remove_headers: Vec::new(),
+            rate_limit: None,
         });
     }
     let Some(snapshot) = snapshot else {
@@ -225,10 +235,11 @@ fn decide_request(
             ))
         }
     };
-    let (principal, allowed, sees_all) = match authenticate(snapshot, presented.key, now_ms, gate) {
-        Ok(found) => found,
-        Err(rejection) => return Decision::Reject(rejection),
-    };
+    let (principal, allowed, sees_all, rate_limit) =
+        match authenticate(snapshot, presented.key, now_ms, gate) {
+            Ok(found) => found,
+            Err(rejection) => return Decision::Reject(rejection),
+        };
 
     let narrowed = match path_target(path) {
         PathTarget::Named(list) => match narrow(snapshot, &allowed, list) {
@@ -287,6 +298,7 @@ fn decide_request(
         principal,
         servers,
         remove_headers,
+        rate_limit,
     })
 }
 
@@ -370,7 +382,7 @@ fn authenticate<'a>(
     key: &str,
     now_ms: u64,
     gate: &mut dyn RateGate,
-) -> Result<(String, Vec<&'a str>, bool), Rejection> {
+) -> Result<(String, Vec<&'a str>, bool, Option<RateLimited>), Rejection> {
     let hashed = hash_key(key);
     let is_master = snapshot
         .master_key_hash
@@ -378,7 +390,7 @@ fn authenticate<'a>(
         .is_some_and(|m| hashes_equal(m, &hashed));
     if is_master {
         let all = snapshot.servers.iter().map(|s| s.name.as_str()).collect();
-        return Ok((MASTER_PRINCIPAL.to_string(), all, true));
+        return Ok((MASTER_PRINCIPAL.to_string(), all, true, None));
     }
     let Some(found) = snapshot.key_by_hash(&hashed) else {
         return Err(Rejection::unauthorized(
@@ -416,7 +428,11 @@ fn authenticate<'a>(
         .filter_map(|i| snapshot.servers.get(usize::from(*i)))
         .map(|s| s.name.as_str())
         .collect();
-    Ok((format!("key:{}", found.id), allowed, false))
+    let rate_limit = found.rpm_limit.map(|rpm_limit| RateLimited {
+        key_id: found.id.clone(),
+        rpm_limit,
+    });
+    Ok((format!("key:{}", found.id), allowed, false, rate_limit))
 }
 
 /// Resolves a comma list of server names, aliases or access groups against the allowed

@@ -36,4 +36,12 @@ pub enum SignatureError {
     Stale,
     #[error("the meshgate signature does not match")]
     Mismatch,
+    #[error("the meshgate decision was already used")]
+    Replayed,
+    #[error("the meshgate decision is not bound to this request body")]
+    BodyMismatch,
+    #[error("the meshgate decision binds no request body, which this path requires")]
+    BodyUnbound,
+    #[error("too many filter instances are signing requests; refusing until older ones expire")]
+    TooManySigners,
 }

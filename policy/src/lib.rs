@@ -13,9 +13,11 @@ pub mod mcp_headers;
 pub mod names;
 pub mod origin;
 pub mod ratelimit;
+pub mod replay;
 pub mod request_head;
 pub mod signing;
 pub mod snapshot;
+pub mod sync;
 pub mod tool_rules;
 mod validate;
 

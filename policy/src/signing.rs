@@ -2,7 +2,10 @@
 //!
 //! Every `x-meshgate-*` header the filter sets (except the signature itself) is covered,
 //! together with the method and the path, so a decision cannot be moved to another
-//! request line or have a header added or removed. A timestamp bounds replay.
+//! request line or have a header added or removed. A timestamp bounds how long a decision
+//! lives; a nonce (VM id + counter) makes it single-use at each sidecar (`replay.rs`); and
+//! where the filter has the body (admin requests, the policy sync) its SHA-256 is sealed too,
+//! so a captured decision cannot carry another body.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -15,6 +18,9 @@ pub const SIGNATURE_HEADER: &str = "x-meshgate-signature";
 pub const TIMESTAMP_HEADER: &str = "x-meshgate-ts";
 pub const PRINCIPAL_HEADER: &str = "x-meshgate-principal";
 pub const SERVERS_HEADER: &str = "x-meshgate-servers";
+/// Signed pseudo-headers of a decision: its single-use nonce and the body it is bound to.
+pub const NONCE_HEADER: &str = "x-meshgate-nonce";
+pub const BODY_HEADER: &str = "x-meshgate-body";
 /// How far a signature's timestamp may be from the verifier's clock.
 pub const MAX_SKEW_MS: u64 = 60_000;
 
@@ -179,39 +185,125 @@ mod tests {
     }
 }
 
-/// The one header that carries a signed decision: `v1 <ts> <principal> <servers> <sig>`.
-/// One header instead of four saves host calls in the filter on every request.
+/// The one header that carries a signed decision:
+/// `v2 <ts> <nonce> <principal> <servers> <body sha-256 | -> <sig>`.
+/// One header instead of several saves host calls in the filter on every request.
 pub const DECISION_HEADER: &str = "x-meshgate-decision";
+const DECISION_VERSION: &str = "v2";
+/// Placeholder for "no body bound" in the decision header.
+const NO_BODY: &str = "-";
 
-/// What the filter decided, as the sidecar reads it back.
+/// What the filter decided about one request, as it seals it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seal<'a> {
+    pub ts_ms: u64,
+    /// Unique per decision: see [`Nonce`].
+    pub nonce: Nonce,
+    pub principal: &'a str,
+    /// `*`, or a comma list of server names (possibly empty).
+    pub servers: &'a str,
+    /// Lowercase hex SHA-256 of the request body, when the filter read it.
+    pub body_sha256: Option<&'a str>,
+}
+
+/// A decision's single-use id: the random id of the filter VM that sealed it and that
+/// VM's counter. Unique without coordination; the sidecar remembers each VM's recent
+/// counters (a sliding window, [`crate::replay::ReplayWindow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nonce {
+    pub vm: u64,
+    pub counter: u64,
+}
+
+impl Nonce {
+    /// `<vm: 16 hex digits>-<counter: hex>`.
+    pub fn encode(&self) -> String {
+        format!("{:016x}-{:x}", self.vm, self.counter)
+    }
+
+    pub fn parse(text: &str) -> Option<Nonce> {
+        let (vm, counter) = text.split_once('-')?;
+        if vm.len() != 16 || counter.is_empty() || counter.len() > 16 {
+            return None;
+        }
+        let hex_only = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_only(vm) || !hex_only(counter) {
+            return None;
+        }
+        Some(Nonce {
+            vm: u64::from_str_radix(vm, 16).ok()?,
+            counter: u64::from_str_radix(counter, 16).ok()?,
+        })
+    }
+}
+
+/// What the filter decided, as the sidecar reads it back (signature verified).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedDecision {
     pub ts_ms: u64,
+    pub nonce: Nonce,
     pub principal: String,
     /// `*`, or a comma list of server names (possibly empty).
     pub servers: String,
+    pub body_sha256: Option<String>,
+}
+
+/// Lowercase hex SHA-256 of a body, as sealed in a decision.
+pub fn body_digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(body))
+}
+
+/// Paths whose request body the filter reads and seals (they change what the sidecar
+/// runs or who may use it): the admin API and the policy sync. Small bodies only — the
+/// filter refuses larger ones with 413 ([`MAX_BOUND_BODY_BYTES`]).
+pub fn binds_body(path: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "/key/",
+        "/team/",
+        "/organization/",
+        "/v1/mcp/",
+        "/mcp-rest/",
+        "/_meshgate/",
+    ];
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
+}
+
+/// Largest admin body the filter buffers to seal its hash.
+pub const MAX_BOUND_BODY_BYTES: usize = 64 * 1024;
+
+fn signed_fields<'a>(
+    ts: &'a str,
+    nonce: &'a str,
+    principal: &'a str,
+    servers: &'a str,
+    body: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    [
+        (TIMESTAMP_HEADER, ts),
+        (NONCE_HEADER, nonce),
+        (PRINCIPAL_HEADER, principal),
+        (SERVERS_HEADER, servers),
+        (BODY_HEADER, body),
+    ]
 }
 
 /// The `x-meshgate-decision` value for a request (principal and servers contain no spaces).
-pub fn seal_decision(
-    secret: &[u8],
-    method: &str,
-    path: &str,
-    ts_ms: u64,
-    principal: &str,
-    servers: &str,
-) -> String {
-    let ts = ts_ms.to_string();
-    let signed = [
-        (TIMESTAMP_HEADER, ts.as_str()),
-        (PRINCIPAL_HEADER, principal),
-        (SERVERS_HEADER, servers),
-    ];
-    let sig = sign(secret, method, path, &signed);
-    format!("v1 {ts} {principal} {servers} {sig}")
+pub fn seal_decision(secret: &[u8], method: &str, path: &str, seal: &Seal<'_>) -> String {
+    let ts = seal.ts_ms.to_string();
+    let nonce = seal.nonce.encode();
+    let body = seal.body_sha256.unwrap_or(NO_BODY);
+    let fields = signed_fields(&ts, &nonce, seal.principal, seal.servers, body);
+    let sig = sign(secret, method, path, &fields);
+    format!(
+        "{DECISION_VERSION} {ts} {nonce} {} {} {body} {sig}",
+        seal.principal, seal.servers
+    )
 }
 
-/// Reads and verifies an `x-meshgate-decision` value.
+/// Reads and verifies an `x-meshgate-decision` value (signature and freshness; the
+/// caller checks the nonce against what it has seen and the body against the hash).
 pub fn open_decision(
     secret: &[u8],
     method: &str,
@@ -220,8 +312,8 @@ pub fn open_decision(
     now_ms: u64,
 ) -> Result<SignedDecision, SignatureError> {
     let value = value.ok_or(SignatureError::Missing)?;
-    let mut parts = value.splitn(5, ' ');
-    let (Some("v1"), Some(ts), Some(principal), Some(servers), Some(sig)) = (
+    let mut parts = value.splitn(7, ' ');
+    let (Some(DECISION_VERSION), Some(ts), Some(nonce), Some(principal), Some(servers)) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -230,17 +322,26 @@ pub fn open_decision(
     ) else {
         return Err(SignatureError::Malformed);
     };
-    let signed = [
-        (TIMESTAMP_HEADER, ts),
-        (PRINCIPAL_HEADER, principal),
-        (SERVERS_HEADER, servers),
-    ];
-    verify(secret, method, path, &signed, Some(sig), now_ms)?;
+    let (Some(body), Some(sig)) = (parts.next(), parts.next()) else {
+        return Err(SignatureError::Malformed);
+    };
+    let fields = signed_fields(ts, nonce, principal, servers, body);
+    verify(secret, method, path, &fields, Some(sig), now_ms)?;
     let ts_ms = ts.parse().map_err(|_| SignatureError::Malformed)?;
+    let nonce = Nonce::parse(nonce).ok_or(SignatureError::Malformed)?;
+    let body_sha256 = match body {
+        NO_BODY => None,
+        hash if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(hash.to_ascii_lowercase())
+        }
+        _ => return Err(SignatureError::Malformed),
+    };
     Ok(SignedDecision {
         ts_ms,
+        nonce,
         principal: principal.to_string(),
         servers: servers.to_string(),
+        body_sha256,
     })
 }
 
@@ -248,60 +349,134 @@ pub fn open_decision(
 mod decision_header_tests {
     use super::*;
 
-    #[test]
-    fn sealed_decisions_open_only_unchanged() {
-        let v = seal_decision(
-            b"secret-secret-secret",
+    const SECRET: &[u8] = b"secret-secret-secret";
+    const NONCE: Nonce = Nonce {
+        vm: 0xabcdef,
+        counter: 7,
+    };
+
+    fn seal(servers: &str, body: Option<&str>) -> String {
+        seal_decision(
+            SECRET,
             "POST",
             "/mcp",
-            5_000,
-            "key:ab",
-            "a,b",
-        );
-        let d = open_decision(b"secret-secret-secret", "POST", "/mcp", Some(&v), 5_000).unwrap();
+            &Seal {
+                ts_ms: 5_000,
+                nonce: NONCE,
+                principal: "key:ab",
+                servers,
+                body_sha256: body,
+            },
+        )
+    }
+
+    #[test]
+    fn sealed_decisions_open_only_unchanged() {
+        let v = seal("a,b", None);
+        let d = open_decision(SECRET, "POST", "/mcp", Some(&v), 5_000).unwrap();
         assert_eq!(
-            (d.principal.as_str(), d.servers.as_str(), d.ts_ms),
-            ("key:ab", "a,b", 5_000)
+            (d.principal.as_str(), d.servers.as_str(), d.ts_ms, d.nonce),
+            ("key:ab", "a,b", 5_000, NONCE)
         );
-        let empty = seal_decision(b"secret-secret-secret", "POST", "/mcp", 5_000, "key:ab", "");
+        assert_eq!(d.body_sha256, None);
+        let empty = seal("", None);
         assert_eq!(
-            open_decision(b"secret-secret-secret", "POST", "/mcp", Some(&empty), 5_000)
+            open_decision(SECRET, "POST", "/mcp", Some(&empty), 5_000)
                 .unwrap()
                 .servers,
             ""
         );
         let forged = v.replace("a,b", "*");
         assert_eq!(
+            open_decision(SECRET, "POST", "/mcp", Some(&forged), 5_000),
+            Err(SignatureError::Mismatch)
+        );
+        let other_nonce = v.replace("-7 ", "-8 ");
+        assert_ne!(other_nonce, v);
+        assert_eq!(
+            open_decision(SECRET, "POST", "/mcp", Some(&other_nonce), 5_000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            open_decision(SECRET, "GET", "/mcp", Some(&v), 5_000),
+            Err(SignatureError::Mismatch)
+        );
+        for malformed in ["v1 x", "v2 1 2 3 4 5", "", "v2"] {
+            assert_eq!(
+                open_decision(SECRET, "POST", "/mcp", Some(malformed), 5_000),
+                Err(SignatureError::Malformed),
+                "{malformed}"
+            );
+        }
+        assert_eq!(
+            open_decision(SECRET, "POST", "/mcp", None, 5_000),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            open_decision(SECRET, "POST", "/mcp", Some(&v), 5_000 + MAX_SKEW_MS + 1),
+            Err(SignatureError::Stale)
+        );
+    }
+
+    #[test]
+    fn the_body_hash_is_sealed() {
+        let hash = body_digest(b"{\"key_alias\":\"a\"}");
+        let v = seal("*", Some(&hash));
+        let d = open_decision(SECRET, "POST", "/mcp", Some(&v), 5_000).unwrap();
+        assert_eq!(d.body_sha256.as_deref(), Some(hash.as_str()));
+        let other = body_digest(b"{\"key\":\"sk-evil\"}");
+        assert_eq!(
             open_decision(
-                b"secret-secret-secret",
+                SECRET,
                 "POST",
                 "/mcp",
-                Some(&forged),
+                Some(&v.replace(&hash, &other)),
                 5_000
             ),
             Err(SignatureError::Mismatch)
         );
+        let unbound = v.replace(&hash, "-");
         assert_eq!(
-            open_decision(b"secret-secret-secret", "GET", "/mcp", Some(&v), 5_000),
+            open_decision(SECRET, "POST", "/mcp", Some(&unbound), 5_000),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(
-            open_decision(b"secret-secret-secret", "POST", "/mcp", Some("v1 x"), 5_000),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            open_decision(b"secret-secret-secret", "POST", "/mcp", None, 5_000),
-            Err(SignatureError::Missing)
-        );
-        assert_eq!(
-            open_decision(
-                b"secret-secret-secret",
-                "POST",
-                "/mcp",
-                Some(&v),
-                5_000 + MAX_SKEW_MS + 1
-            ),
-            Err(SignatureError::Stale)
-        );
+    }
+
+    #[test]
+    fn nonces_round_trip_and_refuse_junk() {
+        let n = Nonce {
+            vm: u64::MAX,
+            counter: 0,
+        };
+        assert_eq!(Nonce::parse(&n.encode()), Some(n));
+        assert_eq!(Nonce::parse(&NONCE.encode()), Some(NONCE));
+        for bad in [
+            "",
+            "-",
+            "abc-1",
+            "00000000000000zz-1",
+            "0000000000000000-",
+            "0000000000000000-+1",
+            "0000000000000000-11111111111111111",
+        ] {
+            assert_eq!(Nonce::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn admin_and_sync_paths_bind_their_body() {
+        for p in [
+            "/key/generate",
+            "/team/new?x=1",
+            "/v1/mcp/server",
+            "/v1/mcp/server/a",
+            "/mcp-rest/tools/call",
+            "/_meshgate/v1/sync",
+        ] {
+            assert!(binds_body(p), "{p}");
+        }
+        for p in ["/mcp", "/mcp/a", "/sse", "/a/mcp", "/keys"] {
+            assert!(!binds_body(p), "{p}");
+        }
     }
 }

@@ -8,9 +8,12 @@ mod health;
 mod jsonrpc;
 mod mcp;
 mod relay;
+mod replay;
 mod server;
 mod sse;
 mod state;
+mod sync;
+mod tls;
 mod upstream;
 mod verify;
 
@@ -32,6 +35,9 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --database-schema S PostgreSQL schema to keep meshgate's tables in (env MESHGATE_DATABASE_SCHEMA)
   --secret-env NAME   environment variable holding the shared secret (default MESHGATE_SHARED_SECRET)
   --config FILE       load this gateway document at start (the filter's sync replaces it)
+  --tls-cert FILE     serve TLS with this PEM certificate chain (with --tls-key)
+  --tls-key FILE      the PEM private key of --tls-cert
+  --tls-client-ca F   require client certificates signed by this PEM CA (mTLS with Envoy)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit";
 
@@ -44,6 +50,7 @@ struct Args {
     database_schema: Option<String>,
     check: Option<String>,
     workers: Option<usize>,
+    tls: tls::TlsFiles,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -63,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0),
+        tls: tls::TlsFiles::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -79,6 +87,9 @@ fn parse_args() -> Result<Args, String> {
             "--database-url" => args.database_url = Some(value()?),
             "--database-schema" => args.database_schema = Some(value()?),
             "--check-config" => args.check = Some(value()?),
+            "--tls-cert" => args.tls.cert = Some(value()?),
+            "--tls-key" => args.tls.key = Some(value()?),
+            "--tls-client-ca" => args.tls.client_ca = Some(value()?),
             "--workers" => {
                 args.workers = Some(
                     value()?
@@ -204,12 +215,17 @@ async fn run(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("{path}: {e}"))?;
     }
+    let tls = args.tls.acceptor()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!("meshgate sidecar listening on {}", args.listen);
+    tracing::info!(
+        tls = tls.is_some(),
+        "meshgate sidecar listening on {}",
+        args.listen
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(server::serve(listener, Arc::clone(&state), stop_rx));
+    let server = tokio::spawn(server::serve(listener, tls, Arc::clone(&state), stop_rx));
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);

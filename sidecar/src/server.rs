@@ -9,23 +9,31 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use meshgate_policy::decision::{path_target, PathTarget};
+use meshgate_policy::signing::body_digest;
+use meshgate_policy::sync::{SyncState, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE, LONG_POLL_MS};
 
 use crate::admin;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::mcp;
 use crate::state::AppState;
-use crate::verify::verify_request;
+use crate::verify::{now_ms, verify_request, Principal};
 
-pub const SYNC_PATH: &str = "/_meshgate/v1/sync";
-const FILTER_PRINCIPAL: &str = "_filter";
+pub use meshgate_policy::sync::SYNC_PATH;
 const MAX_CONFIG_BYTES: usize = 16 * 1024 * 1024;
 
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -39,16 +47,31 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut stop: watch:
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(route(&state, req).await) }
-            });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => serve_connection(stream, state).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, state).await,
+                    // A client without a valid certificate ends here.
+                    Err(e) => tracing::warn!("TLS handshake refused: {e}"),
+                },
+            }
         });
     }
+}
+
+async fn serve_connection<S>(stream: S, state: Arc<AppState>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(route(&state, req).await) }
+    });
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
@@ -65,6 +88,7 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
     let path_and_query = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let principal = match verify_request(
         &state.secret,
+        &state.replay,
         req.method().as_str(),
         path_and_query,
         req.headers(),
@@ -82,7 +106,7 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
         if principal.name != FILTER_PRINCIPAL {
             return HttpError::NotFound.into_response();
         }
-        return sync(state, req)
+        return sync(state, principal, req)
             .await
             .unwrap_or_else(HttpError::into_response);
     }
@@ -93,7 +117,13 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
         return mcp::legacy_sse::post_message(state, principal, req).await;
     }
     if admin::is_admin_path(path) {
-        return admin::handle(state, principal, req).await;
+        let write = req.method() != http::Method::GET && !path.starts_with("/mcp-rest/");
+        let resp = admin::handle(state, principal, req).await;
+        // Read-your-writes: answer once every filter enforces the change.
+        if write && resp.status().is_success() {
+            state.propagate().await;
+        }
+        return resp;
     }
     match path_target(path) {
         PathTarget::All | PathTarget::Named(_) => {
@@ -103,30 +133,95 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
     }
 }
 
-/// The filter posts its configuration document; we load it if it changed and answer
-/// with the policy snapshot (or 304 when the filter already has this version).
-async fn sync(state: &AppState, req: Request<Incoming>) -> Result<Response<Body>, HttpError> {
+/// A filter VM's sync (protocol in `meshgate_policy::sync`): a light report (its
+/// document's hash and the version it holds), answered at once when its version is not
+/// current and held until it changes otherwise; or, when we asked for it (428), its whole
+/// document, which we load unless other live VMs sync a different one (409).
+async fn sync(
+    state: &AppState,
+    principal: Principal,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, HttpError> {
+    let light = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == LIGHT_CONTENT_TYPE.as_bytes());
     let etag = req.headers().get(header::IF_NONE_MATCH).cloned();
     let bytes = http_body_util::Limited::new(req.into_body(), MAX_CONFIG_BYTES)
         .collect()
         .await
         .map_err(|_| HttpError::BodyTooLarge(MAX_CONFIG_BYTES))?
         .to_bytes();
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| HttpError::BadRequest("configuration is not UTF-8".into()))?;
-    let runtime = state.apply_document(text).await.map_err(|e| {
-        tracing::error!("configuration refused: {e}");
-        HttpError::InvalidConfig(e)
-    })?;
-    let current = format!("\"{}\"", runtime.snapshot.version);
-    if etag.as_ref().and_then(|v| v.to_str().ok()) == Some(current.as_str()) {
+    principal.check_body(&bytes).map_err(HttpError::Unsigned)?;
+    let vm = principal.signer;
+    let now = now_ms();
+    if !light {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| HttpError::BadRequest("configuration is not UTF-8".into()))?;
+        let document = body_digest(&bytes);
+        if let Some(refused) = conflict(state, vm, &document, now) {
+            return Ok(refused);
+        }
+        state.sync.record(vm, &document, None, now);
+        let runtime = state.apply_document(text).await.map_err(|e| {
+            tracing::error!("configuration refused: {e}");
+            HttpError::InvalidConfig(e)
+        })?;
+        let held = etag.as_ref().and_then(|v| v.to_str().ok());
+        return Ok(snapshot_reply(&runtime, held.map(|e| e.trim_matches('"'))));
+    }
+    let report = SyncState::parse(&bytes).map_err(HttpError::BadRequest)?;
+    state
+        .sync
+        .record(vm, &report.document, report.holds.clone(), now);
+    let runtime = state.runtime();
+    if report.document != runtime.config_hash {
+        if let Some(refused) = conflict(state, vm, &report.document, now) {
+            return Ok(refused);
+        }
+        return Ok(body::json_error(
+            StatusCode::PRECONDITION_REQUIRED,
+            "document_required",
+            "this sidecar does not hold the filter's configuration document; send it",
+        ));
+    }
+    if report.holds.as_deref() == Some(runtime.snapshot.version.as_str()) {
+        state
+            .sync
+            .wait_change(
+                &runtime.snapshot.version,
+                Duration::from_millis(LONG_POLL_MS),
+            )
+            .await;
+    }
+    Ok(snapshot_reply(&state.runtime(), report.holds.as_deref()))
+}
+
+/// 409 when live VMs other than `vm` sync the document this sidecar holds and `vm` brings
+/// another one: the sidecar keeps serving the first instead of flapping between the two.
+fn conflict(state: &AppState, vm: u64, document: &str, now: u64) -> Option<Response<Body>> {
+    let current = state.runtime().config_hash.clone();
+    if current.is_empty() || current == document || !state.sync.others_hold(vm, &current, now) {
+        return None;
+    }
+    state.sync.log_conflict(document, &current);
+    Some(body::json_error(
+        StatusCode::CONFLICT,
+        "conflicting_document",
+        "other Envoy filters sync a different configuration document with this sidecar; it keeps theirs",
+    ))
+}
+
+/// 304 when the VM holds the current version, else 200 with the snapshot.
+fn snapshot_reply(runtime: &crate::state::Runtime, held: Option<&str>) -> Response<Body> {
+    if held == Some(runtime.snapshot.version.as_str()) {
         let mut resp = Response::new(body::empty());
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        return Ok(resp);
+        return resp;
     }
     let mut resp = body::json(StatusCode::OK, runtime.snapshot_json.clone());
-    if let Ok(v) = HeaderValue::from_str(&current) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", runtime.snapshot.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
-    Ok(resp)
+    resp
 }

@@ -98,6 +98,10 @@ pub struct AppState {
     pub hub: Arc<crate::relay::Hub>,
     /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
+    /// Decisions already used (single use).
+    pub replay: crate::replay::ReplayGuard,
+    /// Filter VMs syncing with this sidecar and what they hold.
+    pub sync: crate::sync::SyncBook,
 }
 
 impl AppState {
@@ -111,6 +115,8 @@ impl AppState {
             legacy: Arc::default(),
             hub: Arc::default(),
             reload_lock: tokio::sync::Mutex::new(()),
+            replay: crate::replay::ReplayGuard::default(),
+            sync: crate::sync::SyncBook::default(),
         }
     }
 
@@ -206,9 +212,40 @@ impl AppState {
             "policy compiled"
         );
         self.runtime.store(Arc::clone(&runtime));
+        self.sync.publish(&runtime.snapshot.version);
         runtime
     }
+
+    /// After an admin write: recompile if needed, then wait (at most
+    /// [`PROPAGATION_WAIT`]) until every live filter VM holds the new snapshot, so the
+    /// change is enforced once the write's answer reaches the caller.
+    pub async fn propagate(&self) {
+        let started = std::time::Instant::now();
+        self.refresh_from_store().await;
+        let refreshed = started.elapsed();
+        let runtime = self.runtime();
+        let waited = self
+            .sync
+            .await_version(
+                &runtime.config_hash,
+                &runtime.snapshot.version,
+                PROPAGATION_WAIT,
+                crate::verify::now_ms,
+            )
+            .await;
+        tracing::debug!(?refreshed, total = ?started.elapsed(), "admin write propagated");
+        if let Err(behind) = waited {
+            tracing::warn!(
+                behind,
+                version = %runtime.snapshot.version,
+                "filter VMs did not confirm the new policy within {PROPAGATION_WAIT:?}; answering the admin write anyway"
+            );
+        }
+    }
 }
+
+/// How long an admin write waits for the filters to hold its change.
+pub const PROPAGATION_WAIT: Duration = Duration::from_secs(3);
 
 /// The inline document, or — when `meshgate.config_path` is set — the LiteLLM file it
 /// names (keeping the inline `meshgate` section). `os.environ/` values are resolved.

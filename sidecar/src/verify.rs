@@ -1,17 +1,34 @@
-//! Refuses every request the filter did not sign, and reads what it decided.
+//! Refuses every request the filter did not sign, or signed for another request, and reads
+//! what it decided.
 
 use http::HeaderMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use meshgate_policy::decision::ALL_SERVERS;
-use meshgate_policy::signing::{open_decision, DECISION_HEADER};
+use meshgate_policy::signing::{binds_body, body_digest, open_decision, DECISION_HEADER};
 use meshgate_policy::SignatureError;
+
+use crate::replay::ReplayGuard;
 
 /// What the filter decided about this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
     pub scope: ServerScope,
+    /// SHA-256 of the body the filter read and sealed (admin requests, the policy sync).
+    pub body_sha256: Option<String>,
+    /// The filter VM that sealed the decision (the nonce's VM id).
+    pub signer: u64,
+}
+
+impl Principal {
+    /// Refuses a body other than the one the filter sealed (when it sealed one).
+    pub fn check_body(&self, body: &[u8]) -> Result<(), SignatureError> {
+        match &self.body_sha256 {
+            Some(sealed) if *sealed != body_digest(body) => Err(SignatureError::BodyMismatch),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +46,12 @@ impl ServerScope {
     }
 }
 
+/// Verifies the decision (signature, freshness), records its nonce (single use) and, on
+/// paths whose body the filter binds, requires a sealed body hash — the body itself is
+/// checked with [`Principal::check_body`] where it is read.
 pub fn verify_request(
     secret: &[u8],
+    replay: &ReplayGuard,
     method: &str,
     path: &str,
     headers: &HeaderMap,
@@ -39,7 +60,12 @@ pub fn verify_request(
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| SignatureError::Malformed)?),
     };
-    let decision = open_decision(secret, method, path, value, now_ms())?;
+    let now = now_ms();
+    let decision = open_decision(secret, method, path, value, now)?;
+    if decision.body_sha256.is_none() && binds_body(path) {
+        return Err(SignatureError::BodyUnbound);
+    }
+    replay.accept(decision.nonce, now)?;
     let scope = match decision.servers.as_str() {
         ALL_SERVERS => ServerScope::All,
         list => ServerScope::Only(
@@ -52,6 +78,8 @@ pub fn verify_request(
     Ok(Principal {
         name: decision.principal,
         scope,
+        body_sha256: decision.body_sha256,
+        signer: decision.nonce.vm,
     })
 }
 

@@ -175,15 +175,14 @@ async fn upstream_session(port: u16) -> String {
 
 /// Size of the snapshot the filter downloads (signed like the filter's own sync).
 async fn snapshot_size(sidecar_port: u16) -> usize {
-    let decision = meshgate_policy::signing::seal_decision(
-        SECRET.as_bytes(),
+    let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n";
+    let decision = meshgate_e2e::seal(
         "POST",
         "/_meshgate/v1/sync",
-        now_ms(),
         "_filter",
         "",
+        Some(doc.as_bytes()),
     );
-    let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n";
     let headers = [("x-meshgate-decision", decision.as_str())];
     match meshgate_e2e::http::post(
         &format!("http://127.0.0.1:{sidecar_port}/_meshgate/v1/sync"),

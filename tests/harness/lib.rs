@@ -630,6 +630,8 @@ static_resources:
                 root_id: meshgate
                 failure_policy: FAIL_RELOAD
                 reload_config: {{backoff: {{base_interval: 0.1s, max_interval: 1s}}}}
+                                # Lets the filter hold headers while it reads admin and batch bodies.
+                allow_on_headers_stop_iteration: true
                 vm_config:
                   vm_id: meshgate
                   runtime: envoy.wasm.runtime.v8
@@ -661,6 +663,36 @@ static_resources:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
 {plain_cluster}"#,
         wasm = wasm.display()
+    )
+}
+
+/// A decision sealed as the filter would seal it (a fresh nonce each call; the body's
+/// hash bound when given), for tests that talk to a sidecar directly.
+pub fn seal(
+    method: &str,
+    path: &str,
+    principal: &str,
+    servers: &str,
+    body: Option<&[u8]>,
+) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let vm = u64::from(std::process::id()) << 32 | u64::from(free_port());
+    let hash = body.map(meshgate_policy::signing::body_digest);
+    meshgate_policy::signing::seal_decision(
+        SECRET.as_bytes(),
+        method,
+        path,
+        &meshgate_policy::signing::Seal {
+            ts_ms: now_ms(),
+            nonce: meshgate_policy::signing::Nonce {
+                vm,
+                counter: COUNTER.fetch_add(1, Ordering::Relaxed),
+            },
+            principal,
+            servers,
+            body_sha256: hash.as_deref(),
+        },
     )
 }
 

@@ -2,8 +2,8 @@
 //! and the REST tool endpoints. Requests arrive through Envoy like MCP requests, signed
 //! by the filter (`principal` is `master` or `key:<id>`); writes and other keys' data
 //! need the master key. JSON in and out; errors are `{"error", "message"[, "field"]}`
-//! (`error.rs`). Every successful write recompiles the policy at once, so the filter
-//! picks the change up at its next sync.
+//! (`error.rs`). Every successful write recompiles the policy at once, and the answer
+//! waits until the filters hold it (`AppState::propagate`, called by the router).
 
 mod error;
 mod keys;
@@ -54,6 +54,10 @@ pub async fn handle(
                 .into_response()
         }
     };
+    // The filter sealed the body's hash: refuse any other body (a replayed decision).
+    if let Err(e) = principal.check_body(&body) {
+        return crate::error::HttpError::Unsigned(e).into_response();
+    }
     let req = AdminRequest::new(
         parts.method,
         parts.uri.path(),
