@@ -136,17 +136,11 @@ async fn open_get(url: &str, key: &str, session: &str) -> hyper::Response<Incomi
 
 async fn refused_body(resp: hyper::Response<Incoming>) -> (u16, Value) {
     let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
     (
         status,
-        serde_json::from_slice(&body).unwrap_or(Value::String(
-            String::from_utf8_lossy(&body).into_owned(),
-        )),
+        serde_json::from_slice(&body)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned())),
     )
 }
 
@@ -275,7 +269,12 @@ async fn delete_ends_the_session_on_every_replica(db: Database) {
         .expect("replica reachable")
     };
     let r = on_replica(session.clone()).await;
-    assert_eq!(r.status, 200, "the replica continues the session: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "the replica continues the session: {}",
+        r.text()
+    );
     let get = open_get(&gw.url(), MASTER_KEY, &session).await;
     assert_eq!(get.status(), 200);
 
@@ -289,6 +288,7 @@ async fn delete_ends_the_session_on_every_replica(db: Database) {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    let deleted_at = Instant::now();
     // The open GET stream of the session ends.
     let mut body = get.into_body();
     let ended = tokio::time::timeout(WITHIN, async {
@@ -319,6 +319,10 @@ async fn delete_ends_the_session_on_every_replica(db: Database) {
         }
     })
     .await;
+    eprintln!(
+        "{db:?}: the other replica refused the ended session {:?} after the DELETE",
+        deleted_at.elapsed()
+    );
     // A new session is unaffected.
     let fresh = RawMcp::connect(&gw.url(), MASTER_KEY, json!({})).await;
     let r = rpc(
@@ -544,12 +548,7 @@ async fn demo_http_at(name: &str, port: u16) -> Proc {
 async fn sessions_survive_their_http_upstream_restarting() {
     let port = free_port();
     let mut upstream = demo_http_at("web", port).await;
-    let gw = start(
-        Database::Sqlite,
-        web_yaml(&format!("127.0.0.1:{port}")),
-        "",
-    )
-    .await;
+    let gw = start(Database::Sqlite, web_yaml(&format!("127.0.0.1:{port}")), "").await;
     let one = RawMcp::connect(&gw.url(), MASTER_KEY, json!({}))
         .await
         .session

@@ -154,7 +154,10 @@ mod tests {
         let mut bad = token.clone().into_bytes();
         let last = bad.len() - 1;
         bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(keys.open(std::str::from_utf8(&bad).unwrap(), "key:alice"), None);
+        assert_eq!(
+            keys.open(std::str::from_utf8(&bad).unwrap(), "key:alice"),
+            None
+        );
         assert_eq!(
             SessionKeys::derive(b"another secret value").open(&token, "key:alice"),
             None

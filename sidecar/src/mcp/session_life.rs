@@ -121,7 +121,10 @@ impl SessionLife {
 
     /// Reads the revocations other replicas recorded since the last poll; returns the
     /// keys new to this replica (their streams should end). Prunes now and then.
-    pub async fn refresh(&self, store: &Store) -> Result<HashSet<String>, meshgate_store::StoreError> {
+    pub async fn refresh(
+        &self,
+        store: &Store,
+    ) -> Result<HashSet<String>, meshgate_store::StoreError> {
         let started = now_ms();
         let since = self
             .polled_at

@@ -36,7 +36,10 @@ pub async fn revocations_are_shared_bounded_and_pruned(h: Harness) {
     );
     // Another connection (another replica) sees the same set.
     let again = h.reopen().await;
-    assert_eq!(again.session_revocations_since(0, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        again.session_revocations_since(0, 0).await.unwrap().len(),
+        1
+    );
     again.close().await;
     crate::assert_invalid(s.revoke_session("", 0, 1).await, "session_key");
 }

@@ -99,11 +99,11 @@ pub(super) async fn open(
     // refused before any upstream is asked anything.
     let hub = Arc::clone(&state.hub);
     let limits = StreamLimits::of(&runtime.config.meshgate);
-    let (stream_id, mut messages) =
-        match hub.open_stream(&listener, &principal.name, scope, limits) {
-            Ok(o) => o,
-            Err(e) => return HttpError::from(e).into_response(),
-        };
+    let (stream_id, mut messages) = match hub.open_stream(&listener, &principal.name, scope, limits)
+    {
+        Ok(o) => o,
+        Err(e) => return HttpError::from(e).into_response(),
+    };
     let ctx = Ctx {
         state,
         runtime,
