@@ -63,6 +63,18 @@ pub struct MeshgateSettings {
     /// Browser origins allowed besides local ones (`"*"`: any). Others get 403.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// A client session unused this long (on the replica that sees it) is refused.
+    #[serde(default = "default_session_idle_timeout_ms")]
+    pub session_idle_timeout_ms: u64,
+    /// A client session id is refused this long after its `initialize`, used or not.
+    #[serde(default = "default_session_max_lifetime_ms")]
+    pub session_max_lifetime_ms: u64,
+    /// Open server streams (GET) one client session may hold.
+    #[serde(default = "default_max_streams_per_session")]
+    pub max_streams_per_session: usize,
+    /// Open server streams (GET, legacy SSE, 2026 listen) one key may hold.
+    #[serde(default = "default_max_streams_per_key")]
+    pub max_streams_per_key: usize,
 }
 
 fn default_sidecar_cluster() -> String {
@@ -83,6 +95,18 @@ fn default_tools_cache_ttl_ms() -> u64 {
 fn default_max_body_bytes() -> usize {
     4 * 1024 * 1024
 }
+fn default_session_idle_timeout_ms() -> u64 {
+    60 * 60 * 1000
+}
+fn default_session_max_lifetime_ms() -> u64 {
+    24 * 60 * 60 * 1000
+}
+fn default_max_streams_per_session() -> usize {
+    4
+}
+fn default_max_streams_per_key() -> usize {
+    64
+}
 
 impl Default for MeshgateSettings {
     fn default() -> Self {
@@ -96,6 +120,10 @@ impl Default for MeshgateSettings {
             tools_cache_ttl_ms: default_tools_cache_ttl_ms(),
             max_body_bytes: default_max_body_bytes(),
             allowed_origins: Vec::new(),
+            session_idle_timeout_ms: default_session_idle_timeout_ms(),
+            session_max_lifetime_ms: default_session_max_lifetime_ms(),
+            max_streams_per_session: default_max_streams_per_session(),
+            max_streams_per_key: default_max_streams_per_key(),
         }
     }
 }
@@ -327,6 +355,19 @@ mod tests {
 
     fn err(text: &str) -> String {
         load_config(text, None).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn session_and_stream_limits_default_and_are_checked() {
+        let cfg = load_config("meshgate: {max_streams_per_key: 8}", None).unwrap();
+        assert_eq!(cfg.meshgate.max_streams_per_key, 8);
+        assert_eq!(cfg.meshgate.max_streams_per_session, 4);
+        assert_eq!(cfg.meshgate.session_idle_timeout_ms, 3_600_000);
+        assert_eq!(cfg.meshgate.session_max_lifetime_ms, 86_400_000);
+        assert!(err("meshgate: {max_streams_per_session: 0}")
+            .contains("meshgate.max_streams_per_session"));
+        assert!(err("meshgate: {session_max_lifetime_ms: 10}")
+            .contains("meshgate.session_max_lifetime_ms"));
     }
 
     #[test]

@@ -119,6 +119,35 @@ pub(crate) fn validate(config: &GatewayConfig) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    for (field, value, least) in [
+        (
+            "meshgate.session_idle_timeout_ms",
+            m.session_idle_timeout_ms,
+            1000,
+        ),
+        (
+            "meshgate.session_max_lifetime_ms",
+            m.session_max_lifetime_ms,
+            1000,
+        ),
+        (
+            "meshgate.max_streams_per_session",
+            m.max_streams_per_session as u64,
+            1,
+        ),
+        (
+            "meshgate.max_streams_per_key",
+            m.max_streams_per_key as u64,
+            1,
+        ),
+    ] {
+        if value < least {
+            return Err(ConfigError::field(
+                field,
+                format!("must be at least {least}"),
+            ));
+        }
+    }
     if m.sidecar_cluster.trim().is_empty() {
         return Err(ConfigError::field(
             "meshgate.sidecar_cluster",

@@ -29,6 +29,19 @@ pub enum HttpError {
     InvalidConfig(ConfigError),
     #[error("requests from this Origin are not allowed (meshgate.allowed_origins)")]
     ForbiddenOrigin,
+    #[error("too many open streams: {limit} is the limit ({setting}); close one first")]
+    TooManyStreams { setting: &'static str, limit: usize },
+    #[error("the session was ended here but could not be recorded for the other replicas; try DELETE again")]
+    RevocationNotShared,
+}
+
+impl From<crate::relay::TooManyStreams> for HttpError {
+    fn from(e: crate::relay::TooManyStreams) -> Self {
+        HttpError::TooManyStreams {
+            setting: e.setting,
+            limit: e.limit,
+        }
+    }
 }
 
 impl HttpError {
@@ -73,6 +86,14 @@ impl HttpError {
                     None,
                     &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, message).to_value(),
                 ),
+            ),
+            HttpError::TooManyStreams { .. } => {
+                body::json_error(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", &message)
+            }
+            HttpError::RevocationNotShared => body::json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocation_not_shared",
+                &message,
             ),
             HttpError::InvalidConfig(_) => {
                 body::json_error(StatusCode::BAD_REQUEST, "invalid_config", &message)

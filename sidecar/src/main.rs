@@ -205,6 +205,7 @@ async fn run(args: Args) -> Result<(), String> {
             loop {
                 tick.tick().await;
                 state.refresh_from_store().await;
+                mcp::session_life::poll(&state).await;
             }
         });
     }

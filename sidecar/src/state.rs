@@ -96,6 +96,8 @@ pub struct AppState {
     pub legacy: Arc<crate::mcp::legacy_sse::LegacySessions>,
     /// Relays server→client traffic to the client sessions it belongs to.
     pub hub: Arc<crate::relay::Hub>,
+    /// Client sessions' idle time and revocations.
+    pub session_life: crate::mcp::session_life::SessionLife,
     /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
     /// Decisions already used (single use).
@@ -114,6 +116,7 @@ impl AppState {
             store,
             legacy: Arc::default(),
             hub: Arc::default(),
+            session_life: Default::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             replay: crate::replay::ReplayGuard::default(),
             sync: crate::sync::SyncBook::default(),

@@ -27,6 +27,7 @@ mod orgs;
 mod records;
 mod secret;
 mod servers;
+mod sessions;
 mod snapshot;
 mod teams;
 mod validate;
@@ -39,4 +40,5 @@ pub use records::{
     OrganizationRecord, TeamMember, TeamPatch, TeamRecord, TeamRole,
 };
 pub use secret::{hash_key, parse_duration};
+pub use sessions::SessionRevocation;
 pub use snapshot::Snapshot;

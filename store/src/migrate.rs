@@ -15,17 +15,31 @@ use crate::error::StoreError;
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub(crate) const SQLITE: Embedded = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+pub(crate) const SQLITE: Embedded = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "session revocations",
+        include_str!("../migrations/sqlite/0002_session_revocations.sql"),
+    ),
+];
 
-pub(crate) const POSTGRES: Embedded = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+pub(crate) const POSTGRES: Embedded = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "session revocations",
+        include_str!("../migrations/postgres/0002_session_revocations.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

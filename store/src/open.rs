@@ -116,6 +116,15 @@ impl Store {
         })
     }
 
+    /// A write transaction that leaves the revision alone: for bookkeeping that is not
+    /// policy (session revocations), so writing it recompiles nothing anywhere.
+    pub(crate) async fn write_unversioned(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
     /// A write transaction. Its first statement bumps the revision, which takes the database's
     /// write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the revision row's lock): writers are
     /// serialized, so check-then-write sequences inside one transaction are race-free and the

@@ -419,6 +419,17 @@ pub fn start_replica(port: u16, data_dir: &Path, config: &Path) -> Proc {
     start_sidecar_full(port, data_dir, None, Some(config))
 }
 
+/// A second replica sharing a database: SQLite in `data_dir` (the first replica's
+/// directory) or the PostgreSQL schema `pg_schema`; the gateway document from `config`.
+pub fn start_replica_sharing(
+    port: u16,
+    data_dir: &Path,
+    pg_schema: Option<&str>,
+    config: &Path,
+) -> Proc {
+    start_sidecar_full(port, data_dir, pg_schema, Some(config))
+}
+
 /// A sidecar on SQLite in `data_dir`, or on the local PostgreSQL in `pg_schema`.
 pub fn start_sidecar_with(port: u16, data_dir: &Path, pg_schema: Option<&str>) -> Proc {
     start_sidecar_full(port, data_dir, pg_schema, None)

@@ -130,7 +130,8 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     .await;
     let session = ctx.state.sessions.mint(&SessionInfo {
         protocol_version: version,
-        issued_at: now_ms() / 1000,
+        issued_at: now_ms(),
+        principal: super::session::principal_tag(&ctx.principal.name),
         caps,
         upstreams: opened.into_iter().flatten().collect(),
     });

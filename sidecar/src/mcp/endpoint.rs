@@ -12,11 +12,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dispatch::{self, Ctx, Reply};
 use super::session::ClientSession;
+use super::session_life::Lifetimes;
 use super::{modern, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Message, RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
-use crate::relay::Exchange;
+use crate::relay::{Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -51,22 +52,31 @@ pub async fn handle(
         }
         Method::POST => post(state, principal, req).await,
         Method::GET => get(state, &principal, req.headers()),
-        Method::DELETE => delete(state, req.headers()),
+        Method::DELETE => delete(state, &principal, req.headers()).await,
         _ => Err(HttpError::MethodNotAllowed),
     };
     result.unwrap_or_else(HttpError::into_response)
 }
 
-/// Reads and checks the session id; None when the client sent none.
-fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<ClientSession>, HttpError> {
+/// Reads and checks the session id; None when the client sent none. An id of another
+/// principal, ended, expired or idle too long is a 404, like a foreign one.
+fn session(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Result<Option<ClientSession>, HttpError> {
     let Some(value) = headers.get(SESSION_HEADER) else {
         return Ok(None);
     };
     let token = value.to_str().map_err(|_| HttpError::SessionNotFound)?;
     let info = state
         .sessions
-        .open(token)
+        .open(token, &principal.name)
         .ok_or(HttpError::SessionNotFound)?;
+    let lifetimes = Lifetimes::of(&state.runtime.load().config.meshgate);
+    if !state.session_life.admit(token, &info, lifetimes) {
+        return Err(HttpError::SessionNotFound);
+    }
     Ok(Some(ClientSession {
         token: token.to_string(),
         info,
@@ -126,7 +136,7 @@ async fn post(
     let sse = wants_sse_only(&parts.headers);
 
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let session = session(state, &parts.headers)?;
+        let session = session(state, &principal, &parts.headers)?;
         let version = session
             .as_ref()
             .map(|s| s.info.protocol_version)
@@ -179,7 +189,7 @@ async fn post(
         None
     } else {
         // A foreign or tampered id is a 404, as the spec asks.
-        session(state, &parts.headers)?
+        session(state, &principal, &parts.headers)?
     };
     let (id, method) = match (msg.id.clone(), msg.method.clone()) {
         (Some(id), Some(method)) => (id, method),
@@ -436,7 +446,7 @@ fn invalid(msg: &Message) -> Option<RpcError> {
 }
 
 fn get(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: &Principal,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
@@ -449,14 +459,21 @@ fn get(
             "GET needs `Accept: text/event-stream`",
         ));
     }
-    let Some(session) = session(state, headers)? else {
+    let Some(session) = session(state, principal, headers)? else {
         return Err(HttpError::BadRequest(
             "GET needs the Mcp-Session-Id header from initialize".into(),
         ));
     };
     let hub = Arc::clone(&state.hub);
-    let (stream_id, mut messages) = hub.open_stream(&session.token, principal.scope.clone());
+    let limits = StreamLimits::of(&state.runtime().config.meshgate);
+    let (stream_id, mut messages) = hub.open_stream(
+        &session.token,
+        &principal.name,
+        principal.scope.clone(),
+        limits,
+    )?;
     let (tx, body) = body::channel(8);
+    let state = Arc::clone(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEEPALIVE);
         tick.tick().await;
@@ -466,7 +483,15 @@ fn get(
                     Some(m) => m,
                     None => break,
                 },
-                _ = tick.tick() => Bytes::from_static(b": keepalive\n\n"),
+                _ = tick.tick() => {
+                    // An open stream is activity; one that expired ends.
+                    let lifetimes = Lifetimes::of(&state.runtime.load().config.meshgate);
+                    if !state.session_life.admit(&session.token, &session.info, lifetimes) {
+                        break;
+                    }
+                    Bytes::from_static(b": keepalive\n\n")
+                }
+                _ = tx.closed() => break,
             };
             if tx.send(next).await.is_err() {
                 break;
@@ -477,16 +502,29 @@ fn get(
     Ok(body::sse_response(body))
 }
 
-fn delete(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, HttpError> {
-    match session(state, headers)? {
-        Some(s) => {
-            state.hub.end_session(&s.token);
-            Ok(body::json(StatusCode::OK, "{}"))
-        }
-        None => Err(HttpError::BadRequest(
+/// Ends the session for good: its streams close, and the id is refused from now on
+/// here and, once the store has it, on every replica.
+async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, HttpError> {
+    let Some(s) = session(state, principal, headers)? else {
+        return Err(HttpError::BadRequest(
             "DELETE needs the Mcp-Session-Id header".into(),
-        )),
+        ));
+    };
+    state.hub.end_session(&s.token);
+    let lifetimes = Lifetimes::of(&state.runtime().config.meshgate);
+    if let Err(e) = state
+        .session_life
+        .revoke(&state.store, &s.token, &s.info, lifetimes)
+        .await
+    {
+        tracing::warn!("a session revocation was not stored: {e}");
+        return Err(HttpError::RevocationNotShared);
     }
+    Ok(body::json(StatusCode::OK, "{}"))
 }
 
 fn accepted() -> Response<Body> {

@@ -20,7 +20,7 @@ use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
-use crate::relay::{ClientCaps, Exchange};
+use crate::relay::{ClientCaps, Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -59,15 +59,24 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
     } else {
         "/messages"
     };
+    let hub = Arc::clone(&state.hub);
+    let limits = StreamLimits::of(&state.runtime().config.meshgate);
+    let opened = hub.open_stream(&id, &principal.name, principal.scope.clone(), limits);
+    let (stream_id, mut unsolicited) = match opened {
+        Ok(o) => o,
+        Err(e) => return HttpError::from(e).into_response(),
+    };
     let (tx, body) = body::channel(64);
     let first = Bytes::from(format!(
         "event: endpoint\ndata: {endpoint}?sessionId={id}\n\n"
     ));
     if tx.try_send(first).is_err() {
+        hub.close_stream(stream_id);
         return HttpError::BadRequest("stream could not start".into()).into_response();
     }
-    let hub = Arc::clone(&state.hub);
-    let (stream_id, mut unsolicited) = hub.open_stream(&id, principal.scope.clone());
+    // The transport has no session id to expire: the stream itself is the session,
+    // ended after `meshgate.session_max_lifetime_ms` like any other.
+    let lifetime = Duration::from_millis(state.runtime().config.meshgate.session_max_lifetime_ms);
     if let Ok(mut open) = state.legacy.open.lock() {
         let stream = LegacyStream {
             principal,
@@ -80,6 +89,8 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEEPALIVE);
         tick.tick().await;
+        let ends = tokio::time::sleep(lifetime);
+        tokio::pin!(ends);
         loop {
             let next = tokio::select! {
                 m = unsolicited.recv() => match m {
@@ -87,6 +98,8 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
                     None => break,
                 },
                 _ = tick.tick() => Bytes::from_static(b": keepalive\n\n"),
+                _ = tx.closed() => break,
+                _ = &mut ends => break,
             };
             if tx.send(next).await.is_err() {
                 break;
@@ -125,11 +138,8 @@ pub async fn post_message(
         return HttpError::SessionNotFound.into_response();
     };
     if stream.principal.name != principal.name {
-        return body::json_error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this session belongs to another key",
-        );
+        // Another principal's session does not exist for this one (as for a foreign id).
+        return HttpError::SessionNotFound.into_response();
     }
     let runtime = state.runtime();
     let limit = runtime.config.meshgate.max_body_bytes;
@@ -164,6 +174,7 @@ pub async fn post_message(
         info: SessionInfo {
             protocol_version: DEFAULT_VERSION,
             issued_at: 0,
+            principal: super::session::principal_tag(&principal.name),
             caps,
             upstreams: Vec::new(),
         },

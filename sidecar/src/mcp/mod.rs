@@ -10,6 +10,7 @@ pub mod modern;
 pub mod prompts;
 pub mod resources;
 pub mod session;
+pub mod session_life;
 pub mod tools;
 
 /// Handshake-era protocol revisions served to clients, oldest first; the last is

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::caps::ClientCaps;
 pub use self::exchange::Exchange;
+pub use self::streams::{StreamLimits, TooManyStreams};
 use crate::jsonrpc;
 use crate::verify::ServerScope;
 
@@ -49,6 +50,8 @@ struct ProgressRoute {
 
 struct ClientStream {
     session: String,
+    /// Who opened it (streams are limited per principal).
+    principal: String,
     scope: ServerScope,
     tx: mpsc::Sender<Bytes>,
 }

@@ -12,22 +12,85 @@ use crate::jsonrpc;
 use crate::sse::encode_message;
 use crate::verify::ServerScope;
 
+/// How many server streams may be open at once (`meshgate.max_streams_per_session`,
+/// `meshgate.max_streams_per_key`).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub per_session: usize,
+    pub per_key: usize,
+}
+
+/// A stream refused because a limit is reached: which setting, and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyStreams {
+    pub setting: &'static str,
+    pub limit: usize,
+}
+
+impl StreamLimits {
+    pub fn of(settings: &meshgate_policy::config::MeshgateSettings) -> Self {
+        StreamLimits {
+            per_session: settings.max_streams_per_session,
+            per_key: settings.max_streams_per_key,
+        }
+    }
+}
+
 impl Hub {
-    /// A client's GET stream: unsolicited notifications of the servers in `scope`.
-    pub fn open_stream(&self, session: &str, scope: ServerScope) -> (u64, mpsc::Receiver<Bytes>) {
+    /// A client's server stream: unsolicited notifications of the servers in `scope`.
+    /// Refused when the session or the principal already holds as many as allowed
+    /// (every kind counts for the principal: GET, legacy SSE and listen streams).
+    pub fn open_stream(
+        &self,
+        session: &str,
+        principal: &str,
+        scope: ServerScope,
+        limits: StreamLimits,
+    ) -> Result<(u64, mpsc::Receiver<Bytes>), TooManyStreams> {
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Ok(mut m) = self.streams.lock() {
-            m.insert(
-                id,
-                ClientStream {
-                    session: session.to_string(),
-                    scope,
-                    tx,
-                },
-            );
+        let Ok(mut m) = self.streams.lock() else {
+            return Ok((id, rx));
+        };
+        m.retain(|_, s| !s.tx.is_closed());
+        let (mut of_session, mut of_principal) = (0, 0);
+        for s in m.values() {
+            of_session += usize::from(s.session == session);
+            of_principal += usize::from(s.principal == principal);
         }
-        (id, rx)
+        if of_session >= limits.per_session {
+            return Err(TooManyStreams {
+                setting: "meshgate.max_streams_per_session",
+                limit: limits.per_session,
+            });
+        }
+        if of_principal >= limits.per_key {
+            return Err(TooManyStreams {
+                setting: "meshgate.max_streams_per_key",
+                limit: limits.per_key,
+            });
+        }
+        m.insert(
+            id,
+            ClientStream {
+                session: session.to_string(),
+                principal: principal.to_string(),
+                scope,
+                tx,
+            },
+        );
+        Ok((id, rx))
+    }
+
+    /// Ends the streams of the sessions `ended` says are over (revoked elsewhere).
+    pub fn end_sessions_where(&self, ended: impl Fn(&str) -> bool) {
+        let sessions: std::collections::HashSet<String> = match self.streams.lock() {
+            Ok(m) => m.values().map(|s| s.session.clone()).collect(),
+            Err(_) => return,
+        };
+        for session in sessions.iter().filter(|s| ended(s)) {
+            self.end_session(session);
+        }
     }
 
     pub fn close_stream(&self, id: u64) {

@@ -1,5 +1,7 @@
 //! A streamable-HTTP server: one persistent MCP session per server, re-initialized
-//! transparently when the upstream forgets it (404), connections pooled. A server that
+//! transparently when the upstream forgets it (404), connections pooled. Client session
+//! ids keep carrying a lost upstream session's id: it is remembered as lost, so those
+//! clients are served by the session that replaced it instead of adopting the dead one. A server that
 //! refuses `initialize` and lists 2026-07-28 in `server/discover` is spoken to
 //! statelessly instead (`modern_client.rs`).
 
@@ -10,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -51,6 +53,9 @@ pub fn new_client() -> HttpClient {
 
 /// Upstream sessions kept per server before the map is reset.
 const MAX_SESSIONS: usize = 1024;
+/// Lost upstream session ids remembered per server before the set is reset (then a
+/// stale carried id costs one more 404 before its replacement is used).
+const MAX_LOST: usize = 4096;
 /// What identifies the upstream session in use.
 #[derive(Clone)]
 pub(super) struct Session {
@@ -71,6 +76,8 @@ pub struct HttpUpstream {
     /// One upstream session per distinct set of outbound credentials and client
     /// capabilities.
     sessions: RwLock<HashMap<u64, Session>>,
+    /// Upstream session ids the server forgot (404): never adopted again.
+    lost: RwLock<HashSet<HeaderValue>>,
     init_lock: tokio::sync::Mutex<()>,
     pub(super) next_id: AtomicU64,
     generation: AtomicU64,
@@ -104,6 +111,7 @@ impl HttpUpstream {
             link: Arc::clone(link),
             me: me.clone(),
             sessions: RwLock::new(HashMap::new()),
+            lost: RwLock::new(HashSet::new()),
             init_lock: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             generation: AtomicU64::new(0),
@@ -152,6 +160,7 @@ impl HttpUpstream {
                 Reply::Result(r) => return r,
                 Reply::SessionLost => {
                     tracing::info!(server = %self.name, "upstream session expired; re-initializing");
+                    self.forget(&session);
                     self.drop_session(key, session.generation);
                 }
             }
@@ -226,12 +235,28 @@ impl HttpUpstream {
         }
     }
 
+    /// Remembers a session the server no longer knows, so no carried id revives it.
+    fn forget(&self, session: &Session) {
+        let Some(id) = &session.id else { return };
+        if let Ok(mut lost) = self.lost.write() {
+            if lost.len() >= MAX_LOST {
+                lost.clear();
+            }
+            lost.insert(id.clone());
+        }
+    }
+
     fn adopt(&self, key: u64, carried: &[CarriedSession]) -> Option<Session> {
         let found = carried
             .iter()
             .find(|c| c.server == self.tag && c.key == carried::key_tag(key))?;
+        let id = HeaderValue::from_str(&found.id).ok()?;
+        if self.lost.read().is_ok_and(|lost| lost.contains(&id)) {
+            // Stale: the server forgot it; a new session serves this client instead.
+            return None;
+        }
         let session = Session {
-            id: Some(HeaderValue::from_str(&found.id).ok()?),
+            id: Some(id),
             protocol_version: HeaderValue::from_static(found.protocol),
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
         };

@@ -10,6 +10,7 @@ mod misc;
 mod open;
 mod orgs;
 mod servers;
+mod sessions;
 mod teams;
 
 macro_rules! suite {
@@ -69,6 +70,9 @@ suite! {
         mcp_server_crud,
         mcp_server_names_are_unique,
         invalid_mcp_server_input_names_the_field,
+    ],
+    sessions: [
+        revocations_are_shared_bounded_and_pruned,
     ],
 }
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 use super::super::dispatch::Ctx;
 use super::super::{resources, tools};
 use crate::body::{self, Body};
-use crate::relay::ClientCaps;
+use crate::error::HttpError;
+use crate::relay::{ClientCaps, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
 use crate::verify::Principal;
@@ -94,6 +95,15 @@ pub(super) async fn open(
     let listener = format!("listen-{}", hex::encode(raw));
     let requested = Filter::requested(params.as_ref());
     let scope = principal.scope.clone();
+    // Limited like GET streams, for the principal (each listen is its own "session");
+    // refused before any upstream is asked anything.
+    let hub = Arc::clone(&state.hub);
+    let limits = StreamLimits::of(&runtime.config.meshgate);
+    let (stream_id, mut messages) = match hub.open_stream(&listener, &principal.name, scope, limits)
+    {
+        Ok(o) => o,
+        Err(e) => return HttpError::from(e).into_response(),
+    };
     let ctx = Ctx {
         state,
         runtime,
@@ -109,7 +119,6 @@ pub(super) async fn open(
     let upstreams = tools::allowed(&ctx);
     join_all(upstreams.iter().map(|u| u.listen_as(call))).await;
 
-    let hub = Arc::clone(&state.hub);
     let mut accepted = Filter {
         uris: Vec::new(),
         ..requested
@@ -136,7 +145,6 @@ pub(super) async fn open(
         }
     }
 
-    let (stream_id, mut messages) = hub.open_stream(&listener, scope);
     let (tx, body) = body::channel(16);
     let tag = move |mut message: Value| {
         if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
@@ -174,6 +182,7 @@ pub(super) async fn open(
                     None => continue,
                 },
                 _ = tick.tick() => Bytes::from_static(b": keepalive\n\n"),
+                _ = tx.closed() => break,
             };
             if tx.send(next).await.is_err() {
                 break;
