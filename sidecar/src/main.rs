@@ -5,6 +5,7 @@ mod body;
 mod compile;
 mod error;
 mod jsonrpc;
+mod limited_body;
 mod mcp;
 mod relay;
 mod server;

@@ -155,7 +155,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
 }
 
 /// Frames a reply as JSON-RPC bytes.
-pub fn frame(id: &Value, reply: &Reply) -> Vec<u8> {
+pub fn frame(id: &jsonrpc::Id, reply: &Reply) -> Vec<u8> {
     match reply {
         Reply::Raw(raw) => jsonrpc::response(id, raw),
         Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::super::dispatch::Ctx;
 use super::super::{resources, tools};
+use crate::jsonrpc::Id;
 use crate::body::{self, Body};
 use crate::relay::ClientCaps;
 use crate::sse::encode_message;
@@ -85,7 +86,7 @@ pub(super) async fn open(
     runtime: Arc<Runtime>,
     principal: Principal,
     headers: HeaderMap,
-    id: Value,
+    id: Id,
     params: Option<Value>,
     caps: ClientCaps,
 ) -> Response<Body> {
@@ -142,12 +143,12 @@ pub(super) async fn open(
         if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
             let meta = params.entry("_meta").or_insert_with(|| json!({}));
             if let Some(meta) = meta.as_object_mut() {
-                meta.insert(SUBSCRIPTION_ID.into(), id.clone());
+                meta.insert(SUBSCRIPTION_ID.into(), id.to_value());
             }
         } else if let Some(m) = message.as_object_mut() {
             m.insert(
                 "params".into(),
-                json!({"_meta": {SUBSCRIPTION_ID: id.clone()}}),
+                json!({"_meta": {SUBSCRIPTION_ID: id.to_value()}}),
             );
         }
         Bytes::from(encode_message(
