@@ -52,7 +52,9 @@ impl Id {
     }
     pub fn as_u64(&self) -> Option<u64> {
         let t = self.json();
-        t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse().ok())?
     }
     /// The string an id holds, unescaped; None for non-string ids.
     pub fn as_string(&self) -> Option<String> {
@@ -216,11 +218,9 @@ fn string_of(raw: &RawValue) -> Option<String> {
 /// 2.0 and the MCP schema.
 pub fn parse_message(text: &str) -> Result<Message, Refusal> {
     let env: Envelope = serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Refusal::new(
-            None,
-            INVALID_REQUEST,
-            format!("Invalid Request: {e}"),
-        ),
+        serde_json::error::Category::Data => {
+            Refusal::new(None, INVALID_REQUEST, format!("Invalid Request: {e}"))
+        }
         _ => parse_failure(&e),
     })?;
     let readable = env.id.clone().filter(Id::is_valid_request_id);
@@ -444,15 +444,30 @@ mod tests {
             assert!(m.is_request(), "{id}");
             let framed = response_value(&id_back, &serde_json::json!({}));
             let text = String::from_utf8(framed).unwrap();
-            assert_eq!(text, format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#));
+            assert_eq!(
+                text,
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+            );
             let err = error_response(Some(&id_back), &serde_json::json!({"code": 1}));
-            assert!(String::from_utf8(err).unwrap().contains(&format!(r#""id":{id},"#)));
+            assert!(String::from_utf8(err)
+                .unwrap()
+                .contains(&format!(r#""id":{id},"#)));
         }
     }
 
     #[test]
     fn ids_that_are_not_strings_or_integers_are_invalid_requests_with_a_null_id() {
-        for id in ["null", "true", "false", "1.5", "1e3", "1.0", "{}", "[1]", r#"{"a":1}"#] {
+        for id in [
+            "null",
+            "true",
+            "false",
+            "1.5",
+            "1e3",
+            "1.0",
+            "{}",
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
             let r = refused(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#));
             assert_eq!(r.error.code, INVALID_REQUEST, "{id}");
             assert_eq!(r.id, None, "{id}");
@@ -498,7 +513,10 @@ mod tests {
         let r = refused(r#"{"jsonrpc":"1.0","id":"x-1","method":"ping"}"#);
         assert_eq!(r.id, Some(Id::from_string("x-1")));
         let r = refused(r#"{"jsonrpc":"2.0","id":7,"method":"ping","params":[1]}"#);
-        assert_eq!((r.error.code, r.id), (INVALID_PARAMS, Some(Id::from_u64(7))));
+        assert_eq!(
+            (r.error.code, r.id),
+            (INVALID_PARAMS, Some(Id::from_u64(7)))
+        );
     }
 
     #[test]

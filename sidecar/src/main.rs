@@ -6,6 +6,7 @@ mod compile;
 mod error;
 mod jsonrpc;
 mod limited_body;
+mod log_limit;
 mod mcp;
 mod relay;
 mod server;

@@ -393,11 +393,19 @@ async fn batch(
             return None;
         };
         let Some(id) = msg.id else {
-            client_notification(ctx.state, ctx.session.as_ref(), &method, msg.params.as_ref());
+            client_notification(
+                ctx.state,
+                ctx.session.as_ref(),
+                &method,
+                msg.params.as_ref(),
+            );
             return None;
         };
         if method == "initialize" {
-            let err = RpcError::new(INVALID_REQUEST, "Invalid Request: initialize cannot be batched");
+            let err = RpcError::new(
+                INVALID_REQUEST,
+                "Invalid Request: initialize cannot be batched",
+            );
             return Some(jsonrpc::error_response(Some(&id), &err.to_value()));
         }
         let reply = dispatch::request(ctx, &method, msg.params).await;
@@ -421,10 +429,14 @@ async fn batch(
 /// Reads the body within `meshgate.max_body_bytes` (an over-limit one is drained
 /// first, so the 413 reaches the client).
 async fn read_body(incoming: Incoming, limit: usize) -> Result<Bytes, HttpError> {
-    limited_body::read(incoming, limit).await.map_err(|e| match e {
-        BodyError::TooLarge(limit) => HttpError::BodyTooLarge(limit),
-        BodyError::Unreadable => HttpError::BadRequest("the request body could not be read".into()),
-    })
+    limited_body::read(incoming, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(limit) => HttpError::BodyTooLarge(limit),
+            BodyError::Unreadable => {
+                HttpError::BadRequest("the request body could not be read".into())
+            }
+        })
 }
 
 /// Whether an `Accept` header lists a media type (or a wildcard covering it).
@@ -439,7 +451,8 @@ fn accepts(headers: &HeaderMap, media: &str) -> bool {
         .any(|m| {
             m.eq_ignore_ascii_case(media)
                 || m == "*/*"
-                || m.strip_suffix("/*").is_some_and(|f| f.eq_ignore_ascii_case(family))
+                || m.strip_suffix("/*")
+                    .is_some_and(|f| f.eq_ignore_ascii_case(family))
         })
 }
 

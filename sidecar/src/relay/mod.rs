@@ -192,7 +192,10 @@ impl Hub {
 
     /// The client cancelled one of its requests; unknown or finished ones are ignored.
     pub fn cancel(&self, session: &str, request_id: &Value) {
-        let key = (session.to_string(), jsonrpc::Id::from_value(request_id).key());
+        let key = (
+            session.to_string(),
+            jsonrpc::Id::from_value(request_id).key(),
+        );
         let found = self
             .in_flight
             .lock()

@@ -250,7 +250,7 @@ impl HttpUpstream {
                 )));
             };
             let msg = Message {
-                                id: Some(jsonrpc::Id::from_string(&format!("mrtr-{n}"))),
+                id: Some(jsonrpc::Id::from_string(&format!("mrtr-{n}"))),
                 method: Some(method.to_string()),
                 params: request.get("params").cloned(),
                 result: None,

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::super::dispatch::Ctx;
 use super::super::{resources, tools};
-use crate::jsonrpc::Id;
 use crate::body::{self, Body};
+use crate::jsonrpc::Id;
 use crate::relay::ClientCaps;
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};

@@ -172,7 +172,7 @@ pub(super) async fn resume_parked(
             continue;
         };
         state.hub.client_answered(Message {
-                        id: Some(jsonrpc::Id::from_string(&key)),
+            id: Some(jsonrpc::Id::from_string(&key)),
             method: None,
             params: None,
             result: Some(raw),
