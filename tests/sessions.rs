@@ -61,7 +61,7 @@ async fn a_second_replica_continues_a_session_begun_on_the_first() {
                 ("x-meshgate-decision", decision.as_str()),
                 ("mcp-session-id", token.as_str()),
                 ("mcp-protocol-version", "2025-11-25"),
-                ("accept", "application/json"),
+                ("accept", "application/json, text/event-stream"),
             ],
             &body.to_string(),
         )

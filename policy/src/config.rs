@@ -60,6 +60,10 @@ pub struct MeshgateSettings {
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Most messages in one JSON-RPC batch (2025-03-26 sessions; later revisions have
+    /// no batches). Larger batches are refused whole.
+    #[serde(default = "default_max_batch_size")]
+    pub max_batch_size: usize,
     /// Browser origins allowed besides local ones (`"*"`: any). Others get 403.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
@@ -107,6 +111,9 @@ fn default_max_streams_per_session() -> usize {
 fn default_max_streams_per_key() -> usize {
     64
 }
+fn default_max_batch_size() -> usize {
+    100
+}
 
 impl Default for MeshgateSettings {
     fn default() -> Self {
@@ -119,6 +126,7 @@ impl Default for MeshgateSettings {
             call_timeout_ms: default_call_timeout_ms(),
             tools_cache_ttl_ms: default_tools_cache_ttl_ms(),
             max_body_bytes: default_max_body_bytes(),
+            max_batch_size: default_max_batch_size(),
             allowed_origins: Vec::new(),
             session_idle_timeout_ms: default_session_idle_timeout_ms(),
             session_max_lifetime_ms: default_session_max_lifetime_ms(),

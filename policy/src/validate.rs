@@ -148,6 +148,12 @@ pub(crate) fn validate(config: &GatewayConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    if m.max_batch_size == 0 {
+        return Err(ConfigError::field(
+            "meshgate.max_batch_size",
+            "must be at least 1",
+        ));
+    }
     if m.sidecar_cluster.trim().is_empty() {
         return Err(ConfigError::field(
             "meshgate.sidecar_cluster",

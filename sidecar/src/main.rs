@@ -6,6 +6,8 @@ mod compile;
 mod error;
 mod health;
 mod jsonrpc;
+mod limited_body;
+mod log_limit;
 mod mcp;
 mod relay;
 mod replay;

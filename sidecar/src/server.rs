@@ -95,9 +95,12 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
     ) {
         Ok(p) => p,
         Err(e) => {
-            tracing::warn!(
+            let why = e.to_string();
+            crate::log_limit::warn_limited!(
+                "unsigned",
+                &why,
                 path,
-                "refused a request without a valid filter signature: {e}"
+                "refused a request without a valid filter signature: {why}"
             );
             return HttpError::Unsigned(e).into_response();
         }

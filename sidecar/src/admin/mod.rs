@@ -15,7 +15,6 @@ mod servers;
 mod teams;
 
 use http::{Method, Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::body::Body;
@@ -44,12 +43,13 @@ pub async fn handle(
 ) -> Response<Body> {
     let (parts, incoming) = req.into_parts();
     let limit = state.runtime().config.meshgate.max_body_bytes;
-    let body = match Limited::new(incoming, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    // Drained when over the limit, so the 413 reaches the client (see limited_body).
+    let body = match crate::limited_body::read(incoming, limit).await {
+        Ok(b) => b,
+        Err(crate::limited_body::BodyError::TooLarge(limit)) => {
             return ApiError::TooLarge(limit).into_response()
         }
-        Err(_) => {
+        Err(crate::limited_body::BodyError::Unreadable) => {
             return ApiError::MalformedJson("the request body could not be read".into())
                 .into_response()
         }

@@ -124,7 +124,8 @@ pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
         let catalog = match catalog {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(server = %upstream.name, "left out of /mcp-rest/tools/list: {e}");
+                let why = e.to_string();
+                crate::log_limit::warn_limited!(&upstream.name, &why, server = %upstream.name, "left out of /mcp-rest/tools/list: {why}");
                 failed.push(format!("{} {}", upstream.name, tools::describe(&e)));
                 continue;
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::session::{ClientSession, SessionInfo};
 use super::{misc, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
-use crate::jsonrpc::{self, RpcError, METHOD_NOT_FOUND};
+use crate::jsonrpc::{self, RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
 use crate::relay::{ClientCaps, Exchange};
 use crate::state::{AppState, Runtime};
 use crate::upstream::CallContext;
@@ -81,6 +81,9 @@ pub enum Reply {
 }
 
 pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Reply {
+    if let Err(e) = check_params(method, params.as_ref()) {
+        return Reply::Error(e);
+    }
     match method {
         "initialize" => initialize(ctx, params.as_ref()).await,
         "ping" => Reply::Value(serde_json::json!({})),
@@ -101,6 +104,109 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
             "Method not found: server/discover belongs to MCP 2026-07-28 (send `MCP-Protocol-Version: 2026-07-28`); in this protocol revision, use initialize",
         )),
         other => Reply::Error(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+    }
+}
+
+/// The MCP schema's shape of `params` for the methods the gateway routes, checked
+/// before anything reaches an upstream (-32602 naming the member).
+fn check_params(method: &str, params: Option<&Value>) -> Result<(), RpcError> {
+    let bad = |why: String| {
+        Err(RpcError::new(
+            INVALID_PARAMS,
+            format!("Invalid params: {why}"),
+        ))
+    };
+    let member = |name: &str| params.and_then(|p| p.get(name));
+    let string = |name: &str| -> Result<(), RpcError> {
+        match member(name) {
+            Some(Value::String(_)) => Ok(()),
+            None => bad(format!("{method} needs a string `{name}`")),
+            Some(other) => bad(format!(
+                "{method}: `{name}` must be a string, not {}",
+                kind(other)
+            )),
+        }
+    };
+    let object = |name: &str| -> Result<(), RpcError> {
+        match member(name) {
+            None | Some(Value::Object(_)) => Ok(()),
+            Some(other) => bad(format!(
+                "{method}: `{name}` must be an object, not {}",
+                kind(other)
+            )),
+        }
+    };
+    let optional_string = |name: &str| -> Result<(), RpcError> {
+        match member(name) {
+            None | Some(Value::String(_)) => Ok(()),
+            Some(other) => bad(format!(
+                "{method}: `{name}` must be a string, not {}",
+                kind(other)
+            )),
+        }
+    };
+    object("_meta")?;
+    match method {
+        "tools/call" => {
+            string("name")?;
+            object("arguments")
+        }
+        "prompts/get" => {
+            string("name")?;
+            object("arguments")?;
+            let args = member("arguments").and_then(Value::as_object);
+            match args.and_then(|a| a.iter().find(|(_, v)| !v.is_string())) {
+                Some((k, v)) => bad(format!(
+                    "prompts/get: argument `{k}` must be a string, not {}",
+                    kind(v)
+                )),
+                None => Ok(()),
+            }
+        }
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => string("uri"),
+        "completion/complete" => {
+            match member("ref") {
+                Some(Value::Object(r)) if r.get("type").is_some_and(Value::is_string) => {}
+                _ => {
+                    return bad(
+                        "completion/complete needs a `ref` object with a string `type`".into(),
+                    )
+                }
+            }
+            match member("argument") {
+                Some(Value::Object(a))
+                    if a.get("name").is_some_and(Value::is_string)
+                        && a.get("value").is_some_and(Value::is_string) =>
+                {
+                    Ok(())
+                }
+                _ => bad(
+                    "completion/complete needs an `argument` object with string `name` and `value`"
+                        .into(),
+                ),
+            }
+        }
+        "logging/setLevel" => string("level"),
+        "initialize" => {
+            optional_string("protocolVersion")?;
+            object("capabilities")?;
+            object("clientInfo")
+        }
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            optional_string("cursor")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -156,10 +262,67 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
 }
 
 /// Frames a reply as JSON-RPC bytes.
-pub fn frame(id: &Value, reply: &Reply) -> Vec<u8> {
+pub fn frame(id: &jsonrpc::Id, reply: &Reply) -> Vec<u8> {
     match reply {
         Reply::Raw(raw) => jsonrpc::response(id, raw),
         Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),
         Reply::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_params;
+    use serde_json::json;
+
+    #[test]
+    fn params_of_routed_methods_follow_the_schema() {
+        let refused = [
+            ("tools/call", json!({})),
+            ("tools/call", json!({"name": 3})),
+            ("tools/call", json!({"name": "a-b", "arguments": "x"})),
+            ("tools/call", json!({"name": "a-b", "arguments": [1]})),
+            ("tools/call", json!({"name": "a-b", "arguments": null})),
+            ("tools/call", json!({"name": "a-b", "_meta": 1})),
+            ("prompts/get", json!({"name": "p", "arguments": {"a": 1}})),
+            ("prompts/get", json!({})),
+            ("resources/read", json!({"uri": 1})),
+            ("resources/read", json!({})),
+            ("resources/subscribe", json!({})),
+            (
+                "completion/complete",
+                json!({"ref": {"type": "ref/prompt"}}),
+            ),
+            ("logging/setLevel", json!({"level": 1})),
+            ("tools/list", json!({"cursor": 1})),
+        ];
+        for (method, params) in refused {
+            let e = check_params(method, Some(&params)).unwrap_err();
+            assert_eq!(e.code, -32602, "{method} {params}");
+            assert!(e.message.starts_with("Invalid params: "), "{}", e.message);
+        }
+        assert!(check_params("tools/call", None).is_err());
+        let accepted = [
+            ("tools/call", json!({"name": "a-b"})),
+            (
+                "tools/call",
+                json!({"name": "a-b", "arguments": {"x": [1]}}),
+            ),
+            ("prompts/get", json!({"name": "p", "arguments": {"a": "1"}})),
+            ("resources/read", json!({"uri": "meshgate://a/b"})),
+            (
+                "completion/complete",
+                json!({"ref": {"type": "ref/prompt", "name": "p"}, "argument": {"name": "a", "value": ""}}),
+            ),
+            ("tools/list", json!({"cursor": "c"})),
+            ("ping", json!({})),
+        ];
+        for (method, params) in accepted {
+            assert!(
+                check_params(method, Some(&params)).is_ok(),
+                "{method} {params}"
+            );
+        }
+        assert!(check_params("tools/list", None).is_ok());
     }
 }

@@ -3,7 +3,6 @@
 use bytes::Bytes;
 use futures_util::future::join_all;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,7 +15,8 @@ use super::session_life::Lifetimes;
 use super::{modern, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Message, RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Frame, Id, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::limited_body::{self, BodyError};
 use crate::relay::{Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
@@ -122,59 +122,56 @@ async fn post(
     let (mut parts, incoming) = req.into_parts();
     let header_version = check_version_header(&parts.headers)?;
     let limit = runtime.config.meshgate.max_body_bytes;
-    let bytes = Limited::new(incoming, limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                HttpError::BodyTooLarge(limit)
-            } else {
-                HttpError::BadRequest("the request body could not be read".into())
-            }
-        })?
-        .to_bytes();
+    let bytes = read_body(incoming, limit).await?;
     let sse = wants_sse_only(&parts.headers);
 
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let session = session(state, &principal, &parts.headers)?;
-        let version = session
-            .as_ref()
-            .map(|s| s.info.protocol_version)
-            .or(header_version)
-            .unwrap_or(DEFAULT_VERSION);
-        if version != "2025-03-26" {
-            return Ok(rpc_error_reply(
-                StatusCode::BAD_REQUEST,
-                RpcError::new(
-                    INVALID_REQUEST,
-                    format!("JSON-RPC batches are not allowed in protocol {version}"),
-                ),
-            ));
-        }
-        let ctx = Ctx {
-            state,
-            runtime,
-            principal,
-            client_headers: std::mem::take(&mut parts.headers),
-            session,
-            exchange: None,
-            caps: None,
-        };
-        return batch(&ctx, &bytes, sse).await;
-    }
-
-    let msg: Message = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            return Ok(rpc_error_reply(
-                StatusCode::BAD_REQUEST,
-                RpcError::new(PARSE_ERROR, format!("Parse error: {e}")),
-            ))
+    let msg = match jsonrpc::parse_frame(&bytes) {
+        Err(refusal) => return Ok(refused(StatusCode::BAD_REQUEST, &refusal)),
+        Ok(Frame::One(msg)) => msg,
+        Ok(Frame::Batch(items)) => {
+            let session = session(state, &principal, &parts.headers)?;
+            let version = session
+                .as_ref()
+                .map(|s| s.info.protocol_version)
+                .or(header_version)
+                .unwrap_or(DEFAULT_VERSION);
+            if let Err(resp) = check_accept(version, &parts.headers, None) {
+                return Ok(*resp);
+            }
+            if version != "2025-03-26" {
+                return Ok(rpc_error_reply(
+                    StatusCode::BAD_REQUEST,
+                    RpcError::new(
+                        INVALID_REQUEST,
+                        format!("Invalid Request: JSON-RPC batches are not allowed in protocol {version} (MCP removed them in 2025-06-18); send one message per POST"),
+                    ),
+                ));
+            }
+            let max = runtime.config.meshgate.max_batch_size;
+            if items.len() > max {
+                return Ok(rpc_error_reply(
+                    StatusCode::BAD_REQUEST,
+                    RpcError::new(
+                        INVALID_REQUEST,
+                        format!(
+                            "Invalid Request: a batch of {} messages is more than meshgate.max_batch_size ({max})",
+                            items.len()
+                        ),
+                    ),
+                ));
+            }
+            let ctx = Ctx {
+                state,
+                runtime,
+                principal,
+                client_headers: std::mem::take(&mut parts.headers),
+                session,
+                exchange: None,
+                caps: None,
+            };
+            return batch(&ctx, items, sse).await;
         }
     };
-    if let Some(err) = invalid(&msg) {
-        return Ok(rpc_error_reply(StatusCode::BAD_REQUEST, err));
-    }
     if modern::declares_modern(header_version, &msg) {
         let headers = std::mem::take(&mut parts.headers);
         return Ok(modern::serve(state, runtime, principal, headers, msg, header_version).await);
@@ -191,6 +188,15 @@ async fn post(
         // A foreign or tampered id is a 404, as the spec asks.
         session(state, &principal, &parts.headers)?
     };
+    let version = session
+        .as_ref()
+        .map(|s| s.info.protocol_version)
+        .or(header_version);
+    if let Some(version) = version {
+        if let Err(resp) = check_accept(version, &parts.headers, msg.id.as_ref()) {
+            return Ok(*resp);
+        }
+    }
     let (id, method) = match (msg.id.clone(), msg.method.clone()) {
         (Some(id), Some(method)) => (id, method),
         (None, Some(method)) => {
@@ -375,40 +381,41 @@ fn lost_reply() -> Vec<u8> {
     )
 }
 
-async fn batch(ctx: &Ctx<'_>, bytes: &[u8], sse: bool) -> Result<Response<Body>, HttpError> {
-    let items: Vec<Value> = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return Ok(rpc_error_reply(
-                StatusCode::BAD_REQUEST,
-                RpcError::new(PARSE_ERROR, format!("Parse error: {e}")),
-            ))
-        }
-    };
+async fn batch(
+    ctx: &Ctx<'_>,
+    items: Vec<Box<serde_json::value::RawValue>>,
+    sse: bool,
+) -> Result<Response<Body>, HttpError> {
     if items.is_empty() {
         return Ok(rpc_error_reply(
             StatusCode::BAD_REQUEST,
-            RpcError::new(INVALID_REQUEST, "empty batch"),
+            RpcError::new(INVALID_REQUEST, "Invalid Request: empty batch"),
         ));
     }
     let replies = join_all(items.into_iter().map(|item| async move {
-        let msg: Message = match serde_json::from_value(item) {
+        let msg = match jsonrpc::parse_message(item.get()) {
             Ok(m) => m,
-            Err(e) => {
-                return Some(jsonrpc::error_response(
-                    None,
-                    &RpcError::new(INVALID_REQUEST, e.to_string()).to_value(),
-                ))
-            }
+            Err(refusal) => return Some(refusal.to_bytes()),
         };
-        if let Some(err) = invalid(&msg) {
-            return Some(jsonrpc::error_response(msg.id.as_ref(), &err.to_value()));
-        }
-        let (Some(id), Some(method)) = (msg.id, msg.method) else {
+        let Some(method) = msg.method else {
+            // A response: the answer to a request relayed from an upstream.
+            ctx.state.hub.client_answered(msg);
+            return None;
+        };
+        let Some(id) = msg.id else {
+            client_notification(
+                ctx.state,
+                ctx.session.as_ref(),
+                &method,
+                msg.params.as_ref(),
+            );
             return None;
         };
         if method == "initialize" {
-            let err = RpcError::new(INVALID_REQUEST, "initialize cannot be batched");
+            let err = RpcError::new(
+                INVALID_REQUEST,
+                "Invalid Request: initialize cannot be batched",
+            );
             return Some(jsonrpc::error_response(Some(&id), &err.to_value()));
         }
         let reply = dispatch::request(ctx, &method, msg.params).await;
@@ -429,20 +436,57 @@ async fn batch(ctx: &Ctx<'_>, bytes: &[u8], sse: bool) -> Result<Response<Body>,
     })
 }
 
-fn invalid(msg: &Message) -> Option<RpcError> {
-    if msg.jsonrpc.as_deref() != Some("2.0") {
-        return Some(RpcError::new(
-            INVALID_REQUEST,
-            "Invalid Request: `jsonrpc` must be \"2.0\"",
-        ));
+/// Reads the body within `meshgate.max_body_bytes` (an over-limit one is drained
+/// first, so the 413 reaches the client).
+async fn read_body(incoming: Incoming, limit: usize) -> Result<Bytes, HttpError> {
+    limited_body::read(incoming, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(limit) => HttpError::BodyTooLarge(limit),
+            BodyError::Unreadable => {
+                HttpError::BadRequest("the request body could not be read".into())
+            }
+        })
+}
+
+/// Whether an `Accept` header lists a media type (or a wildcard covering it).
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    let family = media.split('/').next().unwrap_or_default();
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|m| m.split(';').next().unwrap_or_default().trim())
+        .any(|m| {
+            m.eq_ignore_ascii_case(media)
+                || m == "*/*"
+                || m.strip_suffix("/*")
+                    .is_some_and(|f| f.eq_ignore_ascii_case(family))
+        })
+}
+
+/// From 2025-06-18 on, every POST must accept both answers the server may give (the
+/// spec's MUST; LiteLLM answers 406 too): 406 with a JSON-RPC error otherwise.
+fn check_accept(
+    version: &str,
+    headers: &HeaderMap,
+    id: Option<&Id>,
+) -> Result<(), Box<Response<Body>>> {
+    if version < "2025-06-18" || modern::is_modern(version) {
+        return Ok(());
     }
-    if msg.method.is_none() && !msg.is_response() {
-        return Some(RpcError::new(
-            INVALID_REQUEST,
-            "Invalid Request: no `method`",
-        ));
+    if accepts(headers, "application/json") && accepts(headers, "text/event-stream") {
+        return Ok(());
     }
-    None
+    let err = RpcError::new(
+        INVALID_REQUEST,
+        format!("Not Acceptable: in MCP {version} a POST must send `Accept: application/json, text/event-stream`"),
+    );
+    Err(Box::new(body::json(
+        StatusCode::NOT_ACCEPTABLE,
+        jsonrpc::error_response(id, &err.to_value()),
+    )))
 }
 
 fn get(
@@ -535,6 +579,10 @@ fn accepted() -> Response<Body> {
 
 fn sse_single(json: Vec<u8>) -> Response<Body> {
     body::sse_response(body::full(crate::sse::encode_message(&json)))
+}
+
+fn refused(status: StatusCode, refusal: &jsonrpc::Refusal) -> Response<Body> {
+    body::json(status, refusal.to_bytes())
 }
 
 fn rpc_error_reply(status: StatusCode, err: RpcError) -> Response<Body> {

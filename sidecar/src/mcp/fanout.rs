@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::dispatch::Ctx;
 use super::tools::allowed;
 use crate::jsonrpc::METHOD_NOT_FOUND;
+use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
 
 const MAX_PAGES: usize = 100;
@@ -35,7 +36,8 @@ pub async fn list_all(
                     return None;
                 }
                 Err(e) => {
-                    tracing::warn!(server = %u.name, method, "left out: {e}");
+                    let why = e.to_string();
+                    warn_limited!(&u.name, &format!("{method} {why}"), server = %u.name, method, "left out: {why}");
                     return None;
                 }
             };

@@ -6,7 +6,6 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -19,7 +18,7 @@ use super::session::{ClientSession, SessionInfo};
 use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Frame, RpcError, INVALID_REQUEST};
 use crate::relay::{ClientCaps, Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
@@ -144,30 +143,30 @@ pub async fn post_message(
     let runtime = state.runtime();
     let limit = runtime.config.meshgate.max_body_bytes;
     let (parts, incoming) = req.into_parts();
-    let bytes = match Limited::new(incoming, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return HttpError::BodyTooLarge(limit).into_response(),
+    let bytes = match crate::limited_body::read(incoming, limit).await {
+        Ok(b) => b,
+        Err(crate::limited_body::BodyError::TooLarge(limit)) => {
+            return HttpError::BodyTooLarge(limit).into_response()
+        }
+        Err(crate::limited_body::BodyError::Unreadable) => {
+            return HttpError::BadRequest("the request body could not be read".into())
+                .into_response()
+        }
     };
-    let msg: Message = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            let err = RpcError::new(PARSE_ERROR, format!("Parse error: {e}"));
+    let msg = match jsonrpc::parse_frame(&bytes) {
+        Ok(Frame::One(msg)) => msg,
+        Ok(Frame::Batch(_)) => {
+            let err = RpcError::new(
+                INVALID_REQUEST,
+                "Invalid Request: the HTTP+SSE transport takes one message per POST, not a batch",
+            );
             return body::json(
                 StatusCode::BAD_REQUEST,
                 jsonrpc::error_response(None, &err.to_value()),
             );
         }
+        Err(refusal) => return body::json(StatusCode::BAD_REQUEST, refusal.to_bytes()),
     };
-    if msg.jsonrpc.as_deref() != Some("2.0") {
-        let err = RpcError::new(
-            INVALID_REQUEST,
-            "Invalid Request: `jsonrpc` must be \"2.0\"",
-        );
-        return body::json(
-            StatusCode::BAD_REQUEST,
-            jsonrpc::error_response(msg.id.as_ref(), &err.to_value()),
-        );
-    }
     let caps = ClientCaps(stream.caps.load(Ordering::Relaxed));
     let session = ClientSession {
         token: session_id,

@@ -12,6 +12,7 @@ use meshgate_policy::tool_rules::ToolRules;
 
 use super::dispatch::{Ctx, Reply};
 use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
+use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
 
 /// The upstreams this request may reach, in configuration order.
@@ -34,7 +35,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
         match u.tools(ttl, timeout, call).await {
             Ok(c) => Some(c),
             Err(e) => {
-                tracing::warn!(server = %u.name, "left out of tools/list: {e}");
+                let why = e.to_string();
+                warn_limited!(&u.name, &why, server = %u.name, "left out of tools/list: {why}");
                 None
             }
         }

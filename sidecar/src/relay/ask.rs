@@ -1,7 +1,6 @@
 //! Server→client requests relayed to a client and its answers relayed back.
 
 use bytes::Bytes;
-use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -13,7 +12,7 @@ impl Hub {
     /// Relays a server→client request to the client of `exchange` and returns the
     /// JSON-RPC reply for the upstream (with the upstream's id).
     pub async fn ask_client(&self, exchange: Option<&Arc<Exchange>>, msg: &Message) -> Vec<u8> {
-        let upstream_id = msg.id.clone().unwrap_or(Value::Null);
+        let upstream_id = msg.id.clone().unwrap_or_else(jsonrpc::Id::null);
         let method = msg.method.as_deref().unwrap_or_default();
         if method == "ping" {
             return jsonrpc::response_value(&upstream_id, &serde_json::json!({}));
@@ -134,10 +133,10 @@ impl Hub {
 
     /// A response POSTed by a client: true when it answered a relayed request.
     pub fn client_answered(&self, msg: Message) -> bool {
-        let Some(id) = msg.id.as_ref().and_then(Value::as_str) else {
+        let Some(id) = msg.id.as_ref().and_then(jsonrpc::Id::as_string) else {
             return false;
         };
-        let Some(tx) = self.answers.lock().ok().and_then(|mut m| m.remove(id)) else {
+        let Some(tx) = self.answers.lock().ok().and_then(|mut m| m.remove(&id)) else {
             return false;
         };
         tx.send(ClientAnswer {

@@ -179,10 +179,10 @@ impl Hub {
     pub fn track(
         self: &Arc<Self>,
         session: &str,
-        request_id: &Value,
+        request_id: &jsonrpc::Id,
         exchange: &Arc<Exchange>,
     ) -> Option<Registration> {
-        let id = request_id.to_string();
+        let id = request_id.key();
         self.in_flight
             .lock()
             .ok()?
@@ -195,7 +195,10 @@ impl Hub {
 
     /// The client cancelled one of its requests; unknown or finished ones are ignored.
     pub fn cancel(&self, session: &str, request_id: &Value) {
-        let key = (session.to_string(), request_id.to_string());
+        let key = (
+            session.to_string(),
+            jsonrpc::Id::from_value(request_id).key(),
+        );
         let found = self
             .in_flight
             .lock()

@@ -463,7 +463,7 @@ impl HttpUpstream {
                 let Ok(msg) = serde_json::from_str::<Message>(&event.data) else {
                     continue;
                 };
-                if msg.is_response() && msg.id.as_ref().and_then(Value::as_u64) == Some(id) {
+                if msg.is_response() && msg.id.as_ref().and_then(jsonrpc::Id::as_u64) == Some(id) {
                     return match (msg.result, msg.error) {
                         (Some(r), _) => Ok(r),
                         (None, Some(e)) => Err(UpstreamError::Rpc(rpc_error_from(&e))),

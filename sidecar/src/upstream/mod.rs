@@ -125,6 +125,12 @@ pub struct ToolCatalog {
     pub bare_names: HashSet<String>,
 }
 
+/// The outcome of the last catalog fetch of one credential set.
+struct Fill {
+    finished: Instant,
+    outcome: Result<Arc<ToolCatalog>, UpstreamError>,
+}
+
 pub struct Upstream {
     pub name: String,
     pub prefix: String,
@@ -132,6 +138,9 @@ pub struct Upstream {
     connector: Connector,
     /// Tool lists per credential set (what a server lists may depend on who asks).
     tools: Mutex<HashMap<u64, Arc<ToolCatalog>>>,
+    /// One catalog fetch at a time per credential set; requests that waited for it take
+    /// its outcome (a burst of `tools/list` costs the upstream one).
+    fills: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Option<Fill>>>>>,
     /// What a credential set is, for HTTP-based servers.
     headers: Option<credentials::ServerHeaders>,
     link: Arc<ServerLink>,
@@ -207,6 +216,7 @@ impl Upstream {
             config: config.clone(),
             connector,
             tools: Mutex::new(HashMap::new()),
+            fills: Mutex::new(HashMap::new()),
             headers: match config.effective_transport() {
                 Transport::Http | Transport::Sse if !config.is_openapi() => {
                     credentials::ServerHeaders::new(prefix, config).ok()
@@ -321,6 +331,38 @@ impl Upstream {
                 return Ok(c);
             }
         }
+        let asked = Instant::now();
+        let gate = self.fill_gate(key);
+        let mut last = gate.lock().await;
+        if let Some(fill) = last.as_ref().filter(|f| f.finished >= asked) {
+            // Fetched while this request waited: as fresh as a fetch of its own.
+            return fill.outcome.clone();
+        }
+        let outcome = self.fetch_tools(key, timeout, call).await;
+        *last = Some(Fill {
+            finished: Instant::now(),
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+
+    fn fill_gate(&self, key: u64) -> Arc<tokio::sync::Mutex<Option<Fill>>> {
+        let Ok(mut gates) = self.fills.lock() else {
+            return Arc::default();
+        };
+        if gates.len() >= 1024 && !gates.contains_key(&key) {
+            gates.clear();
+        }
+        Arc::clone(gates.entry(key).or_default())
+    }
+
+    /// Fetches the catalog (all pages) and caches it.
+    async fn fetch_tools(
+        &self,
+        key: u64,
+        timeout: Duration,
+        call: &CallContext<'_>,
+    ) -> Result<Arc<ToolCatalog>, UpstreamError> {
         let generation = self.link.tools_generation();
         let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
         let mut prefixed_tools = Vec::new();

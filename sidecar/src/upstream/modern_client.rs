@@ -250,8 +250,7 @@ impl HttpUpstream {
                 )));
             };
             let msg = Message {
-                jsonrpc: Some("2.0".into()),
-                id: Some(Value::String(format!("mrtr-{n}"))),
+                id: Some(jsonrpc::Id::from_string(&format!("mrtr-{n}"))),
                 method: Some(method.to_string()),
                 params: request.get("params").cloned(),
                 result: None,

@@ -63,7 +63,7 @@ impl Pending {
 
     /// Routes a response message to its waiter; false if nobody waits for it.
     pub fn complete(&self, msg: Message) -> bool {
-        let Some(id) = msg.id.as_ref().and_then(Value::as_u64) else {
+        let Some(id) = msg.id.as_ref().and_then(crate::jsonrpc::Id::as_u64) else {
             return false;
         };
         let Some(Waiter { tx, .. }) = self.waiting.lock().ok().and_then(|mut w| w.remove(&id))

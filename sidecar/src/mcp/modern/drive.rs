@@ -13,7 +13,7 @@ use super::mrtr::{park, Pending};
 use super::stamp::{frame, Outcome};
 use super::{single, Declared};
 use crate::body::{self, Body};
-use crate::jsonrpc::{Message, RpcError, INTERNAL_ERROR};
+use crate::jsonrpc::{Id, Message, RpcError, INTERNAL_ERROR};
 use crate::relay::Exchange;
 use crate::sse::encode_message;
 
@@ -43,10 +43,7 @@ pub(super) fn classify(message: &[u8], log_level: Option<usize>) -> Relayed {
     };
     match (msg.id, msg.method) {
         (Some(id), Some(method)) => {
-            let key = match id {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
+            let key = id.as_string().unwrap_or_else(|| id.json().to_string());
             let mut request = json!({"method": method});
             if let Some(p) = msg.params {
                 request["params"] = p;
@@ -74,7 +71,7 @@ pub(super) fn classify(message: &[u8], log_level: Option<usize>) -> Relayed {
 /// Answers the HTTP request of `pending`: its final result, or `input_required` when the
 /// upstream asks the client something first (the request is then parked). Plain JSON
 /// when nothing is relayed first; an event stream as soon as a notification is.
-pub(super) async fn drive(mut pending: Pending, id: Value, declared: Declared) -> Response<Body> {
+pub(super) async fn drive(mut pending: Pending, id: Id, declared: Declared) -> Response<Body> {
     let mut guard = CancelOnDrop(Some(Arc::clone(&pending.exchange)));
     let first = loop {
         tokio::select! {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::error_reply;
 use crate::body::Body;
-use crate::jsonrpc::RpcError;
+use crate::jsonrpc::{Id, RpcError};
 use meshgate_policy::mcp_headers::{check_against_body, RequestIntent, HEADER_MISMATCH_CODE};
 
 /// `Mcp-Method` / `Mcp-Name` against the parsed body. `required`: a 2026-07-28 request,
@@ -14,7 +14,7 @@ use meshgate_policy::mcp_headers::{check_against_body, RequestIntent, HEADER_MIS
 /// they are held to the body too (the filter may have authorized on them).
 pub fn check_headers(
     headers: &HeaderMap,
-    id: Option<&Value>,
+    id: Option<&Id>,
     method: &str,
     params: Option<&Value>,
     required: bool,

@@ -15,6 +15,7 @@ use super::super::dispatch::Ctx;
 use super::super::{resources, tools};
 use crate::body::{self, Body};
 use crate::error::HttpError;
+use crate::jsonrpc::Id;
 use crate::relay::{ClientCaps, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
@@ -86,7 +87,7 @@ pub(super) async fn open(
     runtime: Arc<Runtime>,
     principal: Principal,
     headers: HeaderMap,
-    id: Value,
+    id: Id,
     params: Option<Value>,
     caps: ClientCaps,
 ) -> Response<Body> {
@@ -150,12 +151,12 @@ pub(super) async fn open(
         if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
             let meta = params.entry("_meta").or_insert_with(|| json!({}));
             if let Some(meta) = meta.as_object_mut() {
-                meta.insert(SUBSCRIPTION_ID.into(), id.clone());
+                meta.insert(SUBSCRIPTION_ID.into(), id.to_value());
             }
         } else if let Some(m) = message.as_object_mut() {
             m.insert(
                 "params".into(),
-                json!({"_meta": {SUBSCRIPTION_ID: id.clone()}}),
+                json!({"_meta": {SUBSCRIPTION_ID: id.to_value()}}),
             );
         }
         Bytes::from(encode_message(

@@ -39,7 +39,7 @@ use tokio::sync::oneshot;
 
 use super::dispatch::{self, Ctx};
 use crate::body::{self, Body};
-use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND};
+use crate::jsonrpc::{self, Id, Message, RpcError, METHOD_NOT_FOUND};
 use crate::relay::{ClientCaps, Exchange};
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
@@ -303,6 +303,6 @@ fn accepted() -> Response<Body> {
     resp
 }
 
-fn error_reply(status: StatusCode, id: Option<&Value>, err: RpcError) -> Response<Body> {
+fn error_reply(status: StatusCode, id: Option<&Id>, err: RpcError) -> Response<Body> {
     body::json(status, jsonrpc::error_response(id, &err.to_value()))
 }

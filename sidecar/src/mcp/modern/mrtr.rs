@@ -14,7 +14,7 @@ use super::drive::{classify, drive, Relayed};
 use super::stamp::{stamp, Outcome};
 use super::{error_reply, Declared};
 use crate::body::Body;
-use crate::jsonrpc::{self, Message, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
+use crate::jsonrpc::{self, Id, Message, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
 use crate::relay::Exchange;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -48,7 +48,7 @@ fn parked() -> &'static Mutex<HashMap<String, Parked>> {
 
 /// Parks `pending` (the upstream waits for the client's answer to `request`, plus any
 /// other question already queued) and frames the `input_required` result naming it.
-pub(super) fn park(mut pending: Pending, id: &Value, key: String, request: Value) -> Vec<u8> {
+pub(super) fn park(mut pending: Pending, id: &Id, key: String, request: Value) -> Vec<u8> {
     let mut requests = Map::new();
     requests.insert(key, request);
     let mut held = Vec::new();
@@ -129,7 +129,7 @@ async fn forward(mut from: mpsc::UnboundedReceiver<Vec<u8>>, to: mpsc::Unbounded
 pub(super) async fn resume_parked(
     state: &Arc<AppState>,
     principal: &Principal,
-    id: &Value,
+    id: &Id,
     method: &str,
     request_state: &str,
     responses: Map<String, Value>,
@@ -172,8 +172,7 @@ pub(super) async fn resume_parked(
             continue;
         };
         state.hub.client_answered(Message {
-            jsonrpc: Some("2.0".into()),
-            id: Some(Value::String(key)),
+            id: Some(jsonrpc::Id::from_string(&key)),
             method: None,
             params: None,
             result: Some(raw),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::discover::server_info;
 use super::meta::META_SERVER_INFO;
-use crate::jsonrpc::{self, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
+use crate::jsonrpc::{self, Id, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
 use crate::mcp::dispatch::Reply;
 
 /// Handshake-era "resource not found"; 2026-07-28 uses -32602 instead.
@@ -73,7 +73,7 @@ pub(super) fn finish(method: &str, reply: Reply) -> Outcome {
     }
 }
 
-pub(super) fn frame(id: &Value, outcome: Outcome) -> Vec<u8> {
+pub(super) fn frame(id: &Id, outcome: Outcome) -> Vec<u8> {
     match outcome {
         Ok(result) => jsonrpc::response_value(id, &result),
         Err(error) => jsonrpc::error_response(Some(id), &error),
