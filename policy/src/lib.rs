@@ -13,6 +13,7 @@ pub mod mcp_headers;
 pub mod names;
 pub mod origin;
 pub mod ratelimit;
+pub mod scrub;
 pub mod signing;
 pub mod snapshot;
 pub mod tool_rules;

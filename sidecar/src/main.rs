@@ -4,6 +4,7 @@ mod admin;
 mod body;
 mod compile;
 mod error;
+mod guard;
 mod jsonrpc;
 mod mcp;
 mod relay;
@@ -32,7 +33,8 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --secret-env NAME   environment variable holding the shared secret (default MESHGATE_SHARED_SECRET)
   --config FILE       load this gateway document at start (the filter's sync replaces it)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
-  --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit";
+  --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
+Servers registered through the admin API (stored in the database):";
 
 struct Args {
     listen: SocketAddr,
@@ -43,6 +45,7 @@ struct Args {
     database_schema: Option<String>,
     check: Option<String>,
     workers: Option<usize>,
+    host: guard::flags::HostArgs,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -62,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0),
+        host: guard::flags::HostArgs::from_env(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -87,6 +91,10 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a positive number")?,
                 )
             }
+            f if guard::flags::HostArgs::is_flag(f) => {
+                let v = value()?;
+                args.host.take(f, v);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -101,7 +109,7 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("error: {e}");
             }
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}\n{}", guard::flags::USAGE);
             return ExitCode::from(2);
         }
     };
@@ -149,7 +157,7 @@ fn read_and_check(path: &str) -> Result<usize, String> {
     Ok(config.mcp_servers.len())
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(mut args: Args) -> Result<(), String> {
     let secret = std::env::var(&args.secret_env).map_err(|_| {
         format!(
             "the shared secret is missing: set the environment variable {}",
@@ -162,6 +170,7 @@ async fn run(args: Args) -> Result<(), String> {
             args.secret_env
         ));
     }
+    let host = std::mem::take(&mut args.host).into_policy(args.listen.port(), &args.secret_env)?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
     let store_target = args
@@ -184,6 +193,7 @@ async fn run(args: Args) -> Result<(), String> {
         secret.into_bytes(),
         upstream::new_http_client(),
         store,
+        host,
     ));
     // Other replicas (or the admin API) change the database: recompile when it moves.
     {
