@@ -173,12 +173,14 @@ async fn run(mut args: Args) -> Result<(), String> {
     let host = std::mem::take(&mut args.host).into_policy(args.listen.port(), &args.secret_env)?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
+    restrict_to_owner(&args.data_dir);
     let store_target = args
         .database_url
         .clone()
         .unwrap_or_else(|| args.data_dir.clone());
     let options = meshgate_store::OpenOptions {
         schema: args.database_schema.clone(),
+        keys: Some(Arc::new(store_keys(&secret)?)),
         ..Default::default()
     };
     let store = meshgate_store::Store::open_with(&store_target, options)
@@ -229,6 +231,39 @@ async fn run(mut args: Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.abort();
     Ok(())
+}
+
+/// The key that seals credentials at rest: `MESHGATE_STORE_KEY`, else derived from the
+/// shared secret; `MESHGATE_STORE_KEY_PREVIOUS` (comma-separated) still opens rows sealed
+/// before a rotation (they are re-sealed when the store opens). See docs/security.md.
+fn store_keys(shared_secret: &str) -> Result<meshgate_store::StoreKeys, String> {
+    let current = match std::env::var("MESHGATE_STORE_KEY") {
+        Ok(k) if k.trim().len() >= 16 => k,
+        Ok(k) if !k.trim().is_empty() => {
+            return Err("MESHGATE_STORE_KEY must be at least 16 characters".into())
+        }
+        _ => shared_secret.to_string(),
+    };
+    let previous = std::env::var("MESHGATE_STORE_KEY_PREVIOUS").unwrap_or_default();
+    let previous: Vec<&str> = previous
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let keys = meshgate_store::StoreKeys::new(&current, &previous);
+    tracing::info!(key = keys.current_id(), "credentials at rest are sealed");
+    Ok(keys)
+}
+
+/// The data directory is the sidecar user's only (SQLite files are created 0600 by the store).
+fn restrict_to_owner(dir: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!("cannot make data dir {dir} private: {e}");
+        }
+    }
 }
 
 async fn shutdown_signal() {
