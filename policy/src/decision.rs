@@ -126,6 +126,10 @@ pub fn path_target(path: &str) -> PathTarget<'_> {
     if trimmed == "/mcp/sse" || trimmed == "/mcp/sse/messages" {
         return PathTarget::All;
     }
+    // LiteLLM's `GET /mcp/enabled`: an admin-style route of the sidecar, not a server.
+    if trimmed == "/mcp/enabled" {
+        return PathTarget::Other;
+    }
     if let Some(rest) = trimmed.strip_prefix("/mcp/") {
         let names = rest.split('/').next().unwrap_or(rest);
         return if names.is_empty() {
@@ -538,6 +542,7 @@ mcp_servers:
         assert_eq!(path_target("/a/b/mcp"), PathTarget::Other);
         assert_eq!(path_target("/healthz"), PathTarget::Other);
         assert_eq!(path_target("/mcp/sse"), PathTarget::All);
+        assert_eq!(path_target("/mcp/enabled"), PathTarget::Other);
         assert_eq!(
             path_target("/mcp/sse/messages?sessionId=x"),
             PathTarget::All

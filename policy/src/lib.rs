@@ -15,6 +15,7 @@ pub mod origin;
 pub mod ratelimit;
 pub mod replay;
 pub mod request_head;
+pub mod scrub;
 pub mod signing;
 pub mod snapshot;
 pub mod sync;

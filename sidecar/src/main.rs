@@ -4,6 +4,7 @@ mod admin;
 mod body;
 mod compile;
 mod error;
+mod guard;
 mod health;
 mod jsonrpc;
 mod limited_body;
@@ -41,7 +42,8 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --tls-key FILE      the PEM private key of --tls-cert
   --tls-client-ca F   require client certificates signed by this PEM CA (mTLS with Envoy)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
-  --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit";
+  --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
+Servers registered through the admin API (stored in the database):";
 
 struct Args {
     listen: SocketAddr,
@@ -53,6 +55,7 @@ struct Args {
     check: Option<String>,
     workers: Option<usize>,
     tls: tls::TlsFiles,
+    host: guard::flags::HostArgs,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -73,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0),
         tls: tls::TlsFiles::default(),
+        host: guard::flags::HostArgs::from_env(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -101,6 +105,10 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a positive number")?,
                 )
             }
+            f if guard::flags::HostArgs::is_flag(f) => {
+                let v = value()?;
+                args.host.take(f, v);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -115,7 +123,7 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("error: {e}");
             }
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}\n{}", guard::flags::USAGE);
             return ExitCode::from(2);
         }
     };
@@ -163,7 +171,7 @@ fn read_and_check(path: &str) -> Result<usize, String> {
     Ok(config.mcp_servers.len())
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(mut args: Args) -> Result<(), String> {
     let secret = std::env::var(&args.secret_env).map_err(|_| {
         format!(
             "the shared secret is missing: set the environment variable {}",
@@ -176,14 +184,17 @@ async fn run(args: Args) -> Result<(), String> {
             args.secret_env
         ));
     }
+    let host = std::mem::take(&mut args.host).into_policy(args.listen.port(), &args.secret_env)?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
+    restrict_to_owner(&args.data_dir);
     let store_target = args
         .database_url
         .clone()
         .unwrap_or_else(|| args.data_dir.clone());
     let options = meshgate_store::OpenOptions {
         schema: args.database_schema.clone(),
+        keys: Some(Arc::new(store_keys(&secret)?)),
         ..Default::default()
     };
     let store = meshgate_store::Store::open_with(&store_target, options)
@@ -198,6 +209,7 @@ async fn run(args: Args) -> Result<(), String> {
         secret.into_bytes(),
         upstream::new_http_client(),
         store,
+        host,
     ));
     // Other replicas (or the admin API) change the database: recompile when it moves.
     {
@@ -239,6 +251,39 @@ async fn run(args: Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.abort();
     Ok(())
+}
+
+/// The key that seals credentials at rest: `MESHGATE_STORE_KEY`, else derived from the
+/// shared secret; `MESHGATE_STORE_KEY_PREVIOUS` (comma-separated) still opens rows sealed
+/// before a rotation (they are re-sealed when the store opens). See docs/security.md.
+fn store_keys(shared_secret: &str) -> Result<meshgate_store::StoreKeys, String> {
+    let current = match std::env::var("MESHGATE_STORE_KEY") {
+        Ok(k) if k.trim().len() >= 16 => k,
+        Ok(k) if !k.trim().is_empty() => {
+            return Err("MESHGATE_STORE_KEY must be at least 16 characters".into())
+        }
+        _ => shared_secret.to_string(),
+    };
+    let previous = std::env::var("MESHGATE_STORE_KEY_PREVIOUS").unwrap_or_default();
+    let previous: Vec<&str> = previous
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let keys = meshgate_store::StoreKeys::new(&current, &previous);
+    tracing::info!(key = keys.current_id(), "credentials at rest are sealed");
+    Ok(keys)
+}
+
+/// The data directory is the sidecar user's only (SQLite files are created 0600 by the store).
+fn restrict_to_owner(dir: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!("cannot make data dir {dir} private: {e}");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
 use meshgate_store::Store;
 
 use crate::compile::compile;
+use crate::guard::HostPolicy;
 use crate::mcp::session::SessionKeys;
 use crate::upstream::{HttpClient, Upstream};
 
@@ -34,6 +35,8 @@ pub struct Runtime {
     /// Key principal id → tool permissions.
     pub principals: HashMap<String, KeyPolicy>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
+    /// Servers from the database: they run on the guarded client (`crate::guard`).
+    pub database_servers: HashSet<String>,
     /// The legacy client-credential header: env `LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME`,
     /// else `general_settings.mcp_client_side_auth_header_name`, else `x-mcp-auth`.
     pub client_auth_header: String,
@@ -72,6 +75,7 @@ impl Runtime {
             snapshot,
             principals: HashMap::new(),
             upstreams: IndexMap::new(),
+            database_servers: HashSet::new(),
         }
     }
 
@@ -91,6 +95,10 @@ pub struct AppState {
     pub sessions: SessionKeys,
     pub runtime: ArcSwap<Runtime>,
     pub client: HttpClient,
+    /// The client of database servers: outbound addresses checked.
+    pub guarded_client: HttpClient,
+    /// What database servers may do on this host.
+    pub host: Arc<HostPolicy>,
     pub store: Store,
     /// Streams of clients on the legacy HTTP+SSE transport.
     pub legacy: Arc<crate::mcp::legacy_sse::LegacySessions>,
@@ -107,12 +115,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(secret: Vec<u8>, client: HttpClient, store: Store) -> Self {
+    pub fn new(secret: Vec<u8>, client: HttpClient, store: Store, host: HostPolicy) -> Self {
         AppState {
             sessions: SessionKeys::derive(&secret),
             secret,
             runtime: ArcSwap::from_pointee(Runtime::empty()),
             client,
+            guarded_client: crate::upstream::new_guarded_client(Arc::clone(&host.outbound)),
+            host: Arc::new(host),
             store,
             legacy: Arc::default(),
             hub: Arc::default(),
@@ -177,18 +187,25 @@ impl AppState {
                 }
             }
         };
-        let compiled = compile(&file_config, &db);
+        let compiled = compile(&file_config, &db, &self.host);
         let current = self.runtime();
         let mut upstreams = IndexMap::new();
         for (name, server) in &compiled.config.mcp_servers {
             let prefix = compiled.config.prefix_of(name);
+            let restricted = compiled.database_servers.contains(name);
             let reused = current
                 .upstreams
                 .get(name)
                 .filter(|u| u.config == *server && u.prefix == prefix)
+                .filter(|_| current.database_servers.contains(name) == restricted)
                 .cloned();
-            let upstream = reused
-                .unwrap_or_else(|| Upstream::start(name, &prefix, server, &self.client, &self.hub));
+            let client = if restricted {
+                &self.guarded_client
+            } else {
+                &self.client
+            };
+            let upstream =
+                reused.unwrap_or_else(|| Upstream::start(name, &prefix, server, client, &self.hub));
             upstreams.insert(name.clone(), upstream);
         }
         for (name, old) in &current.upstreams {
@@ -206,6 +223,7 @@ impl AppState {
             snapshot: compiled.snapshot,
             principals: compiled.principals,
             upstreams,
+            database_servers: compiled.database_servers,
         });
         tracing::info!(
             servers = runtime.upstreams.len(),
@@ -251,7 +269,10 @@ impl AppState {
 pub const PROPAGATION_WAIT: Duration = Duration::from_secs(3);
 
 /// The inline document, or — when `meshgate.config_path` is set — the LiteLLM file it
-/// names (keeping the inline `meshgate` section). `os.environ/` values are resolved.
+/// names. A `meshgate:` section in that file is merged with the inline one key by key,
+/// the inline value winning (the filter reads only the inline document, so both sides
+/// keep the same settings); each overridden key is named in a warning, and a
+/// `config_path` inside the file is refused (no chains). `os.environ/` values are resolved.
 pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
     let inline = load_config(text, Some(&ProcessEnv))?;
     let Some(path) = inline.meshgate.config_path.clone() else {
@@ -261,7 +282,7 @@ pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
         field: "meshgate.config_path".into(),
         message: format!("cannot read `{path}`: {e}"),
     })?;
-    let mut config = load_config(&file, Some(&ProcessEnv)).map_err(|e| match e {
+    let in_file = |e: ConfigError| match e {
         ConfigError::Syntax { message } => ConfigError::Syntax {
             message: format!("{path}: {message}"),
         },
@@ -270,15 +291,88 @@ pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
             message,
         },
         other => other,
-    })?;
-    config.meshgate = inline.meshgate;
-    Ok(config)
+    };
+    let mut doc = meshgate_policy::config::parse_document(&file).map_err(in_file)?;
+    let inline_doc = meshgate_policy::config::parse_document(text)?;
+    merge_meshgate_section(&path, &mut doc, &inline_doc)?;
+    load_config(&doc.to_string(), Some(&ProcessEnv)).map_err(in_file)
+}
+
+/// The file's `meshgate:` keys, then the inline ones over them.
+fn merge_meshgate_section(
+    path: &str,
+    file: &mut serde_json::Value,
+    inline: &serde_json::Value,
+) -> Result<(), ConfigError> {
+    use serde_json::Value;
+    let Some(doc) = file.as_object_mut() else {
+        return Ok(()); // load_config names the problem
+    };
+    let mut merged = match doc.remove("meshgate") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ConfigError::Field {
+                field: format!("{path}: meshgate"),
+                message: "must be a mapping".into(),
+            })
+        }
+    };
+    if merged.contains_key("config_path") {
+        return Err(ConfigError::Field {
+            field: format!("{path}: meshgate.config_path"),
+            message: "a file named by meshgate.config_path cannot name another one".into(),
+        });
+    }
+    if let Some(Value::Object(own)) = inline.get("meshgate") {
+        for (k, v) in own {
+            if k == "config_path" {
+                continue;
+            }
+            if merged.get(k).is_some_and(|old| old != v) {
+                tracing::warn!(
+                    "meshgate.{k} in {path} is overridden by the inline meshgate section"
+                );
+            }
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    doc.insert("meshgate".into(), Value::Object(merged));
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_files_meshgate_section_is_merged_inline_winning() {
+        let dir = std::env::temp_dir().join(format!("mg-cfgpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("litellm.yaml");
+        std::fs::write(
+            &file,
+            "meshgate:\n  call_timeout_ms: 1234\n  list_timeout_ms: 999\nmcp_servers:\n  web: {url: 'http://h/mcp', transport: http}\n",
+        )
+        .unwrap();
+        let inline = format!(
+            "meshgate:\n  config_path: {}\n  list_timeout_ms: 42\n",
+            file.display()
+        );
+        let c = load_effective_config(&inline).unwrap();
+        assert_eq!(c.meshgate.call_timeout_ms, 1234, "taken from the file");
+        assert_eq!(c.meshgate.list_timeout_ms, 42, "the inline value wins");
+        assert!(c.mcp_servers.contains_key("web"));
+
+        std::fs::write(&file, "meshgate:\n  config_path: /elsewhere.yaml\n").unwrap();
+        let e = load_effective_config(&inline).unwrap_err().to_string();
+        assert!(e.contains("meshgate.config_path"), "{e}");
+        std::fs::write(&file, "meshgate:\n  call_timeout_ms: soon\n").unwrap();
+        let e = load_effective_config(&inline).unwrap_err().to_string();
+        assert!(e.contains("call_timeout_ms"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn legacy_auth_header_name_env_wins_over_config() {

@@ -18,6 +18,7 @@
 //!   [`StoreError::Conflict`], never a silent cascade.
 
 mod columns;
+mod crypt;
 mod db;
 mod error;
 mod keys;
@@ -32,6 +33,7 @@ mod snapshot;
 mod teams;
 mod validate;
 
+pub use crypt::StoreKeys;
 pub use error::StoreError;
 pub use open::{redact, Backend, OpenOptions, Store, DEFAULT_DB_FILE};
 pub use records::{

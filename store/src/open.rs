@@ -10,6 +10,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use std::sync::Arc;
+
+use crate::crypt::StoreKeys;
 use crate::db::{Tx, Q};
 use crate::error::StoreError;
 use crate::migrate;
@@ -35,12 +38,16 @@ pub struct OpenOptions {
     pub max_connections: Option<u32>,
     /// How long an operation waits for a pooled connection (default 10 s).
     pub acquire_timeout: Option<Duration>,
+    /// Seals credential columns (MCP server configs) at rest; without keys they are
+    /// stored plain. Rows that are plain or under a previous key are re-sealed on open.
+    pub keys: Option<Arc<StoreKeys>>,
 }
 
 /// The data layer: a cheap-to-clone handle on a connection pool.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    keys: Option<Arc<StoreKeys>>,
 }
 
 #[derive(Clone)]
@@ -77,7 +84,23 @@ impl Store {
         } else {
             open_sqlite(url, &options).await
         };
-        result.map_err(|e| scrub(e, &secrets))
+        let mut store = result.map_err(|e| scrub(e, &secrets))?;
+        store.keys = options.keys.clone();
+        if let Some(keys) = &options.keys {
+            let resealed = crate::servers::reseal_all(&store, keys).await?;
+            if resealed > 0 {
+                tracing::info!(
+                    rows = resealed,
+                    key = keys.current_id(),
+                    "sealed MCP server configs with the current store key"
+                );
+            }
+        }
+        Ok(store)
+    }
+
+    pub(crate) fn keys(&self) -> Option<&StoreKeys> {
+        self.keys.as_deref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -192,6 +215,10 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Store, StoreErr
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
     }
+    let db_file = connect.get_filename().to_path_buf();
+    if !in_memory {
+        precreate_private(&db_file)?;
+    }
     let mut pool = SqlitePoolOptions::new()
         .acquire_timeout(options.acquire_timeout.unwrap_or(Duration::from_secs(10)));
     pool = if in_memory {
@@ -208,8 +235,12 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Store, StoreErr
         .await
         .map_err(|e| StoreError::Database(format!("cannot open the SQLite database: {e}")))?;
     migrate::migrator(migrate::SQLITE).await?.run(&pool).await?;
+    if !in_memory {
+        restrict_files(&db_file);
+    }
     Ok(Store {
         pool: Pool::Sqlite(pool),
+        keys: None,
     })
 }
 
@@ -233,9 +264,49 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
         StoreError::Database(format!("cannot create directory {}: {e}", dir.display()))
     })
+}
+
+/// Creates the database file readable by its owner only before SQLite opens it (SQLite
+/// gives its `-wal` and `-shm` files the database file's mode).
+fn precreate_private(db: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(db).map(|_| ()).map_err(|e| {
+        StoreError::Database(format!(
+            "cannot create the SQLite database {}: {e}",
+            db.display()
+        ))
+    })
+}
+
+/// Files of a database made before this rule (0644) are narrowed to 0600 on open.
+fn restrict_files(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let name = db.as_os_str().to_string_lossy().to_string();
+        for path in [name.clone(), format!("{name}-wal"), format!("{name}-shm")] {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
 }
 
 async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Store, StoreError> {
@@ -278,6 +349,7 @@ async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Store, StoreE
         .await?;
     Ok(Store {
         pool: Pool::Postgres(pool),
+        keys: None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! MCP servers defined in the database.
 
+use crate::crypt::{is_sealed, StoreKeys};
 use crate::db::{Row, Tx, Q};
 use crate::error::StoreError;
 use crate::open::Store;
@@ -15,33 +16,119 @@ fn select_sql(filter: &str) -> String {
     )
 }
 
-fn from_row(row: &Row) -> Result<McpServerRecord, StoreError> {
+/// The associated data a row's sealed config is bound to.
+fn sealed_row(server_id: &str) -> String {
+    format!("mcp_servers.config\0{server_id}")
+}
+
+/// The `config` column as stored: sealed with the current key when the store has keys.
+fn config_column(
+    keys: Option<&StoreKeys>,
+    server_id: &str,
+    config: &crate::records::JsonObject,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let Some(keys) = keys else {
+        return Ok(columns::object_value(config));
+    };
+    let plain = serde_json::to_vec(config)
+        .map_err(|e| StoreError::Database(format!("cannot serialize a server config: {e}")))?;
+    Ok(Some(serde_json::Value::String(
+        keys.seal(&sealed_row(server_id), &plain)?,
+    )))
+}
+
+/// The `config` column read back: a sealed string is opened, a plain object (written
+/// before encryption) taken as it is.
+fn config_from_row(
+    row: &Row,
+    keys: Option<&StoreKeys>,
+    server_id: &str,
+) -> Result<crate::records::JsonObject, StoreError> {
+    match row.json("config")? {
+        Some(serde_json::Value::String(s)) if is_sealed(&s) => {
+            let keys = keys.ok_or_else(|| {
+                StoreError::Database(
+                    "an MCP server's config is sealed but the store was opened without a key (MESHGATE_STORE_KEY)"
+                        .into(),
+                )
+            })?;
+            let plain = keys.open(&sealed_row(server_id), &s)?;
+            serde_json::from_slice(&plain)
+                .map_err(|e| StoreError::Database(format!("a sealed config holds bad JSON: {e}")))
+        }
+        _ => columns::object_from_row(row, "config"),
+    }
+}
+
+fn from_row(row: &Row, keys: Option<&StoreKeys>) -> Result<McpServerRecord, StoreError> {
+    let server_id: String = row.get("server_id")?;
     Ok(McpServerRecord {
-        server_id: row.get("server_id")?,
+        config: config_from_row(row, keys, &server_id)?,
+        server_id,
         server_name: row.get("server_name")?,
         alias: row.get("alias")?,
         description: row.get("description")?,
-        config: columns::object_from_row(row, "config")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
 }
 
-async fn load(tx: &mut Tx, server_id: &str) -> Result<McpServerRecord, StoreError> {
+async fn load(
+    tx: &mut Tx,
+    server_id: &str,
+    keys: Option<&StoreKeys>,
+) -> Result<McpServerRecord, StoreError> {
     tx.fetch_optional(Q::new(select_sql("WHERE server_id = $1")).text(server_id))
         .await?
         .as_ref()
-        .map(from_row)
+        .map(|r| from_row(r, keys))
         .transpose()?
         .ok_or_else(|| StoreError::not_found(KIND, server_id))
 }
 
-pub(crate) async fn list(tx: &mut Tx) -> Result<Vec<McpServerRecord>, StoreError> {
+pub(crate) async fn list(
+    tx: &mut Tx,
+    keys: Option<&StoreKeys>,
+) -> Result<Vec<McpServerRecord>, StoreError> {
     tx.fetch_all(Q::new(select_sql("ORDER BY lower(server_name), server_id")))
         .await?
         .iter()
-        .map(from_row)
+        .map(|r| from_row(r, keys))
         .collect()
+}
+
+/// Seals every config that is plain or under a previous key with the current key (run
+/// when the store opens: finishes an upgrade to encryption or a key rotation). Returns
+/// how many rows were rewritten; nothing is written (no revision bump) when none is due.
+pub(crate) async fn reseal_all(store: &Store, keys: &StoreKeys) -> Result<usize, StoreError> {
+    let mut tx = store.read().await?;
+    let rows = tx
+        .fetch_all(Q::new("SELECT server_id, config FROM mcp_servers"))
+        .await?;
+    tx.commit().await?;
+    let mut due = Vec::new();
+    for row in &rows {
+        let id: String = row.get("server_id")?;
+        let current = matches!(row.json("config")?, Some(serde_json::Value::String(s)) if keys.is_current(&s));
+        if !current {
+            due.push(id);
+        }
+    }
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = store.write().await?;
+    for id in &due {
+        let record = load(&mut tx, id, Some(keys)).await?;
+        tx.execute(
+            Q::new("UPDATE mcp_servers SET config = $1 WHERE server_id = $2")
+                .json(config_column(Some(keys), id, &record.config)?)
+                .text(id),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
 }
 
 fn validate_record(s: &McpServerRecord) -> Result<(), StoreError> {
@@ -121,7 +208,11 @@ impl Store {
             .text(&record.server_name)
             .opt_text(record.alias.as_deref())
             .opt_text(record.description.as_deref())
-            .json(columns::object_value(&record.config))
+            .json(config_column(
+                self.keys(),
+                &record.server_id,
+                &record.config,
+            )?)
             .time(Some(record.created_at))
             .time(Some(record.updated_at)),
         )
@@ -137,7 +228,7 @@ impl Store {
         patch: McpServerPatch,
     ) -> Result<McpServerRecord, StoreError> {
         let mut tx = self.write().await?;
-        let mut s = load(&mut tx, server_id).await?;
+        let mut s = load(&mut tx, server_id, self.keys()).await?;
         if let Some(name) = patch.server_name {
             s.server_name = name;
         }
@@ -157,7 +248,7 @@ impl Store {
             .text(&s.server_name)
             .opt_text(s.alias.as_deref())
             .opt_text(s.description.as_deref())
-            .json(columns::object_value(&s.config))
+            .json(config_column(self.keys(), &s.server_id, &s.config)?)
             .time(Some(s.updated_at))
             .text(&s.server_id),
         )
@@ -170,7 +261,7 @@ impl Store {
     /// config-file server of the same name); such entries simply match nothing.
     pub async fn delete_mcp_server(&self, server_id: &str) -> Result<McpServerRecord, StoreError> {
         let mut tx = self.write().await?;
-        let s = load(&mut tx, server_id).await?;
+        let s = load(&mut tx, server_id, self.keys()).await?;
         tx.execute(Q::new("DELETE FROM mcp_servers WHERE server_id = $1").text(server_id))
             .await?;
         tx.commit().await?;
@@ -179,7 +270,7 @@ impl Store {
 
     pub async fn get_mcp_server(&self, server_id: &str) -> Result<McpServerRecord, StoreError> {
         let mut tx = self.read().await?;
-        let s = load(&mut tx, server_id).await;
+        let s = load(&mut tx, server_id, self.keys()).await;
         tx.commit().await?;
         s
     }
@@ -197,7 +288,7 @@ impl Store {
             .await?;
         tx.commit().await?;
         row.as_ref()
-            .map(from_row)
+            .map(|r| from_row(r, self.keys()))
             .transpose()?
             .ok_or_else(|| StoreError::not_found(KIND, name))
     }
@@ -205,7 +296,7 @@ impl Store {
     /// Every server, by name.
     pub async fn list_mcp_servers(&self) -> Result<Vec<McpServerRecord>, StoreError> {
         let mut tx = self.read().await?;
-        let servers = list(&mut tx).await?;
+        let servers = list(&mut tx, self.keys()).await?;
         tx.commit().await?;
         Ok(servers)
     }

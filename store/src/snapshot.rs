@@ -33,7 +33,7 @@ impl Store {
             organizations: orgs::list(&mut tx).await?,
             teams: teams::list(&mut tx).await?,
             keys: keys::list(&mut tx).await?,
-            mcp_servers: servers::list(&mut tx).await?,
+            mcp_servers: servers::list(&mut tx, self.keys()).await?,
         };
         tx.commit().await?;
         Ok(snapshot)

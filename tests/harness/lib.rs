@@ -262,6 +262,9 @@ pub struct GatewayOptions {
     /// Circuit-breaker budget of the MCP cluster to the sidecar (default
     /// [`SidecarBudget::MCP`]); tests shrink it to fill it with a bounded count.
     pub mcp_budget: Option<SidecarBudget>,
+    /// Extra environment variables of the sidecar (override the harness defaults, e.g.
+    /// `MESHGATE_ALLOWED_OUTBOUND_RANGES`).
+    pub sidecar_env: Vec<(String, String)>,
 }
 
 /// Envoy circuit breakers of one cluster to the sidecar (see docs/security.md).
@@ -325,6 +328,7 @@ impl GatewayOptions {
             database: Database::Sqlite,
             wasm: None,
             mcp_budget: None,
+            sidecar_env: Vec::new(),
         }
     }
 }
@@ -358,7 +362,14 @@ impl Gateway {
             Database::Sqlite => None,
             Database::Postgres => Some(format!("e2e_{}_{}", std::process::id(), free_port())),
         };
-        let sidecar = start_sidecar_with(sidecar_port, &dir.0, schema.as_deref());
+        // Servers registered through the admin API may reach the test upstreams on
+        // loopback, but never this gateway's Envoy ports.
+        let mut env = vec![(
+            "MESHGATE_DENIED_OUTBOUND_PORTS".to_string(),
+            format!("{port},{admin_port}"),
+        )];
+        env.extend(opts.sidecar_env.iter().cloned());
+        let sidecar = start_sidecar_full(sidecar_port, &dir.0, schema.as_deref(), None, &env);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
         let gw = Gateway {
@@ -416,7 +427,7 @@ pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
 /// A second replica: its own port and data, the same secret, the gateway document
 /// loaded from `config` at start (no filter syncs it).
 pub fn start_replica(port: u16, data_dir: &Path, config: &Path) -> Proc {
-    start_sidecar_full(port, data_dir, None, Some(config))
+    start_sidecar_full(port, data_dir, None, Some(config), &[])
 }
 
 /// A second replica sharing a database: SQLite in `data_dir` (the first replica's
@@ -427,12 +438,12 @@ pub fn start_replica_sharing(
     pg_schema: Option<&str>,
     config: &Path,
 ) -> Proc {
-    start_sidecar_full(port, data_dir, pg_schema, Some(config))
+    start_sidecar_full(port, data_dir, pg_schema, Some(config), &[])
 }
 
 /// A sidecar on SQLite in `data_dir`, or on the local PostgreSQL in `pg_schema`.
 pub fn start_sidecar_with(port: u16, data_dir: &Path, pg_schema: Option<&str>) -> Proc {
-    start_sidecar_full(port, data_dir, pg_schema, None)
+    start_sidecar_full(port, data_dir, pg_schema, None, &[])
 }
 
 fn start_sidecar_full(
@@ -440,6 +451,7 @@ fn start_sidecar_full(
     data_dir: &Path,
     pg_schema: Option<&str>,
     config: Option<&Path>,
+    extra_env: &[(String, String)],
 ) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
@@ -452,6 +464,14 @@ fn start_sidecar_full(
             "MESHGATE_LOG",
             std::env::var("MESHGATE_LOG").unwrap_or_else(|_| "warn".into()),
         )
+        // The host policy for servers registered through the admin API: the test
+        // upstreams live on loopback, the in-repo stdio server may run.
+        .env("MESHGATE_ALLOWED_OUTBOUND_RANGES", "127.0.0.0/8")
+        .env(
+            "MESHGATE_ALLOWED_STDIO_COMMANDS",
+            bin("meshgate-demo-stdio").display().to_string(),
+        )
+        .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());

@@ -1,6 +1,8 @@
 //! Errors of the admin API, mapped to HTTP in one place: `{"error": code, "message": text}`
-//! plus `"field"` when one input field is to blame. Database failures are logged here and
-//! answered without their details; no message carries a secret.
+//! plus `"field"` when one input field is to blame, and LiteLLM's FastAPI-style
+//! `"detail": {"error", "message"}` beside them (what LiteLLM clients parse). Database
+//! failures are logged here and answered without their details; no message carries a
+//! secret.
 
 use http::{header, HeaderValue, Response, StatusCode};
 use meshgate_policy::ConfigError;
@@ -30,12 +32,10 @@ pub enum ApiError {
     Conflict(String),
     /// 413.
     TooLarge(usize),
-    /// 502/504: an upstream failed; the text is safe to show.
-    Upstream {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    /// 403: a browser origin that is neither local nor in `meshgate.allowed_origins`.
+    ForbiddenOrigin,
+    /// 415: a body that is not declared as JSON.
+    NotJson,
     /// 500: details are logged, not sent.
     Internal,
 }
@@ -67,17 +67,27 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::Missing { .. } | ApiError::MalformedJson(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied { .. } | ApiError::ForbiddenOrigin => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::WrongMethod(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Upstream { status, .. } => *status,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
+        self.into_response_with(|_| {})
+    }
+
+    /// The response, with `extend` adding fields to the body (LiteLLM's envelopes).
+    pub fn into_response_with(
+        self,
+        extend: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Response<Body> {
         let status = self.status();
         let (code, message, field): (&str, String, Option<String>) = match &self {
             ApiError::Invalid { field, message } => {
@@ -102,18 +112,35 @@ impl ApiError {
                 format!("the request body is larger than {limit} bytes"),
                 None,
             ),
-            ApiError::Upstream { code, message, .. } => (code, message.clone(), None),
+            ApiError::ForbiddenOrigin => (
+                "forbidden_origin",
+                "this browser origin is not allowed (meshgate.allowed_origins)".to_string(),
+                None,
+            ),
+            ApiError::NotJson => (
+                "unsupported_media_type",
+                "the request body must be JSON, sent with `Content-Type: application/json`"
+                    .to_string(),
+                None,
+            ),
             ApiError::Internal => (
                 "internal_error",
                 "the gateway could not complete the request; see the sidecar log".to_string(),
                 None,
             ),
         };
-        let mut body = serde_json::json!({"error": code, "message": message});
-        if let (Some(field), Some(obj)) = (field, body.as_object_mut()) {
-            obj.insert("field".into(), serde_json::Value::String(field));
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), code.into());
+        body.insert("message".into(), message.clone().into());
+        if let Some(field) = field {
+            body.insert("field".into(), serde_json::Value::String(field));
         }
-        let mut resp = body::json(status, body.to_string());
+        body.insert(
+            "detail".into(),
+            serde_json::json!({"error": code, "message": message}),
+        );
+        extend(&mut body);
+        let mut resp = body::json(status, serde_json::Value::Object(body).to_string());
         if let ApiError::WrongMethod(allowed) = &self {
             if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                 resp.headers_mut().insert(header::ALLOW, v);

@@ -33,7 +33,24 @@ pub fn is_admin_path(path: &str) -> bool {
         "/v1/mcp/",
         "/mcp-rest/",
     ];
-    PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
+    PREFIXES.iter().any(|p| path.starts_with(p))
+        || path == "/v1/mcp/server"
+        || path.trim_end_matches('/') == ENABLED
+}
+
+/// LiteLLM's `GET /mcp/enabled` → `{"enabled": true}`.
+const ENABLED: &str = "/mcp/enabled";
+
+/// Whether a body is declared as JSON (`application/json`, `application/*+json`).
+fn declares_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
 }
 
 pub async fn handle(
@@ -41,6 +58,18 @@ pub async fn handle(
     principal: Principal,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    // Browser pages of other origins are refused before anything is read (as on /mcp),
+    // and bodies must be declared JSON: the content types a page may send without a
+    // CORS preflight (text/plain, forms) never reach a handler.
+    if let Some(origin) = req.headers().get(http::header::ORIGIN) {
+        let allowed = &state.runtime().config.meshgate.allowed_origins;
+        if !origin
+            .to_str()
+            .is_ok_and(|o| meshgate_policy::origin::origin_allowed(o, allowed))
+        {
+            return ApiError::ForbiddenOrigin.into_response();
+        }
+    }
     let (parts, incoming) = req.into_parts();
     let limit = state.runtime().config.meshgate.max_body_bytes;
     // Drained when over the limit, so the 413 reaches the client (see limited_body).
@@ -57,6 +86,9 @@ pub async fn handle(
     // The filter sealed the body's hash: refuse any other body (a replayed decision).
     if let Err(e) = principal.check_body(&body) {
         return crate::error::HttpError::Unsigned(e).into_response();
+    }
+    if !body.iter().all(u8::is_ascii_whitespace) && !declares_json(&parts.headers) {
+        return ApiError::NotJson.into_response();
     }
     let req = AdminRequest::new(
         parts.method,
@@ -96,6 +128,7 @@ fn methods(path: &str) -> Option<&'static [&'static str]> {
         "/v1/mcp/access_groups" => GET,
         "/mcp-rest/tools/list" => GET,
         "/mcp-rest/tools/call" => POST,
+        ENABLED => GET,
         p if server_ident(p).is_some() => &["GET", "DELETE"],
         _ => return None,
     })
@@ -146,6 +179,7 @@ async fn dispatch(state: &AppState, req: &AdminRequest) -> Reply {
         (_, "/v1/mcp/access_groups") => servers::access_groups(state, req).await,
         (_, "/mcp-rest/tools/list") => rest::tools_list(state, req).await,
         (_, "/mcp-rest/tools/call") => rest::tools_call(state, req).await,
+        (_, ENABLED) => request::ok(&serde_json::json!({"enabled": true})),
         (method, p) => match server_ident(p) {
             Some(id) if method == Method::GET => servers::get(state, req, id).await,
             Some(id) => servers::delete(state, req, id).await,

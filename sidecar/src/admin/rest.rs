@@ -20,7 +20,7 @@ use crate::body;
 use crate::mcp::dispatch::Ctx;
 use crate::mcp::tools;
 use crate::state::AppState;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::Upstream;
 
 fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
     Ctx {
@@ -48,13 +48,20 @@ async fn server_ids(state: &AppState, ctx: &Ctx<'_>) -> HashMap<String, String> 
         .unwrap_or_default()
 }
 
-/// The upstream a `server_id` names (id, name or alias, case-insensitive): 404
-/// `server_not_found` if none, 403 `access_denied` when outside this request's scope.
+/// The upstream a `server_id` names (id, name or alias, case-insensitive): 403
+/// `access_denied` when outside this request's scope; when there is none, 404
+/// `server_not_found` — or, for `tools/list` (`unknown_is_denied`), 403 as LiteLLM
+/// answers there.
 async fn resolve(
     ctx: &Ctx<'_>,
     ids: &HashMap<String, String>,
     ident: &str,
+    unknown_is_denied: bool,
 ) -> Result<Arc<Upstream>, ApiError> {
+    let denied = || ApiError::Denied {
+        code: "access_denied",
+        message: format!("The key is not allowed to access server {ident}"),
+    };
     let upstreams = &ctx.runtime.upstreams;
     let found = upstreams
         .values()
@@ -69,12 +76,15 @@ async fn resolve(
                 .find(|(_, id)| id.as_str() == ident)
                 .and_then(|(name, _)| upstreams.get(name))
         })
-        .ok_or_else(|| server_not_found(ident))?;
+        .ok_or_else(|| {
+            if unknown_is_denied {
+                denied()
+            } else {
+                server_not_found(ident)
+            }
+        })?;
     if !ctx.principal.scope.allows(&found.name) {
-        return Err(ApiError::Denied {
-            code: "access_denied",
-            message: format!("The key is not allowed to access server {ident}"),
-        });
+        return Err(denied());
     }
     Ok(Arc::clone(found))
 }
@@ -90,15 +100,23 @@ fn mcp_info(upstream: &Upstream, ids: &HashMap<String, String>) -> Value {
 
 /// `GET /mcp-rest/tools/list[?server_id=]` → `{"tools": [{name (bare), description,
 /// inputSchema, mcp_info}], "error": null | "partial_failure" | "server_error" |
-/// "access_denied", "message"}`.
+/// "access_denied", "message"}`; a refusal keeps the envelope (`"tools": []`).
 pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
+    Ok(list_tools(state, req).await.unwrap_or_else(|e| {
+        e.into_response_with(|body| {
+            body.insert("tools".into(), Value::Array(Vec::new()));
+        })
+    }))
+}
+
+async fn list_tools(state: &AppState, req: &AdminRequest) -> Reply {
     let ctx = ctx(state, req);
     let ids = server_ids(state, &ctx).await;
     let asked = req
         .query("server_id")
         .or_else(|| req.query("mcp_server_name"));
     let upstreams = match asked {
-        Some(ident) => vec![resolve(&ctx, &ids, ident).await?],
+        Some(ident) => vec![resolve(&ctx, &ids, ident, true).await?],
         None => tools::allowed(&ctx),
     };
     if upstreams.is_empty() {
@@ -176,8 +194,9 @@ pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
 
 /// `POST /mcp-rest/tools/call` `{"server_id", "name", "arguments"}` → the upstream's
 /// CallToolResult. Refusals: 400 `missing_parameter`, 404 `server_not_found` /
-/// `tool_not_found`, 403 `access_denied` / `tool_not_allowed` / `parameters_not_allowed`;
-/// upstream failures: 502 `server_error`, 504 `upstream_timeout`.
+/// `tool_not_found`, 403 `access_denied` / `tool_not_allowed` / `parameters_not_allowed`.
+/// An upstream that fails or does not answer in time is a 200 `isError` result (as
+/// LiteLLM answers), its text free of URLs and secrets.
 pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
     let body = req.object()?;
     let server = required_str(&body, "server_id")?;
@@ -197,7 +216,7 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
     };
     let ctx = ctx(state, req);
     let ids = server_ids(state, &ctx).await;
-    let upstream = resolve(&ctx, &ids, server).await?;
+    let upstream = resolve(&ctx, &ids, server, false).await?;
     let bare = bare_name(&ctx, &upstream, name);
     let shown = prefixed(&upstream.prefix, &bare);
     if !ToolRules::for_server(&upstream.name, &upstream.prefix, &upstream.config).permits(&bare) {
@@ -244,16 +263,13 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
         .await
     {
         Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
-        Err(e @ UpstreamError::Timeout(_)) => Err(ApiError::Upstream {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            code: "upstream_timeout",
-            message: format!("server '{}' {}", upstream.name, tools::describe(&e)),
-        }),
-        Err(e) => Err(ApiError::Upstream {
-            status: StatusCode::BAD_GATEWAY,
-            code: "server_error",
-            message: format!("server '{}' {}", upstream.name, tools::describe(&e)),
-        }),
+        Err(e) => {
+            let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
+            ok(&serde_json::json!({
+                "content": [{"type": "text", "text": text}],
+                "isError": true,
+            }))
+        }
     }
 }
 

@@ -9,13 +9,14 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use meshgate_policy::env::ProcessEnv;
-use meshgate_policy::{load_config, GatewayConfig, ServerConfig};
+use meshgate_policy::{GatewayConfig, ServerConfig};
 use meshgate_store::{McpServerPatch, McpServerRecord, NewMcpServer, StoreError};
 
 use super::error::{from_server_config, ApiError};
 use super::redact::{redact_config, restore_redacted};
 use super::request::{ok, required_str, type_name, AdminRequest, Reply};
+use crate::compile::{load_database_server, DatabaseServerError};
+use crate::guard::HostPolicy;
 use crate::state::{AppState, Runtime};
 
 /// Body fields that describe the record rather than the server's configuration, or that
@@ -348,21 +349,32 @@ fn check_free_of_file(
     Ok(())
 }
 
-/// Validates a server as the gateway will load it: `load_config` on
-/// `{"mcp_servers": {name: config + alias}}`, with `os.environ/` references resolved.
-fn validate_config(
+/// Validates a server as the gateway will load it (`compile::load_database_server`: the
+/// operator's host policy, then `load_config` on `{"mcp_servers": {name: config +
+/// alias}}` with only the allowed `os.environ/` names visible), then resolves its URLs
+/// and checks every address.
+async fn validate_config(
+    host: &HostPolicy,
     name: &str,
     alias: Option<&str>,
     config: &Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let mut entry = config.clone();
-    if let Some(alias) = alias {
-        entry.insert("alias".into(), Value::String(alias.to_string()));
+    let parsed = load_database_server(name, alias, config, host).map_err(|e| match e {
+        DatabaseServerError::Config(e) => from_server_config(name, e),
+        DatabaseServerError::Host(g) => ApiError::Invalid {
+            field: g.field,
+            message: g.message,
+        },
+    })?;
+    for server in parsed.mcp_servers.values() {
+        host.check_addresses(server)
+            .await
+            .map_err(|g| ApiError::Invalid {
+                field: g.field,
+                message: g.message,
+            })?;
     }
-    let doc = serde_json::json!({ "mcp_servers": { name: entry } });
-    load_config(&doc.to_string(), Some(&ProcessEnv))
-        .map(|_| ())
-        .map_err(|e| from_server_config(name, e))
+    Ok(())
 }
 
 /// `alias` and `description` are record fields; a copy inside `config` is moved out.
@@ -395,7 +407,7 @@ pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
     let description = input.description.flatten().or(config_description);
     let runtime = state.runtime();
     check_free_of_file(&runtime.file_config, &name, alias.as_deref())?;
-    validate_config(&name, alias.as_deref(), &config)?;
+    validate_config(&state.host, &name, alias.as_deref(), &config).await?;
     let record = state
         .store
         .create_mcp_server(NewMcpServer {
@@ -442,7 +454,7 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
         None => config_description.or_else(|| record.description.clone()),
     };
     check_free_of_file(&runtime.file_config, &name, alias.as_deref())?;
-    validate_config(&name, alias.as_deref(), &config)?;
+    validate_config(&state.host, &name, alias.as_deref(), &config).await?;
     let updated = state
         .store
         .update_mcp_server(
@@ -524,6 +536,23 @@ mod tests {
         );
     }
 
+    fn validate_config(
+        name: &str,
+        alias: Option<&str>,
+        config: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(super::validate_config(
+            &HostPolicy::default(),
+            name,
+            alias,
+            config,
+        ))
+    }
+
     #[test]
     fn validation_names_the_field_and_file_names_are_reserved() {
         let cfg = json!({"url": "http://h/mcp", "transport": "carrier-pigeon"});
@@ -538,7 +567,7 @@ mod tests {
             matches!(&e, ApiError::Invalid { field, .. } if field == "trasport"),
             "{e:?}"
         );
-        let ok_cfg = json!({"url": "http://h/mcp", "transport": "http"});
+        let ok_cfg = json!({"url": "http://93.184.216.34/mcp", "transport": "http"});
         validate_config("web", Some("w"), ok_cfg.as_object().unwrap()).unwrap();
 
         let file = GatewayConfig::parse(

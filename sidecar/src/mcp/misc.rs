@@ -82,7 +82,10 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Err(UpstreamError::Rpc(e)) => Reply::Error(e),
         Err(e) => Reply::Error(RpcError::new(
             crate::jsonrpc::INTERNAL_ERROR,
-            format!("completion: server '{}' failed: {e}", upstream.prefix),
+            meshgate_policy::scrub::scrub_urls(&format!(
+                "completion: server '{}' failed: {e}",
+                upstream.prefix
+            )),
         )),
     }
 }

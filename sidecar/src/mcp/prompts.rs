@@ -69,7 +69,10 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Err(UpstreamError::Rpc(e)) => Reply::Error(e),
         Err(e) => Reply::Error(RpcError::new(
             crate::jsonrpc::INTERNAL_ERROR,
-            format!("prompt '{name}': server '{}' failed: {e}", upstream.prefix),
+            meshgate_policy::scrub::scrub_urls(&format!(
+                "prompt '{name}': server '{}' failed: {e}",
+                upstream.prefix
+            )),
         )),
     }
 }

@@ -103,7 +103,10 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         Err(e) => {
             return Reply::Error(RpcError::new(
                 crate::jsonrpc::INTERNAL_ERROR,
-                format!("resource '{uri}': server '{}' failed: {e}", upstream.prefix),
+                meshgate_policy::scrub::scrub_urls(&format!(
+                    "resource '{uri}': server '{}' failed: {e}",
+                    upstream.prefix
+                )),
             ))
         }
     };

@@ -123,7 +123,12 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     }
 }
 
+/// An upstream failure as clients read it: without any URL (`policy::scrub`).
 pub(crate) fn describe(e: &UpstreamError) -> String {
+    meshgate_policy::scrub::scrub_urls(&describe_raw(e))
+}
+
+fn describe_raw(e: &UpstreamError) -> String {
     match e {
         UpstreamError::Timeout(d) => format!("did not answer within {} ms", d.as_millis()),
         UpstreamError::Cancelled => "was told the client cancelled the request".to_string(),

@@ -27,25 +27,36 @@ use super::{
     initialize_params, session_key, CallContext, UpstreamError, UpstreamResult,
     UPSTREAM_PROTOCOL_VERSION,
 };
+use crate::guard::connector::OutboundConnector;
 use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange};
 use crate::sse::SseParser;
 
-pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<OutboundConnector>, Full<Bytes>>;
 
-/// One pooled client for every HTTP upstream (http and https).
+/// One pooled client for every configuration-file HTTP upstream (http and https).
 pub fn new_client() -> HttpClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(Duration::from_secs(10)));
+    client_over(OutboundConnector::Open(http))
+}
+
+/// The client of database-registered servers: every connection's addresses checked
+/// against the operator's outbound policy (`crate::guard::outbound`).
+pub fn new_guarded_client(policy: Arc<crate::guard::OutboundPolicy>) -> HttpClient {
+    client_over(OutboundConnector::Guarded(policy))
+}
+
+fn client_over(connector: OutboundConnector) -> HttpClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build(https)
@@ -570,9 +581,5 @@ pub(super) fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
         }
     });
     // Never echo anything that looks like a URL.
-    if reason.contains("://") {
-        "connection failed".into()
-    } else {
-        reason
-    }
+    meshgate_policy::scrub::scrub_urls(&reason)
 }

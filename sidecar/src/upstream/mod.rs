@@ -23,7 +23,7 @@ use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
-pub use self::http::{new_client as new_http_client, HttpClient};
+pub use self::http::{new_client as new_http_client, new_guarded_client, HttpClient};
 use crate::jsonrpc::RpcError;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange, Hub};

@@ -109,18 +109,22 @@ impl OpenApiUpstream {
                             return;
                         }
                         Err(why) => {
-                            let msg = format!(
+                            // The log names the spec; clients get no URL or path of it.
+                            let logged = format!(
                                 "OpenAPI server `{name}`: cannot load spec {}: {why}",
                                 redact_source(&spec_path)
                             );
+                            let msg = meshgate_policy::scrub::scrub_urls(&format!(
+                                "OpenAPI server `{name}`: cannot load its spec: {why}"
+                            ));
                             if failures == 0 {
                                 tracing::error!(
                                     server = %name,
-                                    "{msg}; the server is left out until its spec loads (tried again with a backoff of up to {} s)",
+                                    "{logged}; the server is left out until its spec loads (tried again with a backoff of up to {} s)",
                                     RETRY_MAX.as_secs()
                                 );
                             } else {
-                                tracing::debug!(server = %name, failures, "{msg}");
+                                tracing::debug!(server = %name, failures, "{logged}");
                             }
                             failures += 1;
                             let _ = tx.send(LoadState::Failed(Arc::from(msg)));

@@ -103,6 +103,34 @@ impl Harness {
         }
     }
 
+    /// Opens the same database again with these options (keys, …).
+    pub async fn reopen_with(
+        &self,
+        options: OpenOptions,
+    ) -> Result<Store, meshgate_store::StoreError> {
+        match &self.place {
+            Place::Sqlite { dir } => Store::open_with(dir.to_str().unwrap(), options).await,
+            Place::Postgres { url, schema } => {
+                Store::open_with(
+                    url,
+                    OpenOptions {
+                        schema: Some(schema.clone()),
+                        ..options
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// SQLite only: the data directory.
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        match &self.place {
+            Place::Sqlite { dir } => Some(dir),
+            Place::Postgres { .. } => None,
+        }
+    }
+
     /// Every row of `table`, each rendered as text, read without the store's code.
     pub async fn raw_rows(&self, table: &str) -> Vec<String> {
         match &self.place {

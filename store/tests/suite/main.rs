@@ -70,6 +70,7 @@ suite! {
         mcp_server_crud,
         mcp_server_names_are_unique,
         invalid_mcp_server_input_names_the_field,
+        credentials_are_sealed_at_rest_and_keys_rotate,
     ],
     sessions: [
         revocations_are_shared_bounded_and_pruned,
