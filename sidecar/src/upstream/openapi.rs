@@ -510,7 +510,13 @@ mod tests {
     use super::*;
 
     fn spec_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/openapi")
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let beside = root.join("../../shared/openapi");
+        if beside.is_dir() {
+            beside
+        } else {
+            root.join("../../../shared/openapi")
+        }
     }
 
     #[test]
