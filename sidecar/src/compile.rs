@@ -15,7 +15,12 @@ pub struct Compiled {
 }
 
 pub fn compile(file_config: &GatewayConfig, db: &Snapshot) -> Compiled {
-    let config = with_database_servers(file_config, db);
+    let mut config = with_database_servers(file_config, db);
+    // A gateway-wide setting each OpenAPI server is built with (and restarted on change).
+    let naming = config.meshgate.openapi_tool_names;
+    for server in config.mcp_servers.values_mut() {
+        server.openapi_tool_names = naming;
+    }
     let catalog = catalog_from_config(&config);
     let keys: Vec<KeyInput> = db
         .keys
