@@ -79,8 +79,7 @@ async fn last_api_path(addr: &str) -> String {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|r| r["path"].as_str().map(str::to_string))
-        .filter(|p| p.starts_with("/api/"))
-        .last()
+        .rfind(|p| p.starts_with("/api/"))
         .expect("the REST API was called")
 }
 
