@@ -175,3 +175,36 @@ async fn exact_option_lists_exact_names_and_litellm_names_still_call() {
     assert_eq!(r["isError"], false, "{r}");
     assert_eq!(last_api_path(&addr).await, "/api/v3/pet/3");
 }
+
+#[tokio::test]
+async fn rules_written_in_one_spelling_hold_for_the_other() {
+    let (_p, addr) = demo_petstore("petstore_rules").await;
+    let dir = TempDir::new("openapi-rules");
+    let synth = dir.0.join("synth.json");
+    std::fs::write(&synth, SYNTH_SPEC).expect("write spec");
+    // allowed_params keyed by the exact spelling of a path-derived name, and a deny entry
+    // in the exact spelling of the other path-derived name.
+    let servers = format!(
+        "  synth:\n    spec_path: \"{}\"\n    url: http://{addr}/api/v3\n    allowed_params:\n      get_pet_petId: [query]\n    disallowed_tools: [synth-get_store_inventory]\n",
+        synth.display()
+    );
+    let gw = Gateway::start(servers).await;
+    let (names, _) = list(&gw).await;
+    assert_eq!(
+        names,
+        ["synth-get__pet__petid_"],
+        "denied in either spelling"
+    );
+    for name in ["synth-get__pet__petid_", "synth-get_pet_petId"] {
+        let r = call(&gw, name, json!({"path": {"petId": 1}})).await;
+        assert_eq!(r["isError"], true, "{name}: {r}");
+        assert!(
+            text_of(&r).contains("parameters [path] are not allowed"),
+            "{name}: {r}"
+        );
+    }
+    for name in ["synth-get__store_inventory", "synth-get_store_inventory"] {
+        let r = call(&gw, name, json!({})).await;
+        assert_eq!(r["isError"], true, "{name}: {r}");
+    }
+}

@@ -24,6 +24,7 @@ use meshgate_openapi::{
     error_result, redact_source, response_to_result, ApiSpec, ParseOptions, ToolNaming,
 };
 use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
+use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
@@ -64,6 +65,8 @@ pub struct OpenApiUpstream {
     prefix: String,
     client: HttpClient,
     headers: ServerHeaders,
+    /// `allowed_params`, for calls by a tool's other spelling (see `call`).
+    allowed_params: std::collections::BTreeMap<String, Vec<String>>,
     state: watch::Receiver<LoadState>,
     loader: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -142,6 +145,7 @@ impl OpenApiUpstream {
             prefix: prefix.to_string(),
             client,
             headers,
+            allowed_params: config.allowed_params.clone(),
             state: rx,
             loader: Mutex::new(Some(task.abort_handle())),
         })
@@ -230,6 +234,11 @@ impl OpenApiUpstream {
                 )))
             }
         };
+        if let Some(refused) = self.refused_params(&loaded.spec, bare, args) {
+            return Ok(error_result(&format!(
+                "Error: parameters [{refused}] are not allowed for tool '{tool}'."
+            )));
+        }
         let prepared = match loaded.spec.build_request(bare, args, &loaded.base_url) {
             Ok(p) => p,
             Err(e) => return Ok(error_result(&format!("Error: tool '{tool}': {e}"))),
@@ -301,6 +310,27 @@ impl OpenApiUpstream {
             }
         };
         Ok(response_to_result(status, ct.as_deref(), &body))
+    }
+
+    /// The gateway checked `allowed_params` under the name called; an entry under the
+    /// tool's other spelling must hold as well.
+    fn refused_params(
+        &self,
+        spec: &ApiSpec,
+        called: &str,
+        args: &Map<String, Value>,
+    ) -> Option<String> {
+        if self.allowed_params.is_empty() {
+            return None;
+        }
+        let t = spec.tool(called)?;
+        [Some(t.name.as_str()), t.other_name()]
+            .into_iter()
+            .flatten()
+            .filter(|n| *n != called)
+            .map(|n| disallowed_params(&self.allowed_params, n, args.keys().map(String::as_str)))
+            .find(|refused| !refused.is_empty())
+            .map(|refused| refused.join(", "))
     }
 
     pub fn shutdown(&self) {
