@@ -131,15 +131,17 @@ async fn openapi_servers_from_a_file_and_a_url_are_listed_with_real_schemas() {
     let (_b, b) = demo_petstore("petstore_b").await;
     let gw = Gateway::start(two_servers(&a, &b, "")).await;
 
+    // LiteLLM's names (lowercased operationIds) by default; tests/openapi_names.rs covers
+    // the naming rules and calls by either spelling.
     let tools = list(&gw).await;
     let all = names(&tools);
     for expected in [
-        "petstore-getPetById",
-        "petstore-addPet",
-        "petstore-findPetsByStatus",
-        "petstore-deletePet",
-        "other-getPetById",
-        "other-loginUser",
+        "petstore-getpetbyid",
+        "petstore-addpet",
+        "petstore-findpetsbystatus",
+        "petstore-deletepet",
+        "other-getpetbyid",
+        "other-loginuser",
     ] {
         assert!(
             all.contains(&expected.to_string()),
@@ -152,7 +154,7 @@ async fn openapi_servers_from_a_file_and_a_url_are_listed_with_real_schemas() {
         "both servers serve the same spec: {all:?}"
     );
     // Real JSON Schemas survive the trip: formats, enums, defaults, output schemas, hints.
-    let get = tool(&tools, "petstore-getPetById");
+    let get = tool(&tools, "petstore-getpetbyid");
     assert_eq!(
         get["inputSchema"]["properties"]["path"]["properties"]["petId"],
         json!({"description": "ID of pet to return", "type": "integer", "format": "int64"})
@@ -164,11 +166,11 @@ async fn openapi_servers_from_a_file_and_a_url_are_listed_with_real_schemas() {
     );
     assert_eq!(get["annotations"]["readOnlyHint"], true);
     assert_eq!(get["title"], "Find pet by ID.");
-    let find = tool(&tools, "other-findPetsByStatus");
+    let find = tool(&tools, "other-findpetsbystatus");
     let status = &find["inputSchema"]["properties"]["query"]["properties"]["status"];
     assert_eq!(status["enum"], json!(["available", "pending", "sold"]));
     assert_eq!(status["default"], "available");
-    let delete = tool(&tools, "petstore-deletePet");
+    let delete = tool(&tools, "petstore-deletepet");
     assert_eq!(delete["annotations"]["destructiveHint"], true);
     assert_eq!(
         delete["inputSchema"]["properties"]["header"]["properties"]["api_key"]["type"],
@@ -456,7 +458,7 @@ async fn openapi_server_whose_spec_does_not_load_is_left_out_and_says_why() {
     let gw = Gateway::start(servers).await;
 
     let all = names(&list(&gw).await);
-    assert!(all.contains(&"petstore-getPetById".to_string()), "{all:?}");
+    assert!(all.contains(&"petstore-getpetbyid".to_string()), "{all:?}");
     for broken in ["missing-", "nobase-", "notspec-", "gone-"] {
         assert!(
             !all.iter().any(|n| n.starts_with(broken)),
@@ -515,7 +517,7 @@ async fn openapi_tools_aggregate_next_to_mcp_tools_and_follow_scoping() {
             .expect("connect through envoy");
     let tools = client.list_all_tools().await.expect("tools/list");
     let listed: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
-    for expected in ["local-echo", "petstore-getPetById", "petstore-addPet"] {
+    for expected in ["local-echo", "petstore-getpetbyid", "petstore-addpet"] {
         assert!(
             listed.contains(&expected.to_string()),
             "{expected} missing from {listed:?}"
@@ -523,7 +525,7 @@ async fn openapi_tools_aggregate_next_to_mcp_tools_and_follow_scoping() {
     }
     let get = tools
         .iter()
-        .find(|t| t.name == "petstore-getPetById")
+        .find(|t| t.name == "petstore-getpetbyid")
         .unwrap();
     assert!(get.output_schema.is_some());
     let r = client
@@ -586,7 +588,7 @@ async fn openapi_server_tool_rules_and_allowed_params_apply_before_the_api_is_ca
     let gw = Gateway::start(servers).await;
     let mut listed = names(&list(&gw).await);
     listed.sort();
-    assert_eq!(listed, ["petstore-findPetsByStatus", "petstore-getPetById"]);
+    assert_eq!(listed, ["petstore-findpetsbystatus", "petstore-getpetbyid"]);
     let r = call(
         &gw,
         "petstore-addPet",

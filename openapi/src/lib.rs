@@ -25,6 +25,7 @@ mod media;
 mod model;
 mod multipart;
 mod naming;
+mod numbers;
 mod params;
 mod refs;
 mod request;
@@ -40,13 +41,32 @@ mod tests;
 use std::collections::HashMap;
 
 pub use error::{redact_source, CallError, OpenApiError};
-pub use naming::MAX_NAME_LEN;
+pub use naming::{ToolNaming, MAX_NAME_LEN};
 pub use request::PreparedRequest;
 pub use response::{error_result, response_to_result};
-pub use tools::ToolDef;
+pub use tools::{SkippedOperation, ToolDef};
 
 use load::Dialect;
 use server::ServerInfo;
+
+/// How a spec is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Which tool names are listed (the other spelling still resolves calls).
+    pub naming: ToolNaming,
+    /// Longest tool name (a longer one is cut and given a hash suffix). The gateway
+    /// passes `128 - len("{prefix}-")` so that prefixed names stay SEP-986-valid.
+    pub max_name_len: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            naming: ToolNaming::default(),
+            max_name_len: MAX_NAME_LEN,
+        }
+    }
+}
 
 /// A loaded spec: its tools (with every `$ref` resolved) and what is needed to call them.
 #[derive(Debug, Clone)]
@@ -56,31 +76,37 @@ pub struct ApiSpec {
     version: Option<String>,
     server: ServerInfo,
     tools: Vec<ToolDef>,
+    /// Listed names, and the other scheme's names that no other tool claims.
     index: HashMap<String, usize>,
+    skipped: Vec<SkippedOperation>,
     warnings: Vec<String>,
 }
 
 impl ApiSpec {
     /// Parse JSON or YAML bytes; Swagger 2.0, OpenAPI 3.0.x, 3.1.x. `source` is only used in
     /// error messages (credentials in a URL are stripped first).
+    /// Tools get LiteLLM's names ([`ParseOptions::default`]).
     pub fn parse(bytes: &[u8], source: &str) -> Result<ApiSpec, OpenApiError> {
+        Self::parse_with(bytes, source, ParseOptions::default())
+    }
+
+    /// [`parse`](Self::parse) with the naming scheme and name length given.
+    pub fn parse_with(
+        bytes: &[u8],
+        source: &str,
+        options: ParseOptions,
+    ) -> Result<ApiSpec, OpenApiError> {
         let loaded = load::load(bytes, source)?;
         let refs = refs::Refs::new(&loaded.doc);
-        let tools = tools::build(&loaded, &refs);
+        let rules = tools::NameRules {
+            scheme: options.naming,
+            max: options.max_name_len.clamp(16, 128),
+        };
+        let tools::Built { tools, skipped } = tools::build(&loaded, &refs, rules);
+        let index = name_index(&tools, &refs);
         let warnings = refs.into_warnings();
         let info = loaded.doc.get("info");
-        let text = |k: &str| {
-            info.and_then(|i| i.get(k)).and_then(|v| match v {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        };
-        let index = tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.clone(), i))
-            .collect();
+        let text = |k: &str| info.and_then(|i| i.get(k)).and_then(numbers::scalar_text);
         Ok(ApiSpec {
             dialect: loaded.dialect,
             title: text("title"),
@@ -88,8 +114,14 @@ impl ApiSpec {
             server: ServerInfo::from_doc(&loaded.doc, loaded.dialect),
             tools,
             index,
+            skipped,
             warnings,
         })
+    }
+
+    /// Operations left out because they could not be converted (also in [`warnings`](Self::warnings)).
+    pub fn skipped(&self) -> &[SkippedOperation] {
+        &self.skipped
     }
 
     /// Base URL from the spec: OpenAPI 3 `servers[0].url` (variables replaced by their
@@ -104,6 +136,8 @@ impl ApiSpec {
         &self.tools
     }
 
+    /// A tool by its listed name, or by its name in the other scheme when no other tool
+    /// has that name (e.g. `getPetById` finds the tool listed as `getpetbyid`).
     pub fn tool(&self, name: &str) -> Option<&ToolDef> {
         self.index.get(name).and_then(|i| self.tools.get(*i))
     }
@@ -145,4 +179,33 @@ impl ApiSpec {
             .ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
         request::build(&t.op, args, base_url)
     }
+}
+
+/// Listed names first; then each tool's other-scheme name unless another tool lists it
+/// (the listed name wins: it is what clients see; the clash is a warning). Each scheme
+/// de-duplicates on its own, so two tools never share an other-scheme name.
+fn name_index(tools: &[ToolDef], refs: &refs::Refs<'_>) -> HashMap<String, usize> {
+    let mut index: HashMap<String, usize> = tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect();
+    for (i, t) in tools.iter().enumerate() {
+        let Some(other) = t.other_name() else {
+            continue;
+        };
+        match index.get(other) {
+            Some(owner) if *owner != i => refs.warn(format!(
+                "`{other}` is also the other spelling of `{}` ({} {}); a call by `{other}` reaches the tool listed under that name",
+                t.name,
+                t.method(),
+                t.path_template()
+            )),
+            Some(_) => {}
+            None => {
+                index.insert(other.to_string(), i);
+            }
+        }
+    }
+    index
 }

@@ -5,6 +5,99 @@ use serde_json::{Map, Number, Value};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::error::{redact_source, OpenApiError};
+use crate::numbers;
+
+/// A YAML/JSON value read with integers of any size (see `numbers.rs`): those beyond
+/// i64/u64 become marked strings instead of failing the whole document.
+struct Doc(Yaml);
+
+impl<'de> serde::Deserialize<'de> for Doc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
+        d.deserialize_any(DocVisitor).map(Doc)
+    }
+}
+
+struct DocVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DocVisitor {
+    type Value = Yaml;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML or JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Yaml, E> {
+        Ok(Yaml::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(i.into()))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(u.into()))
+    }
+    fn visit_i128<E>(self, i: i128) -> Result<Yaml, E> {
+        Ok(big_int(i.to_string()))
+    }
+    fn visit_u128<E>(self, u: u128) -> Result<Yaml, E> {
+        Ok(big_int(u.to_string()))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(f.into()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Yaml, E> {
+        Ok(Yaml::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Yaml, E> {
+        Ok(Yaml::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Yaml, E> {
+        Ok(Yaml::Null)
+    }
+    fn visit_none<E>(self) -> Result<Yaml, E> {
+        Ok(Yaml::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Yaml, D::Error> {
+        d.deserialize_any(DocVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Yaml, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Doc(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Yaml::Sequence(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Yaml, A::Error> {
+        let mut out = serde_yaml_ng::Mapping::new();
+        while let Some(Doc(k)) = map.next_key()? {
+            // A huge integer used as a key is just its digits.
+            let k = match k {
+                Yaml::String(s) => match s.strip_prefix(numbers::MARK) {
+                    Some(digits) => Yaml::String(digits.to_string()),
+                    None => Yaml::String(s),
+                },
+                other => other,
+            };
+            let Doc(v) = map.next_value()?;
+            if out.contains_key(&k) {
+                let name = key_text(&k).unwrap_or_default();
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate entry with key `{name}`"
+                )));
+            }
+            out.insert(k, v);
+        }
+        Ok(Yaml::Mapping(out))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Yaml, A::Error> {
+        // A custom `!tag`: the tag means nothing to OpenAPI; keep the value.
+        use serde::de::VariantAccess;
+        let (_tag, contents): (String, _) = data.variant()?;
+        contents.newtype_variant::<Doc>().map(|d| d.0)
+    }
+}
+
+fn big_int(digits: String) -> Yaml {
+    Yaml::String(format!("{}{digits}", numbers::MARK))
+}
 
 /// Which flavour of OpenAPI the document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,19 +119,22 @@ pub(crate) fn load(bytes: &[u8], source: &str) -> Result<Loaded, OpenApiError> {
     let source_name = redact_source(source);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let mut yaml: Yaml = if first == Some(b'{') {
-        serde_json::from_slice(bytes).map_err(|e| OpenApiError::Parse {
-            source_name: source_name.clone(),
-            format: "JSON",
-            reason: e.to_string(),
-        })?
+    let parsed: Result<Doc, OpenApiError> = if first == Some(b'{') {
+        serde_json::from_slice::<Doc>(&numbers::protect_json(bytes)).map_err(|e| {
+            OpenApiError::Parse {
+                source_name: source_name.clone(),
+                format: "JSON",
+                reason: e.to_string(),
+            }
+        })
     } else {
         serde_yaml_ng::from_slice(bytes).map_err(|e| OpenApiError::Parse {
             source_name: source_name.clone(),
             format: "YAML",
             reason: e.to_string(),
-        })?
+        })
     };
+    let mut yaml = parsed?.0;
     if let Err(e) = yaml.apply_merge() {
         return Err(OpenApiError::Parse {
             source_name,
@@ -72,11 +168,7 @@ pub(crate) fn load(bytes: &[u8], source: &str) -> Result<Loaded, OpenApiError> {
 }
 
 fn version_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    numbers::scalar_text(v).map(|s| s.trim().to_string())
 }
 
 fn dialect(top: &Map<String, Value>, source_name: &str) -> Result<Dialect, OpenApiError> {

@@ -18,6 +18,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::numbers;
 use crate::refs::{ref_name, Refs};
 
 /// Nested `$ref` expansion depths tried, largest first.
@@ -238,18 +239,27 @@ impl<'a, 'r> SchemaCx<'a, 'r> {
                     out.insert(k.clone(), v.clone());
                 }
                 // The boolean (3.0 / Swagger) exclusive form is handled after the loop.
-                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
-                    if v.is_number() =>
+                // Kept exactly as written (see numbers.rs), except a bound beyond f64's
+                // range: common JSON parsers (serde_json among them) refuse such a number,
+                // so one would break the whole tools/list for them; it bounds nothing a
+                // double can hold, so it is dropped.
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf"
+                    if numbers::is_number(v) =>
                 {
-                    out.insert(k.clone(), v.clone());
-                }
-                "multipleOf" if v.as_f64().is_some_and(|f| f > 0.0) => {
-                    out.insert(k.clone(), v.clone());
+                    let f = numbers::approx(v).unwrap_or(f64::NAN);
+                    if !f.is_finite() {
+                        self.refs.warn(format!(
+                            "schema keyword `{k}: {}` is beyond the range of a double; dropped",
+                            numbers::scalar_text(v).unwrap_or_default()
+                        ));
+                    } else if k != "multipleOf" || f > 0.0 {
+                        out.insert(k.clone(), v.clone());
+                    }
                 }
                 "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties"
                 | "maxProperties" | "minContains" | "maxContains" => {
-                    if let Some(n) = non_negative_int(v) {
-                        out.insert(k.clone(), json!(n));
+                    if let Some(n) = numbers::non_negative_int(v) {
+                        out.insert(k.clone(), n);
                     }
                 }
                 "uniqueItems" | "readOnly" | "writeOnly" | "deprecated" if v.is_boolean() => {
@@ -307,14 +317,6 @@ impl<'a, 'r> SchemaCx<'a, 'r> {
 
 fn is_true(v: Option<&Value>) -> bool {
     v.and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn non_negative_int(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15)
-            .map(|f| f as u64)
-    })
 }
 
 /// Validate/convert `type`. Swagger's `file` becomes a binary string.

@@ -79,6 +79,21 @@ pub struct MeshgateSettings {
     /// Open server streams (GET, legacy SSE, 2026 listen) one key may hold.
     #[serde(default = "default_max_streams_per_key")]
     pub max_streams_per_key: usize,
+    /// Tool names of OpenAPI (`spec_path`) servers: LiteLLM's (default) or `exact`.
+    #[serde(default)]
+    pub openapi_tool_names: OpenApiToolNames,
+}
+
+/// How the tools of an OpenAPI server are named.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenApiToolNames {
+    /// As LiteLLM names them: `operationId` lowercased, else `{method}_{path}`
+    /// (`get__store_inventory`), so LiteLLM configs, agents and prompts keep working.
+    #[default]
+    Litellm,
+    /// `operationId` as written (`getPetById`), else `get_store_inventory`.
+    Exact,
 }
 
 fn default_sidecar_cluster() -> String {
@@ -132,6 +147,7 @@ impl Default for MeshgateSettings {
             session_max_lifetime_ms: default_session_max_lifetime_ms(),
             max_streams_per_session: default_max_streams_per_session(),
             max_streams_per_key: default_max_streams_per_key(),
+            openapi_tool_names: OpenApiToolNames::default(),
         }
     }
 }
@@ -219,6 +235,10 @@ pub struct ServerConfig {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub token_url: Option<String>,
+    /// `meshgate.openapi_tool_names`, copied onto each server when the runtime is built
+    /// (so a change restarts the OpenAPI servers); not part of a server's own entry.
+    #[serde(skip)]
+    pub openapi_tool_names: OpenApiToolNames,
 }
 
 impl ServerConfig {
@@ -397,6 +417,9 @@ mod tests {
         assert!(err("litellm_settings: {mcp_aliases: {x: nope}}").contains("unknown server `nope`"));
         assert!(err("meshgate: {sync_interval_ms: 5}").contains("meshgate.sync_interval_ms"));
         assert!(err("meshgate: {unknown: 1}").contains("unknown field `unknown`"));
+        let bad = err("meshgate: {openapi_tool_names: lower}");
+        assert!(bad.contains("meshgate.openapi_tool_names"), "{bad}");
+        assert!(bad.contains("litellm") && bad.contains("exact"), "{bad}");
         assert!(err("mcp_servers: [1, 2]").contains("mcp_servers"));
         assert!(err("- a\n- b").contains("must be a mapping"));
         assert!(err("a: [").contains("not valid YAML"));
@@ -415,6 +438,7 @@ mod tests {
         assert_eq!(cfg.prefix_of("h"), "hh");
         assert_eq!(cfg.prefix_of("s"), "s");
         assert_eq!(cfg.meshgate.list_timeout_ms, 10_000);
+        assert_eq!(cfg.meshgate.openapi_tool_names, OpenApiToolNames::Litellm);
         let empty = load_config("mcp_servers:\ngeneral_settings:\n", None).unwrap();
         assert!(empty.mcp_servers.is_empty());
         assert!(load_config("", None).unwrap().mcp_servers.is_empty());

@@ -52,6 +52,12 @@ impl<'a> ToolRules<'a> {
         (self.allowed.is_empty() || listed(self.allowed)) && !listed(self.disallowed)
     }
 
+    /// Whether `disallowed_tools` names this tool (for a tool with a second spelling: a
+    /// deny entry in either spelling must hold).
+    pub fn denies(&self, tool: &str) -> bool {
+        self.disallowed.iter().any(|entry| self.names(entry, tool))
+    }
+
     fn names(&self, entry: &str, tool: &str) -> bool {
         entry.eq_ignore_ascii_case(tool)
             || entry.eq_ignore_ascii_case(&prefixed(self.prefix, tool))
@@ -87,6 +93,10 @@ mod tests {
             "server-name prefix matches too"
         );
         assert!(rules.permits("search"));
+
+        let cfg = server(Some(&["get_issue"]), Some(&["gh-Delete_Repo"]));
+        let rules = ToolRules::for_server("github_mcp", "gh", &cfg);
+        assert!(rules.denies("delete_repo") && !rules.denies("get_issue"));
 
         let cfg = server(Some(&[]), None);
         let rules = ToolRules::for_server("s", "s", &cfg);

@@ -19,7 +19,12 @@ pub struct Compiled {
 }
 
 pub fn compile(file_config: &GatewayConfig, db: &Snapshot, host: &HostPolicy) -> Compiled {
-    let (config, database_servers) = with_database_servers(file_config, db, host);
+    let (mut config, database_servers) = with_database_servers(file_config, db, host);
+    // A gateway-wide setting each OpenAPI server is built with (and restarted on change).
+    let naming = config.meshgate.openapi_tool_names;
+    for server in config.mcp_servers.values_mut() {
+        server.openapi_tool_names = naming;
+    }
     let catalog = catalog_from_config(&config);
     let keys: Vec<KeyInput> = db
         .keys

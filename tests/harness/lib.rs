@@ -149,9 +149,15 @@ pub async fn demo_petstore(name: &str) -> (Proc, String) {
     (proc, addr)
 }
 
-/// The public OpenAPI specs (`shared/openapi` beside the repository).
+/// The public OpenAPI specs (`shared/openapi` beside the repository, or beside the
+/// directory of worktrees when the repository is a worktree in `wt/<name>`).
 pub fn shared_openapi() -> PathBuf {
-    repo_root().join("../shared/openapi")
+    let beside = repo_root().join("../shared/openapi");
+    let beside_worktrees = repo_root().join("../../shared/openapi");
+    if !beside.is_dir() && beside_worktrees.is_dir() {
+        return beside_worktrees;
+    }
+    beside
 }
 
 /// Reads the `LISTENING addr` line a test server prints once bound.

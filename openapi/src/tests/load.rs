@@ -22,11 +22,11 @@ paths:
               schema: {type: object, properties: {n: {type: integer}}}
 "#;
     let s = ApiSpec::parse(yaml, "a.yaml").unwrap();
-    assert_eq!(names(&s), ["getA"]);
+    assert_eq!(names(&s), ["geta"], "LiteLLM's naming by default");
     assert_eq!(s.spec_version(), "3.0");
     assert_eq!(s.api_version(), Some("1"));
     // Unquoted `200:` is a YAML integer key: it still names the response.
-    let out = tool(&s, "getA").output_schema.clone().unwrap();
+    let out = tool(&s, "geta").output_schema.clone().unwrap();
     assert_eq!(out["properties"]["n"]["type"], "integer");
 
     let s = spec(json!({"swagger": "2.0", "info": {"title": "j", "version": "2"}, "paths": {}}));
@@ -101,13 +101,13 @@ fn tools_follow_document_order_and_skip_trace() {
     assert_eq!(
         names(&s),
         [
-            "post_z",
-            "get_z",
-            "delete_a",
-            "head_a",
-            "options_a",
-            "patch_a",
-            "put_a"
+            "post__z",
+            "get__z",
+            "delete__a",
+            "head__a",
+            "options__a",
+            "patch__a",
+            "put__a"
         ]
     );
 }

@@ -1,8 +1,10 @@
 //! Unit tests of every conversion rule, on small inline specs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod litellm_names;
 mod load;
 mod naming;
+mod numbers;
 mod refs;
 mod request;
 mod response;
@@ -14,8 +16,22 @@ use serde_json::{json, Map, Value};
 use crate::{ApiSpec, PreparedRequest, ToolDef};
 
 /// Parse a spec given as JSON; every generated schema must be valid JSON Schema 2020-12.
+/// Tools keep their exact names here (most rules are about other things); see
+/// [`spec_litellm`] for the default naming.
 pub(crate) fn spec(doc: Value) -> ApiSpec {
-    let s = ApiSpec::parse(doc.to_string().as_bytes(), "test.json").unwrap();
+    spec_named(doc, crate::ToolNaming::Exact)
+}
+
+pub(crate) fn spec_litellm(doc: Value) -> ApiSpec {
+    spec_named(doc, crate::ToolNaming::LiteLlm)
+}
+
+pub(crate) fn spec_named(doc: Value, naming: crate::ToolNaming) -> ApiSpec {
+    let options = crate::ParseOptions {
+        naming,
+        ..Default::default()
+    };
+    let s = ApiSpec::parse_with(doc.to_string().as_bytes(), "test.json", options).unwrap();
     for t in s.tools() {
         valid_schema(&t.input_schema);
         if let Some(o) = &t.output_schema {

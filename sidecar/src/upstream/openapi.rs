@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
-use meshgate_openapi::{error_result, redact_source, response_to_result, ApiSpec};
-use meshgate_policy::config::ServerConfig;
+use meshgate_openapi::{
+    error_result, redact_source, response_to_result, ApiSpec, ParseOptions, ToolNaming,
+};
+use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
+use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
@@ -62,6 +65,8 @@ pub struct OpenApiUpstream {
     prefix: String,
     client: HttpClient,
     headers: ServerHeaders,
+    /// `allowed_params`, for calls by a tool's other spelling (see `call`).
+    allowed_params: std::collections::BTreeMap<String, Vec<String>>,
     state: watch::Receiver<LoadState>,
     loader: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -87,11 +92,12 @@ impl OpenApiUpstream {
             let url = config.url.clone();
             let client = client.clone();
             let permits = permits_fn(&name, &prefix, config);
+            let naming = naming_of(config);
             handle.spawn(async move {
                 let mut backoff = RETRY_MIN;
                 let mut failures = 0u32;
                 loop {
-                    match load(&client, &spec_path, url.as_deref(), &prefix, Arc::clone(&permits)).await {
+                    match load(&client, &spec_path, url.as_deref(), &prefix, Arc::clone(&permits), naming).await {
                         Ok(loaded) => {
                             tracing::info!(
                                 server = %name,
@@ -104,6 +110,9 @@ impl OpenApiUpstream {
                             );
                             for w in loaded.spec.warnings() {
                                 tracing::debug!(server = %name, "OpenAPI spec warning: {w}");
+                            }
+                            for s in loaded.spec.skipped() {
+                                tracing::warn!(server = %name, "OpenAPI spec: {s}");
                             }
                             let _ = tx.send(LoadState::Ready(Arc::new(loaded)));
                             return;
@@ -140,6 +149,7 @@ impl OpenApiUpstream {
             prefix: prefix.to_string(),
             client,
             headers,
+            allowed_params: config.allowed_params.clone(),
             state: rx,
             loader: Mutex::new(Some(task.abort_handle())),
         })
@@ -228,6 +238,11 @@ impl OpenApiUpstream {
                 )))
             }
         };
+        if let Some(refused) = self.refused_params(&loaded.spec, bare, args) {
+            return Ok(error_result(&format!(
+                "Error: parameters [{refused}] are not allowed for tool '{tool}'."
+            )));
+        }
         let prepared = match loaded.spec.build_request(bare, args, &loaded.base_url) {
             Ok(p) => p,
             Err(e) => return Ok(error_result(&format!("Error: tool '{tool}': {e}"))),
@@ -301,6 +316,27 @@ impl OpenApiUpstream {
         Ok(response_to_result(status, ct.as_deref(), &body))
     }
 
+    /// The gateway checked `allowed_params` under the name called; an entry under the
+    /// tool's other spelling must hold as well.
+    fn refused_params(
+        &self,
+        spec: &ApiSpec,
+        called: &str,
+        args: &Map<String, Value>,
+    ) -> Option<String> {
+        if self.allowed_params.is_empty() {
+            return None;
+        }
+        let t = spec.tool(called)?;
+        [Some(t.name.as_str()), t.other_name()]
+            .into_iter()
+            .flatten()
+            .filter(|n| *n != called)
+            .map(|n| disallowed_params(&self.allowed_params, n, args.keys().map(String::as_str)))
+            .find(|refused| !refused.is_empty())
+            .map(|refused| refused.join(", "))
+    }
+
     pub fn shutdown(&self) {
         if let Ok(mut slot) = self.loader.lock() {
             if let Some(task) = slot.take() {
@@ -328,8 +364,12 @@ fn is_framing(name: &HeaderName) -> bool {
 
 /// `{"tools": [...]}` in one page.
 fn tools_list(spec: &ApiSpec) -> UpstreamResult {
-    let tools: Vec<Value> = spec.tools().iter().map(|t| t.to_mcp_json()).collect();
-    serde_json::value::to_raw_value(&serde_json::json!({ "tools": tools }))
+    let tools: Vec<String> = spec
+        .tools()
+        .iter()
+        .map(|t| t.to_mcp_json_text(&t.name))
+        .collect();
+    RawValue::from_string(format!("{{\"tools\":[{}]}}", tools.join(",")))
         .map_err(|e| UpstreamError::Protocol(e.to_string()))
 }
 
@@ -341,6 +381,7 @@ pub async fn load(
     url: Option<&str>,
     prefix: &str,
     permits: Permits,
+    naming: ToolNaming,
 ) -> Result<Loaded, String> {
     let spec_path = spec_path.trim();
     let is_url = is_http_url(spec_path);
@@ -353,7 +394,7 @@ pub async fn load(
     let source = redact_source(spec_path);
     let prefix = prefix.to_string();
     let (spec, catalog) = tokio::task::spawn_blocking(move || {
-        ApiSpec::parse(&bytes, &source).map(|spec| {
+        ApiSpec::parse_with(&bytes, &source, parse_options(&prefix, naming)).map(|spec| {
             let catalog = Arc::new(catalog(&spec, &prefix, &*permits));
             (spec, catalog)
         })
@@ -383,27 +424,62 @@ pub async fn load(
     })
 }
 
-/// Whether a bare tool name passes the server's `allowed_tools` / `disallowed_tools`.
-pub type Permits = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Whether a tool passes the server's `allowed_tools` / `disallowed_tools`, given its listed
+/// name and its other spelling: the listed name must be permitted (calls are checked by the
+/// name called), and a deny entry in either spelling leaves the tool out altogether.
+pub type Permits = Arc<dyn Fn(&str, Option<&str>) -> bool + Send + Sync>;
 
 fn permits_fn(name: &str, prefix: &str, config: &ServerConfig) -> Permits {
     let (name, prefix, config) = (name.to_string(), prefix.to_string(), config.clone());
-    Arc::new(move |tool: &str| ToolRules::for_server(&name, &prefix, &config).permits(tool))
+    Arc::new(move |tool: &str, other: Option<&str>| {
+        let rules = ToolRules::for_server(&name, &prefix, &config);
+        rules.permits(tool) && other.is_none_or(|o| !rules.denies(o))
+    })
 }
 
-/// The tools as the gateway lists them: prefixed JSON, and the bare names for routing.
-/// Tools the server's rules forbid are left out.
-fn catalog(spec: &ApiSpec, prefix: &str, permits: &dyn Fn(&str) -> bool) -> ToolCatalog {
+/// `meshgate.openapi_tool_names` as the converter knows it.
+fn naming_of(config: &ServerConfig) -> ToolNaming {
+    match config.openapi_tool_names {
+        OpenApiToolNames::Litellm => ToolNaming::LiteLlm,
+        OpenApiToolNames::Exact => ToolNaming::Exact,
+    }
+}
+
+/// Names short enough that `{prefix}-{name}` stays within SEP-986's 128 characters.
+fn parse_options(prefix: &str, naming: ToolNaming) -> ParseOptions {
+    ParseOptions {
+        naming,
+        max_name_len: 128usize.saturating_sub(prefixed(prefix, "").len()),
+    }
+}
+
+/// The tools as the gateway lists them: prefixed JSON (numbers exactly as the spec wrote
+/// them), and the bare names for routing: the listed name and the other spelling, which
+/// the connector resolves too. Tools the server's rules forbid are left out.
+fn catalog(
+    spec: &ApiSpec,
+    prefix: &str,
+    permits: &dyn Fn(&str, Option<&str>) -> bool,
+) -> ToolCatalog {
     let mut prefixed_tools = Vec::with_capacity(spec.tools().len());
-    let mut bare_names = HashSet::with_capacity(spec.tools().len());
+    let mut bare_names = HashSet::with_capacity(spec.tools().len() * 2);
     let mut names = Vec::with_capacity(spec.tools().len());
-    for tool in spec.tools().iter().filter(|t| permits(&t.name)) {
-        let mut json = tool.to_mcp_json();
-        json["name"] = Value::String(prefixed(prefix, &tool.name));
-        if let Ok(raw) = serde_json::value::to_raw_value(&json) {
+    for tool in spec
+        .tools()
+        .iter()
+        .filter(|t| permits(&t.name, t.other_name()))
+    {
+        let json = tool.to_mcp_json_text(&prefixed(prefix, &tool.name));
+        if let Ok(raw) = RawValue::from_string(json) {
             prefixed_tools.push(raw);
             names.push(tool.name.clone());
             bare_names.insert(tool.name.clone());
+            if let Some(other) = tool.other_name() {
+                // Only when it reaches this very tool (a listed name of another wins).
+                if spec.tool(other).is_some_and(|t| t.name == tool.name) {
+                    bare_names.insert(other.to_string());
+                }
+            }
         }
     }
     ToolCatalog {
@@ -514,7 +590,13 @@ mod tests {
     use super::*;
 
     fn spec_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/openapi")
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let beside = root.join("../../shared/openapi");
+        if beside.is_dir() {
+            beside
+        } else {
+            root.join("../../../shared/openapi")
+        }
     }
 
     #[test]
@@ -535,7 +617,8 @@ mod tests {
             path.to_str().unwrap(),
             Some("http://127.0.0.1:9/api/v3"),
             "pets",
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
         )
         .await
         .unwrap();
@@ -551,11 +634,57 @@ mod tests {
             path.to_str().unwrap(),
             None,
             "p",
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
         )
         .await
         .unwrap();
         assert_eq!(loaded.base_url, "https://petstore3.swagger.io/api/v3");
+    }
+
+    #[tokio::test]
+    async fn litellm_names_are_listed_and_both_spellings_route() {
+        let client = super::super::new_http_client();
+        let path = spec_dir().join("swagger-petstore-v3.yaml");
+        let config = ServerConfig {
+            disallowed_tools: Some(vec!["pets-deletePet".into()]),
+            ..Default::default()
+        };
+        let loaded = load(
+            &client,
+            path.to_str().unwrap(),
+            Some("http://127.0.0.1:9/api/v3"),
+            "pets",
+            permits_fn("petstore", "pets", &config),
+            naming_of(&config),
+        )
+        .await
+        .unwrap();
+        let listed: Vec<String> = loaded
+            .catalog
+            .prefixed
+            .iter()
+            .map(|raw| {
+                let v: Value = serde_json::from_str(raw.get()).unwrap();
+                v["name"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(
+            listed.contains(&"pets-getpetbyid".to_string()),
+            "{listed:?}"
+        );
+        assert!(!listed.iter().any(|n| n != &n.to_lowercase()), "{listed:?}");
+        let bare = &loaded.catalog.bare_names;
+        assert!(bare.contains("getpetbyid") && bare.contains("getPetById"));
+        // Denied in its exact spelling: gone in both.
+        assert!(!bare.contains("deletepet") && !bare.contains("deletePet"));
+        assert!(!listed.contains(&"pets-deletepet".to_string()));
+    }
+
+    #[test]
+    fn names_leave_room_for_the_prefix() {
+        let o = parse_options(&"p".repeat(20), ToolNaming::LiteLlm);
+        assert_eq!(o.max_name_len, 128 - 21);
     }
 
     #[tokio::test]
@@ -566,7 +695,8 @@ mod tests {
             "/nonexistent/spec.yaml",
             None,
             "p",
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
         )
         .await
         .err()
@@ -586,7 +716,8 @@ mod tests {
             no_servers.to_str().unwrap(),
             None,
             "p",
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
         )
         .await
         .err()
@@ -599,7 +730,8 @@ mod tests {
             not_spec.to_str().unwrap(),
             Some("http://x"),
             "p",
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
         )
         .await
         .err()
@@ -617,10 +749,17 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://u:secretpw@127.0.0.1:{port}/spec.json?token=secrettok");
-        let err = load(&client, &url, None, "p", Arc::new(|_: &str| true))
-            .await
-            .err()
-            .unwrap();
+        let err = load(
+            &client,
+            &url,
+            None,
+            "p",
+            Arc::new(|_: &str, _: Option<&str>| true),
+            ToolNaming::Exact,
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.contains("cannot fetch it"), "{err}");
         assert!(!err.contains("secret"), "{err}");
     }
