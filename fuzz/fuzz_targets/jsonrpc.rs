@@ -17,6 +17,12 @@ fn check_framing(msg: &Message) {
     let Some(id) = msg.id.as_ref() else {
         return;
     };
+    // Ids JSON-RPC and MCP allow: a string or an integer. A float id does not survive
+    // the round trip (serde_json parses floats inexactly) — finding F1 in
+    // docs/security.md; such ids must be refused before framing (issue 10, item 7).
+    if !(id.is_string() || id.is_i64() || id.is_u64()) {
+        return;
+    }
     let err = RpcError::new(jsonrpc::INVALID_REQUEST, "fuzz").to_value();
     let framed = jsonrpc::error_response(Some(id), &err);
     let back: Value = serde_json::from_slice(&framed).unwrap_or(Value::Null);
