@@ -115,8 +115,8 @@ async fn demo_pid(gw: &Gateway, tool: &str) -> u32 {
     let resp = call_tool(gw, tool, json!({})).await;
     let (_, text) = outcome(&resp);
     text.split_whitespace()
-        .filter_map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
-        .last()
+        .rev()
+        .find_map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
         .unwrap_or_else(|| panic!("no pid in {text}"))
 }
 

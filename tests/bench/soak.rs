@@ -37,7 +37,9 @@ async fn main() {
     let batches = env_or("SOAK_BATCHES", 50);
     let every = Duration::from_secs(env_or("SOAK_SAMPLE_SECS", 5));
 
-    let (_upstream, addr) = demo_http("soak_http", &[]).await;
+    // The upstream lives as long as the soak may (the harness default is 600 s).
+    let lifetime = (max.as_secs() + 1_200).to_string();
+    let (_upstream, addr) = demo_http("soak_http", &["--max-lifetime-secs", &lifetime]).await;
     let gw = Gateway::start(format!(
         "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
     ))
@@ -210,21 +212,36 @@ async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> (usize, us
     for _ in 0..n.div_ceil(10) {
         sessions.push(session(gw, key).await);
     }
+    eprintln!("soak: {} sessions for {n} streams", sessions.len());
     let mut held = Vec::new();
     let mut refused = 0;
-    for i in 0..n {
-        let mut sender = connect(gw.port).await;
-        let req = hyper::Request::get("/mcp")
-            .header("host", "127.0.0.1")
-            .header("authorization", key)
-            .header("mcp-session-id", &sessions[i / 10])
-            .header("accept", "text/event-stream")
-            .body(Full::new(Bytes::new()));
-        let Ok(req) = req else { continue };
-        match tokio::time::timeout(Duration::from_secs(10), sender.send_request(req)).await {
-            Ok(Ok(resp)) if resp.status().is_success() => held.push((sender, resp)),
-            _ => refused += 1,
+    // Opened 100 at a time, each with a bound: a refused or stuck stream is counted.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let opening = chunk.iter().map(|&i| {
+            let (port, key, session) = (gw.port, key.to_string(), sessions[i / 10].clone());
+            tokio::spawn(async move {
+                let mut sender = connect(port).await;
+                let req = hyper::Request::get("/mcp")
+                    .header("host", "127.0.0.1")
+                    .header("authorization", key)
+                    .header("mcp-session-id", session)
+                    .header("accept", "text/event-stream")
+                    .body(Full::new(Bytes::new()))
+                    .ok()?;
+                match tokio::time::timeout(Duration::from_secs(10), sender.send_request(req)).await
+                {
+                    Ok(Ok(resp)) if resp.status().is_success() => Some((sender, resp)),
+                    _ => None,
+                }
+            })
+        });
+        for opened in futures_util::future::join_all(opening).await {
+            match opened {
+                Ok(Some(stream)) => held.push(stream),
+                _ => refused += 1,
+            }
         }
+        eprintln!("soak: {} streams open, {refused} refused", held.len());
     }
     let opened = held.len();
     settle().await;
