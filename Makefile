@@ -3,7 +3,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 WASM := target/$(WASM_TARGET)/release-wasm/meshgate_filter.wasm
 
-.PHONY: run test bench conformance wasm wasm-panic build release tools test-deps lint fmt unit e2e clean
+.PHONY: run test bench conformance wasm wasm-panic build release tools test-deps lint fmt unit e2e clean fuzz faults soak
 
 
 run: tools wasm release
@@ -22,6 +22,20 @@ bench: tools wasm release
 # upstreams, for comparison); scores land in target/conformance/summary.md.
 conformance: tools
 	scripts/conformance.sh
+
+# Every fuzz target (fuzz/) for FUZZ_SECONDS each (default 60), libFuzzer via cargo-fuzz.
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh
+
+# Faults through real Envoy + filter + sidecar: upstreams killed, hanging, answering
+# garbage; the sidecar killed under load; the database cut and back (tests/faults.rs).
+faults: tools test-deps wasm build
+	$(CARGO) test -p meshgate-e2e --test faults -- --test-threads=2
+
+# Soak (not part of `make test`): SOAK_CALLS tools/call (default 1 M) with the sidecar's
+# RSS sampled, 2,000 SSE streams held open, batches; numbers for docs/benchmarks.md.
+soak: tools wasm release
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-soak
 
 wasm:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)

@@ -1,0 +1,257 @@
+//! `make soak`: SOAK_CALLS `tools/call` (default 1,000,000) through Envoy + meshgate to
+//! a fast in-repo HTTP upstream, with the sidecar's RSS sampled from /proc every few
+//! seconds; then SOAK_STREAMS GET event streams (default 2,000) held open at once and
+//! closed; then SOAK_BATCHES JSON-RPC batches of 100 `tools/call`. Bounded in time
+//! (SOAK_MAX_SECS, default 1,800: the call phase stops early and says so). Writes the
+//! numbers into the `bench:soak` section of docs/benchmarks.md.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use meshgate_e2e::http::post;
+use meshgate_e2e::load::{connect, rss_kb, write_into_docs};
+use meshgate_e2e::*;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+struct Sample {
+    at_s: f64,
+    calls: u64,
+    rss_kb: i64,
+}
+
+#[tokio::main]
+async fn main() {
+    let total = env_or("SOAK_CALLS", 1_000_000);
+    let max = Duration::from_secs(env_or("SOAK_MAX_SECS", 1_800));
+    let clients = env_or("SOAK_CLIENTS", 16) as usize;
+    let streams = env_or("SOAK_STREAMS", 2_000) as usize;
+    let batches = env_or("SOAK_BATCHES", 50);
+    let every = Duration::from_secs(env_or("SOAK_SAMPLE_SECS", 5));
+
+    // The upstream lives as long as the soak may (the harness default is 600 s).
+    let lifetime = (max.as_secs() + 1_200).to_string();
+    let (_upstream, addr) = demo_http("soak_http", &["--max-lifetime-secs", &lifetime]).await;
+    let gw = Gateway::start(format!(
+        "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
+    ))
+    .await;
+    let pid = gw.sidecar.pid();
+    let key = format!("Bearer {MASTER_KEY}");
+    let session = session(&gw, &key).await;
+    let rss_start = rss_kb(pid);
+    eprintln!(
+        "soak: sidecar pid {pid}, RSS {rss_start} kB at start; {total} calls, {clients} clients"
+    );
+
+    // ── phase 1: calls ──
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let body = Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web-echo","arguments":{"text":"soak"}}}"#);
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let (done, errors, stop) = (done.clone(), errors.clone(), stop.clone());
+        let (port, key, session, body) = (gw.port, key.clone(), session.clone(), body.clone());
+        workers.push(tokio::spawn(async move {
+            let mut sender = connect(port).await;
+            while !stop.load(Ordering::Relaxed) && done.fetch_add(1, Ordering::Relaxed) < total {
+                let req = hyper::Request::post("/mcp")
+                    .header("host", "127.0.0.1")
+                    .header("authorization", &key)
+                    .header("mcp-session-id", &session)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(Full::new(body.clone()));
+                let Ok(req) = req else { break };
+                let ok = match sender.send_request(req).await {
+                    Ok(resp) => {
+                        let good = resp.status().is_success();
+                        match resp.into_body().collect().await {
+                            Ok(b) => good && b.to_bytes().windows(4).any(|w| w == b"soak"),
+                            Err(_) => false,
+                        }
+                    }
+                    Err(_) => false,
+                };
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    if sender.ready().await.is_err() {
+                        sender = connect(port).await;
+                    }
+                }
+            }
+        }));
+    }
+    let mut samples = vec![Sample {
+        at_s: 0.0,
+        calls: 0,
+        rss_kb: rss_start,
+    }];
+    let mut timed_out = false;
+    loop {
+        tokio::time::sleep(every).await;
+        let calls = done.load(Ordering::Relaxed).min(total);
+        samples.push(Sample {
+            at_s: started.elapsed().as_secs_f64(),
+            calls,
+            rss_kb: rss_kb(pid),
+        });
+        eprintln!(
+            "soak: {:>7.0}s {:>9} calls  RSS {} kB  errors {}",
+            started.elapsed().as_secs_f64(),
+            calls,
+            rss_kb(pid),
+            errors.load(Ordering::Relaxed)
+        );
+        if calls >= total {
+            break;
+        }
+        if started.elapsed() > max {
+            timed_out = true;
+            stop.store(true, Ordering::Relaxed);
+            break;
+        }
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let calls = done.load(Ordering::Relaxed).min(total);
+    let call_errors = errors.load(Ordering::Relaxed);
+    let rss_after_calls = rss_kb(pid);
+
+    // ── phase 2: event streams held open ──
+    let rss_before_streams = rss_kb(pid);
+    let (opened, refused, (rss_streams_open, rss_streams_closed)) =
+        hold_streams(&gw, &key, streams, pid).await;
+
+    // ── phase 3: batches ──
+    let rss_before_batches = rss_kb(pid);
+    let batch: String = format!(
+        "[{}]",
+        (0..100)
+            .map(|i| format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"web-echo","arguments":{{"text":"b"}}}}}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut batch_errors = 0;
+    let batch_started = Instant::now();
+    for _ in 0..batches {
+        match post(
+            &gw.url(),
+            &[("authorization", &key), ("mcp-session-id", &session)],
+            &batch,
+        )
+        .await
+        {
+            Ok(r) if r.status == 200 => {}
+            _ => batch_errors += 1,
+        }
+    }
+    let batch_secs = batch_started.elapsed().as_secs_f64();
+    settle().await;
+    let rss_after_batches = rss_kb(pid);
+
+    let mut table = format!(
+        "Sidecar RSS (VmRSS from /proc) while `tools/call` (`web-echo`, streamable-HTTP upstream, one client session) runs through Envoy (1 worker) + meshgate, {} build, {clients} keep-alive clients, on the shared 2-core machine.\n\n",
+        std::env::var("MESHGATE_PROFILE").unwrap_or_else(|_| "debug".into())
+    );
+    table.push_str(&format!(
+        "- calls: {calls} of {total} in {elapsed:.0} s ({:.0}/s), {call_errors} errors{}\n",
+        calls as f64 / elapsed.max(0.001),
+        if timed_out {
+            " — stopped at SOAK_MAX_SECS"
+        } else {
+            ""
+        }
+    ));
+    table.push_str(&format!(
+        "- RSS: {rss_start} kB at start, {rss_after_calls} kB after the calls\n"
+    ));
+    table.push_str(&format!(
+        "- {streams} GET event streams: {opened} opened, {refused} refused; RSS {rss_before_streams} kB before, {rss_streams_open} kB with them open, {rss_streams_closed} kB after closing\n"
+    ));
+    table.push_str(&format!(
+        "- {batches} batches × 100 `tools/call`: {batch_errors} failed, {batch_secs:.1} s; RSS {rss_before_batches} kB before, {rss_after_batches} kB after\n\n"
+    ));
+    table.push_str("| s | calls | RSS kB |\n|---:|---:|---:|\n");
+    let step = (samples.len() / 24).max(1);
+    for (i, s) in samples.iter().enumerate() {
+        if i % step == 0 || i + 1 == samples.len() {
+            table.push_str(&format!("| {:.0} | {} | {} |\n", s.at_s, s.calls, s.rss_kb));
+        }
+    }
+    println!("{table}");
+    write_into_docs("soak", &table);
+}
+
+async fn session(gw: &Gateway, key: &str) -> String {
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"soak","version":"1"}}}"#;
+    let resp = post(&gw.url(), &[("authorization", key)], init)
+        .await
+        .expect("initialize");
+    resp.header("mcp-session-id")
+        .expect("session id")
+        .to_string()
+}
+
+/// Opens `n` GET event streams (one session per 10 streams), holds them all, samples
+/// RSS, closes them and samples again. Returns (opened, refused, (rss open, rss closed)).
+async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> (usize, usize, (i64, i64)) {
+    let mut sessions = Vec::new();
+    for _ in 0..n.div_ceil(10) {
+        sessions.push(session(gw, key).await);
+    }
+    eprintln!("soak: {} sessions for {n} streams", sessions.len());
+    let mut held = Vec::new();
+    let mut refused = 0;
+    // Opened 100 at a time, each with a bound: a refused or stuck stream is counted.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let opening = chunk.iter().map(|&i| {
+            let (port, key, session) = (gw.port, key.to_string(), sessions[i / 10].clone());
+            tokio::spawn(async move {
+                let mut sender = connect(port).await;
+                let req = hyper::Request::get("/mcp")
+                    .header("host", "127.0.0.1")
+                    .header("authorization", key)
+                    .header("mcp-session-id", session)
+                    .header("accept", "text/event-stream")
+                    .body(Full::new(Bytes::new()))
+                    .ok()?;
+                match tokio::time::timeout(Duration::from_secs(10), sender.send_request(req)).await
+                {
+                    Ok(Ok(resp)) if resp.status().is_success() => Some((sender, resp)),
+                    _ => None,
+                }
+            })
+        });
+        for opened in futures_util::future::join_all(opening).await {
+            match opened {
+                Ok(Some(stream)) => held.push(stream),
+                _ => refused += 1,
+            }
+        }
+        eprintln!("soak: {} streams open, {refused} refused", held.len());
+    }
+    let opened = held.len();
+    settle().await;
+    let open = rss_kb(pid);
+    drop(held);
+    settle().await;
+    (opened, refused, (open, rss_kb(pid)))
+}
+
+/// Gives the sidecar a moment to notice closed connections before RSS is read.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
