@@ -10,7 +10,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use meshgate_e2e::http::{request, Resp};
 use meshgate_e2e::*;
-#[allow(unused_imports)]
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
