@@ -10,7 +10,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use meshgate_e2e::http::{request, Resp};
 use meshgate_e2e::*;
-#[allow(unused_imports)]
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -346,6 +345,45 @@ async fn litellm_health_probes_answer_without_a_key() {
         .await
         .expect("other");
     assert_eq!(r.status, 401, "{}", r.text());
+}
+
+/// Readiness follows the store: on PostgreSQL, with the gateway's schema dropped under
+/// it, readiness is 503 naming the database, while liveness stays 200.
+#[tokio::test]
+async fn readiness_is_503_when_the_store_does_not_answer() {
+    let gw = Gateway::start_with(GatewayOptions {
+        database: Database::Postgres,
+        ..GatewayOptions::new(demo_servers())
+    })
+    .await;
+    let readiness = format!("{}/health/readiness", gw.base());
+    let r = request("GET", &readiness, &[], "")
+        .await
+        .expect("readiness");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let schema = gw.pg_schema.clone().expect("a PostgreSQL schema");
+    let dropped = std::process::Command::new("psql")
+        .args([
+            POSTGRES_URL,
+            "-q",
+            "-c",
+            &format!("DROP SCHEMA \"{schema}\" CASCADE"),
+        ])
+        .status()
+        .expect("psql");
+    assert!(dropped.success());
+    let r = request("GET", &readiness, &[], "")
+        .await
+        .expect("readiness");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"status": "unhealthy", "config": "loaded", "db": "not connected"})
+    );
+    let r = request("GET", &format!("{}/health/liveliness", gw.base()), &[], "")
+        .await
+        .expect("liveliness");
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[tokio::test]
