@@ -315,16 +315,15 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     )
     .await;
     seen.add("sidecar: bad signature", &r);
-    let decision = meshgate_policy::signing::seal_decision(
-        SECRET.as_bytes(),
-        "POST",
-        "/_meshgate/v1/sync",
-        now_ms(),
-        "_filter",
-        "*",
-    );
     let bad_doc = format!(
         "general_settings: {{master_key: {MASTER_KEY}}}\nmcp_servers:\n  x: {{url: \"http://127.0.0.1:1/mcp\", transport: http, auth_value: {SYNC_SECRET}, bogus: {SYNC_SECRET}}}\n"
+    );
+    let decision = meshgate_e2e::seal(
+        "POST",
+        "/_meshgate/v1/sync",
+        "_filter",
+        "*",
+        Some(bad_doc.as_bytes()),
     );
     let r = send(
         &format!("{side}/_meshgate/v1/sync"),

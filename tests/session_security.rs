@@ -246,14 +246,7 @@ async fn delete_ends_the_session_on_every_replica(db: Database) {
         .session
         .expect("session id");
     let on_replica = |session: String| async move {
-        let decision = meshgate_policy::signing::seal_decision(
-            SECRET.as_bytes(),
-            "POST",
-            "/mcp",
-            now_ms(),
-            "master",
-            "*",
-        );
+        let decision = meshgate_e2e::seal("POST", "/mcp", "master", "*", None);
         let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
         meshgate_e2e::http::post(
             &format!("http://127.0.0.1:{port}/mcp"),
