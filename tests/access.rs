@@ -246,8 +246,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 // ---------------------------------------------------------------- scenarios
 
 /// A key from `/key/generate` works through Envoy, is stored only as its hash, is never
-/// shown again, and blocking, unblocking, deleting and expiry reach the filter within
-/// 2 s; `rpm_limit` is enforced with 429 + Retry-After.
+/// shown again, and blocking, unblocking, deleting and expiry are enforced by the filter
+/// as soon as the admin call returns; `rpm_limit` is enforced with 429 + Retry-After.
 async fn key_lifecycle_block_unblock_delete_expiry_and_rate_limit(db: Database) {
     let gw = start(db, demo_stdio_yaml("local", "")).await;
 
@@ -272,7 +272,7 @@ async fn key_lifecycle_block_unblock_delete_expiry_and_rate_limit(db: Database) 
     assert_eq!(generated["key_alias"], "ci");
     assert!(generated["expires"].is_string());
 
-    // Usable through Envoy within 2 s, and sees its server.
+    // Usable through Envoy as soon as /key/generate returns, and sees its server.
     await_key(&gw, &key, 200, None).await;
     assert_eq!(prefixes(&tool_names(&gw, &key).await), set(&["local"]));
     let r = call_tool(&gw, &key, "local-echo", json!({"text": "hello"})).await;
@@ -963,7 +963,7 @@ async fn admin_api_refuses_bad_requests_and_non_master_keys(db: Database) {
 }
 
 /// `POST /v1/mcp/server` creates a database server (a demo HTTP server) that a key
-/// granted by name can list and call through Envoy within 2 s, with its configured
+/// granted by name can list and call through Envoy as soon as the write returns, with its configured
 /// credentials; GET merges file and database servers and never shows a secret; names
 /// of file servers are refused (409), bad configs name the field (400); PUT keeps the
 /// secrets a client sends back redacted; DELETE takes the server away.

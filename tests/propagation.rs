@@ -185,3 +185,38 @@ async fn a_second_document_at_one_sidecar_is_refused_not_flapped() {
     assert!(first.text().contains("first-"), "{}", first.text());
     assert!(!first.text().contains("second-"), "{}", first.text());
 }
+
+/// A restarted sidecar has no document: the filter's light sync is answered 428, the
+/// filter sends its document, and the gateway serves its servers again.
+#[tokio::test]
+async fn a_restarted_sidecar_gets_the_document_again() {
+    let mut gw = Gateway::start(demo_stdio_yaml("demo", "")).await;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    assert!(send(&gw, MASTER_KEY, "/mcp", list)
+        .await
+        .text()
+        .contains("demo-"));
+    let _ = gw.sidecar.child.kill().await;
+    gw.sidecar = start_sidecar(gw.sidecar_port, &gw.dir.0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = request(
+            "POST",
+            &gw.url(),
+            &[("authorization", &format!("Bearer {MASTER_KEY}"))],
+            list,
+        )
+        .await;
+        if r.as_ref()
+            .is_ok_and(|r| r.status == 200 && r.text().contains("demo-"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted sidecar never got the document: {:?}",
+            r.map(|r| r.text())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

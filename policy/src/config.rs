@@ -42,7 +42,8 @@ pub struct MeshgateSettings {
     /// Shared HMAC secret between filter and sidecar; usually `os.environ/MESHGATE_SHARED_SECRET`.
     #[serde(default)]
     pub shared_secret: Option<String>,
-    /// How often the filter re-syncs its policy snapshot with the sidecar.
+    /// How soon the filter retries a failed policy sync (successful syncs are long-polls
+    /// that follow each other at once).
     #[serde(default = "default_sync_interval_ms")]
     pub sync_interval_ms: u64,
     /// A LiteLLM-style config.yaml read by the sidecar instead of the inline servers.

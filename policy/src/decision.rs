@@ -380,13 +380,16 @@ fn check_tool_rules(server: &SnapshotServer, intent: &RequestIntent<'_>) -> Resu
     ))
 }
 
-/// Finds the principal of a key: (principal, allowed server names, sees every server).
+/// (principal, allowed server names, sees every server, the key's rate limit).
+type Authenticated<'a> = (String, Vec<&'a str>, bool, Option<RateLimited>);
+
+/// Finds the principal of a key.
 fn authenticate<'a>(
     snapshot: &'a PolicySnapshot,
     key: &str,
     now_ms: u64,
     gate: &mut dyn RateGate,
-) -> Result<(String, Vec<&'a str>, bool, Option<RateLimited>), Rejection> {
+) -> Result<Authenticated<'a>, Rejection> {
     let hashed = hash_key(key);
     let is_master = snapshot
         .master_key_hash

@@ -138,7 +138,7 @@ async fn main() {
             rows.push(measure(t, clients).await);
         }
     }
-    let snapshot_bytes = snapshot_size(sidecar_port).await;
+    let snapshot_bytes = snapshot_size(sidecar_port, &doc).await;
     let table = render(&rows, create_secs, snapshot_bytes, rss);
     println!("{table}");
     write_into_docs("filter-keys", &table);
@@ -173,9 +173,9 @@ async fn upstream_session(port: u16) -> String {
     r.header("mcp-session-id").expect("session").to_string()
 }
 
-/// Size of the snapshot the filter downloads (signed like the filter's own sync).
-async fn snapshot_size(sidecar_port: u16) -> usize {
-    let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\n";
+/// Size of the snapshot the filter downloads (signed like the filter's own sync, with the
+/// filter's document: another one would be refused while the filter syncs).
+async fn snapshot_size(sidecar_port: u16, doc: &str) -> usize {
     let decision = meshgate_e2e::seal(
         "POST",
         "/_meshgate/v1/sync",

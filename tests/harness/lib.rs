@@ -714,7 +714,8 @@ pub fn seal(
 ) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let vm = u64::from(std::process::id()) << 32 | u64::from(free_port());
+    static VM: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let vm = *VM.get_or_init(|| u64::from(std::process::id()) << 32 | now_ms() & 0xffff_ffff);
     let hash = body.map(meshgate_policy::signing::body_digest);
     meshgate_policy::signing::seal_decision(
         SECRET.as_bytes(),
