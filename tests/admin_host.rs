@@ -186,6 +186,14 @@ async fn database_servers_get_only_what_the_operator_opened() {
         assert!(msg.contains("--allow-stdio-command"), "{msg}");
     }
     assert!(!marker.exists(), "a refused command ran");
+    // An allowed command cannot be turned into another one through its environment.
+    refused(
+        &gw,
+        json!({"server_name": "inject", "command": bin("meshgate-demo-stdio").display().to_string(),
+               "env": {"LD_PRELOAD": "/tmp/evil.so"}}),
+        "env.LD_PRELOAD",
+    )
+    .await;
 
     // os.environ/: only listed names, never MESHGATE_*, no existence oracle.
     let env_refusal = |name: &str| {

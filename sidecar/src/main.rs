@@ -43,6 +43,8 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --tls-client-ca F   require client certificates signed by this PEM CA (mTLS with Envoy)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
+Credentials at rest: env MESHGATE_STORE_KEY seals them (default: derived from the shared secret);
+  MESHGATE_STORE_KEY_PREVIOUS (comma-separated) still opens rows sealed before a rotation.
 Servers registered through the admin API (stored in the database):";
 
 struct Args {

@@ -47,6 +47,38 @@ fn refuse(field: impl Into<String>, message: impl Into<String>) -> GuardError {
     }
 }
 
+/// Variables of a stdio child that change what an allowed command runs (the loader, the
+/// interpreter's startup code or search path): a database server may not set them.
+const INJECTING_ENV: &[&str] = &[
+    "PATH",
+    "BASH_ENV",
+    "ENV",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "DENO_DIR",
+    "NPM_CONFIG_PREFIX",
+    "NPM_CONFIG_USERCONFIG",
+    "UV_INDEX_URL",
+    "PIP_INDEX_URL",
+];
+
+fn injects(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    INJECTING_ENV.contains(&upper.as_str())
+        || upper.starts_with("LD_")
+        || upper.starts_with("DYLD_")
+        || upper.starts_with("PYTHON")
+        || upper.starts_with("GIT_")
+}
+
 /// Variables a database server may never read, whatever the allow-list says.
 pub fn is_reserved_env(name: &str) -> bool {
     name.to_ascii_uppercase().starts_with("MESHGATE_")
@@ -97,6 +129,14 @@ impl HostPolicy {
                     ),
                 ));
             }
+        }
+        if let Some(name) = server.env.keys().find(|k| injects(k)) {
+            return Err(refuse(
+                format!("env.{name}"),
+                format!(
+                    "invalid env.{name}: servers registered through the API may not set variables that change what their command runs (loader, interpreter options, search paths)"
+                ),
+            ));
         }
         if let Some(spec) = server.spec_path.as_deref().map(str::trim) {
             if !is_http_url(spec) {
@@ -308,6 +348,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.check_server(&sh).unwrap_err().field, "command");
+        for name in ["LD_PRELOAD", "NODE_OPTIONS", "PYTHONSTARTUP", "path"] {
+            let injected = ServerConfig {
+                command: Some("npx".into()),
+                env: [(name.to_string(), "x".to_string())].into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                p.check_server(&injected).unwrap_err().field,
+                format!("env.{name}")
+            );
+        }
+        let token = ServerConfig {
+            command: Some("npx".into()),
+            env: [("GITHUB_TOKEN".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        };
+        p.check_server(&token).unwrap();
         let spec = |s: &str| ServerConfig {
             spec_path: Some(s.into()),
             ..Default::default()
