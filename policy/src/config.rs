@@ -356,6 +356,10 @@ mod tests {
         assert!(err("litellm_settings: {mcp_aliases: {x: nope}}").contains("unknown server `nope`"));
         assert!(err("meshgate: {sync_interval_ms: 5}").contains("meshgate.sync_interval_ms"));
         assert!(err("meshgate: {unknown: 1}").contains("unknown field `unknown`"));
+        assert!(err("meshgate: {max_batch_size: 0}").contains("meshgate.max_batch_size"));
+        let loaded = load_config("meshgate: {max_batch_size: 7}", None).unwrap();
+        assert_eq!(loaded.meshgate.max_batch_size, 7);
+        assert_eq!(MeshgateSettings::default().max_batch_size, 100);
         assert!(err("mcp_servers: [1, 2]").contains("mcp_servers"));
         assert!(err("- a\n- b").contains("must be a mapping"));
         assert!(err("a: [").contains("not valid YAML"));
