@@ -421,6 +421,11 @@ mod tests {
         let bad = err("meshgate: {openapi_tool_names: lower}");
         assert!(bad.contains("meshgate.openapi_tool_names"), "{bad}");
         assert!(bad.contains("litellm") && bad.contains("exact"), "{bad}");
+
+        assert!(err("meshgate: {max_batch_size: 0}").contains("meshgate.max_batch_size"));
+        let loaded = load_config("meshgate: {max_batch_size: 7}", None).unwrap();
+        assert_eq!(loaded.meshgate.max_batch_size, 7);
+        assert_eq!(MeshgateSettings::default().max_batch_size, 100);
         assert!(err("mcp_servers: [1, 2]").contains("mcp_servers"));
         assert!(err("- a\n- b").contains("must be a mapping"));
         assert!(err("a: [").contains("not valid YAML"));
