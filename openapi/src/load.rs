@@ -77,13 +77,17 @@ impl<'de> serde::de::Visitor<'de> for DocVisitor {
                 other => other,
             };
             let Doc(v) = map.next_value()?;
-            if out.contains_key(&k) {
-                let name = key_text(&k).unwrap_or_default();
-                return Err(serde::de::Error::custom(format!(
-                    "duplicate entry with key `{name}`"
-                )));
+            match out.entry(k) {
+                serde_yaml_ng::mapping::Entry::Occupied(e) => {
+                    let name = key_text(e.key()).unwrap_or_default();
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate entry with key `{name}`"
+                    )));
+                }
+                serde_yaml_ng::mapping::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
-            out.insert(k, v);
         }
         Ok(Yaml::Mapping(out))
     }

@@ -97,7 +97,10 @@ fn write(v: &Value, out: &mut String) {
 }
 
 fn write_string(s: &str, out: &mut String) {
-    out.push_str(&Value::String(s.to_string()).to_string());
+    match serde_json::to_string(s) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
+    }
 }
 
 /// The same value without marks: a marked number becomes the nearest f64, or its text as

@@ -340,7 +340,7 @@ fn build_one<'a>(
         }
     }
     let input = input.unwrap_or_else(|| build_input(loaded, refs, item, op, &path, 0));
-    let input_size = crate::numbers::to_text(&input.schema).len();
+    let input_size = input.schema.to_string().len();
     if input_size > HARD_SIZE_LIMIT {
         return Err(format!(
             "its inputSchema is {} KiB even with no $ref expanded (at most {} KiB)",
