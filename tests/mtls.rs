@@ -111,8 +111,14 @@ fn envoy_mtls_config(
     certs: &Path,
 ) -> String {
     let plain = envoy_config(port, admin_port, sidecar_port, document);
-    let cluster = "  - name: meshgate_sidecar\n    type: STATIC\n";
-    assert!(plain.contains(cluster));
+    // Both clusters to the sidecar (MCP traffic and the reserved control path) speak TLS.
+    let clusters = [
+        "  - name: meshgate_sidecar\n    type: STATIC\n".to_string(),
+        format!("  - name: {CONTROL_CLUSTER}\n    type: STATIC\n"),
+    ];
+    for cluster in &clusters {
+        assert!(plain.contains(cluster.as_str()), "no cluster {cluster}");
+    }
     let p = |f: &str| certs.join(f).display().to_string();
     let tls = format!(
         r#"    transport_socket:
@@ -134,7 +140,9 @@ fn envoy_mtls_config(
         key = p("client.key"),
         ca = p("ca.pem"),
     );
-    plain.replace(cluster, &format!("{cluster}{tls}"))
+    clusters.iter().fold(plain, |doc, cluster| {
+        doc.replace(cluster.as_str(), &format!("{cluster}{tls}"))
+    })
 }
 
 fn start_tls_sidecar(port: u16, dir: &Path, certs: &Path) -> Proc {

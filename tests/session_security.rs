@@ -91,7 +91,7 @@ async fn send(
 async fn rpc(gw: &Gateway, key: &str, session: Option<&str>, method: &str, params: Value) -> Resp {
     let mut headers = vec![
         ("mcp-protocol-version", "2025-11-25"),
-        ("accept", "application/json"),
+        ("accept", "application/json, text/event-stream"),
     ];
     if let Some(s) = session {
         headers.push(("mcp-session-id", s));
@@ -254,7 +254,7 @@ async fn delete_ends_the_session_on_every_replica(db: Database) {
                 ("x-meshgate-decision", decision.as_str()),
                 ("mcp-session-id", session.as_str()),
                 ("mcp-protocol-version", "2025-11-25"),
-                ("accept", "application/json"),
+                ("accept", "application/json, text/event-stream"),
             ],
             &body.to_string(),
         )
