@@ -6,6 +6,7 @@ mod compile;
 mod error;
 mod jsonrpc;
 mod mcp;
+mod naming;
 mod relay;
 mod server;
 mod sse;

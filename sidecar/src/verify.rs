@@ -12,6 +12,9 @@ use meshgate_policy::SignatureError;
 pub struct Principal {
     pub name: String,
     pub scope: ServerScope,
+    /// The path names its servers (`/mcp/<a,b>`, `/<name>/mcp`): a one-server path makes
+    /// the session that server's own (its name and instructions at `initialize`).
+    pub path_named: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +55,10 @@ pub fn verify_request(
     Ok(Principal {
         name: decision.principal,
         scope,
+        path_named: matches!(
+            meshgate_policy::decision::path_target(path),
+            meshgate_policy::decision::PathTarget::Named(_)
+        ),
     })
 }
 

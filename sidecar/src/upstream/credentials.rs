@@ -174,6 +174,12 @@ pub fn auth_header(
     let credential = credential?;
     let (name, value) = match auth_type {
         AuthType::None | AuthType::Oauth2 => return None,
+        // Servers with these are never started (`AuthType::unsupported`).
+        AuthType::AwsSigv4
+        | AuthType::Oauth2TokenExchange
+        | AuthType::Oauth2IdJag
+        | AuthType::TruePassthrough
+        | AuthType::OauthDelegate => return None,
         AuthType::ApiKey => (HeaderName::from_static("x-api-key"), credential.to_string()),
         AuthType::BearerToken => (http::header::AUTHORIZATION, format!("Bearer {credential}")),
         AuthType::Basic => (
