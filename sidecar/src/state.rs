@@ -129,6 +129,9 @@ impl AppState {
             return Ok(self.runtime());
         }
         let file_config = load_effective_config(text)?;
+        for warning in &file_config.warnings {
+            tracing::warn!("configuration: {warning}");
+        }
         Ok(self.rebuild(hash, file_config).await)
     }
 
@@ -169,6 +172,16 @@ impl AppState {
             }
         };
         let compiled = compile(&file_config, &db);
+        crate::upstream::set_known_prefixes(
+            compiled
+                .config
+                .mcp_servers
+                .keys()
+                .map(|n| compiled.config.prefix_of(n))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
         let current = self.runtime();
         let mut upstreams = IndexMap::new();
         for (name, server) in &compiled.config.mcp_servers {
@@ -232,6 +245,9 @@ pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
         other => other,
     })?;
     config.meshgate = inline.meshgate;
+    let mut warnings = inline.warnings;
+    warnings.append(&mut config.warnings);
+    config.warnings = warnings;
     Ok(config)
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use meshgate_policy::names::{prefixed, split_prefixed};
+use crate::naming::prefixed;
 
 use super::dispatch::{Ctx, Reply};
 use super::fanout::{by_prefix, list_all};
@@ -45,7 +45,7 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             "prompts/get needs a string `name`",
         ));
     };
-    let routed = match split_prefixed(&name)
+    let routed = match super::tools::split_name(ctx, &name)
         .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
     {
         Some(r) => r,

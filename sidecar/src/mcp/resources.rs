@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::sync::Arc;
 
-use meshgate_policy::names::prefixed;
+use crate::naming::prefixed;
 
 use super::dispatch::{Ctx, Reply};
 use super::fanout::{by_prefix, list_all};

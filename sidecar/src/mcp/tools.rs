@@ -7,12 +7,17 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use meshgate_policy::grants::disallowed_params;
-use meshgate_policy::names::split_prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::dispatch::{Ctx, Reply};
 use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
 use crate::upstream::{Upstream, UpstreamError};
+
+/// Splits a prefixed name with the configured separator at the longest prefix of any
+/// configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a prefix).
+pub(crate) fn split_name<'n>(ctx: &Ctx<'_>, name: &'n str) -> Option<(&'n str, &'n str)> {
+    crate::naming::split(name, ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()))
+}
 
 /// The upstreams this request may reach, in configuration order.
 pub fn allowed(ctx: &Ctx<'_>) -> Vec<Arc<Upstream>> {
@@ -186,7 +191,7 @@ pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bo
 /// `isError` result; it names the tool and never a secret.
 async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
     let upstreams = allowed(ctx);
-    if let Some((prefix, rest)) = split_prefixed(name) {
+    if let Some((prefix, rest)) = split_name(ctx, name) {
         let by_prefix = |exact: bool| {
             upstreams.iter().find(|u| {
                 if exact {
@@ -243,7 +248,7 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
         many => {
             Err(format!(
             "Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}",
-            many.iter().map(|u| format!("{}-{name}", u.prefix)).collect::<Vec<_>>().join(", ")
+            many.iter().map(|u| crate::naming::prefixed(&u.prefix, name)).collect::<Vec<_>>().join(", ")
         ))
         }
     }

@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use meshgate_policy::config::{ServerConfig, Transport};
-use meshgate_policy::names::prefixed;
+use crate::naming::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
+pub use self::credentials::set_known_prefixes;
 pub use self::http::{new_client as new_http_client, HttpClient};
 use crate::jsonrpc::RpcError;
 use crate::relay::link::ServerLink;

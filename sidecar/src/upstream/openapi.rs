@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use meshgate_openapi::{error_result, redact_source, response_to_result, ApiSpec};
 use meshgate_policy::config::ServerConfig;
-use meshgate_policy::names::prefixed;
+use crate::naming::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::credentials::ServerHeaders;
