@@ -35,16 +35,17 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     let upstreams = allowed(ctx);
     let call = ctx.call_context();
     let call = &call;
-    let catalogs = join_all(upstreams.iter().map(|u| async move {
-        match u.tools(ttl, timeout, call).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(server = %u.name, "left out of tools/list: {e}");
-                None
-            }
-        }
-    }))
-    .await;
+    let results = join_all(upstreams.iter().map(|u| u.tools(ttl, timeout, call))).await;
+    let mut outcomes = serde_json::Map::new();
+    let catalogs: Vec<_> = upstreams
+        .iter()
+        .zip(results)
+        .map(|(u, r)| {
+            outcomes.insert(u.name.clone(), super::fanout::outcome(r.as_ref().map(|_| ())));
+            r.inspect_err(|e| tracing::warn!(server = %u.name, "left out of tools/list: {e}"))
+                .ok()
+        })
+        .collect();
     let mut out = String::with_capacity(4096);
     out.push_str("{\"tools\":[");
     let mut first = true;
@@ -62,7 +63,12 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
             out.push_str(tool.get());
         }
     }
-    out.push_str("]}");
+    // `_meta["litellm.ai/server_outcomes"]`: which servers answered (LiteLLM's).
+    out.push_str("],\"_meta\":{\"");
+    out.push_str(super::fanout::OUTCOMES_META_KEY);
+    out.push_str("\":");
+    out.push_str(&Value::Object(outcomes).to_string());
+    out.push_str("}}");
     match RawValue::from_string(out) {
         Ok(raw) => Reply::Raw(raw),
         Err(e) => Reply::Error(RpcError::new(
