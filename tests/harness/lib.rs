@@ -252,6 +252,8 @@ pub struct GatewayOptions {
     /// (listener port, upstream port) of an extra filterless route, for benchmarks.
     pub plain_route: Option<(u16, u16)>,
     pub database: Database,
+    /// Extra environment of the sidecar (e.g. `MCP_TOOL_PREFIX_SEPARATOR`).
+    pub sidecar_env: Vec<(String, String)>,
 }
 
 /// Where the sidecar keeps its data in a test.
@@ -277,6 +279,7 @@ impl GatewayOptions {
             concurrency: 1,
             plain_route: None,
             database: Database::Sqlite,
+            sidecar_env: Vec::new(),
         }
     }
 }
@@ -305,7 +308,7 @@ impl Gateway {
             Database::Sqlite => None,
             Database::Postgres => Some(format!("e2e_{}_{}", std::process::id(), free_port())),
         };
-        let sidecar = start_sidecar_with(sidecar_port, &dir.0, schema.as_deref());
+        let sidecar = start_sidecar_env(sidecar_port, &dir.0, schema.as_deref(), &opts.sidecar_env);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
         let gw = Gateway {
@@ -377,6 +380,26 @@ fn start_sidecar_full(
     pg_schema: Option<&str>,
     config: Option<&Path>,
 ) -> Proc {
+    start_sidecar_inner(port, data_dir, pg_schema, config, &[])
+}
+
+/// As [`start_sidecar_with`], with extra environment variables.
+pub fn start_sidecar_env(
+    port: u16,
+    data_dir: &Path,
+    pg_schema: Option<&str>,
+    env: &[(String, String)],
+) -> Proc {
+    start_sidecar_inner(port, data_dir, pg_schema, None, env)
+}
+
+fn start_sidecar_inner(
+    port: u16,
+    data_dir: &Path,
+    pg_schema: Option<&str>,
+    config: Option<&Path>,
+    env: &[(String, String)],
+) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
     let mut cmd = Command::new(path);
@@ -397,6 +420,7 @@ fn start_sidecar_full(
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     Proc::spawn("sidecar", cmd)
 }
 
