@@ -123,16 +123,25 @@ async fn litellm_example_config_shape_loads_and_untyped_servers_are_detected() {
     let list = client.call("tools/list", json!({})).await;
     let names = tool_names(&list);
     for expected in ["my-web-echo", "legacy-echo", "my-echo"] {
-        assert!(names.contains(&expected.to_string()), "{expected} in {names:?}");
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected} in {names:?}"
+        );
     }
     // Both untyped URL servers answer calls, each on its own transport; `my-web-echo`
     // goes to the alias `my-web` (longest known prefix), not to the server `my`.
     let who = client
-        .call("tools/call", json!({"name": "my-web-whoami", "arguments": {}}))
+        .call(
+            "tools/call",
+            json!({"name": "my-web-whoami", "arguments": {}}),
+        )
         .await;
     assert!(text_of(&who).contains("web_srv"), "{who}");
     let echoed = client
-        .call("tools/call", json!({"name": "legacy-echo", "arguments": {"message": "hi"}}))
+        .call(
+            "tools/call",
+            json!({"name": "legacy-echo", "arguments": {"message": "hi"}}),
+        )
         .await;
     assert!(text_of(&echoed).contains("hi"), "{echoed}");
     let mine = client
@@ -145,7 +154,10 @@ async fn litellm_example_config_shape_loads_and_untyped_servers_are_detected() {
     assert_eq!(outcomes["web_srv"]["status"], "ok", "{outcomes}");
     assert_eq!(outcomes["legacy"]["status"], "ok", "{outcomes}");
     assert_eq!(outcomes["my"]["status"], "ok", "{outcomes}");
-    assert_eq!(outcomes["bedrock_agent"]["status"], "unavailable", "{outcomes}");
+    assert_eq!(
+        outcomes["bedrock_agent"]["status"], "unavailable",
+        "{outcomes}"
+    );
     assert!(!outcomes.to_string().contains("127.0.0.1"), "{outcomes}");
     for method in ["prompts/list", "resources/list"] {
         let r = client.call(method, json!({})).await;
@@ -156,7 +168,10 @@ async fn litellm_example_config_shape_loads_and_untyped_servers_are_detected() {
     }
     // The aws_sigv4 server is refused with a message, not silently.
     let refused = client
-        .call("tools/call", json!({"name": "bedrock_agent-anything", "arguments": {}}))
+        .call(
+            "tools/call",
+            json!({"name": "bedrock_agent-anything", "arguments": {}}),
+        )
         .await;
     assert_eq!(refused["result"]["isError"], true, "{refused}");
     assert!(
@@ -188,7 +203,10 @@ async fn upstream_instructions_reach_the_client() {
         text.contains(&format!("[web_srv]\n{WEB_INSTRUCTIONS}")),
         "{text}"
     );
-    assert!(text.contains(&format!("[my]\n{LOCAL_INSTRUCTIONS}")), "{text}");
+    assert!(
+        text.contains(&format!("[my]\n{LOCAL_INSTRUCTIONS}")),
+        "{text}"
+    );
     // server-everything's own instructions, over legacy SSE.
     assert!(text.contains("[legacy]\n"), "{text}");
     assert!(text.len() <= 32 * 1024);
@@ -256,7 +274,11 @@ async fn tool_prefix_separator_and_server_name_knobs() {
     .await
     .expect("post");
     assert_eq!(refused.status, 403, "{}", refused.text());
-    assert!(refused.text().contains("server_not_allowed"), "{}", refused.text());
+    assert!(
+        refused.text().contains("server_not_allowed"),
+        "{}",
+        refused.text()
+    );
 }
 
 #[test]

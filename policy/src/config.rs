@@ -400,7 +400,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        assert!(err("mcp_servers:\n  'my server': {command: x}").contains("`mcp_servers.my server`"));
+        assert!(
+            err("mcp_servers:\n  'my server': {command: x}").contains("`mcp_servers.my server`")
+        );
         assert!(err("mcp_servers:\n  a: {url: 'http://x', transport: htp}")
             .contains("mcp_servers.a.transport"));
         assert!(err("mcp_servers:\n  a: {url: 'http://x', trasport: http}")
@@ -409,7 +411,9 @@ mod tests {
         assert!(err("mcp_servers:\n  a: {url: 'ftp://x', transport: http}")
             .contains("not an http(s) URL"));
         assert!(err("mcp_servers:\n  a: {transport: stdio}").contains("mcp_servers.a.command"));
-        assert!(err("mcp_servers:\n  a: {command: x, alias: 'b c'}").contains("mcp_servers.a.alias"));
+        assert!(
+            err("mcp_servers:\n  a: {command: x, alias: 'b c'}").contains("mcp_servers.a.alias")
+        );
         assert!(
             err("mcp_servers:\n  a: {command: x}\n  b: {command: y, alias: A}")
                 .contains("already used")
@@ -433,8 +437,14 @@ mod tests {
         let all = cfg.warnings.join("\n");
         assert!(all.contains("mcp_servers.my-server: server name `my-server` contains the tool-name separator `-`"), "{all}");
         assert!(all.contains("mcp_servers.b: tool prefix `b-c`"), "{all}");
-        assert!(all.contains("mcp_aliases.x refers to server `nope`"), "{all}");
-        assert!(all.contains("auth_type `aws_sigv4` is not supported by meshgate yet"), "{all}");
+        assert!(
+            all.contains("mcp_aliases.x refers to server `nope`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("auth_type `aws_sigv4` is not supported by meshgate yet"),
+            "{all}"
+        );
         assert_eq!(cfg.separator(), "-");
         let env: std::collections::HashMap<String, String> = [
             ("MCP_TOOL_PREFIX_SEPARATOR".to_string(), "__".to_string()),

@@ -10,7 +10,12 @@ use crate::error::ConfigError;
 use crate::validate::{SERVER_FIELDS, SERVER_FIELDS_ACCEPTED};
 
 /// Top-level sections meshgate reads.
-const SECTIONS_USED: &[&str] = &["meshgate", "mcp_servers", "general_settings", "litellm_settings"];
+const SECTIONS_USED: &[&str] = &[
+    "meshgate",
+    "mcp_servers",
+    "general_settings",
+    "litellm_settings",
+];
 /// `general_settings` keys meshgate reads (the rest of LiteLLM's many are named in the
 /// warning). Extend this list with every key `GeneralSettings` gains.
 const GENERAL_SETTINGS_USED: &[&str] = &[
@@ -232,7 +237,11 @@ mcp_servers:
             .iter()
             .filter(|w| w.starts_with("loaded but not acted on"))
             .count();
-        assert_eq!(inert, 1, "one warning names every inert field: {:?}", cfg.warnings);
+        assert_eq!(
+            inert, 1,
+            "one warning names every inert field: {:?}",
+            cfg.warnings
+        );
         assert!(cfg.warnings.iter().any(|w| w.contains("zapier_mcp")));
         assert!(cfg
             .warnings
@@ -242,6 +251,9 @@ mcp_servers:
         let err = crate::load_config(LITELLM_FILE, Some(&HashMap::<String, String>::new()))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("general_settings.master_key") && err.contains("MASTER"), "{err}");
+        assert!(
+            err.contains("general_settings.master_key") && err.contains("MASTER"),
+            "{err}"
+        );
     }
 }

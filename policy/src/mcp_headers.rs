@@ -198,7 +198,9 @@ pub fn addressed_prefix_in<'n, 'k>(
     known: impl IntoIterator<Item = &'k str>,
 ) -> Option<&'n str> {
     match method {
-        "tools/call" | "prompts/get" => split_known(name, separator, known).map(|(prefix, _)| prefix),
+        "tools/call" | "prompts/get" => {
+            split_known(name, separator, known).map(|(prefix, _)| prefix)
+        }
         "resources/read" => {
             let (prefix, rest) = name.strip_prefix(GATEWAY_URI_SCHEME)?.split_once('/')?;
             (!prefix.is_empty() && !rest.is_empty()).then_some(prefix)
@@ -518,7 +520,10 @@ mod tests {
             addressed_prefix_in("tools/call", "web__get-sum", "__", ["web"]),
             Some("web")
         );
-        assert_eq!(addressed_prefix_in("tools/call", "web-add", "__", ["web"]), None);
+        assert_eq!(
+            addressed_prefix_in("tools/call", "web-add", "__", ["web"]),
+            None
+        );
         assert_eq!(addressed_prefix("resources/read", "meshgate:///x"), None);
         assert_eq!(addressed_prefix("resources/read", "meshgate://fs"), None);
         assert_eq!(addressed_prefix("resources/read", "file:///a"), None);

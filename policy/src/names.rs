@@ -153,10 +153,7 @@ mod tests {
             split_known("alpha__echo-it", "__", ["alpha"]),
             Some(("alpha", "echo-it"))
         );
-        assert_eq!(
-            split_known("a__b__c", "__", ["a__b"]),
-            Some(("a__b", "c"))
-        );
+        assert_eq!(split_known("a__b__c", "__", ["a__b"]), Some(("a__b", "c")));
         assert_eq!(split_known("alpha-echo", "__", ["alpha"]), None);
         assert_eq!(split_known("é-x", "-", ["e"]), Some(("é", "x")));
     }

@@ -220,7 +220,8 @@ mod tests {
         assert_eq!(u.separator, "__");
         assert_ne!(u.version, s.version);
         assert_eq!(u.split_name("gh__a-b"), Some(("gh", "a-b")));
-        let back: PolicySnapshot = serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
+        let back: PolicySnapshot =
+            serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
         assert_eq!(back.separator, "__");
         let other = GatewayConfig::parse("general_settings: {master_key: sk-def}").unwrap();
         assert_ne!(PolicySnapshot::compile(&other).version, s.version);

@@ -235,7 +235,10 @@ pub(crate) fn warnings(config: &GatewayConfig) -> Vec<String> {
     }
     for name in config.mcp_servers.keys() {
         let prefix = config.prefix_of(name);
-        for (what, value) in [("server name", name.as_str()), ("tool prefix", prefix.as_str())] {
+        for (what, value) in [
+            ("server name", name.as_str()),
+            ("tool prefix", prefix.as_str()),
+        ] {
             if crate::names::contains_separator(value, separator) {
                 out.push(format!(
                     "mcp_servers.{name}: {what} `{value}` contains the tool-name separator `{separator}`; names are split at the longest known prefix"

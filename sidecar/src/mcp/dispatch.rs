@@ -159,7 +159,12 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     }
     let server_name = match single {
         Some(u) => u.name.as_str(),
-        None => ctx.runtime.config.server_name.as_deref().unwrap_or("meshgate"),
+        None => ctx
+            .runtime
+            .config
+            .server_name
+            .as_deref()
+            .unwrap_or("meshgate"),
     };
     let mut result = serde_json::json!({
         "protocolVersion": version,
@@ -187,13 +192,20 @@ const MAX_MERGED_INSTRUCTIONS: usize = 32 * 1024;
 /// LiteLLM's format: `[<server name>]\n<instructions>` per server that has some, joined
 /// by a blank line; each bounded, and the whole. Without any, a line saying how tools
 /// are named.
-fn merged_instructions(upstreams: &[Arc<crate::upstream::Upstream>], texts: &[Option<Arc<str>>]) -> String {
+fn merged_instructions(
+    upstreams: &[Arc<crate::upstream::Upstream>],
+    texts: &[Option<Arc<str>>],
+) -> String {
     let parts: Vec<String> = upstreams
         .iter()
         .zip(texts)
         .filter_map(|(u, t)| {
             let t = t.as_deref()?;
-            Some(format!("[{}]\n{}", u.name, bounded(t, MAX_SERVER_INSTRUCTIONS)))
+            Some(format!(
+                "[{}]\n{}",
+                u.name,
+                bounded(t, MAX_SERVER_INSTRUCTIONS)
+            ))
         })
         .collect();
     if parts.is_empty() {

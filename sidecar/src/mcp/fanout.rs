@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::dispatch::Ctx;
 use super::tools::allowed;
 use crate::jsonrpc::METHOD_NOT_FOUND;
-use serde_json::Map;
 use crate::upstream::{Upstream, UpstreamError};
+use serde_json::Map;
 
 const MAX_PAGES: usize = 100;
 /// The `_meta` key of per-server outcomes (LiteLLM's).

@@ -4,7 +4,6 @@
 use futures_util::future::join_all;
 use serde_json::Value;
 
-
 use super::dispatch::{Ctx, Reply};
 use super::fanout::by_prefix;
 use super::tools::allowed;

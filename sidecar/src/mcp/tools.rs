@@ -16,7 +16,10 @@ use crate::upstream::{Upstream, UpstreamError};
 /// Splits a prefixed name with the configured separator at the longest prefix of any
 /// configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a prefix).
 pub(crate) fn split_name<'n>(ctx: &Ctx<'_>, name: &'n str) -> Option<(&'n str, &'n str)> {
-    crate::naming::split(name, ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()))
+    crate::naming::split(
+        name,
+        ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()),
+    )
 }
 
 /// The upstreams this request may reach, in configuration order.
@@ -41,7 +44,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
         .iter()
         .zip(results)
         .map(|(u, r)| {
-            outcomes.insert(u.name.clone(), super::fanout::outcome(r.as_ref().map(|_| ())));
+            outcomes.insert(
+                u.name.clone(),
+                super::fanout::outcome(r.as_ref().map(|_| ())),
+            );
             r.inspect_err(|e| tracing::warn!(server = %u.name, "left out of tools/list: {e}"))
                 .ok()
         })
@@ -251,11 +257,12 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
     match owners.as_slice() {
         [only] => Ok((Arc::clone(only), name.to_string())),
         [] => Err(format!("Error: Tool '{name}' not found")),
-        many => {
-            Err(format!(
+        many => Err(format!(
             "Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}",
-            many.iter().map(|u| crate::naming::prefixed(&u.prefix, name)).collect::<Vec<_>>().join(", ")
-        ))
-        }
+            many.iter()
+                .map(|u| crate::naming::prefixed(&u.prefix, name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }

@@ -364,7 +364,14 @@ mod tests {
             ("x-mcp-gw-ent-authorization", "Bearer for-ent"),
             ("x-mcp-gw-x-key", "for-gw"),
         ]);
-        let out = |srv| pairs(&outbound_headers(srv, &c, DEFAULT_KEY_HEADER, DEFAULT_LEGACY_AUTH_HEADER));
+        let out = |srv| {
+            pairs(&outbound_headers(
+                srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER,
+            ))
+        };
         assert_eq!(out(&short), s(&[("x-key", "for-gw")]));
         assert_eq!(out(&long), s(&[("authorization", "Bearer for-ent")]));
     }

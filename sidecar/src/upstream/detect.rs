@@ -70,9 +70,7 @@ impl DetectingUpstream {
             Probe::Refused(status) => match self.sse.open(call).await {
                 Ok(()) => Ok(self.remember(
                     Transport::Sse,
-                    &format!(
-                        "initialize got HTTP {status}; the GET opened a legacy event stream"
-                    ),
+                    &format!("initialize got HTTP {status}; the GET opened a legacy event stream"),
                 )),
                 Err(e) => {
                     tracing::info!(server = %self.name, "initialize got HTTP {status} and the legacy SSE GET failed ({e}); trying streamable HTTP");
@@ -132,7 +130,10 @@ impl DetectingUpstream {
             _ => {
                 let result = self.http.request(method, params, call).await;
                 if result.is_ok() && self.chosen.get().is_none() {
-                    self.remember(Transport::Http, "the legacy GET failed, streamable HTTP worked");
+                    self.remember(
+                        Transport::Http,
+                        "the legacy GET failed, streamable HTTP worked",
+                    );
                 }
                 result
             }

@@ -20,8 +20,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use meshgate_policy::config::{ServerConfig, Transport};
 use crate::naming::prefixed;
+use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::tool_rules::ToolRules;
 
 pub use self::credentials::set_known_prefixes;
@@ -199,7 +199,13 @@ impl Upstream {
                 Some(Transport::Stdio) => {
                     Connector::Stdio(stdio_pool::StdioPool::start(name, config, &link))
                 }
-                None => match detect::DetectingUpstream::new(name, prefix, config, client.clone(), &link) {
+                None => match detect::DetectingUpstream::new(
+                    name,
+                    prefix,
+                    config,
+                    client.clone(),
+                    &link,
+                ) {
                     Ok(u) => Connector::Detect(Arc::new(u)),
                     Err(e) => Connector::Unsupported(e),
                 },

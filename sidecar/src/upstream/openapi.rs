@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
+use crate::naming::prefixed;
 use meshgate_openapi::{error_result, redact_source, response_to_result, ApiSpec};
 use meshgate_policy::config::ServerConfig;
-use crate::naming::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::credentials::ServerHeaders;
