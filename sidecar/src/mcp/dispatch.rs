@@ -227,6 +227,15 @@ fn bounded(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// Frames a reply as JSON-RPC bytes.
+pub fn frame(id: &Value, reply: &Reply) -> Vec<u8> {
+    match reply {
+        Reply::Raw(raw) => jsonrpc::response(id, raw),
+        Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),
+        Reply::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bounded;
@@ -237,14 +246,5 @@ mod tests {
         let cut = bounded(&"é".repeat(100), 11);
         assert!(cut.len() <= 11 && cut.ends_with('…'), "{cut}");
         assert!(cut.starts_with("éééé"));
-    }
-}
-
-/// Frames a reply as JSON-RPC bytes.
-pub fn frame(id: &Value, reply: &Reply) -> Vec<u8> {
-    match reply {
-        Reply::Raw(raw) => jsonrpc::response(id, raw),
-        Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),
-        Reply::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
     }
 }
