@@ -660,7 +660,7 @@ async fn open_get_stream(gw: &Gateway, session: &str) -> (u16, Option<String>) {
 async fn invalid_configuration_is_refused_at_load_naming_the_field() {
     // Envoy refuses to start the filter: on_configure fails and the listener is rejected.
     let dir = TempDir::new("badcfg");
-    let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\nmcp_servers:\n  my-server:\n    command: x\n";
+    let doc = "meshgate:\n  shared_secret: os.environ/MESHGATE_SHARED_SECRET\nmcp_servers:\n  my server:\n    command: x\n";
     let cfg = envoy_config(free_port(), free_port(), free_port(), doc);
     let file = dir.0.join("envoy.yaml");
     std::fs::write(&file, cfg).unwrap();
@@ -673,7 +673,7 @@ async fn invalid_configuration_is_refused_at_load_naming_the_field() {
     assert!(!status.success());
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
-        text.contains("mcp_servers.my-server") && text.contains("cannot contain '-'"),
+        text.contains("mcp_servers.my server") && text.contains("SEP-986"),
         "{text}"
     );
 

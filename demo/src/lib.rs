@@ -24,6 +24,8 @@ pub struct Demo {
     pub name: String,
     /// Whether `grow` was called: the tool `grown` is listed from then on.
     pub grown: AtomicBool,
+    /// `--instructions TEXT`: returned by `initialize`.
+    pub instructions: Option<String>,
 }
 
 impl Demo {
@@ -31,7 +33,18 @@ impl Demo {
         Demo {
             name: name.to_string(),
             grown: AtomicBool::new(false),
+            instructions: None,
         }
+    }
+
+    /// With the `--instructions TEXT` of `rest` (the demo's remaining arguments).
+    pub fn with_instructions_from(mut self, rest: &[String]) -> Demo {
+        self.instructions = rest
+            .iter()
+            .position(|a| a == "--instructions")
+            .and_then(|i| rest.get(i + 1))
+            .cloned();
+        self
     }
 
     pub fn tools(&self) -> Value {
@@ -82,14 +95,15 @@ impl Demo {
                 } else {
                     "2025-11-25"
                 };
-                (
-                    Ok(json!({
-                        "protocolVersion": version,
-                        "capabilities": {"tools": {"listChanged": true}},
-                        "serverInfo": {"name": self.name, "version": "1.0.0"},
-                    })),
-                    Effect::None,
-                )
+                let mut result = json!({
+                    "protocolVersion": version,
+                    "capabilities": {"tools": {"listChanged": true}},
+                    "serverInfo": {"name": self.name, "version": "1.0.0"},
+                });
+                if let Some(text) = &self.instructions {
+                    result["instructions"] = Value::String(text.clone());
+                }
+                (Ok(result), Effect::None)
             }
             "ping" => (Ok(json!({})), Effect::None),
             "tools/list" => (Ok(self.tools()), Effect::None),

@@ -30,6 +30,19 @@ pub struct GatewayConfig {
     pub guardrails: Vec<Value>,
     #[serde(default)]
     pub model_list: Vec<Value>,
+    /// `MCP_TOOL_PREFIX_SEPARATOR` from the sidecar's environment (None: `-`); see
+    /// [`GatewayConfig::separator`].
+    #[serde(skip)]
+    pub tool_separator: Option<String>,
+    /// `LITELLM_MCP_SERVER_NAME` from the sidecar's environment: `serverInfo.name` of
+    /// aggregate sessions.
+    #[serde(skip)]
+    pub server_name: Option<String>,
+    /// What loading found worth telling the operator (fields meshgate does not act on,
+    /// dangling aliases, prefixes containing the separator…); logged at start and printed
+    /// by `--check-config`.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// meshgate's own section: how the filter reaches the sidecar and runtime knobs.
@@ -153,12 +166,12 @@ impl Default for MeshgateSettings {
     }
 }
 
-/// How the gateway talks to an upstream.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+/// How the gateway talks to an upstream. When a URL server gives none, it is detected
+/// per the MCP spec's backwards-compatibility rule (`sidecar/src/upstream/detect.rs`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
-    /// Legacy HTTP+SSE (2024-11-05). LiteLLM's documented default.
-    #[default]
+    /// Legacy HTTP+SSE (2024-11-05).
     Sse,
     /// Streamable HTTP.
     #[serde(
@@ -182,6 +195,50 @@ pub enum AuthType {
     Authorization,
     Token,
     Oauth2,
+    /// LiteLLM's, for AWS-hosted MCP servers (SigV4 request signing): accepted in the
+    /// file, the server is left out with a message until meshgate signs requests.
+    #[serde(rename = "aws_sigv4")]
+    AwsSigv4,
+    /// LiteLLM's newer modes, accepted and refused per server like `aws_sigv4`.
+    Oauth2TokenExchange,
+    Oauth2IdJag,
+    TruePassthrough,
+    OauthDelegate,
+}
+
+impl AuthType {
+    /// LiteLLM's spelling of the value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::None => "none",
+            AuthType::ApiKey => "api_key",
+            AuthType::BearerToken => "bearer_token",
+            AuthType::Basic => "basic",
+            AuthType::Authorization => "authorization",
+            AuthType::Token => "token",
+            AuthType::Oauth2 => "oauth2",
+            AuthType::AwsSigv4 => "aws_sigv4",
+            AuthType::Oauth2TokenExchange => "oauth2_token_exchange",
+            AuthType::Oauth2IdJag => "oauth2_id_jag",
+            AuthType::TruePassthrough => "true_passthrough",
+            AuthType::OauthDelegate => "oauth_delegate",
+        }
+    }
+
+    /// Why a server with this `auth_type` cannot be served yet; None when it can.
+    pub fn unsupported(self) -> Option<String> {
+        match self {
+            AuthType::AwsSigv4
+            | AuthType::Oauth2TokenExchange
+            | AuthType::Oauth2IdJag
+            | AuthType::TruePassthrough
+            | AuthType::OauthDelegate => Some(format!(
+                "auth_type `{}` is not supported by meshgate yet; the server is not served",
+                self.as_str()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// One `mcp_servers` entry. Fields LiteLLM has that meshgate does not use yet are
@@ -240,16 +297,20 @@ pub struct ServerConfig {
     /// (so a change restarts the OpenAPI servers); not part of a server's own entry.
     #[serde(skip)]
     pub openapi_tool_names: OpenApiToolNames,
+    /// Instructions for clients, used when the upstream's `initialize` gives none
+    /// (LiteLLM keeps this field on database servers).
+    #[serde(default)]
+    pub instructions: Option<String>,
 }
 
 impl ServerConfig {
-    /// The transport actually used: explicit, else stdio when a command is given,
-    /// else LiteLLM's documented default (`sse`).
-    pub fn effective_transport(&self) -> Transport {
+    /// The transport actually used: explicit, else stdio when a command is given; None
+    /// for a URL server without one (the sidecar detects streamable HTTP vs legacy SSE).
+    pub fn effective_transport(&self) -> Option<Transport> {
         match self.transport {
-            Some(t) => t,
-            None if self.command.is_some() => Transport::Stdio,
-            None => Transport::Sse,
+            Some(t) => Some(t),
+            None if self.command.is_some() => Some(Transport::Stdio),
+            None => None,
         }
     }
 
@@ -348,6 +409,14 @@ impl GatewayConfig {
         Self::from_value(parse_document(text)?)
     }
 
+    /// The separator between server prefix and tool name (`MCP_TOOL_PREFIX_SEPARATOR`).
+    pub fn separator(&self) -> &str {
+        self.tool_separator
+            .as_deref()
+            .filter(|s| crate::names::usable_separator(s))
+            .unwrap_or(crate::names::DEFAULT_SEPARATOR)
+    }
+
     /// The tool-name prefix of a server: its alias, else an `mcp_aliases` alias, else its name.
     pub fn prefix_of(&self, server_name: &str) -> String {
         if let Some(alias) = self
@@ -401,7 +470,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        assert!(err("mcp_servers:\n  my-server: {command: x}").contains("`mcp_servers.my-server`"));
+        assert!(
+            err("mcp_servers:\n  'my server': {command: x}").contains("`mcp_servers.my server`")
+        );
         assert!(err("mcp_servers:\n  a: {url: 'http://x', transport: htp}")
             .contains("mcp_servers.a.transport"));
         assert!(err("mcp_servers:\n  a: {url: 'http://x', trasport: http}")
@@ -410,12 +481,13 @@ mod tests {
         assert!(err("mcp_servers:\n  a: {url: 'ftp://x', transport: http}")
             .contains("not an http(s) URL"));
         assert!(err("mcp_servers:\n  a: {transport: stdio}").contains("mcp_servers.a.command"));
-        assert!(err("mcp_servers:\n  a: {command: x, alias: b-c}").contains("mcp_servers.a.alias"));
+        assert!(
+            err("mcp_servers:\n  a: {command: x, alias: 'b c'}").contains("mcp_servers.a.alias")
+        );
         assert!(
             err("mcp_servers:\n  a: {command: x}\n  b: {command: y, alias: A}")
                 .contains("already used")
         );
-        assert!(err("litellm_settings: {mcp_aliases: {x: nope}}").contains("unknown server `nope`"));
         assert!(err("meshgate: {sync_interval_ms: 5}").contains("meshgate.sync_interval_ms"));
         assert!(err("meshgate: {unknown: 1}").contains("unknown field `unknown`"));
         let bad = err("meshgate: {openapi_tool_names: lower}");
@@ -432,15 +504,62 @@ mod tests {
     }
 
     #[test]
+    fn what_litellm_loads_loads_with_warnings() {
+        let env: std::collections::HashMap<String, String> =
+            [("MCP_TOOL_PREFIX_SEPARATOR".to_string(), "-".to_string())].into();
+        let cfg = load_config(
+            "mcp_servers:\n  my-server: {command: x}\n  b: {command: y, alias: b-c}\n  aws: {url: 'https://x/mcp', auth_type: aws_sigv4}\nlitellm_settings: {mcp_aliases: {x: nope}}\n",
+            Some(&env),
+        )
+        .unwrap();
+        let all = cfg.warnings.join("\n");
+        assert!(all.contains("mcp_servers.my-server: server name `my-server` contains the tool-name separator `-`"), "{all}");
+        assert!(all.contains("mcp_servers.b: tool prefix `b-c`"), "{all}");
+        assert!(
+            all.contains("mcp_aliases.x refers to server `nope`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("auth_type `aws_sigv4` is not supported by meshgate yet"),
+            "{all}"
+        );
+        assert_eq!(cfg.separator(), "-");
+        let env: std::collections::HashMap<String, String> = [
+            ("MCP_TOOL_PREFIX_SEPARATOR".to_string(), "__".to_string()),
+            ("LITELLM_MCP_SERVER_NAME".to_string(), "corp-gw".to_string()),
+        ]
+        .into();
+        let cfg = load_config("mcp_servers:\n  my-server: {command: x}\n", Some(&env)).unwrap();
+        assert_eq!(cfg.separator(), "__");
+        assert_eq!(cfg.server_name.as_deref(), Some("corp-gw"));
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let env: std::collections::HashMap<String, String> =
+            [("MCP_TOOL_PREFIX_SEPARATOR".to_string(), "/".to_string())].into();
+        let cfg = load_config("", Some(&env)).unwrap();
+        assert_eq!(cfg.separator(), "-");
+        assert!(cfg.warnings[0].contains("not usable"));
+    }
+
+    #[test]
     fn defaults_transports_aliases_and_empty_sections() {
         let cfg = load_config(
             "mcp_servers:\n  s: {command: run}\n  h: {url: 'http://h/sse'}\n  g: {url: 'http://g/mcp', transport: streamable_http}\nlitellm_settings:\n  mcp_aliases: {hh: h}\n",
             None,
         )
         .unwrap();
-        assert_eq!(cfg.mcp_servers["s"].effective_transport(), Transport::Stdio);
-        assert_eq!(cfg.mcp_servers["h"].effective_transport(), Transport::Sse);
-        assert_eq!(cfg.mcp_servers["g"].effective_transport(), Transport::Http);
+        assert_eq!(
+            cfg.mcp_servers["s"].effective_transport(),
+            Some(Transport::Stdio)
+        );
+        assert_eq!(
+            cfg.mcp_servers["h"].effective_transport(),
+            None,
+            "detected at run time"
+        );
+        assert_eq!(
+            cfg.mcp_servers["g"].effective_transport(),
+            Some(Transport::Http)
+        );
         assert_eq!(cfg.prefix_of("h"), "hh");
         assert_eq!(cfg.prefix_of("s"), "s");
         assert_eq!(cfg.meshgate.list_timeout_ms, 10_000);

@@ -3,7 +3,6 @@
 
 use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
 use crate::mcp_headers::{shown, RequestIntent};
-use crate::names::split_prefixed;
 use crate::ratelimit::RateGate;
 use crate::request_head::wants_jsonrpc;
 use crate::snapshot::{PolicySnapshot, SnapshotServer};
@@ -319,7 +318,8 @@ fn check_mcp_headers(
 ) -> Result<(), Rejection> {
     let intent = RequestIntent::from_headers(headers)
         .map_err(|bad| Rejection::new(400, "invalid_mcp_header", bad.to_string()))?;
-    let Some(prefix) = intent.addressed_prefix() else {
+    let known = snapshot.servers.iter().map(|s| s.prefix.as_str());
+    let Some(prefix) = intent.addressed_prefix_in(&snapshot.separator, known) else {
         return Ok(());
     };
     let mut outside = None;
@@ -328,7 +328,7 @@ fn check_mcp_headers(
             continue;
         }
         if scope.is_none_or(|s| s.contains(&server.name.as_str())) {
-            return check_tool_rules(server, &intent);
+            return check_tool_rules(snapshot, server, &intent);
         }
         outside.get_or_insert(server);
     }
@@ -353,11 +353,15 @@ fn check_mcp_headers(
 
 /// A `tools/call` the server's `allowed_tools` / `disallowed_tools` refuse is a 403
 /// at header time (the sidecar refuses it too, from the body).
-fn check_tool_rules(server: &SnapshotServer, intent: &RequestIntent<'_>) -> Result<(), Rejection> {
+fn check_tool_rules(
+    snapshot: &PolicySnapshot,
+    server: &SnapshotServer,
+    intent: &RequestIntent<'_>,
+) -> Result<(), Rejection> {
     let (Some("tools/call"), Some(name)) = (intent.method(), intent.name()) else {
         return Ok(());
     };
-    let Some((_, tool)) = split_prefixed(name) else {
+    let Some((_, tool)) = snapshot.split_name(name) else {
         return Ok(());
     };
     let rules = ToolRules::new(

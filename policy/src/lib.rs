@@ -9,6 +9,7 @@ pub mod decision;
 pub mod env;
 pub mod error;
 pub mod grants;
+pub mod litellm;
 pub mod mcp_headers;
 pub mod names;
 pub mod origin;
@@ -29,16 +30,30 @@ pub use snapshot::PolicySnapshot;
 
 use serde_json::Value;
 
-/// Loads a configuration document: parse, resolve `os.environ/` values when `env` is
-/// given, reject unknown server fields, deserialize and validate.
+/// Loads a configuration document: parse, reject unknown server fields, resolve
+/// `os.environ/` values where meshgate reads them when `env` is given (the sidecar's
+/// environment, which also supplies `MCP_TOOL_PREFIX_SEPARATOR` and
+/// `LITELLM_MCP_SERVER_NAME`), deserialize and validate. What deserves a word without
+/// refusing the file lands in [`GatewayConfig::warnings`].
 pub fn load_config(
     text: &str,
     env: Option<&dyn env::EnvSource>,
 ) -> Result<GatewayConfig, ConfigError> {
     let mut doc: Value = config::parse_document(text)?;
     validate::check_server_keys(&doc)?;
+    let inert = litellm::inert_paths(&doc);
     if let Some(env) = env {
-        env::resolve_env_refs(&mut doc, env)?;
+        litellm::resolve_used_env_refs(&mut doc, env)?;
     }
-    GatewayConfig::from_value(doc)
+    let mut config = GatewayConfig::from_value(doc)?;
+    if let Some(env) = env {
+        config.tool_separator = env.var(names::SEPARATOR_ENV).filter(|s| !s.is_empty());
+        config.server_name = env
+            .var("LITELLM_MCP_SERVER_NAME")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+    }
+    config.warnings = litellm::inert_warning(&inert).into_iter().collect();
+    config.warnings.extend(validate::warnings(&config));
+    Ok(config)
 }

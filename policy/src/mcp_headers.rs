@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use thiserror::Error;
 
-use crate::names::split_prefixed;
+use crate::names::{split_known, DEFAULT_SEPARATOR};
 
 /// `Mcp-Method`, lowercase as Envoy and hyper give header names.
 pub const METHOD_HEADER: &str = "mcp-method";
@@ -133,6 +133,16 @@ impl<'a> RequestIntent<'a> {
     pub fn addressed_prefix(&self) -> Option<&str> {
         addressed_prefix(self.method()?, self.name()?)
     }
+
+    /// As [`RequestIntent::addressed_prefix`], with the configured separator and the
+    /// known server prefixes (the longest one the name starts with wins).
+    pub fn addressed_prefix_in<'k>(
+        &self,
+        separator: &str,
+        known: impl IntoIterator<Item = &'k str>,
+    ) -> Option<&str> {
+        addressed_prefix_in(self.method()?, self.name()?, separator, known)
+    }
 }
 
 /// Decodes one header value: a plain value as it is (borrowed), the
@@ -176,8 +186,21 @@ pub fn requires_name(method: &str) -> bool {
 /// of `web-add` (split at the first `-`), `fs` for a `resources/read` of
 /// `meshgate://fs/file:///a`. None for bare names, plain URIs and other methods.
 pub fn addressed_prefix<'n>(method: &str, name: &'n str) -> Option<&'n str> {
+    addressed_prefix_in(method, name, DEFAULT_SEPARATOR, [])
+}
+
+/// As [`addressed_prefix`], splitting tool and prompt names with `separator` at the
+/// longest of the `known` prefixes (see [`crate::names::split_known`]).
+pub fn addressed_prefix_in<'n, 'k>(
+    method: &str,
+    name: &'n str,
+    separator: &str,
+    known: impl IntoIterator<Item = &'k str>,
+) -> Option<&'n str> {
     match method {
-        "tools/call" | "prompts/get" => split_prefixed(name).map(|(prefix, _)| prefix),
+        "tools/call" | "prompts/get" => {
+            split_known(name, separator, known).map(|(prefix, _)| prefix)
+        }
         "resources/read" => {
             let (prefix, rest) = name.strip_prefix(GATEWAY_URI_SCHEME)?.split_once('/')?;
             (!prefix.is_empty() && !rest.is_empty()).then_some(prefix)
@@ -489,6 +512,18 @@ mod tests {
             Some("fs")
         );
         assert_eq!(addressed_prefix("resources/read", "meshgate://fs/"), None);
+        assert_eq!(
+            addressed_prefix_in("tools/call", "my-gh-add", "-", ["my", "my-gh"]),
+            Some("my-gh")
+        );
+        assert_eq!(
+            addressed_prefix_in("tools/call", "web__get-sum", "__", ["web"]),
+            Some("web")
+        );
+        assert_eq!(
+            addressed_prefix_in("tools/call", "web-add", "__", ["web"]),
+            None
+        );
         assert_eq!(addressed_prefix("resources/read", "meshgate:///x"), None);
         assert_eq!(addressed_prefix("resources/read", "meshgate://fs"), None);
         assert_eq!(addressed_prefix("resources/read", "file:///a"), None);

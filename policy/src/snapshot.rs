@@ -9,6 +9,10 @@ use std::sync::OnceLock;
 use crate::auth::{hash_key, DEFAULT_KEY_HEADER};
 use crate::config::GatewayConfig;
 
+fn default_separator() -> String {
+    crate::names::DEFAULT_SEPARATOR.to_string()
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PolicySnapshot {
     /// Changes whenever anything below changes (the sidecar's ETag).
@@ -18,6 +22,10 @@ pub struct PolicySnapshot {
     /// Header carrying the gateway key (LiteLLM's `litellm_key_header_name`).
     pub key_header: String,
     pub servers: Vec<SnapshotServer>,
+    /// Between server prefix and tool name (`MCP_TOOL_PREFIX_SEPARATOR`, read by the
+    /// sidecar), so `Mcp-Name` is split at header time as the sidecar splits the body.
+    #[serde(default = "default_separator")]
+    pub separator: String,
     /// Virtual keys with their grants already resolved (team, org, groups applied).
     #[serde(default)]
     pub keys: Vec<SnapshotKey>,
@@ -32,6 +40,7 @@ impl PartialEq for PolicySnapshot {
             && self.master_key_hash == other.master_key_hash
             && self.key_header == other.key_header
             && self.servers == other.servers
+            && self.separator == other.separator
             && self.keys == other.keys
     }
 }
@@ -108,6 +117,7 @@ impl PolicySnapshot {
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_string())
                 .to_ascii_lowercase(),
             servers,
+            separator: config.separator().to_string(),
             keys,
             index: OnceLock::new(),
         };
@@ -142,9 +152,20 @@ impl PolicySnapshot {
             &self.key_header,
             &self.servers,
             &self.keys,
+            &self.separator,
         ))
         .unwrap_or_default();
         hash_key(&String::from_utf8_lossy(&body))[..16].to_string()
+    }
+
+    /// Splits a tool or prompt name into (prefix, rest) as the sidecar does: with the
+    /// configured separator, at the longest known prefix.
+    pub fn split_name<'n>(&self, name: &'n str) -> Option<(&'n str, &'n str)> {
+        crate::names::split_known(
+            name,
+            &self.separator,
+            self.servers.iter().map(|s| s.prefix.as_str()),
+        )
     }
 
     /// Finds a server by name, alias/prefix, case-insensitively.
@@ -191,6 +212,17 @@ mod tests {
             PolicySnapshot::compile_with_keys(&cfg, blocked).version,
             with_key.version
         );
+        // The separator reaches the filter, and a change of it is a new version.
+        assert_eq!(s.separator, "-");
+        let mut underscored = cfg.clone();
+        underscored.tool_separator = Some("__".into());
+        let u = PolicySnapshot::compile(&underscored);
+        assert_eq!(u.separator, "__");
+        assert_ne!(u.version, s.version);
+        assert_eq!(u.split_name("gh__a-b"), Some(("gh", "a-b")));
+        let back: PolicySnapshot =
+            serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
+        assert_eq!(back.separator, "__");
         let other = GatewayConfig::parse("general_settings: {master_key: sk-def}").unwrap();
         assert_ne!(PolicySnapshot::compile(&other).version, s.version);
     }

@@ -62,12 +62,45 @@ impl<'a> ToolRules<'a> {
         entry.eq_ignore_ascii_case(tool)
             || entry.eq_ignore_ascii_case(&prefixed(self.prefix, tool))
             || entry.eq_ignore_ascii_case(&prefixed(self.server_name, tool))
+            || with_other_separator(entry, self.prefix, tool)
+            || with_other_separator(entry, self.server_name, tool)
     }
+}
+
+/// `{prefix}{sep}{tool}` for a `MCP_TOOL_PREFIX_SEPARATOR` other than `-` (e.g. `__`):
+/// any usable separator between the two, case-insensitively.
+fn with_other_separator(entry: &str, prefix: &str, tool: &str) -> bool {
+    let (Some(head), Some(tail)) = (
+        entry.get(..prefix.len()),
+        entry
+            .len()
+            .checked_sub(tool.len())
+            .and_then(|i| entry.get(i..)),
+    ) else {
+        return false;
+    };
+    let middle = entry
+        .get(prefix.len()..entry.len() - tool.len())
+        .unwrap_or_default();
+    head.eq_ignore_ascii_case(prefix)
+        && tail.eq_ignore_ascii_case(tool)
+        && middle != "-"
+        && crate::names::usable_separator(middle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixed_entries_with_another_separator() {
+        assert!(with_other_separator("gh__search", "gh", "search"));
+        assert!(with_other_separator("GH__Search", "gh", "search"));
+        assert!(!with_other_separator("gh-search", "gh", "search"));
+        assert!(!with_other_separator("ghsearch", "gh", "search"));
+        assert!(!with_other_separator("search", "gh", "search"));
+        assert!(!with_other_separator("gh/search", "gh", "search"));
+    }
 
     fn server(allowed: Option<&[&str]>, disallowed: Option<&[&str]>) -> ServerConfig {
         let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -8,7 +8,7 @@ use crate::error::ConfigError;
 use crate::names::validate_prefix;
 
 /// `mcp_servers` entry keys meshgate reads.
-const SERVER_FIELDS: &[&str] = &[
+pub(crate) const SERVER_FIELDS: &[&str] = &[
     "url",
     "transport",
     "command",
@@ -32,10 +32,12 @@ const SERVER_FIELDS: &[&str] = &[
     "client_secret",
     "scopes",
     "token_url",
+    "instructions",
 ];
 
-/// LiteLLM fields accepted so existing files load, but not acted on (yet).
-const SERVER_FIELDS_ACCEPTED: &[&str] = &[
+/// LiteLLM fields accepted so existing files load, but not acted on (yet): named in the
+/// load warning (`crate::litellm`).
+pub(crate) const SERVER_FIELDS_ACCEPTED: &[&str] = &[
     "available_on_public_internet",
     "oauth2_flow",
     "authorization_url",
@@ -51,7 +53,6 @@ const SERVER_FIELDS_ACCEPTED: &[&str] = &[
     "server_name",
     "tool_name_to_display_name",
     "tool_name_to_description",
-    "instructions",
     "is_byok",
     "byok_description",
     "byok_api_key_help_url",
@@ -185,7 +186,7 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), ConfigError> {
             .map_err(|m| ConfigError::field(at("alias"), format!("alias {m}")))?;
     }
     match s.effective_transport() {
-        Transport::Stdio => {
+        Some(Transport::Stdio) => {
             if s.command.as_deref().is_none_or(|c| c.trim().is_empty()) {
                 return Err(ConfigError::field(
                     at("command"),
@@ -193,7 +194,7 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), ConfigError> {
                 ));
             }
         }
-        Transport::Http | Transport::Sse if s.is_openapi() => {
+        Some(Transport::Http | Transport::Sse) | None if s.is_openapi() => {
             if let Some(url) = &s.url {
                 check_url(&at("url"), url)?;
             }
@@ -201,7 +202,7 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), ConfigError> {
                 return Err(ConfigError::field(at("spec_path"), "must not be empty"));
             }
         }
-        Transport::Http | Transport::Sse => {
+        Some(Transport::Http | Transport::Sse) | None => {
             let Some(url) = &s.url else {
                 return Err(ConfigError::field(
                     at("url"),
@@ -236,18 +237,57 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// An alias naming a server the file does not define is a warning ([`warnings`]), as
+/// LiteLLM's own example config has such aliases.
 fn validate_aliases(config: &GatewayConfig) -> Result<(), ConfigError> {
-    for (alias, target) in &config.litellm_settings.mcp_aliases {
+    for alias in config.litellm_settings.mcp_aliases.keys() {
         let field = format!("litellm_settings.mcp_aliases.{alias}");
         validate_prefix(alias).map_err(|m| ConfigError::field(&field, format!("alias {m}")))?;
-        if !config.mcp_servers.contains_key(target) {
-            return Err(ConfigError::field(
-                field,
-                format!("refers to unknown server `{target}`"),
+    }
+    Ok(())
+}
+
+/// What a valid configuration still deserves a word about, one line each: aliases to
+/// servers the file does not define, prefixes that contain the separator, servers whose
+/// `auth_type` meshgate cannot serve yet, an unusable separator.
+pub(crate) fn warnings(config: &GatewayConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let separator = config.separator();
+    if let Some(asked) = &config.tool_separator {
+        if asked != separator {
+            out.push(format!(
+                "{} `{asked}` is not usable (empty, longer than 8 or not SEP-986 characters); using `{separator}`",
+                crate::names::SEPARATOR_ENV
             ));
         }
     }
-    Ok(())
+    for (alias, target) in &config.litellm_settings.mcp_aliases {
+        if !config.mcp_servers.contains_key(target) {
+            out.push(format!(
+                "litellm_settings.mcp_aliases.{alias} refers to server `{target}`, which this configuration does not define; ignored"
+            ));
+        }
+    }
+    for name in config.mcp_servers.keys() {
+        let prefix = config.prefix_of(name);
+        for (what, value) in [
+            ("server name", name.as_str()),
+            ("tool prefix", prefix.as_str()),
+        ] {
+            if crate::names::contains_separator(value, separator) {
+                out.push(format!(
+                    "mcp_servers.{name}: {what} `{value}` contains the tool-name separator `{separator}`; names are split at the longest known prefix"
+                ));
+                break;
+            }
+        }
+    }
+    for (name, server) in &config.mcp_servers {
+        if let Some(why) = server.auth_type.and_then(|a| a.unsupported()) {
+            out.push(format!("mcp_servers.{name}.auth_type: {why}"));
+        }
+    }
+    out
 }
 
 /// Two servers with the same prefix (case-insensitively) would make tool names ambiguous.

@@ -10,6 +10,7 @@ mod jsonrpc;
 mod limited_body;
 mod log_limit;
 mod mcp;
+mod naming;
 mod relay;
 mod replay;
 mod server;
@@ -170,6 +171,9 @@ fn main() -> ExitCode {
 fn read_and_check(path: &str) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let config = state::load_effective_config(&text).map_err(|e| e.to_string())?;
+    for warning in &config.warnings {
+        println!("{path}: warning: {warning}");
+    }
     Ok(config.mcp_servers.len())
 }
 

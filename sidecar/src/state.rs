@@ -148,6 +148,9 @@ impl AppState {
             return Ok(self.runtime());
         }
         let file_config = load_effective_config(text)?;
+        for warning in &file_config.warnings {
+            tracing::warn!("configuration: {warning}");
+        }
         Ok(self.rebuild(hash, file_config).await)
     }
 
@@ -188,6 +191,16 @@ impl AppState {
             }
         };
         let compiled = compile(&file_config, &db, &self.host);
+        crate::upstream::set_known_prefixes(
+            compiled
+                .config
+                .mcp_servers
+                .keys()
+                .map(|n| compiled.config.prefix_of(n))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
         let current = self.runtime();
         let mut upstreams = IndexMap::new();
         for (name, server) in &compiled.config.mcp_servers {
@@ -295,7 +308,11 @@ pub fn load_effective_config(text: &str) -> Result<GatewayConfig, ConfigError> {
     let mut doc = meshgate_policy::config::parse_document(&file).map_err(in_file)?;
     let inline_doc = meshgate_policy::config::parse_document(text)?;
     merge_meshgate_section(&path, &mut doc, &inline_doc)?;
-    load_config(&doc.to_string(), Some(&ProcessEnv)).map_err(in_file)
+    let mut config = load_config(&doc.to_string(), Some(&ProcessEnv)).map_err(in_file)?;
+    let mut warnings = inline.warnings;
+    warnings.append(&mut config.warnings);
+    config.warnings = warnings;
+    Ok(config)
 }
 
 /// The file's `meshgate:` keys, then the inline ones over them.

@@ -15,6 +15,9 @@ use crate::replay::ReplayGuard;
 pub struct Principal {
     pub name: String,
     pub scope: ServerScope,
+    /// The path names its servers (`/mcp/<a,b>`, `/<name>/mcp`): a one-server path makes
+    /// the session that server's own (its name and instructions at `initialize`).
+    pub path_named: bool,
     /// SHA-256 of the body the filter read and sealed (admin requests, the policy sync).
     pub body_sha256: Option<String>,
     /// The filter VM that sealed the decision (the nonce's VM id).
@@ -78,6 +81,10 @@ pub fn verify_request(
     Ok(Principal {
         name: decision.principal,
         scope,
+        path_named: matches!(
+            meshgate_policy::decision::path_target(path),
+            meshgate_policy::decision::PathTarget::Named(_)
+        ),
         body_sha256: decision.body_sha256,
         signer: decision.nonce.vm,
     })

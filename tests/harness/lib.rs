@@ -459,6 +459,16 @@ fn start_sidecar_full(
     config: Option<&Path>,
     extra_env: &[(String, String)],
 ) -> Proc {
+    start_sidecar_inner(port, data_dir, pg_schema, config, extra_env)
+}
+
+fn start_sidecar_inner(
+    port: u16,
+    data_dir: &Path,
+    pg_schema: Option<&str>,
+    config: Option<&Path>,
+    env: &[(String, String)],
+) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
     let mut cmd = Command::new(path);
@@ -477,7 +487,6 @@ fn start_sidecar_full(
             "MESHGATE_ALLOWED_STDIO_COMMANDS",
             bin("meshgate-demo-stdio").display().to_string(),
         )
-        .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
@@ -487,6 +496,7 @@ fn start_sidecar_full(
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     Proc::spawn("sidecar", cmd)
 }
 

@@ -262,7 +262,7 @@ async fn main() {
         .unwrap_or_default();
     println!("LISTENING {addr}");
     let server = Arc::new(Server {
-        demo: Demo::new(&args.name),
+        demo: Demo::new(&args.name).with_instructions_from(&args.rest),
         sse: args.rest.iter().any(|a| a == "--sse"),
         modern: args.rest.iter().any(|a| a == "--modern"),
         sessions: Mutex::new(HashSet::new()),

@@ -13,7 +13,7 @@ async fn main() {
     args.exit_with_stdin = false; // stdin is the protocol here; EOF ends the loop below
     spawn_lifetime_guards(&args);
     eprintln!("{} ready on stdio (pid {})", args.name, std::process::id());
-    let demo = Arc::new(Demo::new(&args.name));
+    let demo = Arc::new(Demo::new(&args.name).with_instructions_from(&args.rest));
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
         let mut out = tokio::io::BufWriter::new(tokio::io::stdout());

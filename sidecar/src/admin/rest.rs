@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use meshgate_policy::names::{prefixed, split_prefixed};
+use crate::naming::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::error::ApiError;
@@ -276,7 +276,7 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
 /// The upstream's name for a tool: as given, or without this server's prefix when the
 /// client sent the prefixed form (`web-add` → `add`).
 fn bare_name(ctx: &Ctx<'_>, upstream: &Upstream, name: &str) -> String {
-    let Some((prefix, rest)) = split_prefixed(name) else {
+    let Some((prefix, rest)) = crate::naming::split(name, [upstream.prefix.as_str()]) else {
         return name.to_string();
     };
     let ours = prefix.eq_ignore_ascii_case(&upstream.prefix)

@@ -129,7 +129,15 @@ impl ServerEntry {
 /// (`sha256("name|url|transport|auth_type|alias")[:32]`) so it is stable across restarts.
 pub fn config_server_id(name: &str, server: &ServerConfig, alias: Option<&str>) -> String {
     let text = |v: Value| v.as_str().map(str::to_string).unwrap_or_default();
-    let transport = text(serde_json::to_value(server.effective_transport()).unwrap_or_default());
+    // A URL server without `transport` counts as `http`, LiteLLM's config-loader default.
+    let transport = text(
+        serde_json::to_value(
+            server
+                .effective_transport()
+                .unwrap_or(meshgate_policy::Transport::Http),
+        )
+        .unwrap_or_default(),
+    );
     let auth = server
         .auth_type
         .map(|a| text(serde_json::to_value(a).unwrap_or_default()))

@@ -227,13 +227,25 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     call.caps = caps;
     let call = &call;
     let timeout = ctx.runtime.list_timeout();
-    let opened = join_all(tools::allowed(ctx).into_iter().map(|u| async move {
-        tokio::time::timeout(timeout, u.carry(call))
+    let upstreams = tools::allowed(ctx);
+    // Each upstream session is opened (for the session id to carry it) and asked for
+    // its instructions, in parallel, each within the list timeout.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let opened = join_all(upstreams.iter().map(|u| async move {
+        let carried = tokio::time::timeout_at(deadline, u.carry(call))
             .await
             .ok()
-            .flatten()
+            .flatten();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        (carried, u.instructions(left, call).await)
     }))
     .await;
+    let (opened, instructions): (Vec<_>, Vec<_>) = opened.into_iter().unzip();
+    // `/mcp/<one server>` (or `/<name>/mcp`): the session is that server's, as in LiteLLM.
+    let single = match upstreams.as_slice() {
+        [only] if ctx.principal.path_named => Some(only),
+        _ => None,
+    };
     let session = ctx.state.sessions.mint(&SessionInfo {
         protocol_version: version,
         issued_at: now_ms(),
@@ -252,13 +264,74 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
             upstream.note_user(call);
         }
     }
-    let result = serde_json::json!({
+    let server_name = match single {
+        Some(u) => u.name.as_str(),
+        None => ctx
+            .runtime
+            .config
+            .server_name
+            .as_deref()
+            .unwrap_or("meshgate"),
+    };
+    let mut result = serde_json::json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": true}, "prompts": {"listChanged": true}, "resources": {"subscribe": true, "listChanged": true}, "completions": {}, "logging": {}},
-        "serverInfo": {"name": "meshgate", "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
-        "instructions": "Tools of several MCP servers, named `<server>-<tool>`.",
+        "serverInfo": {"name": server_name, "title": "meshgate MCP gateway", "version": env!("CARGO_PKG_VERSION")},
     });
+    let text = match single {
+        Some(_) => instructions
+            .first()
+            .and_then(|i| i.as_deref())
+            .map(|i| bounded(i, MAX_SERVER_INSTRUCTIONS)),
+        None => Some(merged_instructions(&upstreams, &instructions)),
+    };
+    if let (Some(text), Some(obj)) = (text, result.as_object_mut()) {
+        obj.insert("instructions".into(), Value::String(text));
+    }
     Reply::Initialized(result, session)
+}
+
+/// Largest share of one server's instructions passed on (bytes).
+const MAX_SERVER_INSTRUCTIONS: usize = 8 * 1024;
+/// Largest merged instructions of an aggregate session (bytes).
+const MAX_MERGED_INSTRUCTIONS: usize = 32 * 1024;
+
+/// LiteLLM's format: `[<server name>]\n<instructions>` per server that has some, joined
+/// by a blank line; each bounded, and the whole. Without any, a line saying how tools
+/// are named.
+fn merged_instructions(
+    upstreams: &[Arc<crate::upstream::Upstream>],
+    texts: &[Option<Arc<str>>],
+) -> String {
+    let parts: Vec<String> = upstreams
+        .iter()
+        .zip(texts)
+        .filter_map(|(u, t)| {
+            let t = t.as_deref()?;
+            Some(format!(
+                "[{}]\n{}",
+                u.name,
+                bounded(t, MAX_SERVER_INSTRUCTIONS)
+            ))
+        })
+        .collect();
+    if parts.is_empty() {
+        let sep = crate::naming::separator();
+        return format!("Tools of several MCP servers, named `<server>{sep}<tool>`.");
+    }
+    bounded(&parts.join("\n\n"), MAX_MERGED_INSTRUCTIONS)
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary and marked when cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Frames a reply as JSON-RPC bytes.
@@ -324,5 +397,15 @@ mod tests {
             );
         }
         assert!(check_params("tools/list", None).is_ok());
+    }
+
+    use super::bounded;
+
+    #[test]
+    fn instructions_are_bounded_at_a_character_boundary() {
+        assert_eq!(bounded("short", 10), "short");
+        let cut = bounded(&"é".repeat(100), 11);
+        assert!(cut.len() <= 11 && cut.ends_with('…'), "{cut}");
+        assert!(cut.starts_with("éééé"));
     }
 }

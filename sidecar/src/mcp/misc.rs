@@ -4,8 +4,6 @@
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use meshgate_policy::names::split_prefixed;
-
 use super::dispatch::{Ctx, Reply};
 use super::fanout::by_prefix;
 use super::tools::allowed;
@@ -50,7 +48,7 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     // Prefixed names and gateway URIs name their server; a bare prompt name or a plain
     // URI is routed as prompts/get and resources/read route it.
     let owner = if field == "name" {
-        match split_prefixed(&value)
+        match super::tools::split_name(ctx, &value)
             .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
         {
             Some(found) => Ok(found),

@@ -3,16 +3,17 @@
 
 use serde_json::Value;
 
-use meshgate_policy::names::{prefixed, split_prefixed};
+use crate::naming::prefixed;
 
 use super::dispatch::{Ctx, Reply};
-use super::fanout::{by_prefix, list_all};
+use super::fanout::{by_prefix, list_all, list_all_with_outcomes, with_outcomes};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS};
 use crate::upstream::UpstreamError;
 
 pub async fn list(ctx: &Ctx<'_>) -> Reply {
     let mut prompts = Vec::new();
-    for (upstream, items) in list_all(ctx, "prompts/list", "prompts").await {
+    let (lists, outcomes) = list_all_with_outcomes(ctx, "prompts/list", "prompts").await;
+    for (upstream, items) in lists {
         for mut prompt in items {
             let Some(name) = prompt
                 .get("name")
@@ -25,7 +26,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
             prompts.push(prompt);
         }
     }
-    Reply::Value(serde_json::json!({ "prompts": prompts }))
+    Reply::Value(with_outcomes(
+        serde_json::json!({ "prompts": prompts }),
+        outcomes,
+    ))
 }
 
 pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
@@ -45,7 +49,7 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             "prompts/get needs a string `name`",
         ));
     };
-    let routed = match split_prefixed(&name)
+    let routed = match super::tools::split_name(ctx, &name)
         .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
     {
         Some(r) => r,

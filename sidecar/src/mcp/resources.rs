@@ -5,10 +5,10 @@
 use serde_json::Value;
 use std::sync::Arc;
 
-use meshgate_policy::names::prefixed;
+use crate::naming::prefixed;
 
 use super::dispatch::{Ctx, Reply};
-use super::fanout::{by_prefix, list_all};
+use super::fanout::{by_prefix, list_all_with_outcomes, with_outcomes};
 use super::tools::allowed;
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, INVALID_REQUEST};
 use crate::upstream::{Upstream, UpstreamError};
@@ -29,25 +29,36 @@ pub fn from_gateway_uri(uri: &str) -> Option<(&str, &str)> {
 }
 
 pub async fn list(ctx: &Ctx<'_>) -> Reply {
-    Reply::Value(
-        serde_json::json!({ "resources": rewritten(ctx, "resources/list", "resources", "uri").await }),
-    )
+    let (items, outcomes) = rewritten(ctx, "resources/list", "resources", "uri").await;
+    Reply::Value(with_outcomes(
+        serde_json::json!({ "resources": items }),
+        outcomes,
+    ))
 }
 
 pub async fn templates(ctx: &Ctx<'_>) -> Reply {
-    let items = rewritten(
+    let (items, outcomes) = rewritten(
         ctx,
         "resources/templates/list",
         "resourceTemplates",
         "uriTemplate",
     )
     .await;
-    Reply::Value(serde_json::json!({ "resourceTemplates": items }))
+    Reply::Value(with_outcomes(
+        serde_json::json!({ "resourceTemplates": items }),
+        outcomes,
+    ))
 }
 
-async fn rewritten(ctx: &Ctx<'_>, method: &str, field: &str, uri_field: &str) -> Vec<Value> {
+async fn rewritten(
+    ctx: &Ctx<'_>,
+    method: &str,
+    field: &str,
+    uri_field: &str,
+) -> (Vec<Value>, serde_json::Map<String, Value>) {
     let mut out = Vec::new();
-    for (upstream, items) in list_all(ctx, method, field).await {
+    let (lists, outcomes) = list_all_with_outcomes(ctx, method, field).await;
+    for (upstream, items) in lists {
         for mut item in items {
             if let Some(uri) = item
                 .get(uri_field)
@@ -62,7 +73,7 @@ async fn rewritten(ctx: &Ctx<'_>, method: &str, field: &str, uri_field: &str) ->
             out.push(item);
         }
     }
-    out
+    (out, outcomes)
 }
 
 pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {

@@ -7,13 +7,21 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use meshgate_policy::grants::disallowed_params;
-use meshgate_policy::names::split_prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::dispatch::{Ctx, Reply};
 use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
 use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
+
+/// Splits a prefixed name with the configured separator at the longest prefix of any
+/// configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a prefix).
+pub(crate) fn split_name<'n>(ctx: &Ctx<'_>, name: &'n str) -> Option<(&'n str, &'n str)> {
+    crate::naming::split(
+        name,
+        ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()),
+    )
+}
 
 /// The upstreams this request may reach, in configuration order.
 pub fn allowed(ctx: &Ctx<'_>) -> Vec<Arc<Upstream>> {
@@ -31,17 +39,23 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     let upstreams = allowed(ctx);
     let call = ctx.call_context();
     let call = &call;
-    let catalogs = join_all(upstreams.iter().map(|u| async move {
-        match u.tools(ttl, timeout, call).await {
-            Ok(c) => Some(c),
-            Err(e) => {
+    let results = join_all(upstreams.iter().map(|u| u.tools(ttl, timeout, call))).await;
+    let mut outcomes = serde_json::Map::new();
+    let catalogs: Vec<_> = upstreams
+        .iter()
+        .zip(results)
+        .map(|(u, r)| {
+            outcomes.insert(
+                u.name.clone(),
+                super::fanout::outcome(r.as_ref().map(|_| ())),
+            );
+            r.inspect_err(|e| {
                 let why = e.to_string();
                 warn_limited!(&u.name, &why, server = %u.name, "left out of tools/list: {why}");
-                None
-            }
-        }
-    }))
-    .await;
+            })
+            .ok()
+        })
+        .collect();
     let mut out = String::with_capacity(4096);
     out.push_str("{\"tools\":[");
     let mut first = true;
@@ -59,7 +73,12 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
             out.push_str(tool.get());
         }
     }
-    out.push_str("]}");
+    // `_meta["litellm.ai/server_outcomes"]`: which servers answered (LiteLLM's).
+    out.push_str("],\"_meta\":{\"");
+    out.push_str(super::fanout::OUTCOMES_META_KEY);
+    out.push_str("\":");
+    out.push_str(&Value::Object(outcomes).to_string());
+    out.push_str("}}");
     match RawValue::from_string(out) {
         Ok(raw) => Reply::Raw(raw),
         Err(e) => Reply::Error(RpcError::new(
@@ -193,7 +212,7 @@ pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bo
 /// `isError` result; it names the tool and never a secret.
 async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
     let upstreams = allowed(ctx);
-    if let Some((prefix, rest)) = split_prefixed(name) {
+    if let Some((prefix, rest)) = split_name(ctx, name) {
         let by_prefix = |exact: bool| {
             upstreams.iter().find(|u| {
                 if exact {
@@ -247,11 +266,12 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
     match owners.as_slice() {
         [only] => Ok((Arc::clone(only), name.to_string())),
         [] => Err(format!("Error: Tool '{name}' not found")),
-        many => {
-            Err(format!(
+        many => Err(format!(
             "Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}",
-            many.iter().map(|u| format!("{}-{name}", u.prefix)).collect::<Vec<_>>().join(", ")
-        ))
-        }
+            many.iter()
+                .map(|u| crate::naming::prefixed(&u.prefix, name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }

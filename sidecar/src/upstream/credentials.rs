@@ -41,6 +41,8 @@ pub struct ServerHeaders {
     pub statics: HeaderMap,
     /// `x-mcp-<prefix>-` with the prefix lowercased.
     pub per_server_prefix: String,
+    /// `x-mcp-<prefix><separator>` when `MCP_TOOL_PREFIX_SEPARATOR` is not `-`.
+    pub per_server_prefix_sep: Option<String>,
     /// How the legacy `x-mcp-auth` value is formatted for this server.
     pub auth_type: AuthType,
 }
@@ -60,6 +62,13 @@ impl ServerHeaders {
             extra,
             statics: static_headers(config)?,
             per_server_prefix: format!("x-mcp-{}-", prefix.to_ascii_lowercase()),
+            per_server_prefix_sep: (crate::naming::separator() != "-").then(|| {
+                format!(
+                    "x-mcp-{}{}",
+                    prefix.to_ascii_lowercase(),
+                    crate::naming::separator().to_ascii_lowercase()
+                )
+            }),
             auth_type: config.auth_type.unwrap_or_default(),
         })
     }
@@ -140,9 +149,17 @@ pub fn outbound_headers(
         if n == "x-mcp-servers" || n == "x-mcp-access-groups" {
             continue;
         }
-        let Some(rest) = n.strip_prefix(&server.per_server_prefix) else {
+        let rest = server
+            .per_server_prefix_sep
+            .as_deref()
+            .and_then(|p| n.strip_prefix(p))
+            .or_else(|| n.strip_prefix(&server.per_server_prefix));
+        let Some(rest) = rest else {
             continue;
         };
+        if meant_for_longer_prefix(server, n) {
+            continue;
+        }
         if let Ok(target) = HeaderName::from_bytes(rest.as_bytes()) {
             per_server.append(target, value.clone());
         }
@@ -166,6 +183,37 @@ pub fn outbound_headers(
     out
 }
 
+/// Every configured server prefix, lowercased (set when the configuration is compiled):
+/// `x-mcp-my-gh-authorization` belongs to `my-gh`, not to a server `my`.
+static KNOWN_PREFIXES: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Records the prefixes of the servers now configured.
+pub fn set_known_prefixes<'a>(prefixes: impl IntoIterator<Item = &'a str>) {
+    if let Ok(mut known) = KNOWN_PREFIXES.write() {
+        *known = prefixes.into_iter().map(str::to_ascii_lowercase).collect();
+    }
+}
+
+/// Whether a `x-mcp-…` header this server's prefix matches is really addressed to a
+/// server with a longer prefix (LiteLLM resolves by the longest known prefix).
+fn meant_for_longer_prefix(server: &ServerHeaders, header: &str) -> bool {
+    let ours = server.per_server_prefix.len() - "x-mcp-".len() - 1;
+    let Some(rest) = header.strip_prefix("x-mcp-") else {
+        return false;
+    };
+    let Ok(known) = KNOWN_PREFIXES.read() else {
+        return false;
+    };
+    let sep = crate::naming::separator();
+    known.iter().any(|p| {
+        p.len() > ours
+            && rest.starts_with(p.as_str())
+            && rest
+                .get(p.len()..)
+                .is_some_and(|t| t.starts_with('-') || t.starts_with(sep))
+    })
+}
+
 /// LiteLLM's mapping of `auth_type` to an upstream header.
 pub fn auth_header(
     auth_type: AuthType,
@@ -174,6 +222,12 @@ pub fn auth_header(
     let credential = credential?;
     let (name, value) = match auth_type {
         AuthType::None | AuthType::Oauth2 => return None,
+        // Servers with these are never started (`AuthType::unsupported`).
+        AuthType::AwsSigv4
+        | AuthType::Oauth2TokenExchange
+        | AuthType::Oauth2IdJag
+        | AuthType::TruePassthrough
+        | AuthType::OauthDelegate => return None,
         AuthType::ApiKey => (HeaderName::from_static("x-api-key"), credential.to_string()),
         AuthType::BearerToken => (http::header::AUTHORIZATION, format!("Bearer {credential}")),
         AuthType::Basic => (
@@ -299,6 +353,27 @@ mod tests {
                 ("x-tenant", "t2")
             ])
         );
+    }
+
+    #[test]
+    fn per_server_headers_go_to_the_longest_matching_prefix() {
+        set_known_prefixes(["gw", "gw-ent"]);
+        let short = ServerHeaders::new("gw", &ServerConfig::default()).unwrap();
+        let long = ServerHeaders::new("gw-ent", &ServerConfig::default()).unwrap();
+        let c = client(&[
+            ("x-mcp-gw-ent-authorization", "Bearer for-ent"),
+            ("x-mcp-gw-x-key", "for-gw"),
+        ]);
+        let out = |srv| {
+            pairs(&outbound_headers(
+                srv,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER,
+            ))
+        };
+        assert_eq!(out(&short), s(&[("x-key", "for-gw")]));
+        assert_eq!(out(&long), s(&[("authorization", "Bearer for-ent")]));
     }
 
     #[test]

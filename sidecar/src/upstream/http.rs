@@ -73,6 +73,8 @@ pub(super) struct Session {
     pub(super) id: Option<HeaderValue>,
     pub(super) protocol_version: HeaderValue,
     pub(super) generation: u64,
+    /// What the server's `initialize` said to clients (None for an adopted session).
+    pub(super) instructions: Option<Arc<str>>,
 }
 
 pub struct HttpUpstream {
@@ -96,6 +98,9 @@ pub struct HttpUpstream {
     /// The server speaks only MCP 2026-07-28 (found when `initialize` was refused):
     /// requests go statelessly, without sessions.
     pub(super) modern: AtomicBool,
+    /// The latest `instructions` any session of this server was given (for sessions
+    /// adopted from another replica, which did not see them).
+    last_instructions: RwLock<Option<Arc<str>>>,
 }
 
 pub(super) enum Reply {
@@ -128,6 +133,7 @@ impl HttpUpstream {
             generation: AtomicU64::new(0),
             stop: watch::Sender::new(false),
             modern: AtomicBool::new(false),
+            last_instructions: RwLock::new(None),
         }))
     }
 
@@ -195,6 +201,38 @@ impl HttpUpstream {
             protocol: carried::protocol(session.protocol_version.to_str().ok()?)?,
             id: session.id?.to_str().ok()?.to_string(),
         })
+    }
+
+    /// The `instructions` of this client's upstream session (opened if needed).
+    pub async fn instructions(&self, call: &CallContext<'_>) -> Option<Arc<str>> {
+        if self.is_modern() {
+            return None;
+        }
+        let headers = call.outbound(&self.headers);
+        let key = session_key(&headers, call.caps);
+        let session = self.session(key, &headers, call).await.ok()?;
+        session
+            .instructions
+            .or_else(|| self.last_instructions.read().ok()?.clone())
+    }
+
+    /// Ends a session the gateway will not use (DELETE, in the background).
+    pub(super) fn end_session(&self, headers: &HeaderMap, id: HeaderValue) {
+        let (client, url, headers) = (self.client.clone(), self.url.clone(), headers.clone());
+        tokio::spawn(async move {
+            let Ok(mut req) = Request::builder()
+                .method(Method::DELETE)
+                .uri(url)
+                .body(Full::new(Bytes::new()))
+            else {
+                return;
+            };
+            req.headers_mut().extend(headers);
+            req.headers_mut().insert("mcp-session-id", id);
+            if let Ok(resp) = client.request(req).await {
+                let _ = resp.into_body().collect().await;
+            }
+        });
     }
 
     /// The session for one credential set: in use here, else the one the client's
@@ -270,6 +308,7 @@ impl HttpUpstream {
             id: Some(id),
             protocol_version: HeaderValue::from_static(found.protocol),
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+            instructions: None,
         };
         tracing::info!(server = %self.name, "continuing the upstream session the client's session carries");
         Some(session)
@@ -304,15 +343,21 @@ impl HttpUpstream {
                 ))
             }
         };
-        let version = serde_json::from_str::<Value>(result.get())
-            .ok()
+        let parsed = serde_json::from_str::<Value>(result.get()).ok();
+        let version = parsed
+            .as_ref()
             .and_then(|v| {
                 v.get("protocolVersion")
                     .and_then(Value::as_str)
                     .map(str::to_string)
             })
             .unwrap_or_else(|| UPSTREAM_PROTOCOL_VERSION.to_string());
+        let instructions = parsed.as_ref().and_then(super::instructions_of);
+        if let (Some(i), Ok(mut last)) = (&instructions, self.last_instructions.write()) {
+            *last = Some(Arc::clone(i));
+        }
         let session = Session {
+            instructions,
             id: session_id,
             protocol_version: HeaderValue::from_str(&version)
                 .unwrap_or(HeaderValue::from_static(UPSTREAM_PROTOCOL_VERSION)),

@@ -4,6 +4,7 @@
 
 pub mod carried;
 mod credentials;
+mod detect;
 mod http;
 mod http_listen;
 mod modern_client;
@@ -19,10 +20,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::naming::prefixed;
 use meshgate_policy::config::{ServerConfig, Transport};
-use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
+pub use self::credentials::set_known_prefixes;
 pub use self::http::{new_client as new_http_client, new_guarded_client, HttpClient};
 use crate::jsonrpc::RpcError;
 use crate::relay::link::ServerLink;
@@ -107,6 +109,9 @@ enum Connector {
     Stdio(Arc<stdio_pool::StdioPool>),
     Http(Arc<http::HttpUpstream>),
     Sse(Arc<sse_client::SseUpstream>),
+    /// A URL server without `transport`: streamable HTTP or legacy SSE, detected on
+    /// first use and remembered.
+    Detect(Arc<detect::DetectingUpstream>),
     /// A REST API from an OpenAPI spec, answered by the gateway.
     OpenApi(Arc<openapi::OpenApiUpstream>),
     /// Configured but not served (e.g. a configuration problem found at start).
@@ -164,6 +169,15 @@ pub fn client_info() -> Value {
 /// The protocol version the gateway asks upstreams for.
 pub const UPSTREAM_PROTOCOL_VERSION: &str = "2025-11-25";
 
+/// The `instructions` of an upstream's `initialize` result (non-empty text only).
+pub(crate) fn instructions_of(result: &Value) -> Option<Arc<str>> {
+    result
+        .get("instructions")
+        .and_then(Value::as_str)
+        .filter(|i| !i.trim().is_empty())
+        .map(Arc::from)
+}
+
 /// `initialize` on behalf of clients with these capabilities.
 pub fn initialize_params(caps: ClientCaps) -> Value {
     serde_json::json!({
@@ -187,18 +201,30 @@ impl Upstream {
                 Ok(u) => Connector::OpenApi(Arc::new(u)),
                 Err(e) => Connector::Unsupported(e),
             }
+        } else if let Some(why) = config.auth_type.and_then(|a| a.unsupported()) {
+            Connector::Unsupported(why)
         } else {
             match config.effective_transport() {
-                Transport::Stdio => {
+                Some(Transport::Stdio) => {
                     Connector::Stdio(stdio_pool::StdioPool::start(name, config, &link))
                 }
-                Transport::Http => {
+                None => match detect::DetectingUpstream::new(
+                    name,
+                    prefix,
+                    config,
+                    client.clone(),
+                    &link,
+                ) {
+                    Ok(u) => Connector::Detect(Arc::new(u)),
+                    Err(e) => Connector::Unsupported(e),
+                },
+                Some(Transport::Http) => {
                     match http::HttpUpstream::new(name, prefix, config, client.clone(), &link) {
                         Ok(u) => Connector::Http(u),
                         Err(e) => Connector::Unsupported(e),
                     }
                 }
-                Transport::Sse => {
+                Some(Transport::Sse) => {
                     match sse_client::SseUpstream::new(name, prefix, config, client.clone(), &link)
                     {
                         Ok(u) => Connector::Sse(Arc::new(u)),
@@ -218,7 +244,7 @@ impl Upstream {
             tools: Mutex::new(HashMap::new()),
             fills: Mutex::new(HashMap::new()),
             headers: match config.effective_transport() {
-                Transport::Http | Transport::Sse if !config.is_openapi() => {
+                Some(Transport::Http | Transport::Sse) | None if !config.is_openapi() => {
                     credentials::ServerHeaders::new(prefix, config).ok()
                 }
                 _ => None,
@@ -247,6 +273,7 @@ impl Upstream {
                 Connector::Stdio(u) => u.request(method, params, timeout, call).await,
                 Connector::Http(u) => u.request(method, params, call).await,
                 Connector::Sse(u) => u.request(method, params, timeout, call).await,
+                Connector::Detect(u) => u.request(method, params, timeout, call).await,
                 Connector::OpenApi(u) => u.request(method, params, call).await,
                 Connector::Unsupported(why) => Err(UpstreamError::Unavailable(why.clone())),
             }
@@ -262,8 +289,35 @@ impl Upstream {
     pub async fn carry(&self, call: &CallContext<'_>) -> Option<carried::CarriedSession> {
         match &self.connector {
             Connector::Http(u) => u.carry(call).await,
+            Connector::Detect(u) => u.carry(call).await,
             _ => None,
         }
+    }
+
+    /// The `instructions` of the upstream session (or process) this client reaches,
+    /// opening it when needed; else the configured `instructions`.
+    pub async fn instructions(
+        &self,
+        timeout: Duration,
+        call: &CallContext<'_>,
+    ) -> Option<Arc<str>> {
+        let fut = async {
+            match &self.connector {
+                Connector::Stdio(u) => u.instructions(timeout, call).await,
+                Connector::Http(u) => u.instructions(call).await,
+                Connector::Sse(u) => u.instructions(call).await,
+                Connector::Detect(u) => u.instructions(call).await,
+                Connector::OpenApi(_) | Connector::Unsupported(_) => None,
+            }
+        };
+        let found = tokio::time::timeout(timeout, fut).await.ok().flatten();
+        found.or_else(|| {
+            self.config
+                .instructions
+                .as_deref()
+                .filter(|i| !i.trim().is_empty())
+                .map(Arc::from)
+        })
     }
 
     /// Passes a client notification (e.g. `notifications/roots/list_changed`) to the
@@ -273,6 +327,7 @@ impl Upstream {
         match &self.connector {
             Connector::Stdio(pool) => pool.notify(body, call),
             Connector::Http(u) => u.notify(body, call),
+            Connector::Detect(u) => u.notify(body, call),
             _ => {}
         }
     }
@@ -282,8 +337,14 @@ impl Upstream {
     /// has to exist for its listening stream to run).
     pub async fn listen_as(&self, call: &CallContext<'_>) {
         self.note_user(call);
-        if let Connector::Http(u) = &self.connector {
-            let _ = u.carry(call).await;
+        match &self.connector {
+            Connector::Http(u) => {
+                let _ = u.carry(call).await;
+            }
+            Connector::Detect(u) => {
+                let _ = u.carry(call).await;
+            }
+            _ => {}
         }
     }
 
@@ -450,6 +511,7 @@ impl Upstream {
             Connector::Sse(u) => u.shutdown(),
             Connector::OpenApi(u) => u.shutdown(),
             Connector::Http(u) => u.shutdown(),
+            Connector::Detect(u) => u.shutdown(),
             Connector::Unsupported(_) => {}
         }
     }

@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
+use crate::naming::prefixed;
 use meshgate_openapi::{
     error_result, redact_source, response_to_result, ApiSpec, ParseOptions, ToolNaming,
 };
 use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
 use meshgate_policy::grants::disallowed_params;
-use meshgate_policy::names::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::credentials::ServerHeaders;

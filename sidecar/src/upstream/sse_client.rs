@@ -30,6 +30,8 @@ struct Stream {
     pending: Pending,
     alive: AtomicBool,
     reader: tokio::task::JoinHandle<()>,
+    /// What the server's `initialize` said to clients.
+    instructions: std::sync::OnceLock<Arc<str>>,
 }
 
 pub struct SseUpstream {
@@ -105,6 +107,21 @@ impl SseUpstream {
                 Err(UpstreamError::Timeout(timeout))
             }
         }
+    }
+
+    /// Opens (or finds) this client's event stream: its session exists afterwards.
+    pub async fn open(&self, call: &CallContext<'_>) -> Result<(), UpstreamError> {
+        let headers = call.outbound(&self.headers);
+        self.link
+            .used_by(session_key(&headers, call.caps), call.session, call.caps);
+        self.stream(&headers, call.caps).await.map(|_| ())
+    }
+
+    /// The `instructions` of this client's upstream session (opened if needed).
+    pub async fn instructions(&self, call: &CallContext<'_>) -> Option<Arc<str>> {
+        let headers = call.outbound(&self.headers);
+        let stream = self.stream(&headers, call.caps).await.ok()?;
+        stream.instructions.get().cloned()
     }
 
     pub fn shutdown(&self) {
@@ -199,6 +216,7 @@ impl SseUpstream {
             pending: Pending::default(),
             alive: AtomicBool::new(true),
             reader,
+            instructions: std::sync::OnceLock::new(),
         });
         if let Ok(mut h) = holder.write() {
             *h = Some(Arc::clone(&stream));
@@ -212,7 +230,12 @@ impl SseUpstream {
         )
         .await?;
         match tokio::time::timeout(CONNECT_TIMEOUT, rx).await {
-            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Ok(result))) => {
+                let parsed = serde_json::from_str::<Value>(result.get()).unwrap_or_default();
+                if let Some(i) = super::instructions_of(&parsed) {
+                    let _ = stream.instructions.set(i);
+                }
+            }
             Ok(Ok(Err(e))) => return Err(e),
             _ => {
                 return Err(UpstreamError::Unavailable(format!(

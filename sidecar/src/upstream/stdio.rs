@@ -41,6 +41,8 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 struct Connection {
     writer: mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
+    /// What the process's `initialize` said to clients.
+    instructions: std::sync::OnceLock<Arc<str>>,
 }
 
 impl Connection {
@@ -153,6 +155,17 @@ impl StdioUpstream {
         }
     }
 
+    /// The running process's `instructions`, waiting up to `timeout` for it to start.
+    pub async fn instructions(&self, timeout: Duration) -> Option<Arc<str>> {
+        let mut live = self.live.clone();
+        let conn = tokio::time::timeout(timeout, live.wait_for(Option::is_some))
+            .await
+            .ok()?
+            .ok()?
+            .clone()?;
+        conn.instructions.get().cloned()
+    }
+
     /// Writes a notification to the running process (dropped when none runs).
     pub fn notify(&self, body: Vec<u8>) {
         if let Some(conn) = self.live.borrow().as_ref() {
@@ -224,6 +237,7 @@ impl Supervisor {
         let conn = Arc::new(Connection {
             writer: writer_tx,
             pending: Pending::default(),
+            instructions: std::sync::OnceLock::new(),
         });
         tokio::spawn(write_loop(stdin, writer_rx));
         let reader = tokio::spawn(read_loop(
@@ -235,14 +249,19 @@ impl Supervisor {
 
         let pid = child.id().unwrap_or(0);
         let served = async {
-            conn.request(
-                "initialize",
-                Some(&initialize_params(self.caps)),
-                INIT_TIMEOUT,
-                None,
-            )
-            .await
-            .map_err(|e| format!("initialize failed: {e}"))?;
+            let result = conn
+                .request(
+                    "initialize",
+                    Some(&initialize_params(self.caps)),
+                    INIT_TIMEOUT,
+                    None,
+                )
+                .await
+                .map_err(|e| format!("initialize failed: {e}"))?;
+            let parsed = serde_json::from_str::<Value>(result.get()).unwrap_or_default();
+            if let Some(i) = super::instructions_of(&parsed) {
+                let _ = conn.instructions.set(i);
+            }
             let _ = conn
                 .writer
                 .send(jsonrpc::notification("notifications/initialized", None));

@@ -89,6 +89,20 @@ impl StdioPool {
             .await
     }
 
+    /// The `instructions` of the process this request uses (started if needed).
+    pub async fn instructions(
+        &self,
+        timeout: Duration,
+        call: &CallContext<'_>,
+    ) -> Option<Arc<str>> {
+        // A process that cannot start must not hold up every client's `initialize`.
+        const STARTING: Duration = Duration::from_secs(5);
+        let (key, env) = self.key_for(call);
+        self.process(key, env, call.caps)
+            .instructions(timeout.min(STARTING))
+            .await
+    }
+
     /// Writes a notification to the process this request uses, if it runs.
     pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
         let (key, _) = self.key_for(call);
