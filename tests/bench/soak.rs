@@ -132,8 +132,18 @@ async fn main() {
 
     // ── phase 2: event streams held open ──
     let rss_before_streams = rss_kb(pid);
-    let (opened, refused, (rss_streams_open, rss_streams_closed)) =
-        hold_streams(&gw, &key, streams, pid).await;
+    // Twice (SOAK_STREAM_ROUNDS): memory kept after the first round but reused by the
+    // second is the allocator's; growth in every round would be a leak.
+    let rounds = env_or("SOAK_STREAM_ROUNDS", 2).max(1);
+    let mut round_rss = Vec::new();
+    let (mut opened, mut refused, mut rss_streams_open, mut rss_streams_closed) = (0, 0, 0, 0);
+    for _ in 0..rounds {
+        (opened, refused, (rss_streams_open, rss_streams_closed)) =
+            hold_streams(&gw, &key, streams, pid).await;
+        round_rss.push(format!(
+            "{rss_streams_open} kB open / {rss_streams_closed} kB closed"
+        ));
+    }
 
     // ── phase 3: batches ──
     let rss_before_batches = rss_kb(pid);
@@ -144,18 +154,26 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(",")
     );
+    let batch_session = session_at(&gw, &key, "2025-03-26").await;
     let mut batch_errors = 0;
     let batch_started = Instant::now();
     for _ in 0..batches {
         match post(
             &gw.url(),
-            &[("authorization", &key), ("mcp-session-id", &session)],
+            &[("authorization", &key), ("mcp-session-id", &batch_session)],
             &batch,
         )
         .await
         {
-            Ok(r) if r.status == 200 => {}
-            _ => batch_errors += 1,
+            Ok(r) if r.status == 200 && r.text().matches("\"result\"").count() == 100 => {}
+            Ok(r) => {
+                batch_errors += 1;
+                eprintln!("soak: batch failed: {} {:.200}", r.status, r.text());
+            }
+            Err(e) => {
+                batch_errors += 1;
+                eprintln!("soak: batch failed: {e}");
+            }
         }
     }
     let batch_secs = batch_started.elapsed().as_secs_f64();
@@ -179,7 +197,8 @@ async fn main() {
         "- RSS: {rss_start} kB at start, {rss_after_calls} kB after the calls\n"
     ));
     table.push_str(&format!(
-        "- {streams} GET event streams: {opened} opened, {refused} refused; RSS {rss_before_streams} kB before, {rss_streams_open} kB with them open, {rss_streams_closed} kB after closing\n"
+        "- {streams} GET event streams, {rounds} round(s): {opened} opened, {refused} refused (last round); RSS {rss_before_streams} kB before, {rss_streams_open} kB with them open, {rss_streams_closed} kB after closing; per round: {}\n",
+        round_rss.join(", ")
     ));
     table.push_str(&format!(
         "- {batches} batches × 100 `tools/call`: {batch_errors} failed, {batch_secs:.1} s; RSS {rss_before_batches} kB before, {rss_after_batches} kB after\n\n"
@@ -196,7 +215,15 @@ async fn main() {
 }
 
 async fn session(gw: &Gateway, key: &str) -> String {
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"soak","version":"1"}}}"#;
+    session_at(gw, key, "2025-06-18").await
+}
+
+/// A client session of `version` (batches exist only in 2025-03-26).
+async fn session_at(gw: &Gateway, key: &str, version: &str) -> String {
+    let init = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"{version}","capabilities":{{}},"clientInfo":{{"name":"soak","version":"1"}}}}}}"#
+    );
+    let init = init.as_str();
     let resp = post(&gw.url(), &[("authorization", key)], init)
         .await
         .expect("initialize");
@@ -244,11 +271,29 @@ async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> (usize, us
         eprintln!("soak: {} streams open, {refused} refused", held.len());
     }
     let opened = held.len();
+    let fds_before = open_fds(pid);
     settle().await;
     let open = rss_kb(pid);
+    eprintln!("soak: {opened} streams held, sidecar has {fds_before} open fds, RSS {open} kB");
     drop(held);
+    // Closed when the sidecar has let go of their connections (fds back down).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while open_fds(pid) > fds_before.saturating_sub(opened * 9 / 10) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     settle().await;
+    eprintln!(
+        "soak: streams closed, sidecar has {} open fds, RSS {} kB",
+        open_fds(pid),
+        rss_kb(pid)
+    );
     (opened, refused, (open, rss_kb(pid)))
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Gives the sidecar a moment to notice closed connections before RSS is read.
