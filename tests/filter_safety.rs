@@ -331,7 +331,13 @@ async fn litellm_health_probes_answer_without_a_key() {
         r.json(),
         json!({"status": "healthy", "config": "loaded", "db": "connected"})
     );
-    // Only GET/HEAD of those two paths are open.
+    // LiteLLM's `/mcp/enabled` answers without a key too.
+    let r = request("GET", &format!("{}/mcp/enabled", gw.base()), &[], "")
+        .await
+        .expect("enabled");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"enabled": true}));
+    // Only GET/HEAD of those paths are open.
     let r = request(
         "POST",
         &format!("{}/health/liveliness", gw.base()),

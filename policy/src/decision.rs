@@ -151,13 +151,16 @@ pub fn path_target(path: &str) -> PathTarget<'_> {
 /// LiteLLM's unauthenticated probes, answered by the sidecar.
 pub const LIVENESS_PATH: &str = "/health/liveliness";
 pub const READINESS_PATH: &str = "/health/readiness";
+/// LiteLLM's `GET /mcp/enabled` (`{"enabled": true}`), open like liveness.
+pub const MCP_ENABLED_PATH: &str = "/mcp/enabled";
 /// Principal of the unauthenticated health probes.
 pub const HEALTH_PRINCIPAL: &str = "_health";
 
 /// A `GET`/`HEAD` of a health probe path (query ignored).
 pub fn is_health_probe(method: &str, path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    (method == "GET" || method == "HEAD") && (path == LIVENESS_PATH || path == READINESS_PATH)
+    (method == "GET" || method == "HEAD")
+        && (path == LIVENESS_PATH || path == READINESS_PATH || path == MCP_ENABLED_PATH)
 }
 
 /// Decides one request. `headers` are all request headers as Envoy gives them
@@ -188,7 +191,11 @@ fn decide_request(
     let method = header(headers, ":method").unwrap_or("GET");
     // Liveness needs no policy; readiness does (without a snapshot: the 503 below).
     let probe = is_health_probe(method, path);
-    if probe && (snapshot.is_some() || path.starts_with(LIVENESS_PATH)) {
+    if probe
+        && (snapshot.is_some()
+            || path.starts_with(LIVENESS_PATH)
+            || path.starts_with(MCP_ENABLED_PATH))
+    {
         return Decision::Forward(Forward {
             principal: HEALTH_PRINCIPAL.to_string(),
             servers: String::new(),
@@ -1000,16 +1007,19 @@ mcp_servers:
             "/health/liveliness",
             "/health/readiness",
             "/health/readiness?x=1",
+            "/mcp/enabled",
         ] {
             let f = forward(decide_now(Some(&s), path, &get(path)));
             assert_eq!((f.principal.as_str(), f.servers.as_str()), ("_health", ""));
             assert!(f.remove_headers.is_empty());
         }
-        // Liveness holds before the first policy sync; readiness does not.
-        assert!(matches!(
-            decide_now(None, "/health/liveliness", &get("/health/liveliness")),
-            Decision::Forward(_)
-        ));
+        // Liveness (and /mcp/enabled) hold before the first policy sync; readiness does not.
+        for path in ["/health/liveliness", "/mcp/enabled"] {
+            assert!(matches!(
+                decide_now(None, path, &get(path)),
+                Decision::Forward(_)
+            ));
+        }
         assert_eq!(
             reject(decide_now(
                 None,

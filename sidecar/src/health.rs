@@ -1,4 +1,4 @@
-//! LiteLLM's unauthenticated probes. The filter lets them through without a key (and
+//! LiteLLM's unauthenticated probes (and `/mcp/enabled`). The filter lets them through without a key (and
 //! answers readiness itself with 503 until it has a policy); here liveness is "the
 //! process answers", readiness "a configuration is loaded and the store answers".
 
@@ -7,16 +7,19 @@ use std::time::Duration;
 
 use crate::body::{self, Body};
 use crate::state::AppState;
-use meshgate_policy::decision::{LIVENESS_PATH, READINESS_PATH};
+use meshgate_policy::decision::{LIVENESS_PATH, MCP_ENABLED_PATH, READINESS_PATH};
 
 /// How long readiness waits for the store before calling it unreachable.
 const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn is_probe(path: &str) -> bool {
-    path == LIVENESS_PATH || path == READINESS_PATH
+    path == LIVENESS_PATH || path == READINESS_PATH || path == MCP_ENABLED_PATH
 }
 
 pub async fn answer(state: &AppState, path: &str) -> http::Response<Body> {
+    if path == MCP_ENABLED_PATH {
+        return body::json(StatusCode::OK, r#"{"enabled":true}"#);
+    }
     if path == LIVENESS_PATH {
         return body::json(StatusCode::OK, r#"{"status":"I'm alive!"}"#);
     }
