@@ -72,6 +72,10 @@ pub fn encode(sessions: &[CarriedSession], out: &mut Vec<u8>) {
 /// Reads what [`encode`] wrote; None when malformed or not all of `input` is used.
 pub fn decode(mut input: &[u8]) -> Option<Vec<CarriedSession>> {
     let (&count, rest) = input.split_first()?;
+    // `encode` never writes more; a larger count is not an id we minted.
+    if count as usize > MAX_CARRIED {
+        return None;
+    }
     input = rest;
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
@@ -135,6 +139,21 @@ fn uuid_text(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding F2 (docs/security.md): a count above what `encode` ever writes is
+    /// refused, not read (an id carries at most `MAX_CARRIED` upstream sessions).
+    #[test]
+    fn more_entries_than_ever_minted_are_refused() {
+        let entry = |bytes: &mut Vec<u8>| {
+            bytes.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 7, 2, 0]);
+        };
+        let mut within = vec![MAX_CARRIED as u8];
+        (0..MAX_CARRIED).for_each(|_| entry(&mut within));
+        assert_eq!(decode(&within).map(|v| v.len()), Some(MAX_CARRIED));
+        let mut over = vec![MAX_CARRIED as u8 + 1];
+        (0..=MAX_CARRIED).for_each(|_| entry(&mut over));
+        assert_eq!(decode(&over), None);
+    }
 
     fn session(id: &str) -> CarriedSession {
         CarriedSession {
