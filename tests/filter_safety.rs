@@ -618,3 +618,37 @@ async fn the_python_sdk_shows_the_filters_refusal_message() {
         "{stdout}"
     );
 }
+
+/// The repository's own Envoy config (what `make run` starts and users copy) is accepted
+/// by real Envoy with the built filter: failure policy, body holding, both sidecar
+/// clusters and their circuit breakers included.
+#[tokio::test]
+async fn the_repositorys_envoy_yaml_validates_in_real_envoy() {
+    let text = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
+    assert!(
+        text.contains("failure_policy: FAIL_RELOAD"),
+        "no failure policy"
+    );
+    let wasm = wasm_path();
+    require(&wasm, "run `make wasm`");
+    let text = text.replace(
+        "target/wasm32-wasip1/release-wasm/meshgate_filter.wasm",
+        &wasm.display().to_string(),
+    );
+    let dir = TempDir::new("envoy-yaml");
+    let file = dir.0.join("envoy.yaml");
+    std::fs::write(&file, text).expect("write");
+    let out = tokio::process::Command::new(envoy_path())
+        .args(["--mode", "validate", "-c"])
+        .arg(&file)
+        .env("MESHGATE_SHARED_SECRET", SECRET)
+        .output()
+        .await
+        .expect("envoy runs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && log.contains("OK"), "{log}");
+}
