@@ -334,9 +334,12 @@ async fn openapi_credentials_and_client_headers_reach_only_their_server() {
     let (_b, b) = demo_petstore("petstore_b").await;
     let petstore_extra = "    auth_type: bearer_token\n    auth_value: pet-token\n    static_headers:\n      X-Static: always\n    extra_headers: [\"X-Tenant\"]\n";
     // `fwd` (on B's API too) forwards the client's own Authorization.
+    // `keyed` (on B's API too) has an `api_key` credential, sent as LiteLLM's OpenAPI
+    // path sends it.
     let servers = format!(
-        "{}  fwd:\n    spec_path: \"{}\"\n    url: http://{b}/api/v3\n    extra_headers: [\"Authorization\"]\n",
+        "{}  fwd:\n    spec_path: \"{}\"\n    url: http://{b}/api/v3\n    extra_headers: [\"Authorization\"]\n  keyed:\n    spec_path: \"{}\"\n    url: http://{b}/api/v3\n    auth_type: api_key\n    auth_value: rest-key\n",
         two_servers(&a, &b, petstore_extra),
+        spec_file(),
         spec_file()
     );
     let gw = Gateway::start(servers).await;
@@ -420,6 +423,16 @@ async fn openapi_credentials_and_client_headers_reach_only_their_server() {
     let seen = last_api_call(&b).await;
     assert_eq!(seen["path"], "/api/v3/pet/2");
     assert!(seen["headers"].get("authorization").is_none(), "{seen}");
+
+    // `api_key` on an OpenAPI server: `Authorization: ApiKey <v>`, as LiteLLM sends it.
+    let r = call(&gw, "keyed-getPetById", json!({"path": {"petId": 2}})).await;
+    assert!(!is_error(&r), "{r}");
+    let seen = last_api_call(&b).await;
+    assert_eq!(
+        seen["headers"]["authorization"], "ApiKey rest-key",
+        "{seen}"
+    );
+    assert!(seen["headers"].get("x-api-key").is_none(), "{seen}");
 
     // The gateway key and the filter's headers reach neither server.
     for addr in [&a, &b] {

@@ -58,7 +58,15 @@ impl ServerHeaders {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerHeaders {
-            credential: auth_header(config.auth_type.unwrap_or_default(), config.credential()),
+            credential: auth_header(
+                config.auth_type.unwrap_or_default(),
+                config.credential(),
+                if config.is_openapi() {
+                    ApiKeyStyle::Authorization
+                } else {
+                    ApiKeyStyle::XApiKey
+                },
+            ),
             extra,
             statics: static_headers(config)?,
             per_server_prefix: format!("x-mcp-{}-", prefix.to_ascii_lowercase()),
@@ -173,7 +181,9 @@ pub fn outbound_headers(
             AuthType::None | AuthType::Oauth2 => AuthType::BearerToken,
             other => other,
         };
-        if let Some((name, value)) = legacy.and_then(|v| auth_header(auth_type, Some(v.trim()))) {
+        if let Some((name, value)) =
+            legacy.and_then(|v| auth_header(auth_type, Some(v.trim()), ApiKeyStyle::Authorization))
+        {
             out.insert(name, value);
         }
     }
@@ -214,10 +224,19 @@ fn meant_for_longer_prefix(server: &ServerHeaders, header: &str) -> bool {
     })
 }
 
+/// How LiteLLM sends an `api_key` credential: `X-API-Key: v` to MCP servers,
+/// `Authorization: ApiKey v` to OpenAPI servers and for the legacy `x-mcp-auth` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyStyle {
+    XApiKey,
+    Authorization,
+}
+
 /// LiteLLM's mapping of `auth_type` to an upstream header.
 pub fn auth_header(
     auth_type: AuthType,
     credential: Option<&str>,
+    api_key: ApiKeyStyle,
 ) -> Option<(HeaderName, HeaderValue)> {
     let credential = credential?;
     let (name, value) = match auth_type {
@@ -228,7 +247,12 @@ pub fn auth_header(
         | AuthType::Oauth2IdJag
         | AuthType::TruePassthrough
         | AuthType::OauthDelegate => return None,
-        AuthType::ApiKey => (HeaderName::from_static("x-api-key"), credential.to_string()),
+        AuthType::ApiKey => match api_key {
+            ApiKeyStyle::XApiKey => (HeaderName::from_static("x-api-key"), credential.to_string()),
+            ApiKeyStyle::Authorization => {
+                (http::header::AUTHORIZATION, format!("ApiKey {credential}"))
+            }
+        },
         AuthType::BearerToken => (http::header::AUTHORIZATION, format!("Bearer {credential}")),
         AuthType::Basic => (
             http::header::AUTHORIZATION,
@@ -252,7 +276,8 @@ mod tests {
     #[test]
     fn formats_like_litellm() {
         let v = |t, c| {
-            auth_header(t, Some(c)).map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            auth_header(t, Some(c), ApiKeyStyle::XApiKey)
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
         };
         assert_eq!(
             v(AuthType::ApiKey, "k"),
@@ -492,6 +517,36 @@ mod tests {
         );
     }
 
+    /// LiteLLM's OpenAPI path sends `api_key` as `Authorization: ApiKey <v>` (its MCP
+    /// path as `X-API-Key`); a REST API configured for LiteLLM expects the former.
+    #[test]
+    fn openapi_servers_get_api_keys_as_litellm_sends_them() {
+        let openapi = ServerConfig {
+            spec_path: Some("spec.json".into()),
+            auth_type: Some(AuthType::ApiKey),
+            auth_value: Some("k".into()),
+            ..Default::default()
+        };
+        let mcp = ServerConfig {
+            spec_path: None,
+            ..openapi.clone()
+        };
+        let sent = |config: &ServerConfig| {
+            let srv = ServerHeaders::new("p", config).unwrap();
+            outbound_headers(
+                &srv,
+                &HeaderMap::new(),
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER,
+            )
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.to_str().unwrap()))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(sent(&openapi), ["authorization=ApiKey k"]);
+        assert_eq!(sent(&mcp), ["x-api-key=k"]);
+    }
+
     #[test]
     fn legacy_x_mcp_auth_goes_to_servers_without_their_own_header() {
         let cfg = |t: AuthType| ServerConfig {
@@ -513,7 +568,11 @@ mod tests {
             out(&bearer, &c, DEFAULT_LEGACY_AUTH_HEADER),
             ["authorization=Bearer tok"]
         );
-        assert_eq!(out(&key, &c, DEFAULT_LEGACY_AUTH_HEADER), ["x-api-key=tok"]);
+        // LiteLLM formats the legacy header's `api_key` as `Authorization: ApiKey`.
+        assert_eq!(
+            out(&key, &c, DEFAULT_LEGACY_AUTH_HEADER),
+            ["authorization=ApiKey tok"]
+        );
         assert_eq!(
             out(&plain, &c, DEFAULT_LEGACY_AUTH_HEADER),
             ["authorization=Bearer tok"]
