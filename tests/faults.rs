@@ -222,11 +222,9 @@ async fn upstream_garbage_gets_a_clear_error_and_the_gateway_keeps_serving() {
     }
 }
 
-/// DEFECT (reported to the lead, issue 10): an HTTP upstream's JSON reply for another
-/// request id is taken as this call's result (sidecar/src/upstream/http.rs does not
-/// compare the reply's id with the request's). Remove the `ignore` with the fix.
+/// An HTTP upstream's JSON reply for another request id is not taken as this call's
+/// result (it was, until sidecar/src/upstream/http.rs compared the ids).
 #[tokio::test]
-#[ignore = "DEFECT: a reply with another id is accepted as the result (upstream/http.rs); see docs/security.md"]
 async fn upstream_reply_for_another_id_is_an_error() {
     let junk = JunkServer::start().await;
     let gw = Gateway::start(format!(

@@ -471,6 +471,19 @@ impl HttpUpstream {
             .to_bytes();
         let parsed: Option<Message> = serde_json::from_slice(&body).ok();
         match parsed {
+            // A reply for another request is not this call's result (an error for a
+            // request the server could not read carries `id: null`).
+            Some(msg)
+                if msg.is_response()
+                    && msg.id.as_ref().and_then(jsonrpc::Id::as_u64) != Some(id)
+                    && !(msg.error.is_some()
+                        && msg.id.as_ref().is_none_or(jsonrpc::Id::is_null)) =>
+            {
+                Err(UpstreamError::Protocol(format!(
+                    "server `{}` answered another request than the one sent",
+                    self.name
+                )))
+            }
             Some(msg) if msg.is_response() => Ok(Reply::Result(match (msg.result, msg.error) {
                 (Some(r), _) => Ok(r),
                 (None, Some(e)) => Err(UpstreamError::Rpc(rpc_error_from(&e))),
