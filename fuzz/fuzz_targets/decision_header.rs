@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshgate_policy::signing::{open_decision, seal_decision};
+use meshgate_policy::signing::{open_decision, seal_decision, Nonce, Seal};
 
 const SECRET: &[u8] = b"fuzz-shared-secret-0123456789abcdef";
 const NOW: u64 = 1_790_000_000_000;
@@ -27,12 +27,25 @@ fuzz_target!(|input: &[u8]| {
     if principal.contains(' ') || servers.contains(' ') || principal.is_empty() {
         return;
     }
-    let sealed = seal_decision(SECRET, method, path, NOW, principal, servers);
+    let nonce = Nonce {
+        vm: input.len() as u64,
+        counter: u64::from(input.first().copied().unwrap_or_default()),
+    };
+    let seal = Seal {
+        ts_ms: NOW,
+        nonce,
+        principal,
+        servers,
+        body_sha256: None,
+    };
+    let sealed = seal_decision(SECRET, method, path, &seal);
     match open_decision(SECRET, method, path, Some(&sealed), NOW) {
         Ok(d) => {
             assert_eq!(d.principal, principal);
             assert_eq!(d.servers, servers);
             assert_eq!(d.ts_ms, NOW);
+            assert_eq!(d.nonce, nonce);
+            assert_eq!(d.body_sha256, None);
         }
         Err(e) => panic!("a freshly sealed decision did not open: {e:?}"),
     }

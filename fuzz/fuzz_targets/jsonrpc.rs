@@ -10,30 +10,46 @@ use serde_json::Value;
 #[allow(dead_code)]
 mod jsonrpc;
 
-use jsonrpc::{Message, RpcError};
+use jsonrpc::{Frame, Message, RpcError};
 
 fn check_framing(msg: &Message) {
     let _ = (msg.is_request(), msg.is_response());
     let Some(id) = msg.id.as_ref() else {
         return;
     };
-    // Ids JSON-RPC and MCP allow: a string or an integer. A float id does not survive
-    // the round trip (serde_json parses floats inexactly) — finding F1 in
-    // docs/security.md; such ids must be refused before framing (issue 10, item 7).
-    if !(id.is_string() || id.is_i64() || id.is_u64()) {
-        return;
+    // What the parser lets through has an id JSON-RPC and MCP allow — a string or an
+    // integer (finding F1: a float id came back changed; it is now -32600) — or null.
+    let text = id.json();
+    let first = text.as_bytes().first().copied().unwrap_or(b' ');
+    assert!(
+        id.is_null() || first == b'"' || first == b'-' || first.is_ascii_digit(),
+        "an id that is neither string nor integer was accepted: {text}"
+    );
+    if !id.is_null() {
+        assert!(
+            !text.contains(['.', 'e', 'E']) || first == b'"',
+            "a float id was accepted: {text}"
+        );
     }
+    // Framed back byte for byte.
+    let wanted = format!("\"id\":{text}");
     let err = RpcError::new(jsonrpc::INVALID_REQUEST, "fuzz").to_value();
     let framed = jsonrpc::error_response(Some(id), &err);
     let back: Value = serde_json::from_slice(&framed).unwrap_or(Value::Null);
-    assert_eq!(back.get("id"), Some(id), "error response changed the id");
+    assert!(back.is_object(), "error response is not JSON");
+    assert!(
+        String::from_utf8_lossy(&framed).contains(&wanted),
+        "error response changed the id"
+    );
     if let Some(result) = msg.result.as_deref() {
         let framed = jsonrpc::response(id, result);
-        let back: Value = match serde_json::from_slice(&framed) {
-            Ok(v) => v,
-            Err(e) => panic!("spliced response is not JSON: {e}"),
-        };
-        assert_eq!(back.get("id"), Some(id), "spliced response changed the id");
+        if let Err(e) = serde_json::from_slice::<Value>(&framed) {
+            panic!("spliced response is not JSON: {e}");
+        }
+        assert!(
+            String::from_utf8_lossy(&framed).contains(&wanted),
+            "spliced response changed the id"
+        );
     }
     if let Some(method) = msg.method.as_deref() {
         let framed = jsonrpc::request(7, method, msg.params.as_ref());
@@ -43,16 +59,19 @@ fn check_framing(msg: &Message) {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    // A single message, as `POST /mcp` and every upstream transport read it.
-    if let Ok(msg) = serde_json::from_slice::<Message>(bytes) {
-        check_framing(&msg);
-    }
-    // A batch, as the endpoint reads it: values first, then each one as a message.
-    if let Ok(items) = serde_json::from_slice::<Vec<Value>>(bytes) {
-        for item in items {
-            if let Ok(msg) = serde_json::from_value::<Message>(item) {
-                check_framing(&msg);
+    // A client body as `POST /mcp` reads it: one message, or a batch whose items are
+    // read one by one. Refusals are fine; what is accepted must frame back exactly.
+    match jsonrpc::parse_frame(bytes) {
+        Ok(Frame::One(msg)) => check_framing(&msg),
+        Ok(Frame::Batch(items)) => {
+            for item in items {
+                if let Ok(msg) = jsonrpc::parse_message(item.get()) {
+                    check_framing(&msg);
+                }
             }
         }
+        Err(_) => {}
     }
+    // An upstream message, as the transports read it.
+    let _ = serde_json::from_slice::<Message>(bytes);
 });

@@ -48,15 +48,28 @@ fn seal(plain: &[u8]) -> Option<String> {
     Some(format!("m2.{}", URL_SAFE_NO_PAD.encode(raw)))
 }
 
+/// Where session.rs keeps the principal tag in the plaintext (after format, protocol,
+/// capabilities and the issue time).
+const PRINCIPAL_TAG: std::ops::Range<usize> = 11..19;
+const PRINCIPAL: &str = "master";
+
 fuzz_target!(|input: &[u8]| {
     let keys = SessionKeys::derive(SECRET);
     // What a client sends.
-    let _ = keys.open(&String::from_utf8_lossy(input));
-    // What the key could have sealed.
-    let Some(token) = seal(input) else {
+    let _ = keys.open(&String::from_utf8_lossy(input), PRINCIPAL);
+    // What the key could have sealed — for the principal asking (an id opens only for
+    // the principal it was minted for), and as it is (for another principal).
+    let mut plain = input.to_vec();
+    if let Some(tag) = plain.get_mut(PRINCIPAL_TAG) {
+        tag.copy_from_slice(&session::principal_tag(PRINCIPAL).to_be_bytes());
+    }
+    if let Some(other) = seal(input) {
+        let _ = keys.open(&other, "key:other");
+    }
+    let Some(token) = seal(&plain) else {
         return;
     };
-    if let Some(info) = keys.open(&token) {
+    if let Some(info) = keys.open(&token, PRINCIPAL) {
         // Minting what was opened gives an id that opens to the same thing. (An id
         // carrying more than MAX_CARRIED upstream sessions opens, but minting keeps
         // only MAX_CARRIED — finding F2 in docs/security.md.)
@@ -65,7 +78,7 @@ fuzz_target!(|input: &[u8]| {
         }
         if let Some(again) = keys.mint(&info) {
             assert_eq!(
-                keys.open(&again),
+                keys.open(&again, PRINCIPAL),
                 Some(info),
                 "re-minted id opened differently"
             );
