@@ -40,9 +40,17 @@ async fn main() {
     // The upstream lives as long as the soak may (the harness default is 600 s).
     let lifetime = (max.as_secs() + 1_200).to_string();
     let (_upstream, addr) = demo_http("soak_http", &["--max-lifetime-secs", &lifetime]).await;
-    let gw = Gateway::start(format!(
-        "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
-    ))
+    // The soak holds thousands of streams on one key on purpose: the per-key and
+    // per-session limits (meshgate.max_streams_per_*) are raised to let it.
+    let gw = Gateway::start_with(GatewayOptions {
+        meshgate_yaml: format!(
+            "  max_streams_per_session: 16\n  max_streams_per_key: {}\n",
+            streams.max(64)
+        ),
+        ..GatewayOptions::new(format!(
+            "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
+        ))
+    })
     .await;
     let pid = gw.sidecar.pid();
     let key = format!("Bearer {MASTER_KEY}");
