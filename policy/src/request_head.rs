@@ -4,7 +4,7 @@
 //! is refused (400 naming the header), anywhere else the header is left to the sidecar
 //! and not looked at here.
 
-use crate::decision::{Rejection, SERVERS_FILTER_HEADER};
+use crate::decision::{header, Rejection, SERVERS_FILTER_HEADER};
 use crate::mcp_headers::{METHOD_HEADER, NAME_HEADER};
 use crate::signing::is_internal_header;
 
@@ -51,8 +51,10 @@ pub fn read_head(raw: &[(Vec<u8>, Vec<u8>)], key_header: &str) -> Result<Request
             Err(_) => {}
         }
     }
-    head.method = first(&head.headers, ":method").unwrap_or("GET").to_string();
-    head.path = first(&head.headers, ":path").unwrap_or("/").to_string();
+    head.method = header(&head.headers, ":method")
+        .unwrap_or("GET")
+        .to_string();
+    head.path = header(&head.headers, ":path").unwrap_or("/").to_string();
     Ok(head)
 }
 
@@ -89,13 +91,6 @@ fn wants_jsonrpc_raw(raw: &[(Vec<u8>, Vec<u8>)]) -> bool {
             || (name.eq_ignore_ascii_case(PROTOCOL_VERSION_HEADER.as_bytes())
                 && value.trim_ascii() >= STATELESS_PROTOCOL.as_bytes())
     })
-}
-
-fn first<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
