@@ -258,15 +258,20 @@ pub fn body_digest(body: &[u8]) -> String {
 /// runs or who may use it): the admin API and the policy sync. Small bodies only — the
 /// filter refuses larger ones with 413 ([`MAX_BOUND_BODY_BYTES`]).
 pub fn binds_body(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    is_admin_api_path(path) || path.starts_with("/_meshgate/")
+}
+
+/// The admin API's paths (keys, teams, organizations, MCP servers, `/mcp-rest`): one
+/// list, so every admin route the sidecar serves has its body bound by the filter.
+pub fn is_admin_api_path(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "/key/",
         "/team/",
         "/organization/",
         "/v1/mcp/",
         "/mcp-rest/",
-        "/_meshgate/",
     ];
-    let path = path.split(['?', '#']).next().unwrap_or(path);
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
 }
 

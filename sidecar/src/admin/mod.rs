@@ -26,16 +26,7 @@ use request::{AdminRequest, Reply};
 
 /// Whether a path belongs to the admin API.
 pub fn is_admin_path(path: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "/key/",
-        "/team/",
-        "/organization/",
-        "/v1/mcp/",
-        "/mcp-rest/",
-    ];
-    PREFIXES.iter().any(|p| path.starts_with(p))
-        || path == "/v1/mcp/server"
-        || path.trim_end_matches('/') == ENABLED
+    meshgate_policy::signing::is_admin_api_path(path) || path.trim_end_matches('/') == ENABLED
 }
 
 /// LiteLLM's `GET /mcp/enabled` → `{"enabled": true}`.
