@@ -26,8 +26,13 @@ pub struct GatewayConfig {
     pub litellm_settings: LitellmSettings,
     #[serde(default)]
     pub general_settings: GeneralSettings,
+    /// LiteLLM's `guardrails:` list as written; read into [`Self::guardrail_specs`].
     #[serde(default)]
     pub guardrails: Vec<Value>,
+    /// The checked `guardrails:` list (`crate::guardrails`). Not enforced yet, so the
+    /// section stays in the start-up warning of fields meshgate does not act on.
+    #[serde(skip)]
+    pub guardrail_specs: Vec<crate::guardrails::GuardrailSpec>,
     #[serde(default)]
     pub model_list: Vec<Value>,
     /// `MCP_TOOL_PREFIX_SEPARATOR` from the sidecar's environment (None: `-`); see
@@ -395,11 +400,12 @@ pub fn parse_document(text: &str) -> Result<Value, ConfigError> {
 impl GatewayConfig {
     /// Typed deserialization plus semantic validation; errors name the field path.
     pub fn from_value(value: Value) -> Result<Self, ConfigError> {
-        let config: GatewayConfig =
+        let mut config: GatewayConfig =
             serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Field {
                 field: e.path().to_string(),
                 message: e.inner().to_string(),
             })?;
+        config.guardrail_specs = crate::guardrails::parse_guardrails(&config.guardrails)?;
         validate::validate(&config)?;
         Ok(config)
     }

@@ -9,6 +9,7 @@ pub mod decision;
 pub mod env;
 pub mod error;
 pub mod grants;
+pub mod guardrails;
 pub mod litellm;
 pub mod mcp_headers;
 pub mod names;

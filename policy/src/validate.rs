@@ -287,6 +287,7 @@ pub(crate) fn warnings(config: &GatewayConfig) -> Vec<String> {
             out.push(format!("mcp_servers.{name}.auth_type: {why}"));
         }
     }
+    out.extend(crate::guardrails::config::warnings(&config.guardrail_specs));
     out
 }
 

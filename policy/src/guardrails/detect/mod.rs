@@ -1,0 +1,86 @@
+//! Built-in detectors: hand-written byte scanners (no regex engine in this path), one
+//! file per entity family. Each reports byte ranges that start and end on ASCII bytes,
+//! so masking never splits a UTF-8 character. Candidates are cheap to reject: a scanner
+//! only looks further at its own anchor bytes (a digit, `@`, `:`, a key prefix).
+
+mod card;
+mod email;
+mod iban;
+mod ip;
+mod phone;
+mod secrets;
+mod ssn;
+
+use super::entity::{Builtin, BuiltinSet};
+
+/// One built-in match: entity and byte range in the scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub entity: Builtin,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Runs the detectors of `set` over `text`, appending to `out` (unsorted; overlaps
+/// are resolved by the caller).
+pub fn find_builtins(text: &str, set: BuiltinSet, out: &mut Vec<Hit>) {
+    let b = text.as_bytes();
+    if set.contains(Builtin::CreditCard) {
+        card::find(b, out);
+    }
+    if set.contains(Builtin::EmailAddress) {
+        email::find(b, out);
+    }
+    if set.contains(Builtin::PhoneNumber) {
+        phone::find(b, out);
+    }
+    if set.contains(Builtin::UsSsn) {
+        ssn::find(b, out);
+    }
+    if set.contains(Builtin::IbanCode) {
+        iban::find(b, out);
+    }
+    if set.contains(Builtin::IpAddress) {
+        ip::find(b, out);
+    }
+    secrets::find(b, set, out);
+}
+
+/// A credit-card number written as a JSON number (`4111111111111111`): its digits are
+/// checked like a string's. Only cards: other entities are not numbers.
+pub fn number_is_card(digits: &str) -> bool {
+    let mut out = Vec::new();
+    card::find(digits.as_bytes(), &mut out);
+    out.iter().any(|h| h.start == 0 && h.end == digits.len())
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Whether the byte before `i` cannot continue a word (start of text, punctuation,
+/// space, or a non-ASCII byte).
+fn starts_word(b: &[u8], i: usize) -> bool {
+    i == 0 || !is_alnum(b[i - 1])
+}
+
+/// Whether the byte at `i` cannot continue a word.
+fn ends_word(b: &[u8], i: usize) -> bool {
+    i >= b.len() || !is_alnum(b[i])
+}
+
+#[cfg(test)]
+pub(crate) fn entities(text: &str, set: BuiltinSet) -> Vec<(Builtin, String)> {
+    let mut out = Vec::new();
+    find_builtins(text, set, &mut out);
+    out.sort_by_key(|h| (h.start, h.end));
+    out.into_iter()
+        .map(|h| (h.entity, text[h.start..h.end].to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) fn only(text: &str, entity: Builtin) -> Vec<String> {
+    let set: BuiltinSet = [entity].into_iter().collect();
+    entities(text, set).into_iter().map(|(_, s)| s).collect()
+}

@@ -1,0 +1,191 @@
+//! A guardrail compiled for scanning: its built-in entity set, its user regexes, its
+//! allow-list, and the action per entity. [`Guardrail::find`] turns a text into
+//! non-overlapping findings.
+
+use regex::{Regex, RegexBuilder};
+
+use super::config::{GuardrailSpec, Provider};
+use super::detect::{find_builtins, number_is_card, Hit};
+use super::entity::{Action, Builtin, BuiltinSet};
+
+/// Compiled size limit of one user regex (every filter VM holds them).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// One user regex. Unicode-aware classes (`\d`, `\w`) as users expect.
+pub(crate) fn build_regex(pattern: &str, whole: bool) -> Result<Regex, regex::Error> {
+    let pattern = if whole {
+        format!("^(?:{pattern})$")
+    } else {
+        pattern.to_string()
+    };
+    RegexBuilder::new(&pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+/// A match in one text: entity name, what to do, byte range. Never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finding<'g> {
+    pub entity: &'g str,
+    pub action: Action,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    name: String,
+    regex: Regex,
+    action: Action,
+}
+
+/// A guardrail ready to scan (built-in provider), or the spec of one run elsewhere.
+#[derive(Debug, Clone)]
+pub struct Guardrail {
+    pub spec: GuardrailSpec,
+    builtins: BuiltinSet,
+    /// Action per built-in entity, indexed like `Builtin::ALL`.
+    actions: [Action; 13],
+    patterns: Vec<Pattern>,
+    allow_patterns: Vec<Regex>,
+}
+
+impl Guardrail {
+    /// Compiles a spec; the regexes were checked at load, so an error here means the
+    /// snapshot was not produced by a valid configuration.
+    pub fn compile(spec: &GuardrailSpec) -> Result<Guardrail, regex::Error> {
+        let mut builtins = BuiltinSet::default();
+        let mut actions = [Action::Mask; 13];
+        if spec.provider == Provider::Builtin {
+            match &spec.entities {
+                // Without pii_entities_config: every built-in, unless the guardrail is
+                // made of its own patterns.
+                None if spec.patterns.is_empty() => builtins = BuiltinSet::all(),
+                None => {}
+                Some(list) => {
+                    for (name, action) in list {
+                        if let Some(b) = Builtin::from_name(name) {
+                            builtins.insert(b);
+                            actions[b as usize] = *action;
+                        }
+                    }
+                }
+            }
+        }
+        let patterns = spec
+            .patterns
+            .iter()
+            .map(|p| {
+                Ok(Pattern {
+                    name: p.name.clone(),
+                    regex: build_regex(&p.pattern, false)?,
+                    action: p.action,
+                })
+            })
+            .collect::<Result<Vec<_>, regex::Error>>()?;
+        let allow_patterns = spec
+            .allow_patterns
+            .iter()
+            .map(|p| build_regex(p, true))
+            .collect::<Result<Vec<_>, regex::Error>>()?;
+        Ok(Guardrail {
+            spec: spec.clone(),
+            builtins,
+            actions,
+            patterns,
+            allow_patterns,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Whether this guardrail scans inline (built-in provider).
+    pub fn is_builtin(&self) -> bool {
+        self.spec.provider == Provider::Builtin
+    }
+
+    fn allowed(&self, value: &str) -> bool {
+        self.spec.allow_list.iter().any(|a| a == value)
+            || self.allow_patterns.iter().any(|r| r.is_match(value))
+    }
+
+    /// Findings in `text`, sorted and non-overlapping (the earlier, then the longer
+    /// match wins), allow-listed values left out. Appends to `out`; allocates nothing
+    /// when nothing is found.
+    pub fn find<'g>(&'g self, text: &str, out: &mut Vec<Finding<'g>>) {
+        if !self.is_builtin() {
+            return;
+        }
+        let mut hits: Vec<Hit> = Vec::new();
+        find_builtins(text, self.builtins, &mut hits);
+        let from = out.len();
+        for h in hits {
+            out.push(Finding {
+                entity: h.entity.name(),
+                action: self.actions[h.entity as usize],
+                start: h.start,
+                end: h.end,
+            });
+        }
+        for p in &self.patterns {
+            for m in p.regex.find_iter(text) {
+                if m.start() < m.end() {
+                    out.push(Finding {
+                        entity: &p.name,
+                        action: p.action,
+                        start: m.start(),
+                        end: m.end(),
+                    });
+                }
+            }
+        }
+        let mine = &mut out[from..];
+        if mine.is_empty() {
+            return;
+        }
+        mine.sort_by_key(|f| (f.start, usize::MAX - f.end));
+        let mut kept = from;
+        let mut last_end = 0;
+        for k in from..out.len() {
+            let f = out[k];
+            let overlaps = kept > from && f.start < last_end;
+            if overlaps || self.allowed(&text[f.start..f.end]) {
+                continue;
+            }
+            last_end = f.end;
+            out[kept] = f;
+            kept += 1;
+        }
+        out.truncate(kept);
+    }
+
+    /// A JSON number that is a card number this guardrail looks for (see
+    /// [`super::scan`]): its action.
+    pub fn number_finding(&self, digits: &str) -> Option<Action> {
+        (self.is_builtin()
+            && self.builtins.contains(Builtin::CreditCard)
+            && number_is_card(digits)
+            && !self.allowed(digits))
+        .then_some(self.actions[Builtin::CreditCard as usize])
+    }
+}
+
+/// Replaces each finding's range with `<ENTITY>`; `findings` sorted, non-overlapping.
+pub fn mask_text(text: &str, findings: &[Finding<'_>]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for f in findings {
+        // Ranges of the built-ins are ASCII-bounded; a user regex's are char boundaries.
+        if let (Some(before), true) = (text.get(at..f.start), f.start >= at) {
+            out.push_str(before);
+            out.push('<');
+            out.push_str(f.entity);
+            out.push('>');
+            at = f.end;
+        }
+    }
+    out.push_str(text.get(at..).unwrap_or(""));
+    out
+}
