@@ -17,6 +17,7 @@ test: tools test-deps wasm wasm-panic build lint
 bench: tools wasm release
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-keys
+	$(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guardrails
 
 # The official MCP conformance suite against the gateway (and directly against the
 # upstreams, for comparison); scores land in target/conformance/summary.md.

@@ -2,7 +2,7 @@
 //! allow-list, and the action per entity. [`Guardrail::find`] turns a text into
 //! non-overlapping findings.
 
-use regex::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
 
 use super::config::{GuardrailSpec, Provider};
 use super::detect::{find_builtins, number_is_card, Hit};
@@ -11,8 +11,9 @@ use super::entity::{Action, Builtin, BuiltinSet};
 /// Compiled size limit of one user regex (every filter VM holds them).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// One user regex. Unicode-aware classes (`\d`, `\w`) as users expect.
-pub(crate) fn build_regex(pattern: &str, whole: bool) -> Result<Regex, regex::Error> {
+/// One user regex, by regex-lite (a fraction of the `regex` crate's size in the
+/// filter's wasm): `\d`, `\w`, `\s` and case folding are ASCII-only.
+pub(crate) fn build_regex(pattern: &str, whole: bool) -> Result<Regex, regex_lite::Error> {
     let pattern = if whole {
         format!("^(?:{pattern})$")
     } else {
@@ -37,6 +38,32 @@ struct Pattern {
     name: String,
     regex: Regex,
     action: Action,
+    /// A literal every match starts with: texts without it are not run through the
+    /// regex engine (regex-lite has no prefilter of its own).
+    prefix: Option<String>,
+}
+
+/// The literal a pattern's every match starts with, when it is plain to see: the
+/// leading run of ordinary characters, without a last one a quantifier makes
+/// optional; none when the pattern has an alternation or flags anywhere.
+pub(crate) fn literal_prefix(pattern: &str) -> Option<String> {
+    if pattern.contains('|') || pattern.contains("(?") {
+        return None;
+    }
+    let mut prefix = String::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_alphanumeric() || "-_:/=@ #%&,;<>'\"!~`".contains(c) {
+            prefix.push(c);
+            chars.next();
+        } else {
+            break;
+        }
+    }
+    if matches!(chars.peek(), Some('?' | '*' | '{')) {
+        prefix.pop();
+    }
+    (prefix.len() >= 2).then_some(prefix)
 }
 
 /// A guardrail ready to scan (built-in provider), or the spec of one run elsewhere.
@@ -53,7 +80,7 @@ pub struct Guardrail {
 impl Guardrail {
     /// Compiles a spec; the regexes were checked at load, so an error here means the
     /// snapshot was not produced by a valid configuration.
-    pub fn compile(spec: &GuardrailSpec) -> Result<Guardrail, regex::Error> {
+    pub fn compile(spec: &GuardrailSpec) -> Result<Guardrail, regex_lite::Error> {
         let mut builtins = BuiltinSet::default();
         let mut actions = [Action::Mask; 13];
         if spec.provider == Provider::Builtin {
@@ -80,14 +107,15 @@ impl Guardrail {
                     name: p.name.clone(),
                     regex: build_regex(&p.pattern, false)?,
                     action: p.action,
+                    prefix: literal_prefix(&p.pattern),
                 })
             })
-            .collect::<Result<Vec<_>, regex::Error>>()?;
+            .collect::<Result<Vec<_>, regex_lite::Error>>()?;
         let allow_patterns = spec
             .allow_patterns
             .iter()
             .map(|p| build_regex(p, true))
-            .collect::<Result<Vec<_>, regex::Error>>()?;
+            .collect::<Result<Vec<_>, regex_lite::Error>>()?;
         Ok(Guardrail {
             spec: spec.clone(),
             builtins,
@@ -130,6 +158,9 @@ impl Guardrail {
             });
         }
         for p in &self.patterns {
+            if p.prefix.as_deref().is_some_and(|lit| !text.contains(lit)) {
+                continue;
+            }
             for m in p.regex.find_iter(text) {
                 if m.start() < m.end() {
                     out.push(Finding {
@@ -188,4 +219,21 @@ pub fn mask_text(text: &str, findings: &[Finding<'_>]) -> String {
     }
     out.push_str(text.get(at..).unwrap_or(""));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_prefix;
+
+    #[test]
+    fn literal_prefixes_are_only_taken_when_every_match_has_them() {
+        assert_eq!(literal_prefix(r"EMP-\d{6}").as_deref(), Some("EMP-"));
+        assert_eq!(literal_prefix("PRJ[0-9]{4}").as_deref(), Some("PRJ"));
+        assert_eq!(literal_prefix("ABCD?x").as_deref(), Some("ABC"));
+        assert_eq!(literal_prefix("AB*"), None);
+        assert_eq!(literal_prefix("a|b-long"), None);
+        assert_eq!(literal_prefix("(?i)secret"), None);
+        assert_eq!(literal_prefix(r"\d+"), None);
+        assert_eq!(literal_prefix("x.y"), None);
+    }
 }

@@ -2,7 +2,7 @@
 //! `4-6-5`…, spaces or dashes, one kind per number), a known issuer prefix, and the
 //! Luhn check.
 
-use super::{is_alnum, starts_word, Hit};
+use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
 /// Groups of one digit run, at most this many looked at together.
@@ -20,7 +20,11 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
-            i += 1;
+            i = if is_alnum(b[i]) {
+                next_word(b, i)
+            } else {
+                i + 1
+            };
             continue;
         }
         if !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b',')) {

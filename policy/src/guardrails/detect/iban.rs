@@ -2,7 +2,7 @@
 //! upper-case letters and digits, compact or in groups of four separated by single
 //! spaces; the mod-97 check must give 1.
 
-use super::{is_alnum, starts_word, Hit};
+use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
 /// IBAN length per country (SWIFT IBAN registry).
@@ -108,13 +108,17 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i + 15 <= b.len() {
         let head = &b[i..i + 4];
+        if !is_alnum(head[0]) {
+            i += 1;
+            continue;
+        }
         if !(head[0].is_ascii_uppercase()
             && head[1].is_ascii_uppercase()
             && head[2].is_ascii_digit()
             && head[3].is_ascii_digit()
             && starts_word(b, i))
         {
-            i += 1;
+            i = next_word(b, i);
             continue;
         }
         match expected_len(&head[..2]).and_then(|n| parse(b, i, n)) {
@@ -126,7 +130,7 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
                 });
                 i = end;
             }
-            None => i += 1,
+            None => i = next_word(b, i),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! unless one has four digits (so `::`, `a::b` paths and `12:30:45` times are not taken), optionally
 //! ending in an IPv4 address.
 
-use super::{is_alnum, starts_word, Hit};
+use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
@@ -17,7 +17,12 @@ fn find_v4(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
-            i += 1;
+            // A word cannot contain an address that starts a word.
+            i = if is_alnum(b[i]) {
+                next_word(b, i)
+            } else {
+                i + 1
+            };
             continue;
         }
         let boundary = starts_word(b, i) && !(i > 0 && matches!(b[i - 1], b'.' | b':'));

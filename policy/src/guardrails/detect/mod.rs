@@ -69,6 +69,16 @@ fn ends_word(b: &[u8], i: usize) -> bool {
     i >= b.len() || !is_alnum(b[i])
 }
 
+/// Index after the run of ASCII letters and digits that starts at `i` (at least
+/// `i + 1`): where the next word can start.
+fn next_word(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < b.len() && is_alnum(b[j]) {
+        j += 1;
+    }
+    j
+}
+
 #[cfg(test)]
 pub(crate) fn entities(text: &str, set: BuiltinSet) -> Vec<(Builtin, String)> {
     let mut out = Vec::new();

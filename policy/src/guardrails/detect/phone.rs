@@ -10,7 +10,7 @@
 //! Dates (`2024-01-15`), versions (`1.2.3`), times and SSNs (`3-2-4`) do not have these
 //! shapes.
 
-use super::{is_alnum, starts_word, Hit};
+use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
 const MAX_GROUPS: usize = 8;
@@ -29,6 +29,10 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        if c.is_ascii_alphabetic() {
+            i = next_word(b, i);
+            continue;
+        }
         let anchor = c == b'+' || c == b'(' || c.is_ascii_digit();
         if !anchor || !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b'-' | b'+')) {
             i += if c.is_ascii_digit() {

@@ -16,7 +16,7 @@
 //!
 //! Every token must start and end at a word boundary.
 
-use super::{starts_word, Hit};
+use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::{Builtin, BuiltinSet};
 
 fn token_char(c: u8) -> bool {
@@ -45,7 +45,15 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
     }
     let mut i = 0;
     while i < b.len() {
-        let found = match b[i] {
+        let c = b[i];
+        // Tokens start a word (the PEM header starts with dashes): inside a word,
+        // skip to its end at once.
+        let word = is_alnum(c);
+        if word && !starts_word(b, i) {
+            i = next_word(b, i);
+            continue;
+        }
+        let found = match c {
             b'A' if set.contains(Builtin::AwsAccessKey) => aws(b, i),
             b'g' if set.contains(Builtin::GithubToken) => github(b, i),
             b'x' if set.contains(Builtin::SlackToken) => slack(b, i),
@@ -63,6 +71,7 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
                 });
                 i = end;
             }
+            None if word => i = next_word(b, i),
             None => i += 1,
         }
     }

@@ -3,7 +3,7 @@
 //! two numbers published in advertising (078-05-1120, 219-09-9999). Nine bare digits
 //! are not taken: they are ids far more often.
 
-use super::{ends_word, starts_word, Hit};
+use super::{ends_word, is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
@@ -12,11 +12,15 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     }
     let mut i = 0;
     while i + 11 <= b.len() {
+        if !is_alnum(b[i]) {
+            i += 1;
+            continue;
+        }
         if !b[i].is_ascii_digit()
             || !starts_word(b, i)
             || (i > 0 && matches!(b[i - 1], b'-' | b'.' | b'+'))
         {
-            i += 1;
+            i = next_word(b, i);
             continue;
         }
         let s = &b[i..i + 11];
@@ -38,7 +42,7 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
             });
             i = end;
         } else {
-            i += 1;
+            i = next_word(b, i);
         }
     }
 }
