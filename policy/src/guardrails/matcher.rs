@@ -208,22 +208,51 @@ pub fn mask_text(text: &str, findings: &[Finding<'_>]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for f in findings {
-        // Ranges of the built-ins are ASCII-bounded; a user regex's are char boundaries.
-        if let (Some(before), true) = (text.get(at..f.start), f.start >= at) {
-            out.push_str(before);
-            out.push('<');
-            out.push_str(f.entity);
-            out.push('>');
-            at = f.end;
-        }
+        // Ranges fall on char boundaries (built-ins are ASCII-bounded, regex-lite
+        // matches whole chars); widening is the safe side if one ever did not.
+        let start = floor_boundary(text, f.start.max(at));
+        let end = ceil_boundary(text, f.end.max(start));
+        out.push_str(text.get(at..start).unwrap_or(""));
+        out.push('<');
+        out.push_str(f.entity);
+        out.push('>');
+        at = end;
     }
     out.push_str(text.get(at..).unwrap_or(""));
     out
 }
 
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(text.len())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::literal_prefix;
+    use super::*;
+
+    #[test]
+    fn masking_widens_a_range_that_splits_a_character() {
+        let f = |start, end| Finding {
+            entity: "X",
+            action: Action::Mask,
+            start,
+            end,
+        };
+        // "é" is two bytes (1..3): a range ending inside it takes all of it.
+        assert_eq!(mask_text("aébc", &[f(0, 2)]), "<X>bc");
+        assert_eq!(mask_text("aébc", &[f(2, 4)]), "a<X>c");
+        assert_eq!(mask_text("abc abc", &[f(0, 3), f(4, 7)]), "<X> <X>");
+    }
 
     #[test]
     fn literal_prefixes_are_only_taken_when_every_match_has_them() {

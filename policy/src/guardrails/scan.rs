@@ -56,6 +56,12 @@ pub fn render_path(path: &[Seg<'_>]) -> String {
     out
 }
 
+/// Card numbers have 13–19 digits: smaller, negative or fractional numbers are not
+/// even turned into text.
+fn may_be_card(n: &serde_json::Number) -> bool {
+    n.as_u64().is_some_and(|v| v >= 1_000_000_000_000)
+}
+
 fn plain_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -103,7 +109,7 @@ fn walk<'v, 'g>(
                 }
             }
         }
-        Value::Number(n) if n.is_u64() || n.is_i64() => {
+        Value::Number(n) if may_be_card(n) => {
             let digits = n.to_string();
             for &g in guardrails {
                 if let Some(action) = g.number_finding(&digits) {
@@ -168,7 +174,7 @@ fn mask_walk<'g>(
             }
             changed
         }
-        Value::Number(n) if n.is_u64() || n.is_i64() => {
+        Value::Number(n) if may_be_card(n) => {
             let digits = n.to_string();
             if guardrails
                 .iter()

@@ -333,3 +333,26 @@ fn no_false_positives_on_the_openapi_corpus_examples_and_random_ids() {
         }
     }
 }
+
+#[test]
+fn allow_patterns_match_the_whole_found_value() {
+    let s = set("guardrails:\n  - guardrail_name: m\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, allow_patterns: ['.*@example\\.org', '10\\.0\\.0\\.\\d+']}\n");
+    let all: Vec<&Guardrail> = s.iter().collect();
+    let args = json!([
+        "ops@example.org",
+        "ops@example.org.evil.com",
+        "10.0.0.7",
+        "10.0.0.7 and 10.1.0.7"
+    ]);
+    let paths: Vec<(String, &str)> = scan_value(&all, &args)
+        .into_iter()
+        .map(|f| (f.path, f.entity))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("$[1]".to_string(), "EMAIL_ADDRESS"),
+            ("$[3]".to_string(), "IP_ADDRESS")
+        ]
+    );
+}
