@@ -94,6 +94,11 @@ guardrails:
         }
         other => panic!("{other:?}"),
     }
+    // Every kind survives the snapshot's JSON.
+    for spec in g {
+        let json = serde_json::to_string(spec).unwrap();
+        assert_eq!(&serde_json::from_str::<GuardrailSpec>(&json).unwrap(), spec);
+    }
     // LiteLLM remaps pre_call to pre_mcp_call for tool calls.
     assert!(g[4].acts_in(Phase::Pre));
     let w = cfg.warnings.join("\n");

@@ -182,7 +182,7 @@ impl Guardrail {
         for k in from..out.len() {
             let f = out[k];
             let overlaps = kept > from && f.start < last_end;
-            if overlaps || self.allowed(&text[f.start..f.end]) {
+            if overlaps || self.allowed(text.get(f.start..f.end).unwrap_or("")) {
                 continue;
             }
             last_end = f.end;
