@@ -356,3 +356,36 @@ fn allow_patterns_match_the_whole_found_value() {
         ]
     );
 }
+
+/// Random texts from the characters the detectors react to (and multi-byte ones):
+/// no panic, every range on char boundaries, masking keeps valid text.
+#[test]
+fn detectors_never_panic_and_ranges_fall_on_char_boundaries() {
+    let s = set("guardrails:\n  - guardrail_name: m\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, patterns: [{name: P, pattern: '[é-]\\d', action: MASK}]}\n");
+    let g = s.get("m").unwrap();
+    let alphabet: Vec<char> = "0123456789 -.:@+()_/AKISxogphsktej=JyIé€\n-----BEGIN PRIVATE KEY"
+        .chars()
+        .collect();
+    let mut seed: u64 = 42;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..30_000 {
+        let len = (next() % 60) as usize;
+        let text: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        let mut out = Vec::new();
+        g.find(&text, &mut out);
+        for f in &out {
+            assert!(
+                f.start < f.end && text.is_char_boundary(f.start) && text.is_char_boundary(f.end),
+                "{text:?} {f:?}"
+            );
+        }
+        let _ = matcher::mask_text(&text, &out);
+    }
+}
