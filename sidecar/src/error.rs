@@ -74,7 +74,7 @@ impl HttpError {
             // -32022 with `data: {requested, supported}`, as 2026-07-28 defines it.
             HttpError::UnsupportedVersion(requested) => body::json(
                 StatusCode::BAD_REQUEST,
-                crate::mcp::modern::unsupported_version_body(&requested, &message),
+                crate::mcp::stateless::unsupported_version_body(&requested, &message),
             ),
             HttpError::SessionNotFound => body::json(
                 StatusCode::NOT_FOUND,

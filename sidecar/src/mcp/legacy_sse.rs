@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use super::dispatch::{self, Ctx};
+use super::context::Ctx;
+use super::dispatch;
 use super::session::{ClientSession, SessionInfo};
 use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
@@ -192,15 +193,9 @@ pub async fn post_message(
             // scope and the client credentials are this POST's.
             let state = Arc::clone(state);
             tokio::spawn(async move {
-                let ctx = Ctx {
-                    state: &state,
-                    runtime,
-                    principal,
-                    client_headers: parts.headers,
-                    session: Some(session),
-                    exchange: Some(exchange),
-                    caps: None,
-                };
+                let ctx = Ctx::new(&state, runtime, principal, parts.headers)
+                    .with_session(Some(session))
+                    .with_exchange(Some(exchange));
                 let Some(mut rx) = rx else { return };
                 let send = |m: &[u8]| stream.tx.send(Bytes::from(encode_message(m)));
                 let dispatched = dispatch::request(&ctx, &method, msg.params);
@@ -218,7 +213,7 @@ pub async fn post_message(
                     let _ = send(&m).await;
                 }
                 drop(tracked);
-                let _ = send(&dispatch::frame(&id, &reply)).await;
+                let _ = send(&reply.frame(&id)).await;
             });
         }
         (None, Some(method)) => {

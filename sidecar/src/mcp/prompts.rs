@@ -5,12 +5,12 @@ use serde_json::Value;
 
 use crate::naming::prefixed;
 
-use super::dispatch::{Ctx, Reply};
+use super::context::{Answer, Ctx};
 use super::fanout::{by_prefix, list_all, list_all_with_outcomes, with_outcomes};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS};
 use crate::upstream::UpstreamError;
 
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Answer {
     let mut prompts = Vec::new();
     let (lists, outcomes) = list_all_with_outcomes(ctx, "prompts/list", "prompts").await;
     for (upstream, items) in lists {
@@ -26,15 +26,15 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
             prompts.push(prompt);
         }
     }
-    Reply::Value(with_outcomes(
+    Answer::Value(with_outcomes(
         serde_json::json!({ "prompts": prompts }),
         outcomes,
     ))
 }
 
-pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "prompts/get needs params with a `name`",
         ));
@@ -44,18 +44,19 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "prompts/get needs a string `name`",
         ));
     };
-    let routed = match super::tools::split_name(ctx, &name)
+    let routed = match ctx
+        .split_name(&name)
         .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
     {
         Some(r) => r,
         None => match bare_owner(ctx, &name).await {
             Ok(r) => r,
-            Err(e) => return Reply::Error(e),
+            Err(e) => return Answer::Error(e),
         },
     };
     let (upstream, bare) = routed;
@@ -69,9 +70,9 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         )
         .await
     {
-        Ok(raw) => Reply::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
-        Err(e) => Reply::Error(RpcError::new(
+        Ok(raw) => Answer::Raw(raw),
+        Err(UpstreamError::Rpc(e)) => Answer::Error(e),
+        Err(e) => Answer::Error(RpcError::new(
             crate::jsonrpc::INTERNAL_ERROR,
             meshgate_policy::scrub::scrub_urls(&format!(
                 "prompt '{name}': server '{}' failed: {e}",

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use crate::naming::prefixed;
 
-use super::dispatch::{Ctx, Reply};
+use super::context::{Answer, Ctx};
 use super::fanout::{by_prefix, list_all_with_outcomes, with_outcomes};
-use super::tools::allowed;
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, INVALID_REQUEST};
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -28,15 +27,15 @@ pub fn from_gateway_uri(uri: &str) -> Option<(&str, &str)> {
     (!prefix.is_empty() && !original.is_empty()).then_some((prefix, original))
 }
 
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Answer {
     let (items, outcomes) = rewritten(ctx, "resources/list", "resources", "uri").await;
-    Reply::Value(with_outcomes(
+    Answer::Value(with_outcomes(
         serde_json::json!({ "resources": items }),
         outcomes,
     ))
 }
 
-pub async fn templates(ctx: &Ctx<'_>) -> Reply {
+pub async fn templates(ctx: &Ctx<'_>) -> Answer {
     let (items, outcomes) = rewritten(
         ctx,
         "resources/templates/list",
@@ -44,7 +43,7 @@ pub async fn templates(ctx: &Ctx<'_>) -> Reply {
         "uriTemplate",
     )
     .await;
-    Reply::Value(with_outcomes(
+    Answer::Value(with_outcomes(
         serde_json::json!({ "resourceTemplates": items }),
         outcomes,
     ))
@@ -76,9 +75,9 @@ async fn rewritten(
     (out, outcomes)
 }
 
-pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "resources/read needs params with a `uri`",
         ));
@@ -88,14 +87,14 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "resources/read needs a string `uri`",
         ));
     };
     let (upstream, original) = match route(ctx, &uri) {
         Ok(r) => r,
-        Err(e) => return Reply::Error(e),
+        Err(e) => return Answer::Error(e),
     };
     // Contents come back in the form the client asked in.
     let rewrite = from_gateway_uri(&uri).is_some();
@@ -110,9 +109,9 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .await
     {
         Ok(raw) => raw,
-        Err(UpstreamError::Rpc(e)) => return Reply::Error(e),
+        Err(UpstreamError::Rpc(e)) => return Answer::Error(e),
         Err(e) => {
-            return Reply::Error(RpcError::new(
+            return Answer::Error(RpcError::new(
                 crate::jsonrpc::INTERNAL_ERROR,
                 meshgate_policy::scrub::scrub_urls(&format!(
                     "resource '{uri}': server '{}' failed: {e}",
@@ -123,10 +122,10 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     };
     let mut result: Value = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
-        Err(_) => return Reply::Raw(raw),
+        Err(_) => return Answer::Raw(raw),
     };
     if !rewrite {
-        return Reply::Value(result);
+        return Answer::Value(result);
     }
     if let Some(Value::Array(contents)) = result.get_mut("contents") {
         for c in contents {
@@ -135,13 +134,13 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             }
         }
     }
-    Reply::Value(result)
+    Answer::Value(result)
 }
 
 /// `resources/subscribe` (`on`) and `resources/unsubscribe`: recorded per session and
 /// passed to the owning server; its `notifications/resources/updated` reach the
 /// session's GET stream with the URI as the client subscribed to it.
-pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply {
+pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Answer {
     let method = if on {
         "resources/subscribe"
     } else {
@@ -153,20 +152,20 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             format!("{method} needs a string `uri`"),
         ));
     };
     let Some(session) = &ctx.session else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_REQUEST,
             format!("{method} needs a session (send the Mcp-Session-Id from initialize)"),
         ));
     };
     let (upstream, original) = match route(ctx, &uri) {
         Ok(r) => r,
-        Err(e) => return Reply::Error(e),
+        Err(e) => return Answer::Error(e),
     };
     let hub = &ctx.state.hub;
     let forward = if on {
@@ -176,7 +175,7 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         hub.unsubscribe(&upstream.name, &original, &session.token)
     };
     if !forward {
-        return Reply::Value(serde_json::json!({}));
+        return Answer::Value(serde_json::json!({}));
     }
     let upstream_params = serde_json::json!({ "uri": original });
     match upstream
@@ -188,14 +187,14 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         )
         .await
     {
-        Ok(_) => Reply::Value(serde_json::json!({})),
+        Ok(_) => Answer::Value(serde_json::json!({})),
         Err(e) => {
             if on {
                 hub.unsubscribe(&upstream.name, &original, &session.token);
             }
             match e {
-                UpstreamError::Rpc(e) => Reply::Error(e),
-                other => Reply::Error(RpcError::new(
+                UpstreamError::Rpc(e) => Answer::Error(e),
+                other => Answer::Error(RpcError::new(
                     crate::jsonrpc::INTERNAL_ERROR,
                     format!(
                         "{method} '{uri}': server '{}' failed: {other}",
@@ -220,7 +219,7 @@ pub(crate) fn route(ctx: &Ctx<'_>, uri: &str) -> Result<(Arc<Upstream>, String),
                 )
             });
     }
-    match allowed(ctx).as_slice() {
+    match ctx.allowed().as_slice() {
         [only] => Ok((Arc::clone(only), uri.to_string())),
         _ => Err(RpcError::new(
             RESOURCE_NOT_FOUND,

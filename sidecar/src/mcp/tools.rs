@@ -9,34 +9,15 @@ use std::sync::Arc;
 use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::tool_rules::ToolRules;
 
-use super::dispatch::{Ctx, Reply};
+use super::context::{Answer, Ctx};
 use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
 use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
 
-/// Splits a prefixed name with the configured separator at the longest prefix of any
-/// configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a prefix).
-pub(crate) fn split_name<'n>(ctx: &Ctx<'_>, name: &'n str) -> Option<(&'n str, &'n str)> {
-    crate::naming::split(
-        name,
-        ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()),
-    )
-}
-
-/// The upstreams this request may reach, in configuration order.
-pub fn allowed(ctx: &Ctx<'_>) -> Vec<Arc<Upstream>> {
-    ctx.runtime
-        .upstreams
-        .values()
-        .filter(|u| ctx.principal.scope.allows(&u.name))
-        .cloned()
-        .collect()
-}
-
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Answer {
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
-    let upstreams = allowed(ctx);
+    let upstreams = ctx.allowed();
     let call = ctx.call_context();
     let call = &call;
     let results = join_all(upstreams.iter().map(|u| u.tools(ttl, timeout, call))).await;
@@ -80,17 +61,17 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     out.push_str(&Value::Object(outcomes).to_string());
     out.push_str("}}");
     match RawValue::from_string(out) {
-        Ok(raw) => Reply::Raw(raw),
-        Err(e) => Reply::Error(RpcError::new(
+        Ok(raw) => Answer::Raw(raw),
+        Err(e) => Answer::Error(RpcError::new(
             crate::jsonrpc::INTERNAL_ERROR,
             format!("cannot build tools/list: {e}"),
         )),
     }
 }
 
-pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "tools/call needs params with a `name`",
         ));
@@ -100,26 +81,26 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "tools/call needs a string `name`",
         ));
     };
     let (upstream, bare) = match route(ctx, &name).await {
         Ok(r) => r,
-        Err(text) => return Reply::Value(tool_error_result(&text)),
+        Err(text) => return Answer::Value(tool_error_result(&text)),
     };
     if ctx
         .tool_permissions(&upstream.name)
         .is_some_and(|p| !p.contains(&bare.to_ascii_lowercase()))
     {
-        return Reply::Value(tool_error_result(&format!(
+        return Answer::Value(tool_error_result(&format!(
             "Error: tool '{name}' is not allowed for your key or team on server '{}'",
             upstream.prefix
         )));
     }
     if let Err(text) = check_arguments(&upstream, &name, &bare, params.get("arguments")) {
-        return Reply::Value(tool_error_result(&text));
+        return Answer::Value(tool_error_result(&text));
     }
     params.insert("name".into(), Value::String(bare));
     let params = Value::Object(params);
@@ -132,9 +113,9 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         )
         .await
     {
-        Ok(raw) => Reply::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
-        Err(e) => Reply::Value(tool_error_result(&format!(
+        Ok(raw) => Answer::Raw(raw),
+        Err(UpstreamError::Rpc(e)) => Answer::Error(e),
+        Err(e) => Answer::Value(tool_error_result(&format!(
             "Error: tool '{name}' could not be called: server '{}' {}",
             upstream.name,
             describe(&e)
@@ -211,8 +192,8 @@ pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bo
 /// Finds the upstream for a tool name. The error text is shown to the model as an
 /// `isError` result; it names the tool and never a secret.
 async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
-    let upstreams = allowed(ctx);
-    if let Some((prefix, rest)) = split_name(ctx, name) {
+    let upstreams = ctx.allowed();
+    if let Some((prefix, rest)) = ctx.split_name(name) {
         let by_prefix = |exact: bool| {
             upstreams.iter().find(|u| {
                 if exact {

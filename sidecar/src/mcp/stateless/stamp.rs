@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::discover::server_info;
 use super::meta::META_SERVER_INFO;
 use crate::jsonrpc::{self, Id, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
-use crate::mcp::dispatch::Reply;
+use crate::mcp::context::Answer;
 
 /// Handshake-era "resource not found"; 2026-07-28 uses -32602 instead.
 const LEGACY_RESOURCE_NOT_FOUND: i64 = -32002;
@@ -51,11 +51,11 @@ pub(super) fn stamp(method: &str, result: &mut Map<String, Value>) {
 pub(super) type Outcome = Result<Value, Value>;
 
 /// A dispatched reply as a 2026-07-28 client gets it.
-pub(super) fn finish(method: &str, reply: Reply) -> Outcome {
+pub(super) fn finish(method: &str, reply: Answer) -> Outcome {
     let value = match reply {
-        Reply::Raw(raw) => serde_json::from_str::<Value>(raw.get()),
-        Reply::Value(v) | Reply::Initialized(v, _) => Ok(v),
-        Reply::Error(mut e) => {
+        Answer::Raw(raw) => serde_json::from_str::<Value>(raw.get()),
+        Answer::Value(v) | Answer::Initialized(v, _) => Ok(v),
+        Answer::Error(mut e) => {
             if e.code == LEGACY_RESOURCE_NOT_FOUND {
                 e.code = INVALID_PARAMS;
             }
@@ -101,7 +101,7 @@ mod tests {
         assert!(r.get("ttlMs").is_none());
         let outcome = finish(
             "resources/read",
-            Reply::Error(RpcError::new(LEGACY_RESOURCE_NOT_FOUND, "gone")),
+            Answer::Error(RpcError::new(LEGACY_RESOURCE_NOT_FOUND, "gone")),
         );
         assert_eq!(outcome.unwrap_err()["code"], INVALID_PARAMS);
     }

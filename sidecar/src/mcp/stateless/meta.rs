@@ -68,7 +68,7 @@ pub(super) fn clean_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::modern::VERSION;
+    use crate::mcp::stateless::VERSION;
     use serde_json::json;
 
     #[test]

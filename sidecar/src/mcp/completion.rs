@@ -1,25 +1,22 @@
-//! Smaller methods: `completion/complete` (routed by the prompt or resource it completes)
-//! and `logging/setLevel` (fanned out to every allowed server).
+//! `completion/complete`, routed by the prompt or resource it completes.
 
-use futures_util::future::join_all;
 use serde_json::Value;
 
-use super::dispatch::{Ctx, Reply};
+use super::context::{Answer, Ctx};
 use super::fanout::by_prefix;
-use super::tools::allowed;
 use super::{prompts, resources};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS};
 use crate::upstream::UpstreamError;
 
-pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "completion/complete needs params with a `ref`",
         ));
     };
     let Some(reference) = params.get_mut("ref").and_then(Value::as_object_mut) else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             "completion/complete needs a `ref` object",
         ));
@@ -33,14 +30,14 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         "ref/prompt" => ("name", reference.get("name").and_then(Value::as_str)),
         "ref/resource" => ("uri", reference.get("uri").and_then(Value::as_str)),
         other => {
-            return Reply::Error(RpcError::new(
+            return Answer::Error(RpcError::new(
                 INVALID_PARAMS,
                 format!("unknown completion ref type `{other}`"),
             ))
         }
     };
     let Some(value) = value.map(str::to_string) else {
-        return Reply::Error(RpcError::new(
+        return Answer::Error(RpcError::new(
             INVALID_PARAMS,
             format!("completion ref needs a `{field}`"),
         ));
@@ -48,7 +45,8 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     // Prefixed names and gateway URIs name their server; a bare prompt name or a plain
     // URI is routed as prompts/get and resources/read route it.
     let owner = if field == "name" {
-        match super::tools::split_name(ctx, &value)
+        match ctx
+            .split_name(&value)
             .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
         {
             Some(found) => Ok(found),
@@ -60,7 +58,7 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
     let (upstream, original) = match owner {
         Ok(found) => found,
         Err(e) => {
-            return Reply::Error(RpcError::new(
+            return Answer::Error(RpcError::new(
                 INVALID_PARAMS,
                 format!("no available server offers `{value}` ({})", e.message),
             ))
@@ -76,9 +74,9 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         )
         .await
     {
-        Ok(raw) => Reply::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
-        Err(e) => Reply::Error(RpcError::new(
+        Ok(raw) => Answer::Raw(raw),
+        Err(UpstreamError::Rpc(e)) => Answer::Error(e),
+        Err(e) => Answer::Error(RpcError::new(
             crate::jsonrpc::INTERNAL_ERROR,
             meshgate_policy::scrub::scrub_urls(&format!(
                 "completion: server '{}' failed: {e}",
@@ -86,50 +84,4 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             )),
         )),
     }
-}
-
-/// Sets the level on every allowed server that supports logging; servers without it
-/// are skipped. Answers `{}` as a single server would.
-pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
-    let Some(level) = params
-        .as_ref()
-        .and_then(|p| p.get("level"))
-        .and_then(Value::as_str)
-    else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
-            "logging/setLevel needs a string `level`",
-        ));
-    };
-    const LEVELS: &[&str] = &[
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-    if !LEVELS.contains(&level) {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
-            format!("unknown log level `{level}`"),
-        ));
-    }
-    let call = ctx.call_context();
-    let call = &call;
-    let timeout = ctx.runtime.list_timeout();
-    let params = params.clone();
-    let params = &params;
-    join_all(allowed(ctx).iter().map(|u| async move {
-        if let Err(e) = u
-            .request("logging/setLevel", params.as_ref(), timeout, call)
-            .await
-        {
-            tracing::debug!(server = %u.name, "logging/setLevel not applied: {e}");
-        }
-    }))
-    .await;
-    Reply::Value(serde_json::json!({}))
 }

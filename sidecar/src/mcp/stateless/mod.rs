@@ -9,7 +9,7 @@
 //! back upstream and gets what the upstream does next.
 //!
 //! Upstreams are reached as they are: handshake-era ones with the capabilities this
-//! request declared, 2026-only ones statelessly (`upstream/modern_client.rs`).
+//! request declared, 2026-only ones statelessly (the stateless client in `upstream/`).
 
 //!
 //! This file: the entry point [`serve`] and the classification of a request (is it
@@ -37,7 +37,8 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-use super::dispatch::{self, Ctx};
+use super::context::Ctx;
+use super::dispatch;
 use crate::body::{self, Body};
 use crate::jsonrpc::{self, Id, Message, RpcError, METHOD_NOT_FOUND};
 use crate::relay::{ClientCaps, Exchange};
@@ -86,16 +87,16 @@ const STREAMED: &[&str] = &[
     "completion/complete",
 ];
 
-pub fn is_modern(version: &str) -> bool {
+pub fn is_stateless(version: &str) -> bool {
     version == VERSION
 }
 
 /// Whether a request's `MCP-Protocol-Version` header is 2026-07-28.
-pub fn header_is_modern(headers: &HeaderMap) -> bool {
+pub fn header_is_stateless(headers: &HeaderMap) -> bool {
     headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(is_modern)
+        .is_some_and(is_stateless)
 }
 
 /// GET and DELETE for a 2026-07-28 client: there is no stream and no session.
@@ -114,8 +115,8 @@ pub fn method_not_allowed() -> Response<Body> {
 }
 
 /// A request whose `MCP-Protocol-Version` header or `_meta` declares 2026-07-28.
-pub fn declares_modern(header_version: Option<&str>, msg: &Message) -> bool {
-    header_version.is_some_and(is_modern)
+pub fn declares_stateless(header_version: Option<&str>, msg: &Message) -> bool {
+    header_version.is_some_and(is_stateless)
         || msg
             .params
             .as_ref()
@@ -257,15 +258,9 @@ pub async fn serve(
         let principal = principal.clone();
         let method = method.clone();
         async move {
-            let ctx = Ctx {
-                state: &state,
-                runtime,
-                principal,
-                client_headers: headers,
-                session: None,
-                exchange,
-                caps: Some(ctx_caps),
-            };
+            let ctx = Ctx::new(&state, runtime, principal, headers)
+                .with_exchange(exchange)
+                .with_caps(ctx_caps);
             let reply = dispatch::request(&ctx, &method, params).await;
             finish(&method, reply)
         }

@@ -1,0 +1,151 @@
+//! What every MCP method handler works with: the request's context ([`Ctx`], built by
+//! one constructor), the upstreams it may reach, and a method's answer before framing
+//! ([`Answer`]). Handlers depend on this file, never on the router (`dispatch.rs`).
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::session::ClientSession;
+use crate::jsonrpc::{self, RpcError};
+use crate::relay::{ClientCaps, Exchange};
+use crate::state::{AppState, Runtime};
+use crate::upstream::{CallContext, Upstream};
+use crate::verify::Principal;
+
+/// One client request as the handlers see it.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub runtime: Arc<Runtime>,
+    pub principal: Principal,
+    /// The client's request headers as they reached the sidecar (the filter has removed
+    /// the gateway key and any client-sent `x-meshgate-*`); upstreams pick from them what
+    /// their configuration forwards.
+    pub client_headers: http::HeaderMap,
+    /// The client's session, when it has one.
+    pub session: Option<ClientSession>,
+    /// Where server messages related to this request go, and its cancellation.
+    pub exchange: Option<Arc<Exchange>>,
+    /// What a sessionless (2026-07-28) request declared in its `_meta`; None: the
+    /// session's (see [`Ctx::caps`]).
+    pub caps: Option<ClientCaps>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A request without session, relay or declared capabilities; the `with_*` methods
+    /// add those.
+    pub fn new(
+        state: &'a AppState,
+        runtime: Arc<Runtime>,
+        principal: Principal,
+        client_headers: http::HeaderMap,
+    ) -> Self {
+        Ctx {
+            state,
+            runtime,
+            principal,
+            client_headers,
+            session: None,
+            exchange: None,
+            caps: None,
+        }
+    }
+
+    pub fn with_session(mut self, session: Option<ClientSession>) -> Self {
+        self.session = session;
+        self
+    }
+
+    pub fn with_exchange(mut self, exchange: Option<Arc<Exchange>>) -> Self {
+        self.exchange = exchange;
+        self
+    }
+
+    /// Capabilities a sessionless (2026-07-28) request declared.
+    pub fn with_caps(mut self, caps: ClientCaps) -> Self {
+        self.caps = Some(caps);
+        self
+    }
+}
+
+impl Ctx<'_> {
+    /// The tools a key may use on a server: None when unrestricted (master key, or no
+    /// tool permissions for that server).
+    pub fn tool_permissions(&self, server: &str) -> Option<&BTreeSet<String>> {
+        let id = self.principal.name.strip_prefix("key:")?;
+        self.runtime
+            .principals
+            .get(id)?
+            .tool_permissions
+            .get(server)
+    }
+
+    pub fn caps(&self) -> ClientCaps {
+        self.caps
+            .or_else(|| self.session.as_ref().map(|s| s.info.caps))
+            .unwrap_or_default()
+    }
+
+    /// What an upstream call may take from this request.
+    pub fn call_context(&self) -> CallContext<'_> {
+        CallContext {
+            exchange: self.exchange.as_ref(),
+            session: self.session.as_ref().map(|s| s.token.as_str()),
+            carried: self
+                .session
+                .as_ref()
+                .map(|s| s.info.upstreams.as_slice())
+                .unwrap_or_default(),
+            caps: self.caps(),
+            client_headers: Some(&self.client_headers),
+            key_header: self
+                .runtime
+                .config
+                .general_settings
+                .litellm_key_header_name
+                .as_deref(),
+            legacy_auth_header: Some(&self.runtime.client_auth_header),
+        }
+    }
+
+    /// The upstreams this request may reach, in configuration order.
+    pub fn allowed(&self) -> Vec<Arc<Upstream>> {
+        self.runtime
+            .upstreams
+            .values()
+            .filter(|u| self.principal.scope.allows(&u.name))
+            .cloned()
+            .collect()
+    }
+
+    /// Splits a prefixed name with the configured separator at the longest prefix of
+    /// any configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a
+    /// prefix).
+    pub fn split_name<'n>(&self, name: &'n str) -> Option<(&'n str, &'n str)> {
+        crate::naming::split(
+            name,
+            self.runtime.upstreams.values().map(|u| u.prefix.as_str()),
+        )
+    }
+}
+
+/// A method's answer before framing.
+pub enum Answer {
+    Raw(Box<RawValue>),
+    Value(Value),
+    Error(RpcError),
+    /// `initialize`: the result and the new session id.
+    Initialized(Value, Option<String>),
+}
+
+impl Answer {
+    /// The answer as JSON-RPC bytes.
+    pub fn frame(&self, id: &jsonrpc::Id) -> Vec<u8> {
+        match self {
+            Answer::Raw(raw) => jsonrpc::response(id, raw),
+            Answer::Value(v) | Answer::Initialized(v, _) => jsonrpc::response_value(id, v),
+            Answer::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
+        }
+    }
+}
