@@ -240,7 +240,7 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
     if let Err(text) = tools::check_arguments(&upstream, &shown, &bare, Some(&arguments)) {
         return Err(ApiError::Denied {
             code: "parameters_not_allowed",
-            message: text.trim_start_matches("Error: ").to_string(),
+            message: text.to_string().trim_start_matches("Error: ").to_string(),
         });
     }
     if !tools::offers(&ctx, &upstream, &bare).await {

@@ -2,22 +2,18 @@
 
 use serde_json::Value;
 
-use super::context::{Answer, Ctx};
-use super::fanout::by_prefix;
+use super::context::{upstream_failed, Answer, Ctx, Handled};
 use super::{prompts, resources};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS};
-use crate::upstream::UpstreamError;
+use crate::jsonrpc::RpcError;
 
-pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
+pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(Value::Object(mut params)) = params else {
-        return Answer::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "completion/complete needs params with a `ref`",
         ));
     };
     let Some(reference) = params.get_mut("ref").and_then(Value::as_object_mut) else {
-        return Answer::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "completion/complete needs a `ref` object",
         ));
     };
@@ -30,42 +26,30 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
         "ref/prompt" => ("name", reference.get("name").and_then(Value::as_str)),
         "ref/resource" => ("uri", reference.get("uri").and_then(Value::as_str)),
         other => {
-            return Answer::Error(RpcError::new(
-                INVALID_PARAMS,
-                format!("unknown completion ref type `{other}`"),
-            ))
+            return Err(RpcError::invalid_params(format!(
+                "unknown completion ref type `{other}`"
+            )))
         }
     };
     let Some(value) = value.map(str::to_string) else {
-        return Answer::Error(RpcError::new(
-            INVALID_PARAMS,
-            format!("completion ref needs a `{field}`"),
-        ));
+        return Err(RpcError::invalid_params(format!(
+            "completion ref needs a `{field}`"
+        )));
     };
-    // Prefixed names and gateway URIs name their server; a bare prompt name or a plain
-    // URI is routed as prompts/get and resources/read route it.
+    // Routed as prompts/get and resources/read route the prompt or the URI.
     let owner = if field == "name" {
-        match ctx
-            .split_name(&value)
-            .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
-        {
-            Some(found) => Ok(found),
-            None => prompts::bare_owner(ctx, &value).await,
-        }
+        prompts::route(ctx, &value).await
     } else {
         resources::route(ctx, &value)
     };
-    let (upstream, original) = match owner {
-        Ok(found) => found,
-        Err(e) => {
-            return Answer::Error(RpcError::new(
-                INVALID_PARAMS,
-                format!("no available server offers `{value}` ({})", e.message),
-            ))
-        }
-    };
+    let (upstream, original) = owner.map_err(|e| {
+        RpcError::invalid_params(format!(
+            "no available server offers `{value}` ({})",
+            e.message
+        ))
+    })?;
     reference.insert(field.into(), Value::String(original));
-    match upstream
+    let raw = upstream
         .request(
             "completion/complete",
             Some(&Value::Object(params)),
@@ -73,15 +57,6 @@ pub async fn complete(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
             &ctx.call_context(),
         )
         .await
-    {
-        Ok(raw) => Answer::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Answer::Error(e),
-        Err(e) => Answer::Error(RpcError::new(
-            crate::jsonrpc::INTERNAL_ERROR,
-            meshgate_policy::scrub::scrub_urls(&format!(
-                "completion: server '{}' failed: {e}",
-                upstream.prefix
-            )),
-        )),
-    }
+        .map_err(|e| upstream_failed(&format!("completion: server '{}'", upstream.prefix), e))?;
+    Ok(Answer::Raw(raw))
 }

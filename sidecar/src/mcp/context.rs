@@ -11,8 +11,10 @@ use super::session::ClientSession;
 use crate::jsonrpc::{self, RpcError};
 use crate::relay::{ClientCaps, Exchange};
 use crate::state::{AppState, Runtime};
-use crate::upstream::{CallContext, Upstream};
+use crate::upstream::{CallContext, Upstream, UpstreamError};
 use crate::verify::Principal;
+use meshgate_policy::routing::{self, Prefixed, Resolution};
+use meshgate_policy::scrub::scrub_urls;
 
 /// One client request as the handlers see it.
 pub struct Ctx<'a> {
@@ -119,14 +121,26 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Splits a prefixed name with the configured separator at the longest prefix of
-    /// any configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a
-    /// prefix).
-    pub fn split_name<'n>(&self, name: &'n str) -> Option<(&'n str, &'n str)> {
-        crate::naming::split(
-            name,
-            self.runtime.upstreams.values().map(|u| u.prefix.as_str()),
-        )
+    /// Steps 1 and 2 of the routing rule (`policy::routing`) for a tool or prompt
+    /// name among `allowed`, with the configured separator and every configured
+    /// server's prefix.
+    pub fn resolve<'t, 'n>(
+        &self,
+        name: &'n str,
+        allowed: &'t [Arc<Upstream>],
+    ) -> Resolution<'t, 'n, Arc<Upstream>> {
+        let known: Vec<&str> = self
+            .runtime
+            .upstreams
+            .values()
+            .map(|u| u.prefix.as_str())
+            .collect();
+        routing::resolve(name, crate::naming::separator(), &known, allowed)
+    }
+
+    /// The allowed upstream with this prefix (exact, then case-insensitive).
+    pub fn by_prefix(&self, prefix: &str) -> Option<Arc<Upstream>> {
+        routing::by_prefix(&self.allowed(), prefix).cloned()
     }
 }
 
@@ -134,18 +148,34 @@ impl Ctx<'_> {
 pub enum Answer {
     Raw(Box<RawValue>),
     Value(Value),
-    Error(RpcError),
     /// `initialize`: the result and the new session id.
     Initialized(Value, Option<String>),
 }
 
-impl Answer {
-    /// The answer as JSON-RPC bytes.
-    pub fn frame(&self, id: &jsonrpc::Id) -> Vec<u8> {
-        match self {
-            Answer::Raw(raw) => jsonrpc::response(id, raw),
-            Answer::Value(v) | Answer::Initialized(v, _) => jsonrpc::response_value(id, v),
-            Answer::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
-        }
+/// What a method handler returns: its answer, or the JSON-RPC error to send instead.
+pub type Handled = Result<Answer, RpcError>;
+
+/// A handler's outcome as JSON-RPC bytes.
+pub fn frame(id: &jsonrpc::Id, handled: &Handled) -> Vec<u8> {
+    match handled {
+        Ok(Answer::Raw(raw)) => jsonrpc::response(id, raw),
+        Ok(Answer::Value(v) | Answer::Initialized(v, _)) => jsonrpc::response_value(id, v),
+        Err(e) => e.to_response(Some(id)),
+    }
+}
+
+/// An upstream's failure at `what` (e.g. `prompt 'x': server 'fs'`) as this request's
+/// error: the upstream's own JSON-RPC error unchanged; anything else -32603 saying
+/// what failed, with any URL removed (`policy::scrub`).
+pub fn upstream_failed(what: &str, e: UpstreamError) -> RpcError {
+    match e {
+        UpstreamError::Rpc(e) => e,
+        other => RpcError::internal(scrub_urls(&format!("{what} failed: {other}"))),
+    }
+}
+
+impl Prefixed for Upstream {
+    fn prefix(&self) -> &str {
+        &self.prefix
     }
 }

@@ -4,22 +4,20 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use std::sync::Arc;
 
-use super::context::{Answer, Ctx};
+use super::context::{Answer, Ctx, Handled};
 use super::session::SessionInfo;
 use super::{
     completion, logging, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS,
 };
-use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
+use crate::jsonrpc::RpcError;
 use crate::relay::ClientCaps;
 use crate::verify::now_ms;
 
-pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Answer {
-    if let Err(e) = check_params(method, params.as_ref()) {
-        return Answer::Error(e);
-    }
+pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Handled {
+    check_params(method, params.as_ref())?;
     match method {
         "initialize" => initialize(ctx, params.as_ref()).await,
-        "ping" => Answer::Value(serde_json::json!({})),
+        "ping" => Ok(Answer::Value(serde_json::json!({}))),
         "tools/list" => tools::list(ctx).await,
         "tools/call" => tools::call(ctx, params).await,
         "prompts/list" => prompts::list(ctx).await,
@@ -32,23 +30,17 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Answ
         "completion/complete" => completion::complete(ctx, params).await,
         "logging/setLevel" => logging::set_level(ctx, params).await,
         // Served to requests declaring 2026-07-28 (`stateless::serve`); older ones initialize.
-        "server/discover" => Answer::Error(RpcError::new(
-            METHOD_NOT_FOUND,
+        "server/discover" => Err(RpcError::method_not_found(
             "Method not found: server/discover belongs to MCP 2026-07-28 (send `MCP-Protocol-Version: 2026-07-28`); in this protocol revision, use initialize",
         )),
-        other => Answer::Error(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+        other => Err(RpcError::method_not_found(format!("Method not found: {other}"))),
     }
 }
 
 /// The MCP schema's shape of `params` for the methods the gateway routes, checked
 /// before anything reaches an upstream (-32602 naming the member).
 fn check_params(method: &str, params: Option<&Value>) -> Result<(), RpcError> {
-    let bad = |why: String| {
-        Err(RpcError::new(
-            INVALID_PARAMS,
-            format!("Invalid params: {why}"),
-        ))
-    };
+    let bad = |why: String| Err(RpcError::invalid_params(format!("Invalid params: {why}")));
     let member = |name: &str| params.and_then(|p| p.get(name));
     let string = |name: &str| -> Result<(), RpcError> {
         match member(name) {
@@ -145,7 +137,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// Negotiates, opens this client's upstream sessions (with its credentials and
 /// capabilities) so its session id can carry them, and mints that id.
-async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Answer {
+async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Handled {
     let asked = params
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str)
@@ -221,7 +213,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Answer {
     if let (Some(text), Some(obj)) = (text, result.as_object_mut()) {
         obj.insert("instructions".into(), Value::String(text));
     }
-    Answer::Initialized(result, session)
+    Ok(Answer::Initialized(result, session))
 }
 
 /// Largest share of one server's instructions passed on (bytes).

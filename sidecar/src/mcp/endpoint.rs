@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use super::context::{Answer, Ctx};
+use super::context::{frame, Answer, Ctx};
 use super::dispatch;
 use super::session::ClientSession;
 use super::session_life::Lifetimes;
 use super::{stateless, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Frame, Id, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::jsonrpc::{self, Frame, Id, RpcError};
 use crate::limited_body::{self, BodyError};
 use crate::relay::{Exchange, StreamLimits};
 use crate::sse::encode_message;
@@ -142,9 +142,7 @@ async fn post(
             if version != "2025-03-26" {
                 return Ok(rpc_error_reply(
                     StatusCode::BAD_REQUEST,
-                    RpcError::new(
-                        INVALID_REQUEST,
-                        format!("Invalid Request: JSON-RPC batches are not allowed in protocol {version} (MCP removed them in 2025-06-18); send one message per POST"),
+                    RpcError::invalid_request(format!("Invalid Request: JSON-RPC batches are not allowed in protocol {version} (MCP removed them in 2025-06-18); send one message per POST"),
                     ),
                 ));
             }
@@ -152,9 +150,7 @@ async fn post(
             if items.len() > max {
                 return Ok(rpc_error_reply(
                     StatusCode::BAD_REQUEST,
-                    RpcError::new(
-                        INVALID_REQUEST,
-                        format!(
+                    RpcError::invalid_request(format!(
                             "Invalid Request: a batch of {} messages is more than meshgate.max_batch_size ({max})",
                             items.len()
                         ),
@@ -225,13 +221,13 @@ async fn post(
     if !streaming {
         let ctx = Ctx::new(state, runtime, principal, client_headers).with_session(session);
         let reply = dispatch::request(&ctx, &method, msg.params).await;
-        let body_bytes = reply.frame(&id);
+        let body_bytes = frame(&id, &reply);
         let mut resp = if sse {
             sse_single(body_bytes)
         } else {
             body::json(StatusCode::OK, body_bytes)
         };
-        if let Answer::Initialized(_, Some(session_id)) = &reply {
+        if let Ok(Answer::Initialized(_, Some(session_id))) = &reply {
             if let Ok(v) = HeaderValue::from_str(session_id) {
                 resp.headers_mut().insert(SESSION_HEADER, v);
             }
@@ -252,7 +248,7 @@ async fn post(
             .with_exchange(Some(exchange));
         let reply = dispatch::request(&ctx, &method, msg.params).await;
         drop(tracked);
-        reply.frame(&id)
+        frame(&id, &reply)
     });
     Ok(match rx {
         Some(rx) => respond(rx, work, sse).await,
@@ -352,10 +348,7 @@ async fn respond(
 }
 
 fn lost_reply() -> Vec<u8> {
-    jsonrpc::error_response(
-        None,
-        &RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value(),
-    )
+    RpcError::internal("the request ended without a reply").to_response(None)
 }
 
 async fn batch(
@@ -366,7 +359,7 @@ async fn batch(
     if items.is_empty() {
         return Ok(rpc_error_reply(
             StatusCode::BAD_REQUEST,
-            RpcError::new(INVALID_REQUEST, "Invalid Request: empty batch"),
+            RpcError::invalid_request("Invalid Request: empty batch"),
         ));
     }
     let replies = join_all(items.into_iter().map(|item| async move {
@@ -389,14 +382,11 @@ async fn batch(
             return None;
         };
         if method == "initialize" {
-            let err = RpcError::new(
-                INVALID_REQUEST,
-                "Invalid Request: initialize cannot be batched",
-            );
-            return Some(jsonrpc::error_response(Some(&id), &err.to_value()));
+            let err = RpcError::invalid_request("Invalid Request: initialize cannot be batched");
+            return Some(err.to_response(Some(&id)));
         }
         let reply = dispatch::request(ctx, &method, msg.params).await;
-        Some(reply.frame(&id))
+        Some(frame(&id, &reply))
     }))
     .await;
     let replies: Vec<Vec<u8>> = replies.into_iter().flatten().collect();
@@ -456,13 +446,11 @@ fn check_accept(
     if accepts(headers, "application/json") && accepts(headers, "text/event-stream") {
         return Ok(());
     }
-    let err = RpcError::new(
-        INVALID_REQUEST,
-        format!("Not Acceptable: in MCP {version} a POST must send `Accept: application/json, text/event-stream`"),
+    let err = RpcError::invalid_request(format!("Not Acceptable: in MCP {version} a POST must send `Accept: application/json, text/event-stream`"),
     );
     Err(Box::new(body::json(
         StatusCode::NOT_ACCEPTABLE,
-        jsonrpc::error_response(id, &err.to_value()),
+        err.to_response(id),
     )))
 }
 
@@ -563,5 +551,5 @@ fn refused(status: StatusCode, refusal: &jsonrpc::Refusal) -> Response<Body> {
 }
 
 fn rpc_error_reply(status: StatusCode, err: RpcError) -> Response<Body> {
-    body::json(status, jsonrpc::error_response(None, &err.to_value()))
+    body::json(status, err.to_response(None))
 }

@@ -114,17 +114,3 @@ pub async fn list_all_with_outcomes(
     }
     (lists, outcomes)
 }
-
-/// The allowed upstream with this prefix (exact, then case-insensitive).
-pub fn by_prefix(ctx: &Ctx<'_>, prefix: &str) -> Option<Arc<Upstream>> {
-    let upstreams = ctx.allowed();
-    upstreams
-        .iter()
-        .find(|u| u.prefix == prefix)
-        .or_else(|| {
-            upstreams
-                .iter()
-                .find(|u| u.prefix.eq_ignore_ascii_case(prefix))
-        })
-        .cloned()
-}

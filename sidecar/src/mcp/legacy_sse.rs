@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use super::context::Ctx;
+use super::context::{frame, Ctx};
 use super::dispatch;
 use super::session::{ClientSession, SessionInfo};
 use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Frame, RpcError, INVALID_REQUEST};
+use crate::jsonrpc::{self, Frame, RpcError};
 use crate::relay::{ClientCaps, Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
@@ -157,14 +157,10 @@ pub async fn post_message(
     let msg = match jsonrpc::parse_frame(&bytes) {
         Ok(Frame::One(msg)) => msg,
         Ok(Frame::Batch(_)) => {
-            let err = RpcError::new(
-                INVALID_REQUEST,
+            let err = RpcError::invalid_request(
                 "Invalid Request: the HTTP+SSE transport takes one message per POST, not a batch",
             );
-            return body::json(
-                StatusCode::BAD_REQUEST,
-                jsonrpc::error_response(None, &err.to_value()),
-            );
+            return body::json(StatusCode::BAD_REQUEST, err.to_response(None));
         }
         Err(refusal) => return body::json(StatusCode::BAD_REQUEST, refusal.to_bytes()),
     };
@@ -213,7 +209,7 @@ pub async fn post_message(
                     let _ = send(&m).await;
                 }
                 drop(tracked);
-                let _ = send(&reply.frame(&id)).await;
+                let _ = send(&frame(&id, &reply)).await;
             });
         }
         (None, Some(method)) => {

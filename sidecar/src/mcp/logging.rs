@@ -3,19 +3,18 @@
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use super::context::{Answer, Ctx};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS};
+use super::context::{Answer, Ctx, Handled};
+use crate::jsonrpc::RpcError;
 
 /// Sets the level on every allowed server that supports logging; servers without it
 /// are skipped. Answers `{}` as a single server would.
-pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
+pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(level) = params
         .as_ref()
         .and_then(|p| p.get("level"))
         .and_then(Value::as_str)
     else {
-        return Answer::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "logging/setLevel needs a string `level`",
         ));
     };
@@ -30,10 +29,9 @@ pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
         "emergency",
     ];
     if !LEVELS.contains(&level) {
-        return Answer::Error(RpcError::new(
-            INVALID_PARAMS,
-            format!("unknown log level `{level}`"),
-        ));
+        return Err(RpcError::invalid_params(format!(
+            "unknown log level `{level}`"
+        )));
     }
     let call = ctx.call_context();
     let call = &call;
@@ -49,5 +47,5 @@ pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Answer {
         }
     }))
     .await;
-    Answer::Value(serde_json::json!({}))
+    Ok(Answer::Value(serde_json::json!({})))
 }

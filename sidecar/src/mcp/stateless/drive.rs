@@ -13,7 +13,7 @@ use super::mrtr::{park, Pending};
 use super::stamp::{frame, Outcome};
 use super::{single, Declared};
 use crate::body::{self, Body};
-use crate::jsonrpc::{Id, Message, RpcError, INTERNAL_ERROR};
+use crate::jsonrpc::{Id, Message, RpcError};
 use crate::relay::Exchange;
 use crate::sse::encode_message;
 
@@ -144,7 +144,7 @@ pub(super) async fn drive(mut pending: Pending, id: Id, declared: Declared) -> R
 }
 
 fn lost() -> Outcome {
-    Err(RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value())
+    Err(RpcError::internal("the request ended without a reply").to_value())
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ mod meta;
 mod mrtr;
 mod stamp;
 
-pub use discover::unsupported_version_body;
 pub use headers::check_headers;
 
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
@@ -40,12 +39,11 @@ use tokio::sync::oneshot;
 use super::context::Ctx;
 use super::dispatch;
 use crate::body::{self, Body};
-use crate::jsonrpc::{self, Id, Message, RpcError, METHOD_NOT_FOUND};
+use crate::jsonrpc::{self, Id, Message, RpcError};
 use crate::relay::{ClientCaps, Exchange};
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
 use crate::verify::Principal;
-use meshgate_policy::mcp_headers::HEADER_MISMATCH_CODE;
 
 use discover::discover;
 use drive::drive;
@@ -53,10 +51,7 @@ use meta::{clean_params, LOG_LEVELS, META_CAPS, META_LOG_LEVEL, META_VERSION};
 use mrtr::{resume_parked, Pending};
 use stamp::{finish, frame, stamp};
 
-/// The stateless revision served besides the handshake-era ones.
-pub const VERSION: &str = "2026-07-28";
-/// JSON-RPC code of an unsupported protocol version (2026-07-28), sent with HTTP 400.
-pub const UNSUPPORTED_VERSION_CODE: i64 = -32022;
+pub use super::versions::STATELESS as VERSION;
 
 /// The methods of 2026-07-28 the gateway serves; any other is a 404.
 const SERVED: &[&str] = &[
@@ -104,8 +99,7 @@ pub fn method_not_allowed() -> Response<Body> {
     let mut resp = error_reply(
         StatusCode::METHOD_NOT_ALLOWED,
         None,
-        RpcError::new(
-            jsonrpc::INVALID_REQUEST,
+        RpcError::invalid_request(
             "MCP 2026-07-28 has no GET stream and no sessions to DELETE; POST each request",
         ),
     );
@@ -159,9 +153,7 @@ pub async fn serve(
             return error_reply(
                 StatusCode::BAD_REQUEST,
                 id.as_ref(),
-                RpcError::new(
-                    HEADER_MISMATCH_CODE,
-                    format!(
+                RpcError::header_mismatch(format!(
                         "header MCP-Protocol-Version {} does not match params._meta[\"{META_VERSION}\"] {}",
                         shown(header_version),
                         shown(in_meta.as_str().map(|v| &v[..v.len().min(40)]))
@@ -191,7 +183,7 @@ pub async fn serve(
         return error_reply(
             StatusCode::NOT_FOUND,
             Some(&id),
-            RpcError::new(METHOD_NOT_FOUND, why),
+            RpcError::method_not_found(why),
         );
     }
     let accept = headers
@@ -299,5 +291,5 @@ fn accepted() -> Response<Body> {
 }
 
 fn error_reply(status: StatusCode, id: Option<&Id>, err: RpcError) -> Response<Body> {
-    body::json(status, jsonrpc::error_response(id, &err.to_value()))
+    body::json(status, err.to_response(id))
 }

@@ -14,7 +14,7 @@ use super::drive::{classify, drive, Relayed};
 use super::stamp::{stamp, Outcome};
 use super::{error_reply, Declared};
 use crate::body::Body;
-use crate::jsonrpc::{self, Id, Message, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
+use crate::jsonrpc::{self, Id, Message, RpcError};
 use crate::relay::Exchange;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -73,10 +73,7 @@ pub(super) fn park(mut pending: Pending, id: &Id, key: String, request: Value) -
     }
     let Some(token) = fresh_token() else {
         pending.exchange.cancel();
-        return jsonrpc::error_response(
-            Some(id),
-            &RpcError::new(INTERNAL_ERROR, "no randomness for a requestState").to_value(),
-        );
+        return RpcError::internal("no randomness for a requestState").to_response(Some(id));
     };
     let keys = requests.keys().cloned().collect();
     let method = pending.method.clone();
@@ -90,14 +87,10 @@ pub(super) fn park(mut pending: Pending, id: &Id, key: String, request: Value) -
     });
     if !admitted {
         exchange.cancel();
-        return jsonrpc::error_response(
-            Some(id),
-            &RpcError::new(
-                INTERNAL_ERROR,
-                format!("too many requests are waiting for client input; `{method}` was cancelled"),
-            )
-            .to_value(),
-        );
+        return RpcError::internal(format!(
+            "too many requests are waiting for client input; `{method}` was cancelled"
+        ))
+        .to_response(Some(id));
     }
     let expiring = token.clone();
     tokio::spawn(async move {
@@ -135,8 +128,7 @@ pub(super) async fn resume_parked(
     responses: Map<String, Value>,
     declared: Declared,
 ) -> Response<Body> {
-    let refuse =
-        |why: String| error_reply(StatusCode::OK, Some(id), RpcError::new(INVALID_PARAMS, why));
+    let refuse = |why: String| error_reply(StatusCode::OK, Some(id), RpcError::invalid_params(why));
     let taken = parked().lock().ok().and_then(|mut m| {
         let ok = m
             .get(request_state)
