@@ -14,12 +14,13 @@
 //!
 //! This file: the entry point [`serve`] and the classification of a request (is it
 //! 2026-07-28, is its method served, streamed, or removed). The rest, by concern:
-//! `discover` (`server/discover`, unsupported-version errors), `listen`
+//! `discover` (`server/discover`), `listen`
 //! (`subscriptions/listen`), `headers`
 //! (`Mcp-Method`/`Mcp-Name` against the body), `meta` (reserved `_meta` keys, MRTR
 //! fields), `stamp` (result stamping, cache hints, error-code mapping), `drive`
-//! (answering a streamed request as JSON or an event stream) and `mrtr` (the
-//! `input_required` bridge and its parked-request table).
+//! (answering a streamed request as JSON or an event stream), `relayed` (what a
+//! relayed message is to the client), `mrtr` (the `input_required` bridge's
+//! parked-request table) and `resume` (a retry carrying `requestState`).
 
 mod discover;
 mod drive;
@@ -27,6 +28,8 @@ mod headers;
 mod listen;
 mod meta;
 mod mrtr;
+mod relayed;
+mod resume;
 mod stamp;
 
 pub use headers::check_headers;
@@ -48,7 +51,8 @@ use crate::verify::Principal;
 use discover::discover;
 use drive::drive;
 use meta::{clean_params, LOG_LEVELS, META_CAPS, META_LOG_LEVEL, META_VERSION};
-use mrtr::{resume_parked, Pending};
+use mrtr::Pending;
+use resume::resume_parked;
 use stamp::{finish, frame, stamp};
 
 pub use super::versions::STATELESS as VERSION;
