@@ -179,3 +179,60 @@ impl Prefixed for Upstream {
         &self.prefix
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_upstream_rpc_error_passes_through_unchanged() {
+        let theirs = RpcError::new(-32050, "quota");
+        let e = upstream_failed(
+            "prompt 'p': server 'fs'",
+            UpstreamError::Rpc(theirs.clone()),
+        );
+        assert_eq!(e, theirs);
+    }
+
+    #[test]
+    fn other_upstream_failures_are_internal_errors_without_urls() {
+        let e = upstream_failed(
+            "resource 'a': server 'fs'",
+            UpstreamError::Unavailable("connect to https://10.0.0.7:8443/mcp refused".into()),
+        );
+        assert_eq!(e.code, jsonrpc::INTERNAL_ERROR);
+        assert!(
+            e.message.starts_with("resource 'a': server 'fs' failed: "),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("10.0.0.7"), "{}", e.message);
+        let e = upstream_failed(
+            "completion: server 'x'",
+            UpstreamError::Timeout(Duration::from_secs(2)),
+        );
+        assert_eq!(
+            e.message,
+            "completion: server 'x' failed: timed out after 2s"
+        );
+    }
+
+    #[test]
+    fn answers_and_errors_frame_as_responses() {
+        let id = jsonrpc::Id::from_u64(4);
+        let framed = |h: &Handled| -> Value { serde_json::from_slice(&frame(&id, h)).unwrap() };
+        let v = framed(&Ok(Answer::Value(serde_json::json!({"a": 1}))));
+        assert_eq!(
+            (v["id"].clone(), v["result"]["a"].clone()),
+            (4.into(), 1.into())
+        );
+        let v = framed(&Ok(Answer::Initialized(
+            serde_json::json!({}),
+            Some("s".into()),
+        )));
+        assert!(v["result"].is_object());
+        let v = framed(&Err(RpcError::invalid_params("no")));
+        assert_eq!(v["error"]["code"], jsonrpc::INVALID_PARAMS);
+    }
+}

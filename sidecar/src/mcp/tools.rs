@@ -282,3 +282,58 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Too
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ToolRefusal;
+
+    /// The texts models and LiteLLM-era clients read (the e2e tests match some).
+    #[test]
+    fn refusal_texts() {
+        let name = || "gh-search".to_string();
+        let cases = [
+            (
+                ToolRefusal::NotFound { name: name() },
+                "Error: Tool 'gh-search' not found",
+            ),
+            (
+                ToolRefusal::Ambiguous {
+                    name: "search".into(),
+                    candidates: vec!["a-search".into(), "b-search".into()],
+                },
+                "Error: tool 'search' is offered by several servers; call it by its prefixed name: a-search, b-search",
+            ),
+            (
+                ToolRefusal::ServerNotAllowed { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed: server 'gh' is not available to this key or request",
+            ),
+            (
+                ToolRefusal::ByServerRules { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed on server 'gh' (allowed_tools / disallowed_tools)",
+            ),
+            (
+                ToolRefusal::ByKey { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed for your key or team on server 'gh'",
+            ),
+            (
+                ToolRefusal::Parameters {
+                    name: name(),
+                    refused: vec!["limit".into(), "page".into()],
+                    allowed: "query".into(),
+                },
+                "Error: parameters [limit, page] are not allowed for tool 'gh-search'. Allowed parameters: [query].",
+            ),
+            (
+                ToolRefusal::Failed {
+                    name: name(),
+                    server: "github".into(),
+                    why: "did not answer within 5 ms".into(),
+                },
+                "Error: tool 'gh-search' could not be called: server 'github' did not answer within 5 ms",
+            ),
+        ];
+        for (refusal, text) in cases {
+            assert_eq!(refusal.to_string(), text);
+        }
+    }
+}
