@@ -1,6 +1,8 @@
 //! What every MCP method handler works with: the request's context ([`Ctx`], built by
-//! one constructor), the upstreams it may reach, and a method's answer before framing
-//! ([`Answer`]). Handlers depend on this file, never on the router (`dispatch.rs`).
+//! one constructor), the upstreams it may reach and how names route to them
+//! (`policy::routing`), a method's answer before framing ([`Answer`], [`Handled`]),
+//! and an upstream failure as the request's error ([`upstream_failed`]). Handlers
+//! depend on this file, never on the router (`dispatch.rs`).
 
 use serde_json::value::RawValue;
 use serde_json::Value;
