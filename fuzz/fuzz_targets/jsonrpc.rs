@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-#[path = "../../sidecar/src/jsonrpc.rs"]
+#[path = "../../sidecar/src/jsonrpc/mod.rs"]
 #[allow(dead_code)]
 mod jsonrpc;
 

@@ -17,6 +17,8 @@ pub mod origin;
 pub mod ratelimit;
 pub mod replay;
 pub mod request_head;
+pub mod resource_uri;
+pub mod routing;
 pub mod scrub;
 pub mod signing;
 pub mod snapshot;

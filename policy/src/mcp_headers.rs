@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use thiserror::Error;
 
 use crate::names::{split_known, DEFAULT_SEPARATOR};
+use crate::resource_uri::GatewayUri;
 
 /// `Mcp-Method`, lowercase as Envoy and hyper give header names.
 pub const METHOD_HEADER: &str = "mcp-method";
@@ -23,8 +24,6 @@ pub const NAME_HEADER: &str = "mcp-name";
 pub const HEADER_MISMATCH_CODE: i64 = -32020;
 /// HTTP status sent with [`HEADER_MISMATCH_CODE`].
 pub const HEADER_MISMATCH_STATUS: u16 = 400;
-/// Scheme of the resource URIs the gateway hands out: `meshgate://{prefix}/{upstream uri}`.
-pub const GATEWAY_URI_SCHEME: &str = "meshgate://";
 
 const METHOD_DISPLAY: &str = "Mcp-Method";
 const NAME_DISPLAY: &str = "Mcp-Name";
@@ -201,10 +200,7 @@ pub fn addressed_prefix_in<'n, 'k>(
         "tools/call" | "prompts/get" => {
             split_known(name, separator, known).map(|(prefix, _)| prefix)
         }
-        "resources/read" => {
-            let (prefix, rest) = name.strip_prefix(GATEWAY_URI_SCHEME)?.split_once('/')?;
-            (!prefix.is_empty() && !rest.is_empty()).then_some(prefix)
-        }
+        "resources/read" => GatewayUri::parse(name).map(|g| g.prefix),
         _ => None,
     }
 }

@@ -4,7 +4,8 @@
 use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::body::{self, Body};
-use crate::jsonrpc;
+use crate::jsonrpc::RpcError;
+use crate::mcp::versions::all_versions;
 use meshgate_policy::{ConfigError, SignatureError};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,18 +75,16 @@ impl HttpError {
             // -32022 with `data: {requested, supported}`, as 2026-07-28 defines it.
             HttpError::UnsupportedVersion(requested) => body::json(
                 StatusCode::BAD_REQUEST,
-                crate::mcp::modern::unsupported_version_body(&requested, &message),
+                RpcError::unsupported_version(&requested, &message, &all_versions())
+                    .to_response(None),
             ),
             HttpError::SessionNotFound => body::json(
                 StatusCode::NOT_FOUND,
-                jsonrpc::error_response(None, &jsonrpc::RpcError::new(-32001, message).to_value()),
+                RpcError::session_not_found(message).to_response(None),
             ),
             HttpError::ForbiddenOrigin => body::json(
                 StatusCode::FORBIDDEN,
-                jsonrpc::error_response(
-                    None,
-                    &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, message).to_value(),
-                ),
+                RpcError::invalid_request(message).to_response(None),
             ),
             HttpError::TooManyStreams { .. } => {
                 body::json_error(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", &message)

@@ -101,7 +101,7 @@ pub struct AppState {
     pub host: Arc<HostPolicy>,
     pub store: Store,
     /// Streams of clients on the legacy HTTP+SSE transport.
-    pub legacy: Arc<crate::mcp::legacy_sse::LegacySessions>,
+    pub legacy: Arc<crate::mcp::legacy_streams::LegacySessions>,
     /// Relays server→client traffic to the client sessions it belongs to.
     pub hub: Arc<crate::relay::Hub>,
     /// Client sessions' idle time and revocations.

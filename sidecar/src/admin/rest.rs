@@ -17,21 +17,18 @@ use super::error::ApiError;
 use super::request::{ok, required_str, type_name, AdminRequest, Reply};
 use super::servers::{all_entries, server_not_found};
 use crate::body;
-use crate::mcp::dispatch::Ctx;
+use crate::mcp::context::Ctx;
 use crate::mcp::tools;
 use crate::state::AppState;
 use crate::upstream::Upstream;
 
 fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
-    Ctx {
+    Ctx::new(
         state,
-        runtime: state.runtime(),
-        principal: req.principal.clone(),
-        client_headers: req.headers.clone(),
-        session: None,
-        exchange: None,
-        caps: None,
-    }
+        state.runtime(),
+        req.principal.clone(),
+        req.headers.clone(),
+    )
 }
 
 /// Server name → id, as `/v1/mcp/server` shows them (empty if the database is down).
@@ -117,7 +114,7 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> Reply {
         .or_else(|| req.query("mcp_server_name"));
     let upstreams = match asked {
         Some(ident) => vec![resolve(&ctx, &ids, ident, true).await?],
-        None => tools::allowed(&ctx),
+        None => ctx.allowed(),
     };
     if upstreams.is_empty() {
         return ok(&serde_json::json!({
@@ -243,7 +240,7 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
     if let Err(text) = tools::check_arguments(&upstream, &shown, &bare, Some(&arguments)) {
         return Err(ApiError::Denied {
             code: "parameters_not_allowed",
-            message: text.trim_start_matches("Error: ").to_string(),
+            message: text.to_string().trim_start_matches("Error: ").to_string(),
         });
     }
     if !tools::offers(&ctx, &upstream, &bare).await {

@@ -1,92 +1,23 @@
 //! Method dispatch for one client request.
 
 use futures_util::future::join_all;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 
-use super::session::{ClientSession, SessionInfo};
-use super::{misc, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS};
-use crate::jsonrpc::{self, RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
-use crate::relay::{ClientCaps, Exchange};
-use crate::state::{AppState, Runtime};
-use crate::upstream::CallContext;
-use crate::verify::{now_ms, Principal};
+use super::context::{Answer, Ctx, Handled};
+use super::session::SessionInfo;
+use super::{
+    completion, logging, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS,
+};
+use crate::jsonrpc::RpcError;
+use crate::relay::ClientCaps;
+use crate::verify::now_ms;
 
-pub struct Ctx<'a> {
-    pub state: &'a AppState,
-    pub runtime: Arc<Runtime>,
-    pub principal: Principal,
-    /// The client's request headers as they reached the sidecar (the filter has removed
-    /// the gateway key and any client-sent `x-meshgate-*`); upstreams pick from them what
-    /// their configuration forwards.
-    pub client_headers: http::HeaderMap,
-    /// The client's session, when it has one.
-    pub session: Option<ClientSession>,
-    /// Where server messages related to this request go, and its cancellation.
-    pub exchange: Option<Arc<Exchange>>,
-    /// What a sessionless (2026-07-28) request declared in its `_meta`; None: the
-    /// session's (see [`Ctx::caps`]).
-    pub caps: Option<ClientCaps>,
-}
-
-impl Ctx<'_> {
-    /// The tools a key may use on a server: None when unrestricted (master key, or no
-    /// tool permissions for that server).
-    pub fn tool_permissions(&self, server: &str) -> Option<&std::collections::BTreeSet<String>> {
-        let id = self.principal.name.strip_prefix("key:")?;
-        self.runtime
-            .principals
-            .get(id)?
-            .tool_permissions
-            .get(server)
-    }
-
-    pub fn caps(&self) -> ClientCaps {
-        self.caps
-            .or_else(|| self.session.as_ref().map(|s| s.info.caps))
-            .unwrap_or_default()
-    }
-
-    /// What an upstream call may take from this request.
-    pub fn call_context(&self) -> CallContext<'_> {
-        CallContext {
-            exchange: self.exchange.as_ref(),
-            session: self.session.as_ref().map(|s| s.token.as_str()),
-            carried: self
-                .session
-                .as_ref()
-                .map(|s| s.info.upstreams.as_slice())
-                .unwrap_or_default(),
-            caps: self.caps(),
-            client_headers: Some(&self.client_headers),
-            key_header: self
-                .runtime
-                .config
-                .general_settings
-                .litellm_key_header_name
-                .as_deref(),
-            legacy_auth_header: Some(&self.runtime.client_auth_header),
-        }
-    }
-}
-
-/// A method's answer before framing.
-pub enum Reply {
-    Raw(Box<RawValue>),
-    Value(Value),
-    Error(RpcError),
-    /// `initialize`: the result and the new session id.
-    Initialized(Value, Option<String>),
-}
-
-pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Reply {
-    if let Err(e) = check_params(method, params.as_ref()) {
-        return Reply::Error(e);
-    }
+pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Handled {
+    check_params(method, params.as_ref())?;
     match method {
         "initialize" => initialize(ctx, params.as_ref()).await,
-        "ping" => Reply::Value(serde_json::json!({})),
+        "ping" => Ok(Answer::Value(serde_json::json!({}))),
         "tools/list" => tools::list(ctx).await,
         "tools/call" => tools::call(ctx, params).await,
         "prompts/list" => prompts::list(ctx).await,
@@ -96,26 +27,20 @@ pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Repl
         "resources/read" => resources::read(ctx, params).await,
         "resources/subscribe" => resources::subscribe(ctx, params, true).await,
         "resources/unsubscribe" => resources::subscribe(ctx, params, false).await,
-        "completion/complete" => misc::complete(ctx, params).await,
-        "logging/setLevel" => misc::set_level(ctx, params).await,
-        // Served to requests declaring 2026-07-28 (`modern::serve`); older ones initialize.
-        "server/discover" => Reply::Error(RpcError::new(
-            METHOD_NOT_FOUND,
+        "completion/complete" => completion::complete(ctx, params).await,
+        "logging/setLevel" => logging::set_level(ctx, params).await,
+        // Served to requests declaring 2026-07-28 (`stateless::serve`); older ones initialize.
+        "server/discover" => Err(RpcError::method_not_found(
             "Method not found: server/discover belongs to MCP 2026-07-28 (send `MCP-Protocol-Version: 2026-07-28`); in this protocol revision, use initialize",
         )),
-        other => Reply::Error(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+        other => Err(RpcError::method_not_found(format!("Method not found: {other}"))),
     }
 }
 
 /// The MCP schema's shape of `params` for the methods the gateway routes, checked
 /// before anything reaches an upstream (-32602 naming the member).
 fn check_params(method: &str, params: Option<&Value>) -> Result<(), RpcError> {
-    let bad = |why: String| {
-        Err(RpcError::new(
-            INVALID_PARAMS,
-            format!("Invalid params: {why}"),
-        ))
-    };
+    let bad = |why: String| Err(RpcError::invalid_params(format!("Invalid params: {why}")));
     let member = |name: &str| params.and_then(|p| p.get(name));
     let string = |name: &str| -> Result<(), RpcError> {
         match member(name) {
@@ -212,7 +137,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// Negotiates, opens this client's upstream sessions (with its credentials and
 /// capabilities) so its session id can carry them, and mints that id.
-async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
+async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Handled {
     let asked = params
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str)
@@ -227,7 +152,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     call.caps = caps;
     let call = &call;
     let timeout = ctx.runtime.list_timeout();
-    let upstreams = tools::allowed(ctx);
+    let upstreams = ctx.allowed();
     // Each upstream session is opened (for the session id to carry it) and asked for
     // its instructions, in parallel, each within the list timeout.
     let deadline = tokio::time::Instant::now() + timeout;
@@ -260,7 +185,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
         call.session = Some(token);
         let call = &call;
         // (The sessions themselves were opened above.)
-        for upstream in tools::allowed(ctx) {
+        for upstream in ctx.allowed() {
             upstream.note_user(call);
         }
     }
@@ -288,7 +213,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Reply {
     if let (Some(text), Some(obj)) = (text, result.as_object_mut()) {
         obj.insert("instructions".into(), Value::String(text));
     }
-    Reply::Initialized(result, session)
+    Ok(Answer::Initialized(result, session))
 }
 
 /// Largest share of one server's instructions passed on (bytes).
@@ -332,15 +257,6 @@ fn bounded(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
-}
-
-/// Frames a reply as JSON-RPC bytes.
-pub fn frame(id: &jsonrpc::Id, reply: &Reply) -> Vec<u8> {
-    match reply {
-        Reply::Raw(raw) => jsonrpc::response(id, raw),
-        Reply::Value(v) | Reply::Initialized(v, _) => jsonrpc::response_value(id, v),
-        Reply::Error(e) => jsonrpc::error_response(Some(id), &e.to_value()),
-    }
 }
 
 #[cfg(test)]

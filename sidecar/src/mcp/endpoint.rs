@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use super::dispatch::{self, Ctx, Reply};
+use super::context::{frame, Answer, Ctx};
+use super::dispatch;
 use super::session::ClientSession;
 use super::session_life::Lifetimes;
-use super::{modern, supported_version, DEFAULT_VERSION};
+use super::{stateless, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Frame, Id, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::jsonrpc::{self, Frame, Id, RpcError};
 use crate::limited_body::{self, BodyError};
 use crate::relay::{Exchange, StreamLimits};
 use crate::sse::encode_message;
@@ -47,8 +48,8 @@ pub async fn handle(
         }
     }
     let result = match *req.method() {
-        Method::GET | Method::DELETE if modern::header_is_modern(req.headers()) => {
-            return modern::method_not_allowed()
+        Method::GET | Method::DELETE if stateless::header_is_stateless(req.headers()) => {
+            return stateless::method_not_allowed()
         }
         Method::POST => post(state, principal, req).await,
         Method::GET => get(state, &principal, req.headers()),
@@ -89,7 +90,7 @@ fn check_version_header(headers: &HeaderMap) -> Result<Option<&'static str>, Htt
         Some(v) => {
             let text = v.to_str().unwrap_or_default();
             supported_version(text)
-                .or_else(|| modern::is_modern(text).then_some(modern::VERSION))
+                .or_else(|| stateless::is_stateless(text).then_some(stateless::VERSION))
                 .map(Some)
                 .ok_or_else(|| HttpError::UnsupportedVersion(text.chars().take(40).collect()))
         }
@@ -141,9 +142,7 @@ async fn post(
             if version != "2025-03-26" {
                 return Ok(rpc_error_reply(
                     StatusCode::BAD_REQUEST,
-                    RpcError::new(
-                        INVALID_REQUEST,
-                        format!("Invalid Request: JSON-RPC batches are not allowed in protocol {version} (MCP removed them in 2025-06-18); send one message per POST"),
+                    RpcError::invalid_request(format!("Invalid Request: JSON-RPC batches are not allowed in protocol {version} (MCP removed them in 2025-06-18); send one message per POST"),
                     ),
                 ));
             }
@@ -151,34 +150,30 @@ async fn post(
             if items.len() > max {
                 return Ok(rpc_error_reply(
                     StatusCode::BAD_REQUEST,
-                    RpcError::new(
-                        INVALID_REQUEST,
-                        format!(
+                    RpcError::invalid_request(format!(
                             "Invalid Request: a batch of {} messages is more than meshgate.max_batch_size ({max})",
                             items.len()
                         ),
                     ),
                 ));
             }
-            let ctx = Ctx {
+            let ctx = Ctx::new(
                 state,
                 runtime,
                 principal,
-                client_headers: std::mem::take(&mut parts.headers),
-                session,
-                exchange: None,
-                caps: None,
-            };
+                std::mem::take(&mut parts.headers),
+            )
+            .with_session(session);
             return batch(&ctx, items, sse).await;
         }
     };
-    if modern::declares_modern(header_version, &msg) {
+    if stateless::declares_stateless(header_version, &msg) {
         let headers = std::mem::take(&mut parts.headers);
-        return Ok(modern::serve(state, runtime, principal, headers, msg, header_version).await);
+        return Ok(stateless::serve(state, runtime, principal, headers, msg, header_version).await);
     }
     if let Some(method) = msg.method.as_deref() {
         let (id, params) = (msg.id.as_ref(), msg.params.as_ref());
-        if let Err(resp) = modern::check_headers(&parts.headers, id, method, params, false) {
+        if let Err(resp) = stateless::check_headers(&parts.headers, id, method, params, false) {
             return Ok(*resp);
         }
     }
@@ -206,17 +201,9 @@ async fn post(
                 let state = Arc::clone(state);
                 let headers = std::mem::take(&mut parts.headers);
                 tokio::spawn(async move {
-                    let ctx = Ctx {
-                        state: &state,
-                        runtime,
-                        principal,
-                        client_headers: headers,
-                        session,
-                        exchange: None,
-                        caps: None,
-                    };
+                    let ctx = Ctx::new(&state, runtime, principal, headers).with_session(session);
                     let call = ctx.call_context();
-                    for upstream in super::tools::allowed(&ctx) {
+                    for upstream in ctx.allowed() {
                         upstream.notify(&method, msg.params.as_ref(), &call);
                     }
                 });
@@ -232,23 +219,15 @@ async fn post(
     let client_headers = std::mem::take(&mut parts.headers);
     let streaming = accepts_sse(&client_headers) && RELAYED.contains(&method.as_str());
     if !streaming {
-        let ctx = Ctx {
-            state,
-            runtime,
-            principal,
-            client_headers,
-            session,
-            exchange: None,
-            caps: None,
-        };
+        let ctx = Ctx::new(state, runtime, principal, client_headers).with_session(session);
         let reply = dispatch::request(&ctx, &method, msg.params).await;
-        let body_bytes = dispatch::frame(&id, &reply);
+        let body_bytes = frame(&id, &reply);
         let mut resp = if sse {
             sse_single(body_bytes)
         } else {
             body::json(StatusCode::OK, body_bytes)
         };
-        if let Reply::Initialized(_, Some(session_id)) = &reply {
+        if let Ok(Answer::Initialized(_, Some(session_id))) = &reply {
             if let Ok(v) = HeaderValue::from_str(session_id) {
                 resp.headers_mut().insert(SESSION_HEADER, v);
             }
@@ -264,18 +243,12 @@ async fn post(
     // only if the response turns into a stream.
     let state = Arc::clone(state);
     let work: Work = Box::pin(async move {
-        let ctx = Ctx {
-            state: &state,
-            runtime,
-            principal,
-            client_headers,
-            session,
-            exchange: Some(exchange),
-            caps: None,
-        };
+        let ctx = Ctx::new(&state, runtime, principal, client_headers)
+            .with_session(session)
+            .with_exchange(Some(exchange));
         let reply = dispatch::request(&ctx, &method, msg.params).await;
         drop(tracked);
-        dispatch::frame(&id, &reply)
+        frame(&id, &reply)
     });
     Ok(match rx {
         Some(rx) => respond(rx, work, sse).await,
@@ -375,10 +348,7 @@ async fn respond(
 }
 
 fn lost_reply() -> Vec<u8> {
-    jsonrpc::error_response(
-        None,
-        &RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value(),
-    )
+    RpcError::internal("the request ended without a reply").to_response(None)
 }
 
 async fn batch(
@@ -389,7 +359,7 @@ async fn batch(
     if items.is_empty() {
         return Ok(rpc_error_reply(
             StatusCode::BAD_REQUEST,
-            RpcError::new(INVALID_REQUEST, "Invalid Request: empty batch"),
+            RpcError::invalid_request("Invalid Request: empty batch"),
         ));
     }
     let replies = join_all(items.into_iter().map(|item| async move {
@@ -412,14 +382,11 @@ async fn batch(
             return None;
         };
         if method == "initialize" {
-            let err = RpcError::new(
-                INVALID_REQUEST,
-                "Invalid Request: initialize cannot be batched",
-            );
-            return Some(jsonrpc::error_response(Some(&id), &err.to_value()));
+            let err = RpcError::invalid_request("Invalid Request: initialize cannot be batched");
+            return Some(err.to_response(Some(&id)));
         }
         let reply = dispatch::request(ctx, &method, msg.params).await;
-        Some(dispatch::frame(&id, &reply))
+        Some(frame(&id, &reply))
     }))
     .await;
     let replies: Vec<Vec<u8>> = replies.into_iter().flatten().collect();
@@ -473,19 +440,17 @@ fn check_accept(
     headers: &HeaderMap,
     id: Option<&Id>,
 ) -> Result<(), Box<Response<Body>>> {
-    if version < "2025-06-18" || modern::is_modern(version) {
+    if version < "2025-06-18" || stateless::is_stateless(version) {
         return Ok(());
     }
     if accepts(headers, "application/json") && accepts(headers, "text/event-stream") {
         return Ok(());
     }
-    let err = RpcError::new(
-        INVALID_REQUEST,
-        format!("Not Acceptable: in MCP {version} a POST must send `Accept: application/json, text/event-stream`"),
+    let err = RpcError::invalid_request(format!("Not Acceptable: in MCP {version} a POST must send `Accept: application/json, text/event-stream`"),
     );
     Err(Box::new(body::json(
         StatusCode::NOT_ACCEPTABLE,
-        jsonrpc::error_response(id, &err.to_value()),
+        err.to_response(id),
     )))
 }
 
@@ -586,5 +551,5 @@ fn refused(status: StatusCode, refusal: &jsonrpc::Refusal) -> Response<Body> {
 }
 
 fn rpc_error_reply(status: StatusCode, err: RpcError) -> Response<Body> {
-    body::json(status, jsonrpc::error_response(None, &err.to_value()))
+    body::json(status, err.to_response(None))
 }

@@ -9,8 +9,7 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use std::sync::Arc;
 
-use super::dispatch::Ctx;
-use super::tools::allowed;
+use super::context::Ctx;
 use crate::jsonrpc::METHOD_NOT_FOUND;
 use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
@@ -68,7 +67,7 @@ pub async fn list_all_with_outcomes(
     method: &str,
     field: &str,
 ) -> (Vec<(Arc<Upstream>, Vec<Value>)>, Map<String, Value>) {
-    let upstreams = allowed(ctx);
+    let upstreams = ctx.allowed();
     let call = ctx.call_context();
     let call = &call;
     let timeout = ctx.runtime.list_timeout();
@@ -114,18 +113,4 @@ pub async fn list_all_with_outcomes(
         }
     }
     (lists, outcomes)
-}
-
-/// The allowed upstream with this prefix (exact, then case-insensitive).
-pub fn by_prefix(ctx: &Ctx<'_>, prefix: &str) -> Option<Arc<Upstream>> {
-    let upstreams = allowed(ctx);
-    upstreams
-        .iter()
-        .find(|u| u.prefix == prefix)
-        .or_else(|| {
-            upstreams
-                .iter()
-                .find(|u| u.prefix.eq_ignore_ascii_case(prefix))
-        })
-        .cloned()
 }

@@ -7,37 +7,24 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
-use super::dispatch::{self, Ctx};
+use super::context::{frame, Ctx};
+use super::dispatch;
+use super::legacy_streams::LegacyStream;
 use super::session::{ClientSession, SessionInfo};
 use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
-use crate::jsonrpc::{self, Frame, RpcError, INVALID_REQUEST};
+use crate::jsonrpc::{self, Frame, RpcError};
 use crate::relay::{ClientCaps, Exchange, StreamLimits};
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
-
-/// Open legacy streams on this sidecar, by session id.
-#[derive(Default)]
-pub struct LegacySessions {
-    open: Mutex<HashMap<String, Arc<LegacyStream>>>,
-}
-
-struct LegacyStream {
-    principal: Principal,
-    tx: mpsc::Sender<Bytes>,
-    /// The client's capabilities, known once it initialized.
-    caps: AtomicU8,
-}
 
 pub fn is_stream_path(path: &str) -> bool {
     path == "/sse" || path == "/mcp/sse"
@@ -76,14 +63,12 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
     // The transport has no session id to expire: the stream itself is the session,
     // ended after `meshgate.session_max_lifetime_ms` like any other.
     let lifetime = Duration::from_millis(state.runtime().config.meshgate.session_max_lifetime_ms);
-    if let Ok(mut open) = state.legacy.open.lock() {
-        let stream = LegacyStream {
-            principal,
-            tx: tx.clone(),
-            caps: AtomicU8::new(0),
-        };
-        open.insert(id.clone(), Arc::new(stream));
-    }
+    let stream = LegacyStream {
+        principal,
+        tx: tx.clone(),
+        caps: AtomicU8::new(0),
+    };
+    state.legacy.insert(&id, stream);
     let sessions = Arc::clone(&state.legacy);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEEPALIVE);
@@ -106,9 +91,7 @@ pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Respon
         }
         hub.close_stream(stream_id);
         hub.end_session(&id);
-        if let Ok(mut open) = sessions.open.lock() {
-            open.remove(&id);
-        }
+        sessions.remove(&id);
     });
     body::sse_response(body)
 }
@@ -127,13 +110,7 @@ pub async fn post_message(
         return HttpError::BadRequest("the message endpoint needs `?sessionId=`".into())
             .into_response();
     };
-    let stream = state
-        .legacy
-        .open
-        .lock()
-        .ok()
-        .and_then(|open| open.get(&session_id).cloned());
-    let Some(stream) = stream else {
+    let Some(stream) = state.legacy.get(&session_id) else {
         return HttpError::SessionNotFound.into_response();
     };
     if stream.principal.name != principal.name {
@@ -156,14 +133,10 @@ pub async fn post_message(
     let msg = match jsonrpc::parse_frame(&bytes) {
         Ok(Frame::One(msg)) => msg,
         Ok(Frame::Batch(_)) => {
-            let err = RpcError::new(
-                INVALID_REQUEST,
+            let err = RpcError::invalid_request(
                 "Invalid Request: the HTTP+SSE transport takes one message per POST, not a batch",
             );
-            return body::json(
-                StatusCode::BAD_REQUEST,
-                jsonrpc::error_response(None, &err.to_value()),
-            );
+            return body::json(StatusCode::BAD_REQUEST, err.to_response(None));
         }
         Err(refusal) => return body::json(StatusCode::BAD_REQUEST, refusal.to_bytes()),
     };
@@ -192,15 +165,9 @@ pub async fn post_message(
             // scope and the client credentials are this POST's.
             let state = Arc::clone(state);
             tokio::spawn(async move {
-                let ctx = Ctx {
-                    state: &state,
-                    runtime,
-                    principal,
-                    client_headers: parts.headers,
-                    session: Some(session),
-                    exchange: Some(exchange),
-                    caps: None,
-                };
+                let ctx = Ctx::new(&state, runtime, principal, parts.headers)
+                    .with_session(Some(session))
+                    .with_exchange(Some(exchange));
                 let Some(mut rx) = rx else { return };
                 let send = |m: &[u8]| stream.tx.send(Bytes::from(encode_message(m)));
                 let dispatched = dispatch::request(&ctx, &method, msg.params);
@@ -218,7 +185,7 @@ pub async fn post_message(
                     let _ = send(&m).await;
                 }
                 drop(tracked);
-                let _ = send(&dispatch::frame(&id, &reply)).await;
+                let _ = send(&frame(&id, &reply)).await;
             });
         }
         (None, Some(method)) => {

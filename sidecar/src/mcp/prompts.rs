@@ -2,15 +2,17 @@
 //! prefix, or by a bare name exactly one server has).
 
 use serde_json::Value;
+use std::sync::Arc;
 
+use meshgate_policy::routing::{unique_owner, Resolution, Unowned};
+
+use super::context::{upstream_failed, Answer, Ctx, Handled};
+use super::fanout::{list_all, list_all_with_outcomes, with_outcomes};
+use crate::jsonrpc::RpcError;
 use crate::naming::prefixed;
+use crate::upstream::Upstream;
 
-use super::dispatch::{Ctx, Reply};
-use super::fanout::{by_prefix, list_all, list_all_with_outcomes, with_outcomes};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS};
-use crate::upstream::UpstreamError;
-
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Handled {
     let mut prompts = Vec::new();
     let (lists, outcomes) = list_all_with_outcomes(ctx, "prompts/list", "prompts").await;
     for (upstream, items) in lists {
@@ -26,16 +28,15 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
             prompts.push(prompt);
         }
     }
-    Reply::Value(with_outcomes(
+    Ok(Answer::Value(with_outcomes(
         serde_json::json!({ "prompts": prompts }),
         outcomes,
-    ))
+    )))
 }
 
-pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "prompts/get needs params with a `name`",
         ));
     };
@@ -44,23 +45,13 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "prompts/get needs a string `name`",
         ));
     };
-    let routed = match super::tools::split_name(ctx, &name)
-        .and_then(|(p, rest)| by_prefix(ctx, p).map(|u| (u, rest.to_string())))
-    {
-        Some(r) => r,
-        None => match bare_owner(ctx, &name).await {
-            Ok(r) => r,
-            Err(e) => return Reply::Error(e),
-        },
-    };
-    let (upstream, bare) = routed;
+    let (upstream, bare) = route(ctx, &name).await?;
     params.insert("name".into(), Value::String(bare));
-    match upstream
+    let raw = upstream
         .request(
             "prompts/get",
             Some(&Value::Object(params)),
@@ -68,25 +59,21 @@ pub async fn get(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             &ctx.call_context(),
         )
         .await
-    {
-        Ok(raw) => Reply::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
-        Err(e) => Reply::Error(RpcError::new(
-            crate::jsonrpc::INTERNAL_ERROR,
-            meshgate_policy::scrub::scrub_urls(&format!(
-                "prompt '{name}': server '{}' failed: {e}",
-                upstream.prefix
-            )),
-        )),
-    }
+        .map_err(|e| {
+            upstream_failed(&format!("prompt '{name}': server '{}'", upstream.prefix), e)
+        })?;
+    Ok(Answer::Raw(raw))
 }
 
-/// A bare prompt name offered by exactly one allowed server.
-pub(crate) async fn bare_owner(
-    ctx: &Ctx<'_>,
-    name: &str,
-) -> Result<(std::sync::Arc<crate::upstream::Upstream>, String), RpcError> {
-    let owners: Vec<_> = list_all(ctx, "prompts/list", "prompts")
+/// The upstream for a prompt name by the routing rule (`policy::routing`): a prefix of
+/// an allowed server names it; anything else (a server out of scope included) is a
+/// bare name, which exactly one allowed server must offer.
+pub(crate) async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), RpcError> {
+    let upstreams = ctx.allowed();
+    if let Resolution::Prefixed { target, rest } = ctx.resolve(name, &upstreams) {
+        return Ok((Arc::clone(target), rest.to_string()));
+    }
+    let owners = list_all(ctx, "prompts/list", "prompts")
         .await
         .into_iter()
         .filter(|(_, items)| {
@@ -96,21 +83,17 @@ pub(crate) async fn bare_owner(
         })
         .map(|(u, _)| u)
         .collect();
-    match owners.as_slice() {
-        [only] => Ok((only.clone(), name.to_string())),
-        [] => Err(RpcError::new(
-            INVALID_PARAMS,
-            format!("Prompt '{name}' not found"),
-        )),
-        many => Err(RpcError::new(
-            INVALID_PARAMS,
-            format!(
-                "prompt '{name}' is offered by several servers; use one of: {}",
-                many.iter()
-                    .map(|u| prefixed(&u.prefix, name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+    match unique_owner(owners) {
+        Ok(only) => Ok((only, name.to_string())),
+        Err(Unowned::NotFound) => Err(RpcError::invalid_params(format!(
+            "Prompt '{name}' not found"
+        ))),
+        Err(Unowned::Ambiguous(many)) => Err(RpcError::invalid_params(format!(
+            "prompt '{name}' is offered by several servers; use one of: {}",
+            many.iter()
+                .map(|u| prefixed(&u.prefix, name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }

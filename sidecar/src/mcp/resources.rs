@@ -1,42 +1,29 @@
 //! Resources across many servers. Every URI a client sees is `meshgate://{prefix}/{uri}`
-//! — the upstream's own URI stays readable in it — so `resources/read` routes by URI
-//! with any number of servers (LiteLLM refuses reads unless exactly one is allowed).
+//! (`policy::resource_uri`) — the upstream's own URI stays readable in it — so
+//! `resources/read` routes by URI with any number of servers (LiteLLM refuses reads
+//! unless exactly one is allowed).
 
 use serde_json::Value;
 use std::sync::Arc;
 
+use meshgate_policy::resource_uri::GatewayUri;
+use meshgate_policy::routing::unique_owner;
+
+use super::context::{upstream_failed, Answer, Ctx, Handled};
+use super::fanout::{list_all_with_outcomes, with_outcomes};
+use crate::jsonrpc::RpcError;
 use crate::naming::prefixed;
+use crate::upstream::Upstream;
 
-use super::dispatch::{Ctx, Reply};
-use super::fanout::{by_prefix, list_all_with_outcomes, with_outcomes};
-use super::tools::allowed;
-use crate::jsonrpc::{RpcError, INVALID_PARAMS, INVALID_REQUEST};
-use crate::upstream::{Upstream, UpstreamError};
-
-const SCHEME: &str = "meshgate://";
-/// MCP's "resource not found" (≤ 2025-11-25).
-const RESOURCE_NOT_FOUND: i64 = -32002;
-
-pub fn to_gateway_uri(prefix: &str, uri: &str) -> String {
-    format!("{SCHEME}{prefix}/{uri}")
-}
-
-/// (prefix, upstream URI) of a gateway URI.
-pub fn from_gateway_uri(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix(SCHEME)?;
-    let (prefix, original) = rest.split_once('/')?;
-    (!prefix.is_empty() && !original.is_empty()).then_some((prefix, original))
-}
-
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Handled {
     let (items, outcomes) = rewritten(ctx, "resources/list", "resources", "uri").await;
-    Reply::Value(with_outcomes(
+    Ok(Answer::Value(with_outcomes(
         serde_json::json!({ "resources": items }),
         outcomes,
-    ))
+    )))
 }
 
-pub async fn templates(ctx: &Ctx<'_>) -> Reply {
+pub async fn templates(ctx: &Ctx<'_>) -> Handled {
     let (items, outcomes) = rewritten(
         ctx,
         "resources/templates/list",
@@ -44,10 +31,10 @@ pub async fn templates(ctx: &Ctx<'_>) -> Reply {
         "uriTemplate",
     )
     .await;
-    Reply::Value(with_outcomes(
+    Ok(Answer::Value(with_outcomes(
         serde_json::json!({ "resourceTemplates": items }),
         outcomes,
-    ))
+    )))
 }
 
 async fn rewritten(
@@ -65,7 +52,7 @@ async fn rewritten(
                 .and_then(Value::as_str)
                 .map(str::to_string)
             {
-                item[uri_field] = Value::String(to_gateway_uri(&upstream.prefix, &uri));
+                item[uri_field] = gateway_uri(&upstream, &uri);
             }
             if let Some(name) = item.get("name").and_then(Value::as_str).map(str::to_string) {
                 item["name"] = Value::String(prefixed(&upstream.prefix, &name));
@@ -76,10 +63,13 @@ async fn rewritten(
     (out, outcomes)
 }
 
-pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+fn gateway_uri(upstream: &Upstream, uri: &str) -> Value {
+    Value::String(GatewayUri::new(&upstream.prefix, uri).to_string())
+}
+
+pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "resources/read needs params with a `uri`",
         ));
     };
@@ -88,19 +78,15 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "resources/read needs a string `uri`",
         ));
     };
-    let (upstream, original) = match route(ctx, &uri) {
-        Ok(r) => r,
-        Err(e) => return Reply::Error(e),
-    };
+    let (upstream, original) = route(ctx, &uri)?;
     // Contents come back in the form the client asked in.
-    let rewrite = from_gateway_uri(&uri).is_some();
+    let rewrite = GatewayUri::parse(&uri).is_some();
     params.insert("uri".into(), Value::String(original));
-    let raw = match upstream
+    let raw = upstream
         .request(
             "resources/read",
             Some(&Value::Object(params)),
@@ -108,40 +94,33 @@ pub async fn read(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
             &ctx.call_context(),
         )
         .await
-    {
-        Ok(raw) => raw,
-        Err(UpstreamError::Rpc(e)) => return Reply::Error(e),
-        Err(e) => {
-            return Reply::Error(RpcError::new(
-                crate::jsonrpc::INTERNAL_ERROR,
-                meshgate_policy::scrub::scrub_urls(&format!(
-                    "resource '{uri}': server '{}' failed: {e}",
-                    upstream.prefix
-                )),
-            ))
-        }
-    };
+        .map_err(|e| {
+            upstream_failed(
+                &format!("resource '{uri}': server '{}'", upstream.prefix),
+                e,
+            )
+        })?;
     let mut result: Value = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
-        Err(_) => return Reply::Raw(raw),
+        Err(_) => return Ok(Answer::Raw(raw)),
     };
     if !rewrite {
-        return Reply::Value(result);
+        return Ok(Answer::Value(result));
     }
     if let Some(Value::Array(contents)) = result.get_mut("contents") {
         for c in contents {
             if let Some(u) = c.get("uri").and_then(Value::as_str).map(str::to_string) {
-                c["uri"] = Value::String(to_gateway_uri(&upstream.prefix, &u));
+                c["uri"] = gateway_uri(&upstream, &u);
             }
         }
     }
-    Reply::Value(result)
+    Ok(Answer::Value(result))
 }
 
 /// `resources/subscribe` (`on`) and `resources/unsubscribe`: recorded per session and
 /// passed to the owning server; its `notifications/resources/updated` reach the
 /// session's GET stream with the URI as the client subscribed to it.
-pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply {
+pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Handled {
     let method = if on {
         "resources/subscribe"
     } else {
@@ -153,21 +132,16 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
-            format!("{method} needs a string `uri`"),
-        ));
+        return Err(RpcError::invalid_params(format!(
+            "{method} needs a string `uri`"
+        )));
     };
     let Some(session) = &ctx.session else {
-        return Reply::Error(RpcError::new(
-            INVALID_REQUEST,
-            format!("{method} needs a session (send the Mcp-Session-Id from initialize)"),
-        ));
+        return Err(RpcError::invalid_request(format!(
+            "{method} needs a session (send the Mcp-Session-Id from initialize)"
+        )));
     };
-    let (upstream, original) = match route(ctx, &uri) {
-        Ok(r) => r,
-        Err(e) => return Reply::Error(e),
-    };
+    let (upstream, original) = route(ctx, &uri)?;
     let hub = &ctx.state.hub;
     let forward = if on {
         hub.subscribe(&upstream.name, &original, &session.token, &uri);
@@ -176,7 +150,7 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         hub.unsubscribe(&upstream.name, &original, &session.token)
     };
     if !forward {
-        return Reply::Value(serde_json::json!({}));
+        return Ok(Answer::Value(serde_json::json!({})));
     }
     let upstream_params = serde_json::json!({ "uri": original });
     match upstream
@@ -188,21 +162,15 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
         )
         .await
     {
-        Ok(_) => Reply::Value(serde_json::json!({})),
+        Ok(_) => Ok(Answer::Value(serde_json::json!({}))),
         Err(e) => {
             if on {
                 hub.unsubscribe(&upstream.name, &original, &session.token);
             }
-            match e {
-                UpstreamError::Rpc(e) => Reply::Error(e),
-                other => Reply::Error(RpcError::new(
-                    crate::jsonrpc::INTERNAL_ERROR,
-                    format!(
-                        "{method} '{uri}': server '{}' failed: {other}",
-                        upstream.prefix
-                    ),
-                )),
-            }
+            Err(upstream_failed(
+                &format!("{method} '{uri}': server '{}'", upstream.prefix),
+                e,
+            ))
         }
     }
 }
@@ -210,35 +178,25 @@ pub async fn subscribe(ctx: &Ctx<'_>, params: Option<Value>, on: bool) -> Reply 
 /// The upstream owning a URI: a gateway URI names its server; a plain URI is accepted
 /// when exactly one server is allowed (what LiteLLM clients send).
 pub(crate) fn route(ctx: &Ctx<'_>, uri: &str) -> Result<(Arc<Upstream>, String), RpcError> {
-    if let Some((prefix, original)) = from_gateway_uri(uri) {
-        return by_prefix(ctx, prefix)
+    if let Some(GatewayUri {
+        prefix,
+        uri: original,
+    }) = GatewayUri::parse(uri)
+    {
+        return ctx
+            .by_prefix(prefix)
             .map(|u| (u, original.to_string()))
             .ok_or_else(|| {
-                RpcError::new(
-                    RESOURCE_NOT_FOUND,
-                    format!("Resource not found: no available server `{prefix}` for {uri}"),
-                )
+                RpcError::resource_not_found(format!(
+                    "Resource not found: no available server `{prefix}` for {uri}"
+                ))
             });
     }
-    match allowed(ctx).as_slice() {
-        [only] => Ok((Arc::clone(only), uri.to_string())),
-        _ => Err(RpcError::new(
-            RESOURCE_NOT_FOUND,
-            format!("Resource not found: {uri} (use the meshgate:// URI from resources/list)"),
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gateway_uris_round_trip() {
-        let u = to_gateway_uri("fs", "file:///tmp/a b.txt");
-        assert_eq!(u, "meshgate://fs/file:///tmp/a b.txt");
-        assert_eq!(from_gateway_uri(&u), Some(("fs", "file:///tmp/a b.txt")));
-        assert_eq!(from_gateway_uri("demo://resource/static/1"), None);
-        assert_eq!(from_gateway_uri("meshgate://fs/"), None);
-    }
+    unique_owner(ctx.allowed())
+        .map(|only| (only, uri.to_string()))
+        .map_err(|_| {
+            RpcError::resource_not_found(format!(
+                "Resource not found: {uri} (use the meshgate:// URI from resources/list)"
+            ))
+        })
 }

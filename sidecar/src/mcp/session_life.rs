@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
+pub use super::revocation_poll::poll;
 use super::session::{revocation_key, SessionInfo};
 use crate::verify::now_ms;
 
@@ -158,18 +159,6 @@ impl SessionLife {
         if let Ok(mut seen) = self.seen.lock() {
             seen.retain(|_, s| s.expires_ms > now);
         }
-    }
-}
-
-/// One poll of the store (with the sidecar's 250 ms store poll): revocations recorded
-/// by other replicas take effect here, and the streams of those sessions end.
-pub async fn poll(state: &crate::state::AppState) {
-    match state.session_life.refresh(&state.store).await {
-        Ok(fresh) if !fresh.is_empty() => state
-            .hub
-            .end_sessions_where(|token| fresh.contains(&revocation_key(token))),
-        Ok(_) => {}
-        Err(e) => tracing::debug!("session revocations not read: {e}"),
     }
 }
 

@@ -7,36 +7,18 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use meshgate_policy::grants::disallowed_params;
+use meshgate_policy::routing::{unique_owner, Resolution, Unowned};
 use meshgate_policy::tool_rules::ToolRules;
 
-use super::dispatch::{Ctx, Reply};
-use crate::jsonrpc::{tool_error_result, RpcError, INVALID_PARAMS};
+use super::context::{Answer, Ctx, Handled};
+use crate::jsonrpc::{tool_error_result, RpcError};
 use crate::log_limit::warn_limited;
 use crate::upstream::{Upstream, UpstreamError};
 
-/// Splits a prefixed name with the configured separator at the longest prefix of any
-/// configured server (`my-gh-search` → `my-gh` + `search` when `my-gh` is a prefix).
-pub(crate) fn split_name<'n>(ctx: &Ctx<'_>, name: &'n str) -> Option<(&'n str, &'n str)> {
-    crate::naming::split(
-        name,
-        ctx.runtime.upstreams.values().map(|u| u.prefix.as_str()),
-    )
-}
-
-/// The upstreams this request may reach, in configuration order.
-pub fn allowed(ctx: &Ctx<'_>) -> Vec<Arc<Upstream>> {
-    ctx.runtime
-        .upstreams
-        .values()
-        .filter(|u| ctx.principal.scope.allows(&u.name))
-        .cloned()
-        .collect()
-}
-
-pub async fn list(ctx: &Ctx<'_>) -> Reply {
+pub async fn list(ctx: &Ctx<'_>) -> Handled {
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
-    let upstreams = allowed(ctx);
+    let upstreams = ctx.allowed();
     let call = ctx.call_context();
     let call = &call;
     let results = join_all(upstreams.iter().map(|u| u.tools(ttl, timeout, call))).await;
@@ -79,19 +61,45 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     out.push_str("\":");
     out.push_str(&Value::Object(outcomes).to_string());
     out.push_str("}}");
-    match RawValue::from_string(out) {
-        Ok(raw) => Reply::Raw(raw),
-        Err(e) => Reply::Error(RpcError::new(
-            crate::jsonrpc::INTERNAL_ERROR,
-            format!("cannot build tools/list: {e}"),
-        )),
-    }
+    RawValue::from_string(out)
+        .map(Answer::Raw)
+        .map_err(|e| RpcError::internal(format!("cannot build tools/list: {e}")))
 }
 
-pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
+/// Why a `tools/call` is answered with an `isError` result instead of reaching the
+/// tool. The text is shown to the model: it names the tool, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolRefusal {
+    #[error("Error: Tool '{name}' not found")]
+    NotFound { name: String },
+    #[error("Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}", .candidates.join(", "))]
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("Error: tool '{name}' is not allowed: server '{prefix}' is not available to this key or request")]
+    ServerNotAllowed { name: String, prefix: String },
+    #[error("Error: tool '{name}' is not allowed on server '{prefix}' (allowed_tools / disallowed_tools)")]
+    ByServerRules { name: String, prefix: String },
+    #[error("Error: tool '{name}' is not allowed for your key or team on server '{prefix}'")]
+    ByKey { name: String, prefix: String },
+    #[error("Error: parameters [{}] are not allowed for tool '{name}'. Allowed parameters: [{allowed}].", .refused.join(", "))]
+    Parameters {
+        name: String,
+        refused: Vec<String>,
+        allowed: String,
+    },
+    #[error("Error: tool '{name}' could not be called: server '{server}' {why}")]
+    Failed {
+        name: String,
+        server: String,
+        why: String,
+    },
+}
+
+pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(Value::Object(mut params)) = params else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
+        return Err(RpcError::invalid_params(
             "tools/call needs params with a `name`",
         ));
     };
@@ -100,29 +108,34 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Reply::Error(RpcError::new(
-            INVALID_PARAMS,
-            "tools/call needs a string `name`",
-        ));
+        return Err(RpcError::invalid_params("tools/call needs a string `name`"));
     };
-    let (upstream, bare) = match route(ctx, &name).await {
-        Ok(r) => r,
-        Err(text) => return Reply::Value(tool_error_result(&text)),
-    };
+    match call_routed(ctx, &name, &mut params).await {
+        Ok(answer) => answer,
+        Err(refusal) => Ok(Answer::Value(tool_error_result(&refusal.to_string()))),
+    }
+}
+
+/// Routes, checks and forwards a call; the upstream's own JSON-RPC error is the
+/// request's error (inside `Ok`), anything else refused is a [`ToolRefusal`].
+async fn call_routed(
+    ctx: &Ctx<'_>,
+    name: &str,
+    params: &mut serde_json::Map<String, Value>,
+) -> Result<Handled, ToolRefusal> {
+    let (upstream, bare) = route(ctx, name).await?;
     if ctx
         .tool_permissions(&upstream.name)
         .is_some_and(|p| !p.contains(&bare.to_ascii_lowercase()))
     {
-        return Reply::Value(tool_error_result(&format!(
-            "Error: tool '{name}' is not allowed for your key or team on server '{}'",
-            upstream.prefix
-        )));
+        return Err(ToolRefusal::ByKey {
+            name: name.to_string(),
+            prefix: upstream.prefix.clone(),
+        });
     }
-    if let Err(text) = check_arguments(&upstream, &name, &bare, params.get("arguments")) {
-        return Reply::Value(tool_error_result(&text));
-    }
+    check_arguments(&upstream, name, &bare, params.get("arguments"))?;
     params.insert("name".into(), Value::String(bare));
-    let params = Value::Object(params);
+    let params = Value::Object(std::mem::take(params));
     match upstream
         .request(
             "tools/call",
@@ -132,13 +145,13 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Reply {
         )
         .await
     {
-        Ok(raw) => Reply::Raw(raw),
-        Err(UpstreamError::Rpc(e)) => Reply::Error(e),
-        Err(e) => Reply::Value(tool_error_result(&format!(
-            "Error: tool '{name}' could not be called: server '{}' {}",
-            upstream.name,
-            describe(&e)
-        ))),
+        Ok(raw) => Ok(Ok(Answer::Raw(raw))),
+        Err(UpstreamError::Rpc(e)) => Ok(Err(e)),
+        Err(e) => Err(ToolRefusal::Failed {
+            name: name.to_string(),
+            server: upstream.name.clone(),
+            why: describe(&e),
+        }),
     }
 }
 
@@ -164,7 +177,7 @@ pub(crate) fn check_arguments(
     name: &str,
     bare: &str,
     arguments: Option<&Value>,
-) -> Result<(), String> {
+) -> Result<(), ToolRefusal> {
     if upstream.config.allowed_params.is_empty() {
         return Ok(());
     }
@@ -183,10 +196,11 @@ pub(crate) fn check_arguments(
         .find(|(t, _)| t.eq_ignore_ascii_case(bare))
         .map(|(_, p)| p.join(", "))
         .unwrap_or_default();
-    Err(format!(
-        "Error: parameters [{}] are not allowed for tool '{name}'. Allowed parameters: [{allowed}].",
-        refused.join(", ")
-    ))
+    Err(ToolRefusal::Parameters {
+        name: name.to_string(),
+        refused: refused.into_iter().map(str::to_string).collect(),
+        allowed,
+    })
 }
 
 /// Whether a server offers a tool: from its catalog, refreshed once when the name is
@@ -208,43 +222,36 @@ pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bo
     }
 }
 
-/// Finds the upstream for a tool name. The error text is shown to the model as an
-/// `isError` result; it names the tool and never a secret.
-async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), String> {
-    let upstreams = allowed(ctx);
-    if let Some((prefix, rest)) = split_name(ctx, name) {
-        let by_prefix = |exact: bool| {
-            upstreams.iter().find(|u| {
-                if exact {
-                    u.prefix == prefix
-                } else {
-                    u.prefix.eq_ignore_ascii_case(prefix)
-                }
-            })
-        };
-        if let Some(u) = by_prefix(true).or_else(|| by_prefix(false)) {
+/// Finds the upstream for a tool name by the routing rule (`policy::routing`): a
+/// prefixed name must be a tool its server's rules permit and that it offers; a bare
+/// name must be offered by exactly one allowed server.
+async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), ToolRefusal> {
+    let upstreams = ctx.allowed();
+    let not_found = || ToolRefusal::NotFound {
+        name: name.to_string(),
+    };
+    match ctx.resolve(name, &upstreams) {
+        Resolution::Prefixed { target: u, rest } => {
             if !ToolRules::for_server(&u.name, &u.prefix, &u.config).permits(rest) {
-                return Err(format!(
-                    "Error: tool '{name}' is not allowed on server '{}' (allowed_tools / disallowed_tools)",
-                    u.prefix
-                ));
+                return Err(ToolRefusal::ByServerRules {
+                    name: name.to_string(),
+                    prefix: u.prefix.clone(),
+                });
             }
             return if offers(ctx, u, rest).await {
                 Ok((Arc::clone(u), rest.to_string()))
             } else {
-                Err(format!("Error: Tool '{name}' not found"))
+                Err(not_found())
             };
         }
-        let known_elsewhere = ctx
-            .runtime
-            .upstreams
-            .values()
-            .any(|u| u.prefix.eq_ignore_ascii_case(prefix));
-        if known_elsewhere {
-            return Err(format!("Error: tool '{name}' is not allowed: server '{prefix}' is not available to this key or request"));
+        Resolution::NotAllowed { prefix } => {
+            return Err(ToolRefusal::ServerNotAllowed {
+                name: name.to_string(),
+                prefix: prefix.to_string(),
+            })
         }
+        Resolution::Bare => {}
     }
-    // A bare name: usable when exactly one allowed server offers it.
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
     let call = ctx.call_context();
@@ -257,21 +264,76 @@ async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), Str
         catalog.is_some_and(|c| c.bare_names.contains(name))
     }))
     .await;
-    let owners: Vec<&Arc<Upstream>> = upstreams
+    let owners = upstreams
         .iter()
         .zip(offers)
         .filter(|(_, has)| *has)
         .map(|(u, _)| u)
         .collect();
-    match owners.as_slice() {
-        [only] => Ok((Arc::clone(only), name.to_string())),
-        [] => Err(format!("Error: Tool '{name}' not found")),
-        many => Err(format!(
-            "Error: tool '{name}' is offered by several servers; call it by its prefixed name: {}",
-            many.iter()
+    match unique_owner(owners) {
+        Ok(only) => Ok((Arc::clone(only), name.to_string())),
+        Err(Unowned::NotFound) => Err(not_found()),
+        Err(Unowned::Ambiguous(many)) => Err(ToolRefusal::Ambiguous {
+            name: name.to_string(),
+            candidates: many
+                .iter()
                 .map(|u| crate::naming::prefixed(&u.prefix, name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+                .collect(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ToolRefusal;
+
+    /// The texts models and LiteLLM-era clients read (the e2e tests match some).
+    #[test]
+    fn refusal_texts() {
+        let name = || "gh-search".to_string();
+        let cases = [
+            (
+                ToolRefusal::NotFound { name: name() },
+                "Error: Tool 'gh-search' not found",
+            ),
+            (
+                ToolRefusal::Ambiguous {
+                    name: "search".into(),
+                    candidates: vec!["a-search".into(), "b-search".into()],
+                },
+                "Error: tool 'search' is offered by several servers; call it by its prefixed name: a-search, b-search",
+            ),
+            (
+                ToolRefusal::ServerNotAllowed { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed: server 'gh' is not available to this key or request",
+            ),
+            (
+                ToolRefusal::ByServerRules { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed on server 'gh' (allowed_tools / disallowed_tools)",
+            ),
+            (
+                ToolRefusal::ByKey { name: name(), prefix: "gh".into() },
+                "Error: tool 'gh-search' is not allowed for your key or team on server 'gh'",
+            ),
+            (
+                ToolRefusal::Parameters {
+                    name: name(),
+                    refused: vec!["limit".into(), "page".into()],
+                    allowed: "query".into(),
+                },
+                "Error: parameters [limit, page] are not allowed for tool 'gh-search'. Allowed parameters: [query].",
+            ),
+            (
+                ToolRefusal::Failed {
+                    name: name(),
+                    server: "github".into(),
+                    why: "did not answer within 5 ms".into(),
+                },
+                "Error: tool 'gh-search' could not be called: server 'github' did not answer within 5 ms",
+            ),
+        ];
+        for (refusal, text) in cases {
+            assert_eq!(refusal.to_string(), text);
+        }
     }
 }

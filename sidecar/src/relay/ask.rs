@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ClientAnswer, Exchange, Hub, MAX_ASK, UNRELATED_ASK};
-use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND};
+use crate::jsonrpc::{self, Message, RpcError};
 use crate::sse::encode_message;
 
 impl Hub {
@@ -17,12 +17,7 @@ impl Hub {
         if method == "ping" {
             return jsonrpc::response_value(&upstream_id, &serde_json::json!({}));
         }
-        let refuse = |why: String| {
-            jsonrpc::error_response(
-                Some(&upstream_id),
-                &RpcError::new(METHOD_NOT_FOUND, why).to_value(),
-            )
-        };
+        let refuse = |why: String| RpcError::method_not_found(why).to_response(Some(&upstream_id));
         let Some(exchange) = exchange.filter(|e| e.can_stream()) else {
             if method == "roots/list" {
                 return jsonrpc::response_value(&upstream_id, &serde_json::json!({"roots": []}));
@@ -68,14 +63,8 @@ impl Hub {
             Some(ClientAnswer {
                 error: Some(error), ..
             }) => jsonrpc::error_response(Some(&upstream_id), &error),
-            _ => jsonrpc::error_response(
-                Some(&upstream_id),
-                &RpcError::new(
-                    crate::jsonrpc::INTERNAL_ERROR,
-                    format!("the client did not answer `{method}`"),
-                )
-                .to_value(),
-            ),
+            _ => RpcError::internal(format!("the client did not answer `{method}`"))
+                .to_response(Some(&upstream_id)),
         }
     }
 

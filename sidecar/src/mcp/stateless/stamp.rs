@@ -6,11 +6,8 @@ use serde_json::{Map, Value};
 
 use super::discover::server_info;
 use super::meta::META_SERVER_INFO;
-use crate::jsonrpc::{self, Id, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
-use crate::mcp::dispatch::Reply;
-
-/// Handshake-era "resource not found"; 2026-07-28 uses -32602 instead.
-const LEGACY_RESOURCE_NOT_FOUND: i64 = -32002;
+use crate::jsonrpc::{self, Id, RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use crate::mcp::context::{Answer, Handled};
 
 /// Results that carry `ttlMs` and `cacheScope`.
 const CACHEABLE: &[&str] = &[
@@ -51,12 +48,12 @@ pub(super) fn stamp(method: &str, result: &mut Map<String, Value>) {
 pub(super) type Outcome = Result<Value, Value>;
 
 /// A dispatched reply as a 2026-07-28 client gets it.
-pub(super) fn finish(method: &str, reply: Reply) -> Outcome {
-    let value = match reply {
-        Reply::Raw(raw) => serde_json::from_str::<Value>(raw.get()),
-        Reply::Value(v) | Reply::Initialized(v, _) => Ok(v),
-        Reply::Error(mut e) => {
-            if e.code == LEGACY_RESOURCE_NOT_FOUND {
+pub(super) fn finish(method: &str, handled: Handled) -> Outcome {
+    let value = match handled {
+        Ok(Answer::Raw(raw)) => serde_json::from_str::<Value>(raw.get()),
+        Ok(Answer::Value(v) | Answer::Initialized(v, _)) => Ok(v),
+        Err(mut e) => {
+            if e.code == RESOURCE_NOT_FOUND {
                 e.code = INVALID_PARAMS;
             }
             return Err(e.to_value());
@@ -67,9 +64,7 @@ pub(super) fn finish(method: &str, reply: Reply) -> Outcome {
             stamp(method, &mut result);
             Ok(Value::Object(result))
         }
-        _ => {
-            Err(RpcError::new(INTERNAL_ERROR, "an upstream result is not a JSON object").to_value())
-        }
+        _ => Err(RpcError::internal("an upstream result is not a JSON object").to_value()),
     }
 }
 
@@ -99,10 +94,7 @@ mod tests {
         stamp("tools/call", &mut r);
         assert_eq!(r["_meta"]["x"], 1);
         assert!(r.get("ttlMs").is_none());
-        let outcome = finish(
-            "resources/read",
-            Reply::Error(RpcError::new(LEGACY_RESOURCE_NOT_FOUND, "gone")),
-        );
+        let outcome = finish("resources/read", Err(RpcError::resource_not_found("gone")));
         assert_eq!(outcome.unwrap_err()["code"], INVALID_PARAMS);
     }
 }

@@ -1,32 +1,11 @@
-//! `server/discover` for 2026-07-28 clients, the protocol revisions served, and the
-//! error body for an unsupported `MCP-Protocol-Version`.
+//! `server/discover` for 2026-07-28 clients.
 
 use serde_json::{json, Map, Value};
 
-use super::{UNSUPPORTED_VERSION_CODE, VERSION};
-use crate::jsonrpc::{self, RpcError};
-use crate::mcp::SUPPORTED_VERSIONS;
+use crate::mcp::versions::all_versions;
 
 /// How long a client may cache `server/discover`.
 const DISCOVER_TTL_MS: u64 = 60_000;
-
-/// Every protocol revision served, oldest first.
-pub fn all_versions() -> Vec<&'static str> {
-    let mut all = SUPPORTED_VERSIONS.to_vec();
-    all.push(VERSION);
-    all
-}
-
-/// The body of a 400 for an unsupported `MCP-Protocol-Version` (-32022 with the
-/// requested and supported versions, as 2026-07-28 defines it).
-pub fn unsupported_version_body(requested: &str, message: &str) -> Vec<u8> {
-    let mut err = RpcError::new(
-        UNSUPPORTED_VERSION_CODE,
-        format!("{message}; supported: {}", all_versions().join(", ")),
-    );
-    err.data = Some(json!({"requested": requested, "supported": all_versions()}));
-    jsonrpc::error_response(None, &err.to_value())
-}
 
 /// `server/discover`'s result (before stamping).
 pub(super) fn discover() -> Map<String, Value> {

@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::dispatch::Ctx;
-use super::super::{resources, tools};
+use super::super::context::Ctx;
+use super::super::resources;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::Id;
@@ -105,19 +105,11 @@ pub(super) async fn open(
         Ok(o) => o,
         Err(e) => return HttpError::from(e).into_response(),
     };
-    let ctx = Ctx {
-        state,
-        runtime,
-        principal,
-        client_headers: headers,
-        session: None,
-        exchange: None,
-        caps: Some(caps),
-    };
+    let ctx = Ctx::new(state, runtime, principal, headers).with_caps(caps);
     let mut call = ctx.call_context();
     call.session = Some(&listener);
     let call = &call;
-    let upstreams = tools::allowed(&ctx);
+    let upstreams = ctx.allowed();
     join_all(upstreams.iter().map(|u| u.listen_as(call))).await;
 
     let mut accepted = Filter {

@@ -1,23 +1,18 @@
-//! The MRTR bridge: an upstream request that asked the client something is parked in
-//! memory (at most 1024 per replica, for 5 minutes, bound to the principal and method)
-//! under a random `requestState`; the client's retry feeds its `inputResponses` to the
-//! relay and gets what the upstream does next.
+//! The MRTR bridge's table: an upstream request that asked the client something is
+//! parked in memory (at most 1024 per replica, for 5 minutes, bound to the principal
+//! and method) under a random `requestState`, until the client's retry takes it
+//! (`resume.rs`).
 
-use http::{Response, StatusCode};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use super::drive::{classify, drive, Relayed};
+use super::relayed::{classify, Relayed};
 use super::stamp::{stamp, Outcome};
-use super::{error_reply, Declared};
-use crate::body::Body;
-use crate::jsonrpc::{self, Id, Message, RpcError, INTERNAL_ERROR, INVALID_PARAMS};
+use crate::jsonrpc::{self, Id, RpcError};
 use crate::relay::Exchange;
-use crate::state::AppState;
-use crate::verify::Principal;
 
 /// How long an upstream request waits parked for the client's `inputResponses`.
 const PARK_TTL: Duration = Duration::from_secs(300);
@@ -35,10 +30,10 @@ pub(super) struct Pending {
 }
 
 /// A pending request waiting for the client's `inputResponses`.
-struct Parked {
-    pending: Pending,
+pub(super) struct Parked {
+    pub(super) pending: Pending,
     /// The `inputRequests` keys the client must answer.
-    keys: HashSet<String>,
+    pub(super) keys: HashSet<String>,
 }
 
 fn parked() -> &'static Mutex<HashMap<String, Parked>> {
@@ -73,10 +68,7 @@ pub(super) fn park(mut pending: Pending, id: &Id, key: String, request: Value) -
     }
     let Some(token) = fresh_token() else {
         pending.exchange.cancel();
-        return jsonrpc::error_response(
-            Some(id),
-            &RpcError::new(INTERNAL_ERROR, "no randomness for a requestState").to_value(),
-        );
+        return RpcError::internal("no randomness for a requestState").to_response(Some(id));
     };
     let keys = requests.keys().cloned().collect();
     let method = pending.method.clone();
@@ -90,14 +82,10 @@ pub(super) fn park(mut pending: Pending, id: &Id, key: String, request: Value) -
     });
     if !admitted {
         exchange.cancel();
-        return jsonrpc::error_response(
-            Some(id),
-            &RpcError::new(
-                INTERNAL_ERROR,
-                format!("too many requests are waiting for client input; `{method}` was cancelled"),
-            )
-            .to_value(),
-        );
+        return RpcError::internal(format!(
+            "too many requests are waiting for client input; `{method}` was cancelled"
+        ))
+        .to_response(Some(id));
     }
     let expiring = token.clone();
     tokio::spawn(async move {
@@ -124,62 +112,26 @@ async fn forward(mut from: mpsc::UnboundedReceiver<Vec<u8>>, to: mpsc::Unbounded
     }
 }
 
-/// A retry carrying `requestState`: the answers go to the parked upstream request, and
-/// this HTTP request gets what it does next.
-pub(super) async fn resume_parked(
-    state: &Arc<AppState>,
-    principal: &Principal,
-    id: &Id,
-    method: &str,
-    request_state: &str,
-    responses: Map<String, Value>,
-    declared: Declared,
-) -> Response<Body> {
-    let refuse =
-        |why: String| error_reply(StatusCode::OK, Some(id), RpcError::new(INVALID_PARAMS, why));
-    let taken = parked().lock().ok().and_then(|mut m| {
+/// Takes the request parked under `request_state` if it is this principal's and
+/// method's.
+pub(super) fn take(request_state: &str, principal: &str, method: &str) -> Option<Parked> {
+    parked().lock().ok().and_then(|mut m| {
         let ok = m
             .get(request_state)
-            .is_some_and(|p| p.pending.principal == principal.name && p.pending.method == method);
+            .is_some_and(|p| p.pending.principal == principal && p.pending.method == method);
         if ok {
             m.remove(request_state)
         } else {
             None
         }
-    });
-    let Some(parked_request) = taken else {
-        return refuse(
-            "requestState is unknown, expired, or belongs to another request; send the request again without it"
-                .into(),
-        );
-    };
-    if let Some(missing) = parked_request
-        .keys
-        .iter()
-        .find(|k| !responses.contains_key(k.as_str()))
-    {
-        let missing = missing.clone();
-        if let Ok(mut m) = parked().lock() {
-            m.insert(request_state.to_string(), parked_request);
-        }
-        return refuse(format!("inputResponses lacks an answer for `{missing}`"));
+    })
+}
+
+/// Parks a taken request again under its `requestState` (its retry was incomplete).
+pub(super) fn put_back(request_state: &str, parked_request: Parked) {
+    if let Ok(mut m) = parked().lock() {
+        m.insert(request_state.to_string(), parked_request);
     }
-    for (key, answer) in responses {
-        if !parked_request.keys.contains(&key) {
-            continue;
-        }
-        let Ok(raw) = serde_json::value::to_raw_value(&answer) else {
-            continue;
-        };
-        state.hub.client_answered(Message {
-            id: Some(jsonrpc::Id::from_string(&key)),
-            method: None,
-            params: None,
-            result: Some(raw),
-            error: None,
-        });
-    }
-    drive(parked_request.pending, id.clone(), declared).await
 }
 
 fn fresh_token() -> Option<String> {

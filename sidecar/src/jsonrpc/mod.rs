@@ -5,16 +5,17 @@
 //! is a parse error (-32700), what is not a valid request (-32600, with `id: null` when
 //! the id cannot be read) and what is a batch, by JSON-RPC 2.0 and the MCP schema
 //! (ids are strings or integers, never null; `params` is an object).
+//!
+//! Every error code the gateway sends, and the constructors of its errors, are in
+//! `error.rs` (re-exported here).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-pub const PARSE_ERROR: i64 = -32700;
-pub const INVALID_REQUEST: i64 = -32600;
-pub const METHOD_NOT_FOUND: i64 = -32601;
-pub const INVALID_PARAMS: i64 = -32602;
-pub const INTERNAL_ERROR: i64 = -32603;
+mod error;
+
+pub use error::*;
 
 /// A JSON-RPC id as its JSON text: what a client sent goes back unchanged, byte for
 /// byte (an integer id beyond 2^53 or 2^64 included).
@@ -309,31 +310,6 @@ pub fn parse_message(text: &str) -> Result<Message, Refusal> {
         result: env.result,
         error,
     })
-}
-
-/// A JSON-RPC error object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RpcError {
-    pub code: i64,
-    pub message: String,
-    pub data: Option<Value>,
-}
-
-impl RpcError {
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-    pub fn to_value(&self) -> Value {
-        let mut v = serde_json::json!({"code": self.code, "message": self.message});
-        if let (Some(data), Some(obj)) = (&self.data, v.as_object_mut()) {
-            obj.insert("data".into(), data.clone());
-        }
-        v
-    }
 }
 
 /// `{"jsonrpc":"2.0","id":<id>,"<member>":<value>}`, the id and value spliced in as

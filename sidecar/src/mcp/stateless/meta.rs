@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::jsonrpc::{RpcError, INVALID_PARAMS};
+use crate::jsonrpc::RpcError;
 
 pub(super) const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 pub(super) const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
@@ -49,18 +49,12 @@ pub(super) fn clean_params(
             Some(Value::Object(r)) => Some((s, r)),
             None | Some(Value::Null) => Some((s, Map::new())),
             Some(_) => {
-                return Err(RpcError::new(
-                    INVALID_PARAMS,
+                return Err(RpcError::invalid_params(
                     "inputResponses must be an object keyed like inputRequests",
                 ))
             }
         },
-        Some(_) => {
-            return Err(RpcError::new(
-                INVALID_PARAMS,
-                "requestState must be a string",
-            ))
-        }
+        Some(_) => return Err(RpcError::invalid_params("requestState must be a string")),
     };
     Ok((Some(Value::Object(p)), resume))
 }
@@ -68,7 +62,7 @@ pub(super) fn clean_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::modern::VERSION;
+    use crate::mcp::stateless::VERSION;
     use serde_json::json;
 
     #[test]

@@ -9,17 +9,18 @@
 //! back upstream and gets what the upstream does next.
 //!
 //! Upstreams are reached as they are: handshake-era ones with the capabilities this
-//! request declared, 2026-only ones statelessly (`upstream/modern_client.rs`).
+//! request declared, 2026-only ones statelessly (the stateless client in `upstream/`).
 
 //!
 //! This file: the entry point [`serve`] and the classification of a request (is it
 //! 2026-07-28, is its method served, streamed, or removed). The rest, by concern:
-//! `discover` (`server/discover`, unsupported-version errors), `listen`
+//! `discover` (`server/discover`), `listen`
 //! (`subscriptions/listen`), `headers`
 //! (`Mcp-Method`/`Mcp-Name` against the body), `meta` (reserved `_meta` keys, MRTR
 //! fields), `stamp` (result stamping, cache hints, error-code mapping), `drive`
-//! (answering a streamed request as JSON or an event stream) and `mrtr` (the
-//! `input_required` bridge and its parked-request table).
+//! (answering a streamed request as JSON or an event stream), `relayed` (what a
+//! relayed message is to the client), `mrtr` (the `input_required` bridge's
+//! parked-request table) and `resume` (a retry carrying `requestState`).
 
 mod discover;
 mod drive;
@@ -27,9 +28,10 @@ mod headers;
 mod listen;
 mod meta;
 mod mrtr;
+mod relayed;
+mod resume;
 mod stamp;
 
-pub use discover::unsupported_version_body;
 pub use headers::check_headers;
 
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
@@ -37,25 +39,23 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-use super::dispatch::{self, Ctx};
+use super::context::Ctx;
+use super::dispatch;
 use crate::body::{self, Body};
-use crate::jsonrpc::{self, Id, Message, RpcError, METHOD_NOT_FOUND};
+use crate::jsonrpc::{self, Id, Message, RpcError};
 use crate::relay::{ClientCaps, Exchange};
 use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
 use crate::verify::Principal;
-use meshgate_policy::mcp_headers::HEADER_MISMATCH_CODE;
 
 use discover::discover;
 use drive::drive;
 use meta::{clean_params, LOG_LEVELS, META_CAPS, META_LOG_LEVEL, META_VERSION};
-use mrtr::{resume_parked, Pending};
+use mrtr::Pending;
+use resume::resume_parked;
 use stamp::{finish, frame, stamp};
 
-/// The stateless revision served besides the handshake-era ones.
-pub const VERSION: &str = "2026-07-28";
-/// JSON-RPC code of an unsupported protocol version (2026-07-28), sent with HTTP 400.
-pub const UNSUPPORTED_VERSION_CODE: i64 = -32022;
+pub use super::versions::STATELESS as VERSION;
 
 /// The methods of 2026-07-28 the gateway serves; any other is a 404.
 const SERVED: &[&str] = &[
@@ -86,16 +86,16 @@ const STREAMED: &[&str] = &[
     "completion/complete",
 ];
 
-pub fn is_modern(version: &str) -> bool {
+pub fn is_stateless(version: &str) -> bool {
     version == VERSION
 }
 
 /// Whether a request's `MCP-Protocol-Version` header is 2026-07-28.
-pub fn header_is_modern(headers: &HeaderMap) -> bool {
+pub fn header_is_stateless(headers: &HeaderMap) -> bool {
     headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(is_modern)
+        .is_some_and(is_stateless)
 }
 
 /// GET and DELETE for a 2026-07-28 client: there is no stream and no session.
@@ -103,8 +103,7 @@ pub fn method_not_allowed() -> Response<Body> {
     let mut resp = error_reply(
         StatusCode::METHOD_NOT_ALLOWED,
         None,
-        RpcError::new(
-            jsonrpc::INVALID_REQUEST,
+        RpcError::invalid_request(
             "MCP 2026-07-28 has no GET stream and no sessions to DELETE; POST each request",
         ),
     );
@@ -114,8 +113,8 @@ pub fn method_not_allowed() -> Response<Body> {
 }
 
 /// A request whose `MCP-Protocol-Version` header or `_meta` declares 2026-07-28.
-pub fn declares_modern(header_version: Option<&str>, msg: &Message) -> bool {
-    header_version.is_some_and(is_modern)
+pub fn declares_stateless(header_version: Option<&str>, msg: &Message) -> bool {
+    header_version.is_some_and(is_stateless)
         || msg
             .params
             .as_ref()
@@ -158,9 +157,7 @@ pub async fn serve(
             return error_reply(
                 StatusCode::BAD_REQUEST,
                 id.as_ref(),
-                RpcError::new(
-                    HEADER_MISMATCH_CODE,
-                    format!(
+                RpcError::header_mismatch(format!(
                         "header MCP-Protocol-Version {} does not match params._meta[\"{META_VERSION}\"] {}",
                         shown(header_version),
                         shown(in_meta.as_str().map(|v| &v[..v.len().min(40)]))
@@ -190,7 +187,7 @@ pub async fn serve(
         return error_reply(
             StatusCode::NOT_FOUND,
             Some(&id),
-            RpcError::new(METHOD_NOT_FOUND, why),
+            RpcError::method_not_found(why),
         );
     }
     let accept = headers
@@ -257,15 +254,9 @@ pub async fn serve(
         let principal = principal.clone();
         let method = method.clone();
         async move {
-            let ctx = Ctx {
-                state: &state,
-                runtime,
-                principal,
-                client_headers: headers,
-                session: None,
-                exchange,
-                caps: Some(ctx_caps),
-            };
+            let ctx = Ctx::new(&state, runtime, principal, headers)
+                .with_exchange(exchange)
+                .with_caps(ctx_caps);
             let reply = dispatch::request(&ctx, &method, params).await;
             finish(&method, reply)
         }
@@ -304,5 +295,5 @@ fn accepted() -> Response<Body> {
 }
 
 fn error_reply(status: StatusCode, id: Option<&Id>, err: RpcError) -> Response<Body> {
-    body::json(status, jsonrpc::error_response(id, &err.to_value()))
+    body::json(status, err.to_response(id))
 }

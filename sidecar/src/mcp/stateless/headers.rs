@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::error_reply;
 use crate::body::Body;
 use crate::jsonrpc::{Id, RpcError};
-use meshgate_policy::mcp_headers::{check_against_body, RequestIntent, HEADER_MISMATCH_CODE};
+use meshgate_policy::mcp_headers::{check_against_body, RequestIntent};
 
 /// `Mcp-Method` / `Mcp-Name` against the parsed body. `required`: a 2026-07-28 request,
 /// which must name its method. Older clients do not send the headers; when one does,
@@ -23,7 +23,7 @@ pub fn check_headers(
         Box::new(error_reply(
             StatusCode::BAD_REQUEST,
             id,
-            RpcError::new(HEADER_MISMATCH_CODE, message),
+            RpcError::header_mismatch(message),
         ))
     };
     let pairs = headers

@@ -1,19 +1,18 @@
 //! Answering a 2026-07-28 request that an upstream serves (`tools/call` and the like):
-//! relayed messages are classified (a server→client request, a notification, or
-//! dropped), and the reply is plain JSON, an event stream once a notification must go
-//! first, or `input_required` when the upstream asks the client something.
+//! the reply is plain JSON, an event stream once a notification must go first, or
+//! `input_required` when the upstream asks the client something (`relayed.rs` tells
+//! which a relayed message is).
 
 use bytes::Bytes;
 use http::Response;
-use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::meta::LOG_LEVELS;
 use super::mrtr::{park, Pending};
+use super::relayed::{classify, Relayed};
 use super::stamp::{frame, Outcome};
 use super::{single, Declared};
 use crate::body::{self, Body};
-use crate::jsonrpc::{Id, Message, RpcError, INTERNAL_ERROR};
+use crate::jsonrpc::{Id, RpcError};
 use crate::relay::Exchange;
 use crate::sse::encode_message;
 
@@ -25,46 +24,6 @@ impl Drop for CancelOnDrop {
         if let Some(e) = self.0.take() {
             e.cancel();
         }
-    }
-}
-
-/// What one relayed message means for a 2026-07-28 client.
-pub(super) enum Relayed {
-    /// A server→client request: (key, `{method, params}`).
-    Ask(String, Value),
-    /// A notification to put on the response stream.
-    Notify(Vec<u8>),
-    Drop,
-}
-
-pub(super) fn classify(message: &[u8], log_level: Option<usize>) -> Relayed {
-    let Ok(msg) = serde_json::from_slice::<Message>(message) else {
-        return Relayed::Drop;
-    };
-    match (msg.id, msg.method) {
-        (Some(id), Some(method)) => {
-            let key = id.as_string().unwrap_or_else(|| id.json().to_string());
-            let mut request = json!({"method": method});
-            if let Some(p) = msg.params {
-                request["params"] = p;
-            }
-            Relayed::Ask(key, request)
-        }
-        (None, Some(method)) if method == "notifications/message" => {
-            // Log messages only for requests that opted in, at or above their level.
-            let level = msg
-                .params
-                .as_ref()
-                .and_then(|p| p.get("level"))
-                .and_then(Value::as_str)
-                .and_then(|l| LOG_LEVELS.iter().position(|x| *x == l));
-            match (log_level, level) {
-                (Some(min), Some(l)) if l >= min => Relayed::Notify(message.to_vec()),
-                _ => Relayed::Drop,
-            }
-        }
-        (None, Some(_)) => Relayed::Notify(message.to_vec()),
-        _ => Relayed::Drop,
     }
 }
 
@@ -144,7 +103,7 @@ pub(super) async fn drive(mut pending: Pending, id: Id, declared: Declared) -> R
 }
 
 fn lost() -> Outcome {
-    Err(RpcError::new(INTERNAL_ERROR, "the request ended without a reply").to_value())
+    Err(RpcError::internal("the request ended without a reply").to_value())
 }
 
 #[cfg(test)]
