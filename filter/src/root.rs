@@ -9,11 +9,12 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use meshgate_policy::env::{env_reference, ProcessEnv};
+use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::shared_secret::{SecretError, SharedSecret};
 use meshgate_policy::signing::{body_digest, seal_decision, Nonce, Seal, DECISION_HEADER};
 use meshgate_policy::sync::{
-    SyncOutcome, SyncState, DOCUMENT_CONTENT_TYPE, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE, SYNC_PATH,
-    SYNC_TIMEOUT_MS,
+    etag, SyncOutcome, SyncState, DOCUMENT_CONTENT_TYPE, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE,
+    SYNC_PATH, SYNC_TIMEOUT_MS,
 };
 use meshgate_policy::{load_config, PolicySnapshot};
 
@@ -93,25 +94,15 @@ impl FilterRoot {
         // Validated here without the environment (secrets are resolved by the sidecar),
         // so a bad document is refused when Envoy loads it.
         let config = load_config(&text, None).map_err(|e| e.to_string())?;
-        let secret = match config.meshgate.shared_secret.as_deref() {
-            None => return Err("invalid configuration at `meshgate.shared_secret`: required".to_string()),
-            Some(value) => match env_reference(value) {
+        let secret = SharedSecret::from_config(config.meshgate.shared_secret.as_deref(), &ProcessEnv)
+            .map_err(|e| match e {
                 // Envoy passes chosen host variables to the VM (vm_config.environment_variables).
-                Some(name) => meshgate_policy::env::EnvSource::var(&ProcessEnv, name).ok_or_else(|| {
-                    format!(
-                        "invalid configuration at `meshgate.shared_secret`: environment variable `{name}` is not visible to the filter (list it in vm_config.environment_variables.host_env_keys)"
-                    )
-                })?,
-                None => value.to_string(),
-            },
-        };
-        if secret.len() < 16 {
-            return Err(
-                "invalid configuration at `meshgate.shared_secret`: must be at least 16 characters"
-                    .to_string(),
-            );
-        }
-        self.shared.borrow_mut().secret = secret.into_bytes();
+                SecretError::Unset(name) => format!(
+                    "invalid configuration at `meshgate.shared_secret`: environment variable `{name}` is not visible to the filter (list it in vm_config.environment_variables.host_env_keys)"
+                ),
+                other => format!("invalid configuration at `meshgate.shared_secret`: {other}"),
+            })?;
+        self.shared.borrow_mut().secret = secret.as_bytes().to_vec();
         self.cluster = config.meshgate.sidecar_cluster.clone();
         self.sync_interval = Duration::from_millis(config.meshgate.sync_interval_ms);
         self.document_hash = body_digest(text.as_bytes());
@@ -157,7 +148,7 @@ impl FilterRoot {
                 body_sha256: Some(&body_hash),
             },
         );
-        let etag = holds.map(|v| format!("\"{v}\"")).unwrap_or_default();
+        let etag = holds.as_deref().map(etag).unwrap_or_default();
         let mut headers = vec![
             (":method", "POST"),
             (":path", SYNC_PATH),
@@ -221,7 +212,7 @@ impl FilterRoot {
                 self.send_document = true;
                 again
             }
-            SyncOutcome::Failed => {
+            SyncOutcome::Conflict | SyncOutcome::Failed => {
                 let body = host::call_response_body(body_size.min(2048));
                 log::warn!(
                     "meshgate: policy sync answered HTTP {status}: {} (keeping the last snapshot)",

@@ -3,7 +3,8 @@
 //! keys, charged once per request they carry. Everything else is sealed at header time
 //! and streams. Responses are never buffered.
 
-use meshgate_policy::decision::{path_target, PathTarget, RateLimited};
+use meshgate_policy::decision::RateLimited;
+use meshgate_policy::paths::{path_target, PathTarget};
 use meshgate_policy::ratelimit::{batch_len, body_shape, BodyShape, RateGate};
 use meshgate_policy::signing::{
     binds_body, body_digest, seal_decision, Seal, MAX_BOUND_BODY_BYTES,
@@ -54,8 +55,8 @@ impl PendingSeal {
         PendingSeal {
             method,
             path,
-            principal: forward.principal,
-            servers: forward.servers,
+            principal: forward.principal.encode(),
+            servers: forward.servers.encode(),
             need,
         }
     }

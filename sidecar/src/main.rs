@@ -26,6 +26,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::shared_secret::{SecretError, SharedSecret};
+
 /// How often the database revision is checked (key changes must reach the filter within
 /// two seconds: this plus the filter's sync interval).
 const STORE_POLL: Duration = Duration::from_millis(250);
@@ -178,18 +181,13 @@ fn read_and_check(path: &str) -> Result<usize, String> {
 }
 
 async fn run(mut args: Args) -> Result<(), String> {
-    let secret = std::env::var(&args.secret_env).map_err(|_| {
-        format!(
+    let secret = SharedSecret::from_env(&args.secret_env, &ProcessEnv).map_err(|e| match e {
+        SecretError::TooShort => format!("the shared secret in {} {e}", args.secret_env),
+        _ => format!(
             "the shared secret is missing: set the environment variable {}",
             args.secret_env
-        )
+        ),
     })?;
-    if secret.len() < 16 {
-        return Err(format!(
-            "the shared secret in {} must be at least 16 characters",
-            args.secret_env
-        ));
-    }
     let host = std::mem::take(&mut args.host).into_policy(args.listen.port(), &args.secret_env)?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
@@ -200,7 +198,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         .unwrap_or_else(|| args.data_dir.clone());
     let options = meshgate_store::OpenOptions {
         schema: args.database_schema.clone(),
-        keys: Some(Arc::new(store_keys(&secret)?)),
+        keys: Some(Arc::new(store_keys(secret.as_str())?)),
         ..Default::default()
     };
     let store = meshgate_store::Store::open_with(&store_target, options)
@@ -212,7 +210,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         tracing::info!("database: SQLite in {store_target}");
     }
     let state = Arc::new(state::AppState::new(
-        secret.into_bytes(),
+        secret.as_bytes().to_vec(),
         upstream::new_http_client(),
         store,
         host,

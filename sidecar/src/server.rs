@@ -1,5 +1,6 @@
-//! Accepts connections from Envoy and routes requests. Everything but `/healthz` and
-//! LiteLLM's `/health/liveliness|readiness` must carry a valid filter signature.
+//! Accepts connections from Envoy and routes requests by `meshgate_policy::paths::Route`
+//! (the filter's vocabulary too). Everything but `/healthz` and LiteLLM's probes must
+//! carry a valid filter signature.
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -14,9 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use meshgate_policy::decision::{path_target, PathTarget};
+use meshgate_policy::paths::Route;
 use meshgate_policy::signing::body_digest;
-use meshgate_policy::sync::{SyncState, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE, LONG_POLL_MS};
+use meshgate_policy::sync::{
+    etag, etag_version, SyncBody, SyncOutcome, SyncState, LONG_POLL_MS, SYNC_PRINCIPAL,
+};
 
 use crate::admin;
 use crate::body::{self, Body};
@@ -25,7 +28,6 @@ use crate::mcp;
 use crate::state::AppState;
 use crate::verify::{now_ms, verify_request, Principal};
 
-pub use meshgate_policy::sync::SYNC_PATH;
 const MAX_CONFIG_BYTES: usize = 16 * 1024 * 1024;
 
 pub async fn serve(
@@ -76,14 +78,12 @@ where
 
 async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
-    if path == "/healthz" {
-        return body::json(StatusCode::OK, "{\"status\":\"ok\"}");
-    }
-    // Unauthenticated, as LiteLLM serves them (they reveal nothing).
-    if crate::health::is_probe(path)
-        && matches!(*req.method(), http::Method::GET | http::Method::HEAD)
-    {
-        return crate::health::answer(state, path).await;
+    let route = Route::of(req.method().as_str(), path);
+    match route {
+        Route::SidecarHealth => return body::json(StatusCode::OK, "{\"status\":\"ok\"}"),
+        // Unauthenticated, as LiteLLM serves them (they reveal nothing).
+        Route::Probe(probe) => return crate::health::answer(state, probe).await,
+        _ => {}
     }
     let path_and_query = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let principal = match verify_request(
@@ -105,34 +105,31 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
             return HttpError::Unsigned(e).into_response();
         }
     };
-    if path == SYNC_PATH {
-        if principal.name != FILTER_PRINCIPAL {
-            return HttpError::NotFound.into_response();
-        }
-        return sync(state, principal, req)
+    match route {
+        Route::Sync if principal.who == SYNC_PRINCIPAL => sync(state, principal, req)
             .await
-            .unwrap_or_else(HttpError::into_response);
-    }
-    if mcp::legacy_sse::is_stream_path(path) && req.method() == http::Method::GET {
-        return mcp::legacy_sse::open_stream(state, principal, path);
-    }
-    if mcp::legacy_sse::is_message_path(path) && req.method() == http::Method::POST {
-        return mcp::legacy_sse::post_message(state, principal, req).await;
-    }
-    if admin::is_admin_path(path) {
-        let write = req.method() != http::Method::GET && !path.starts_with("/mcp-rest/");
-        let resp = admin::handle(state, principal, req).await;
-        // Read-your-writes: answer once every filter enforces the change.
-        if write && resp.status().is_success() {
-            state.propagate().await;
+            .unwrap_or_else(HttpError::into_response),
+        Route::LegacySseStream => {
+            debug_assert!(mcp::legacy_sse::is_stream_path(path));
+            mcp::legacy_sse::open_stream(state, principal, path)
         }
-        return resp;
-    }
-    match path_target(path) {
-        PathTarget::All | PathTarget::Named(_) => {
-            mcp::endpoint::handle(state, principal, req).await
+        Route::LegacySseMessage => {
+            debug_assert!(mcp::legacy_sse::is_message_path(path));
+            mcp::legacy_sse::post_message(state, principal, req).await
         }
-        PathTarget::Other => HttpError::NotFound.into_response(),
+        Route::AdminApi | Route::Rest | Route::McpEnabled => {
+            let write = req.method() != http::Method::GET && route != Route::Rest;
+            let resp = admin::handle(state, principal, req).await;
+            // Read-your-writes: answer once every filter enforces the change.
+            if write && resp.status().is_success() {
+                state.propagate().await;
+            }
+            resp
+        }
+        Route::Mcp(_) => mcp::endpoint::handle(state, principal, req).await,
+        Route::Sync | Route::Internal | Route::Other | Route::SidecarHealth | Route::Probe(_) => {
+            HttpError::NotFound.into_response()
+        }
     }
 }
 
@@ -145,10 +142,11 @@ async fn sync(
     principal: Principal,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, HttpError> {
-    let light = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == LIGHT_CONTENT_TYPE.as_bytes());
+    let kind = SyncBody::of_content_type(
+        req.headers()
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes),
+    );
     let etag = req.headers().get(header::IF_NONE_MATCH).cloned();
     let bytes = http_body_util::Limited::new(req.into_body(), MAX_CONFIG_BYTES)
         .collect()
@@ -158,7 +156,7 @@ async fn sync(
     principal.check_body(&bytes).map_err(HttpError::Unsigned)?;
     let vm = principal.signer;
     let now = now_ms();
-    if !light {
+    if kind == SyncBody::Document {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| HttpError::BadRequest("configuration is not UTF-8".into()))?;
         let document = body_digest(&bytes);
@@ -171,7 +169,7 @@ async fn sync(
             HttpError::InvalidConfig(e)
         })?;
         let held = etag.as_ref().and_then(|v| v.to_str().ok());
-        return Ok(snapshot_reply(&runtime, held.map(|e| e.trim_matches('"'))));
+        return Ok(snapshot_reply(&runtime, held.map(etag_version)));
     }
     let report = SyncState::parse(&bytes).map_err(HttpError::BadRequest)?;
     state
@@ -183,7 +181,7 @@ async fn sync(
             return Ok(refused);
         }
         return Ok(body::json_error(
-            StatusCode::PRECONDITION_REQUIRED,
+            status_of(SyncOutcome::DocumentRequired),
             "document_required",
             "this sidecar does not hold the filter's configuration document; send it",
         ));
@@ -209,7 +207,7 @@ fn conflict(state: &AppState, vm: u64, document: &str, now: u64) -> Option<Respo
     }
     state.sync.log_conflict(document, &current);
     Some(body::json_error(
-        StatusCode::CONFLICT,
+        status_of(SyncOutcome::Conflict),
         "conflicting_document",
         "other Envoy filters sync a different configuration document with this sidecar; it keeps theirs",
     ))
@@ -219,12 +217,19 @@ fn conflict(state: &AppState, vm: u64, document: &str, now: u64) -> Option<Respo
 fn snapshot_reply(runtime: &crate::state::Runtime, held: Option<&str>) -> Response<Body> {
     if held == Some(runtime.snapshot.version.as_str()) {
         let mut resp = Response::new(body::empty());
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        *resp.status_mut() = status_of(SyncOutcome::Unchanged);
         return resp;
     }
-    let mut resp = body::json(StatusCode::OK, runtime.snapshot_json.clone());
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", runtime.snapshot.version)) {
+    let mut resp = body::json(
+        status_of(SyncOutcome::Snapshot),
+        runtime.snapshot_json.clone(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag(&runtime.snapshot.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     resp
+}
+
+fn status_of(outcome: SyncOutcome) -> StatusCode {
+    StatusCode::from_u16(outcome.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
