@@ -4,6 +4,7 @@
 //! unit-tested on the host.
 
 pub mod auth;
+pub mod compile;
 pub mod config;
 pub mod decision;
 pub mod env;

@@ -2,7 +2,6 @@
 
 mod admin;
 mod body;
-mod compile;
 mod error;
 mod guard;
 mod health;
@@ -16,6 +15,7 @@ mod replay;
 mod server;
 mod sse;
 mod state;
+mod stored;
 mod sync;
 mod tls;
 mod upstream;
