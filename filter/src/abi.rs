@@ -6,7 +6,7 @@
 //! takes the filter down for every later request, so here every status is a plain
 //! `u32`, every failure an `Err`, and maps are decoded as bytes without indexing past
 //! their end. (`dispatch_http_call` stays on the SDK: its dispatcher must record the
-//! callout token to route the answer; see `host::dispatch_http_call`.)
+//! callout token to route the answer; see `host::AbiHost::dispatch_http_call`.)
 
 use std::ptr::{null, null_mut};
 

@@ -18,7 +18,7 @@ use meshgate_policy::sync::{
 };
 use meshgate_policy::{load_config, PolicySnapshot};
 
-use crate::host;
+use crate::host::{header, AbiHost, Host};
 use crate::stream::FilterStream;
 
 /// Tick while no snapshot has been loaded yet, so the gateway is ready quickly; later
@@ -36,18 +36,16 @@ pub struct Shared {
     next_counter: Cell<u64>,
 }
 
-impl Default for Shared {
-    fn default() -> Self {
+impl Shared {
+    pub fn new(vm_id: u64) -> Self {
         Shared {
             snapshot: None,
             secret: Vec::new(),
-            vm_id: random_vm_id(),
+            vm_id,
             next_counter: Cell::new(0),
         }
     }
-}
 
-impl Shared {
     /// A nonce no other decision of any VM carries (single use at the sidecar).
     pub fn next_nonce(&self) -> Nonce {
         let counter = self.next_counter.get();
@@ -59,20 +57,8 @@ impl Shared {
     }
 }
 
-/// 64 random bits from the host (WASI `random_get`); if the host has none, the clock's
-/// nanoseconds hashed — unique enough, since the nonce only has to be unique, not secret.
-fn random_vm_id() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        let now = crate::abi::current_time_nanos().unwrap_or_default();
-        let digest = body_digest(&now.to_le_bytes());
-        return u64::from_str_radix(digest.get(..16).unwrap_or_default(), 16).unwrap_or_default();
-    }
-    u64::from_le_bytes(bytes)
-}
-
-#[derive(Default)]
-pub struct FilterRoot {
+pub struct FilterRoot<H: Host = AbiHost> {
+    host: Rc<H>,
     shared: Rc<RefCell<Shared>>,
     config_text: String,
     cluster: String,
@@ -86,9 +72,34 @@ pub struct FilterRoot {
     sent_document: bool,
 }
 
-impl FilterRoot {
+impl<H: Host> FilterRoot<H> {
+    pub fn new(host: H) -> Self {
+        let vm_id = host.random_id();
+        FilterRoot {
+            host: Rc::new(host),
+            shared: Rc::new(RefCell::new(Shared::new(vm_id))),
+            config_text: String::new(),
+            cluster: String::new(),
+            sync_interval: Duration::ZERO,
+            pending_sync: None,
+            document_hash: String::new(),
+            send_document: false,
+            sent_document: false,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    #[cfg(test)]
+    pub fn shared(&self) -> Rc<RefCell<Shared>> {
+        Rc::clone(&self.shared)
+    }
+
     fn configure(&mut self) -> Result<(), String> {
-        let bytes = host::plugin_configuration();
+        let bytes = self.host.plugin_configuration();
         let text =
             String::from_utf8(bytes).map_err(|_| "configuration is not UTF-8".to_string())?;
         // Validated here without the environment (secrets are resolved by the sidecar),
@@ -141,7 +152,7 @@ impl FilterRoot {
             "POST",
             SYNC_PATH,
             &Seal {
-                ts_ms: host::now_ms(),
+                ts_ms: self.host.now_ms(),
                 nonce: shared.next_nonce(),
                 principal: FILTER_PRINCIPAL,
                 servers: "",
@@ -159,7 +170,10 @@ impl FilterRoot {
         if !etag.is_empty() {
             headers.push(("if-none-match", etag.as_str()));
         }
-        match host::dispatch_http_call(&self.cluster, headers, &body, SYNC_TIMEOUT) {
+        match self
+            .host
+            .dispatch_http_call(&self.cluster, headers, &body, SYNC_TIMEOUT)
+        {
             Ok(token) => {
                 self.pending_sync = Some(token);
                 self.sent_document = whole;
@@ -174,8 +188,8 @@ impl FilterRoot {
     /// Handles a sync's answer; returns whether to sync again at once (the long-poll
     /// loop) rather than at the next tick.
     fn finish_sync(&mut self, body_size: usize) -> bool {
-        let headers = host::call_response_headers();
-        let status: u16 = host::header(&headers, ":status")
+        let headers = self.host.call_response_headers();
+        let status: u16 = header(&headers, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         match SyncOutcome::from_status(status) {
@@ -184,7 +198,7 @@ impl FilterRoot {
                 true
             }
             SyncOutcome::Snapshot => {
-                let body = host::call_response_body(body_size);
+                let body = self.host.call_response_body(body_size);
                 match serde_json::from_slice::<PolicySnapshot>(&body) {
                     Ok(snapshot) => {
                         let first = self.shared.borrow().snapshot.is_none();
@@ -213,7 +227,7 @@ impl FilterRoot {
                 again
             }
             SyncOutcome::Conflict | SyncOutcome::Failed => {
-                let body = host::call_response_body(body_size.min(2048));
+                let body = self.host.call_response_body(body_size.min(2048));
                 log::warn!(
                     "meshgate: policy sync answered HTTP {status}: {} (keeping the last snapshot)",
                     String::from_utf8_lossy(&body)
@@ -224,11 +238,11 @@ impl FilterRoot {
     }
 
     fn set_tick(&self, period: Duration) {
-        host::set_tick_period(period);
+        self.host.set_tick_period(period);
     }
 }
 
-impl Context for FilterRoot {
+impl<H: Host + 'static> Context for FilterRoot<H> {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -245,7 +259,7 @@ impl Context for FilterRoot {
     }
 }
 
-impl RootContext for FilterRoot {
+impl<H: Host + 'static> RootContext for FilterRoot<H> {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         match self.configure() {
             Ok(()) => {
@@ -264,7 +278,10 @@ impl RootContext for FilterRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(FilterStream::new(Rc::clone(&self.shared))))
+        Some(Box::new(FilterStream::new(
+            Rc::clone(&self.host),
+            Rc::clone(&self.shared),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {

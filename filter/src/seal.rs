@@ -11,7 +11,7 @@ use meshgate_policy::signing::{
 };
 use meshgate_policy::Forward;
 
-use crate::host;
+use crate::host::Host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
 
@@ -86,13 +86,19 @@ impl PendingSeal {
 }
 
 /// One body callback of a pending request.
-pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -> Step {
-    let now = host::now_ms();
+pub fn on_body(
+    host: &impl Host,
+    pending: &PendingSeal,
+    shared: &Shared,
+    size: usize,
+    end: bool,
+) -> Step {
+    let now = host.now_ms();
     match &pending.need {
         BodyNeed::None => Step::Sealed(pending.seal(shared, now, None)),
         BodyNeed::Bind => {
             if size > MAX_BOUND_BODY_BYTES {
-                host::send_local_reply(
+                host.send_local_reply(
                     413,
                     &[("content-type", "application/json")],
                     &serde_json::json!({
@@ -106,11 +112,11 @@ pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -
             if !end {
                 return Step::Wait;
             }
-            let body = host::request_body(size);
+            let body = host.request_body(size);
             Step::Sealed(pending.seal_body(shared, now, &body))
         }
         BodyNeed::Count(limit) => {
-            let body = host::request_body(size);
+            let body = host.request_body(size);
             match body_shape(&body) {
                 BodyShape::Single => return Step::Sealed(pending.seal(shared, now, None)),
                 BodyShape::Unknown | BodyShape::Batch if !end => return Step::Wait,
@@ -119,10 +125,10 @@ pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -
             let extra = batch_len(&body).saturating_sub(1);
             if extra > 0 {
                 if let Err(wait) =
-                    SharedRateGate.admit_n(&limit.key_id, limit.rpm_limit, extra, now)
+                    SharedRateGate(host).admit_n(&limit.key_id, limit.rpm_limit, extra, now)
                 {
                     let retry = wait.to_string();
-                    host::send_local_reply(
+                    host.send_local_reply(
                         429,
                         &[("content-type", "application/json"), ("retry-after", &retry)],
                         &serde_json::json!({
