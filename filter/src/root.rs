@@ -13,10 +13,10 @@ use meshgate_policy::env::ProcessEnv;
 use meshgate_policy::shared_secret::{SecretError, SharedSecret};
 use meshgate_policy::signing::{body_digest, seal_decision, Nonce, Seal, DECISION_HEADER};
 use meshgate_policy::sync::{
-    etag, SyncOutcome, SyncState, DOCUMENT_CONTENT_TYPE, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE,
-    SYNC_PATH, SYNC_TIMEOUT_MS,
+    etag, SyncBody, SyncOutcome, SyncState, SYNC_AUTHORITY, SYNC_PATH, SYNC_PRINCIPAL,
+    SYNC_TIMEOUT_MS,
 };
-use meshgate_policy::{load_config, PolicySnapshot};
+use meshgate_policy::{load_config, PolicySnapshot, Scope};
 
 use crate::host::{header, AbiHost, Host};
 use crate::stream::FilterStream;
@@ -130,9 +130,9 @@ impl<H: Host> FilterRoot<H> {
         // The whole document when the sidecar asked for it or before the first snapshot;
         // otherwise a light report that the sidecar holds until something changes.
         let whole = self.send_document || holds.is_none();
-        let (content_type, body): (&str, Cow<'_, [u8]>) = if whole {
+        let (kind, body): (SyncBody, Cow<'_, [u8]>) = if whole {
             (
-                DOCUMENT_CONTENT_TYPE,
+                SyncBody::Document,
                 Cow::Borrowed(self.config_text.as_bytes()),
             )
         } else {
@@ -140,13 +140,16 @@ impl<H: Host> FilterRoot<H> {
                 document: self.document_hash.clone(),
                 holds: holds.clone(),
             };
-            (LIGHT_CONTENT_TYPE, Cow::Owned(state.encode().into_bytes()))
+            (SyncBody::Light, Cow::Owned(state.encode().into_bytes()))
         };
         let body_hash = if whole {
             self.document_hash.clone()
         } else {
             body_digest(&body)
         };
+        let principal = SYNC_PRINCIPAL.encode();
+        // The sync reaches no MCP server.
+        let scope = Scope::Only(Vec::new()).encode();
         let decision = seal_decision(
             &shared.secret,
             "POST",
@@ -154,8 +157,8 @@ impl<H: Host> FilterRoot<H> {
             &Seal {
                 ts_ms: self.host.now_ms(),
                 nonce: shared.next_nonce(),
-                principal: FILTER_PRINCIPAL,
-                servers: "",
+                principal: &principal,
+                servers: &scope,
                 body_sha256: Some(&body_hash),
             },
         );
@@ -163,8 +166,8 @@ impl<H: Host> FilterRoot<H> {
         let mut headers = vec![
             (":method", "POST"),
             (":path", SYNC_PATH),
-            (":authority", "meshgate-sidecar"),
-            ("content-type", content_type),
+            (":authority", SYNC_AUTHORITY),
+            ("content-type", kind.content_type()),
             (DECISION_HEADER, decision.as_str()),
         ];
         if !etag.is_empty() {
