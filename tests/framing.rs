@@ -3,6 +3,9 @@
 //! (-32602 before any upstream), batches (bounded; none after 2025-06-18; one tool
 //! fetch for a batch of lists), `Accept` (406 from 2025-06-18), and over-limit bodies
 //! (the JSON 413, however large).
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};

@@ -3,6 +3,9 @@
 //! not use is refused before any body is read, a malformed `=?base64?…?=` value is a
 //! 400, and calls within the key's servers (or without the headers, as older clients
 //! send them) still reach the upstream.
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshgate_e2e::http::{request, Resp};
 use meshgate_e2e::*;

@@ -2,6 +2,9 @@
 //! presents a client certificate (the transport socket of envoy/envoy-mtls.yaml); the
 //! sidecar (`--tls-cert/--tls-key/--tls-client-ca`) refuses connections without a valid
 //! one during the handshake. Certificates are made by the openssl CLI for each test.
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshgate_e2e::http::request;
 use meshgate_e2e::*;

@@ -2,6 +2,9 @@
 //! replica, through the store: SQLite and PostgreSQL), expire, cannot be used to exhaust
 //! the gateway with streams, and survive their HTTP upstream restarting — all through
 //! real Envoy + the filter + the sidecar, with virtual keys made by the admin API.
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -6,7 +6,12 @@
 //! takes the filter down for every later request, so here every status is a plain
 //! `u32`, every failure an `Err`, and maps are decoded as bytes without indexing past
 //! their end. (`dispatch_http_call` stays on the SDK: its dispatcher must record the
-//! callout token to route the answer; see `host::dispatch_http_call`.)
+//! callout token to route the answer; see `host::AbiHost::dispatch_http_call`.)
+//!
+//! The workspace denies `unsafe_code`; this file is its one exception: calling the host's
+//! imported functions and taking ownership of the buffers it allocates cannot be done
+//! without `unsafe`. Every block states why it is sound.
+#![allow(unsafe_code)]
 
 use std::ptr::{null, null_mut};
 

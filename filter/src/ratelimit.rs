@@ -4,16 +4,17 @@
 use meshgate_policy::ratelimit::{RateGate, RateWindow};
 
 use crate::abi;
+use crate::host::Host;
 
 const CAS_RETRIES: usize = 4;
 
-pub struct SharedRateGate;
+pub struct SharedRateGate<'h, H: Host>(pub &'h H);
 
-impl RateGate for SharedRateGate {
+impl<H: Host> RateGate for SharedRateGate<'_, H> {
     fn admit_n(&mut self, key_id: &str, limit: u32, n: u32, now_ms: u64) -> Result<(), u64> {
         let slot = format!("meshgate.rl.{key_id}");
         for _ in 0..CAS_RETRIES {
-            let (bytes, cas) = match abi::get_shared_data(&slot) {
+            let (bytes, cas) = match self.0.get_shared_data(&slot) {
                 Ok(v) => v,
                 Err(_) => return Ok(()), // no shared store: do not block traffic on it
             };
@@ -24,7 +25,7 @@ impl RateGate for SharedRateGate {
             if !window.admit_n(now_ms, limit, n) {
                 return Err(window.retry_after_secs(now_ms));
             }
-            match abi::set_shared_data(&slot, &window.encode(), cas) {
+            match self.0.set_shared_data(&slot, &window.encode(), cas) {
                 Ok(()) => return Ok(()),
                 Err(abi::HostStatus(abi::CAS_MISMATCH)) => continue,
                 Err(_) => return Ok(()),

@@ -9,15 +9,16 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use meshgate_policy::env::{env_reference, ProcessEnv};
+use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::shared_secret::{SecretError, SharedSecret};
 use meshgate_policy::signing::{body_digest, seal_decision, Nonce, Seal, DECISION_HEADER};
 use meshgate_policy::sync::{
-    SyncOutcome, SyncState, DOCUMENT_CONTENT_TYPE, FILTER_PRINCIPAL, LIGHT_CONTENT_TYPE, SYNC_PATH,
+    etag, SyncBody, SyncOutcome, SyncState, SYNC_AUTHORITY, SYNC_PATH, SYNC_PRINCIPAL,
     SYNC_TIMEOUT_MS,
 };
-use meshgate_policy::{load_config, PolicySnapshot};
+use meshgate_policy::{load_config, PolicySnapshot, Scope};
 
-use crate::host;
+use crate::host::{header, AbiHost, Host};
 use crate::stream::FilterStream;
 
 /// Tick while no snapshot has been loaded yet, so the gateway is ready quickly; later
@@ -35,18 +36,16 @@ pub struct Shared {
     next_counter: Cell<u64>,
 }
 
-impl Default for Shared {
-    fn default() -> Self {
+impl Shared {
+    pub fn new(vm_id: u64) -> Self {
         Shared {
             snapshot: None,
             secret: Vec::new(),
-            vm_id: random_vm_id(),
+            vm_id,
             next_counter: Cell::new(0),
         }
     }
-}
 
-impl Shared {
     /// A nonce no other decision of any VM carries (single use at the sidecar).
     pub fn next_nonce(&self) -> Nonce {
         let counter = self.next_counter.get();
@@ -58,20 +57,8 @@ impl Shared {
     }
 }
 
-/// 64 random bits from the host (WASI `random_get`); if the host has none, the clock's
-/// nanoseconds hashed — unique enough, since the nonce only has to be unique, not secret.
-fn random_vm_id() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        let now = crate::abi::current_time_nanos().unwrap_or_default();
-        let digest = body_digest(&now.to_le_bytes());
-        return u64::from_str_radix(digest.get(..16).unwrap_or_default(), 16).unwrap_or_default();
-    }
-    u64::from_le_bytes(bytes)
-}
-
-#[derive(Default)]
-pub struct FilterRoot {
+pub struct FilterRoot<H: Host = AbiHost> {
+    host: Rc<H>,
     shared: Rc<RefCell<Shared>>,
     config_text: String,
     cluster: String,
@@ -85,33 +72,48 @@ pub struct FilterRoot {
     sent_document: bool,
 }
 
-impl FilterRoot {
+impl<H: Host> FilterRoot<H> {
+    pub fn new(host: H) -> Self {
+        let vm_id = host.random_id();
+        FilterRoot {
+            host: Rc::new(host),
+            shared: Rc::new(RefCell::new(Shared::new(vm_id))),
+            config_text: String::new(),
+            cluster: String::new(),
+            sync_interval: Duration::ZERO,
+            pending_sync: None,
+            document_hash: String::new(),
+            send_document: false,
+            sent_document: false,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    #[cfg(test)]
+    pub fn shared(&self) -> Rc<RefCell<Shared>> {
+        Rc::clone(&self.shared)
+    }
+
     fn configure(&mut self) -> Result<(), String> {
-        let bytes = host::plugin_configuration();
+        let bytes = self.host.plugin_configuration();
         let text =
             String::from_utf8(bytes).map_err(|_| "configuration is not UTF-8".to_string())?;
         // Validated here without the environment (secrets are resolved by the sidecar),
         // so a bad document is refused when Envoy loads it.
         let config = load_config(&text, None).map_err(|e| e.to_string())?;
-        let secret = match config.meshgate.shared_secret.as_deref() {
-            None => return Err("invalid configuration at `meshgate.shared_secret`: required".to_string()),
-            Some(value) => match env_reference(value) {
+        let secret = SharedSecret::from_config(config.meshgate.shared_secret.as_deref(), &ProcessEnv)
+            .map_err(|e| match e {
                 // Envoy passes chosen host variables to the VM (vm_config.environment_variables).
-                Some(name) => meshgate_policy::env::EnvSource::var(&ProcessEnv, name).ok_or_else(|| {
-                    format!(
-                        "invalid configuration at `meshgate.shared_secret`: environment variable `{name}` is not visible to the filter (list it in vm_config.environment_variables.host_env_keys)"
-                    )
-                })?,
-                None => value.to_string(),
-            },
-        };
-        if secret.len() < 16 {
-            return Err(
-                "invalid configuration at `meshgate.shared_secret`: must be at least 16 characters"
-                    .to_string(),
-            );
-        }
-        self.shared.borrow_mut().secret = secret.into_bytes();
+                SecretError::Unset(name) => format!(
+                    "invalid configuration at `meshgate.shared_secret`: environment variable `{name}` is not visible to the filter (list it in vm_config.environment_variables.host_env_keys)"
+                ),
+                other => format!("invalid configuration at `meshgate.shared_secret`: {other}"),
+            })?;
+        self.shared.borrow_mut().secret = secret.as_bytes().to_vec();
         self.cluster = config.meshgate.sidecar_cluster.clone();
         self.sync_interval = Duration::from_millis(config.meshgate.sync_interval_ms);
         self.document_hash = body_digest(text.as_bytes());
@@ -128,9 +130,9 @@ impl FilterRoot {
         // The whole document when the sidecar asked for it or before the first snapshot;
         // otherwise a light report that the sidecar holds until something changes.
         let whole = self.send_document || holds.is_none();
-        let (content_type, body): (&str, Cow<'_, [u8]>) = if whole {
+        let (kind, body): (SyncBody, Cow<'_, [u8]>) = if whole {
             (
-                DOCUMENT_CONTENT_TYPE,
+                SyncBody::Document,
                 Cow::Borrowed(self.config_text.as_bytes()),
             )
         } else {
@@ -138,37 +140,43 @@ impl FilterRoot {
                 document: self.document_hash.clone(),
                 holds: holds.clone(),
             };
-            (LIGHT_CONTENT_TYPE, Cow::Owned(state.encode().into_bytes()))
+            (SyncBody::Light, Cow::Owned(state.encode().into_bytes()))
         };
         let body_hash = if whole {
             self.document_hash.clone()
         } else {
             body_digest(&body)
         };
+        let principal = SYNC_PRINCIPAL.encode();
+        // The sync reaches no MCP server.
+        let scope = Scope::Only(Vec::new()).encode();
         let decision = seal_decision(
             &shared.secret,
             "POST",
             SYNC_PATH,
             &Seal {
-                ts_ms: host::now_ms(),
+                ts_ms: self.host.now_ms(),
                 nonce: shared.next_nonce(),
-                principal: FILTER_PRINCIPAL,
-                servers: "",
+                principal: &principal,
+                servers: &scope,
                 body_sha256: Some(&body_hash),
             },
         );
-        let etag = holds.map(|v| format!("\"{v}\"")).unwrap_or_default();
+        let etag = holds.as_deref().map(etag).unwrap_or_default();
         let mut headers = vec![
             (":method", "POST"),
             (":path", SYNC_PATH),
-            (":authority", "meshgate-sidecar"),
-            ("content-type", content_type),
+            (":authority", SYNC_AUTHORITY),
+            ("content-type", kind.content_type()),
             (DECISION_HEADER, decision.as_str()),
         ];
         if !etag.is_empty() {
             headers.push(("if-none-match", etag.as_str()));
         }
-        match host::dispatch_http_call(&self.cluster, headers, &body, SYNC_TIMEOUT) {
+        match self
+            .host
+            .dispatch_http_call(&self.cluster, headers, &body, SYNC_TIMEOUT)
+        {
             Ok(token) => {
                 self.pending_sync = Some(token);
                 self.sent_document = whole;
@@ -183,8 +191,8 @@ impl FilterRoot {
     /// Handles a sync's answer; returns whether to sync again at once (the long-poll
     /// loop) rather than at the next tick.
     fn finish_sync(&mut self, body_size: usize) -> bool {
-        let headers = host::call_response_headers();
-        let status: u16 = host::header(&headers, ":status")
+        let headers = self.host.call_response_headers();
+        let status: u16 = header(&headers, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         match SyncOutcome::from_status(status) {
@@ -193,7 +201,7 @@ impl FilterRoot {
                 true
             }
             SyncOutcome::Snapshot => {
-                let body = host::call_response_body(body_size);
+                let body = self.host.call_response_body(body_size);
                 match serde_json::from_slice::<PolicySnapshot>(&body) {
                     Ok(snapshot) => {
                         let first = self.shared.borrow().snapshot.is_none();
@@ -221,8 +229,8 @@ impl FilterRoot {
                 self.send_document = true;
                 again
             }
-            SyncOutcome::Failed => {
-                let body = host::call_response_body(body_size.min(2048));
+            SyncOutcome::Conflict | SyncOutcome::Failed => {
+                let body = self.host.call_response_body(body_size.min(2048));
                 log::warn!(
                     "meshgate: policy sync answered HTTP {status}: {} (keeping the last snapshot)",
                     String::from_utf8_lossy(&body)
@@ -233,11 +241,11 @@ impl FilterRoot {
     }
 
     fn set_tick(&self, period: Duration) {
-        host::set_tick_period(period);
+        self.host.set_tick_period(period);
     }
 }
 
-impl Context for FilterRoot {
+impl<H: Host + 'static> Context for FilterRoot<H> {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -254,7 +262,7 @@ impl Context for FilterRoot {
     }
 }
 
-impl RootContext for FilterRoot {
+impl<H: Host + 'static> RootContext for FilterRoot<H> {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         match self.configure() {
             Ok(()) => {
@@ -273,7 +281,10 @@ impl RootContext for FilterRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(FilterStream::new(Rc::clone(&self.shared))))
+        Some(Box::new(FilterStream::new(
+            Rc::clone(&self.host),
+            Rc::clone(&self.shared),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -3,14 +3,15 @@
 //! keys, charged once per request they carry. Everything else is sealed at header time
 //! and streams. Responses are never buffered.
 
-use meshgate_policy::decision::{path_target, PathTarget, RateLimited};
+use meshgate_policy::decision::RateLimited;
+use meshgate_policy::paths::{path_target, PathTarget};
 use meshgate_policy::ratelimit::{batch_len, body_shape, BodyShape, RateGate};
 use meshgate_policy::signing::{
     binds_body, body_digest, seal_decision, Seal, MAX_BOUND_BODY_BYTES,
 };
 use meshgate_policy::Forward;
 
-use crate::host;
+use crate::host::Host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
 
@@ -54,8 +55,8 @@ impl PendingSeal {
         PendingSeal {
             method,
             path,
-            principal: forward.principal,
-            servers: forward.servers,
+            principal: forward.principal.encode(),
+            servers: forward.servers.encode(),
             need,
         }
     }
@@ -85,13 +86,19 @@ impl PendingSeal {
 }
 
 /// One body callback of a pending request.
-pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -> Step {
-    let now = host::now_ms();
+pub fn on_body(
+    host: &impl Host,
+    pending: &PendingSeal,
+    shared: &Shared,
+    size: usize,
+    end: bool,
+) -> Step {
+    let now = host.now_ms();
     match &pending.need {
         BodyNeed::None => Step::Sealed(pending.seal(shared, now, None)),
         BodyNeed::Bind => {
             if size > MAX_BOUND_BODY_BYTES {
-                host::send_local_reply(
+                host.send_local_reply(
                     413,
                     &[("content-type", "application/json")],
                     &serde_json::json!({
@@ -105,11 +112,11 @@ pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -
             if !end {
                 return Step::Wait;
             }
-            let body = host::request_body(size);
+            let body = host.request_body(size);
             Step::Sealed(pending.seal_body(shared, now, &body))
         }
         BodyNeed::Count(limit) => {
-            let body = host::request_body(size);
+            let body = host.request_body(size);
             match body_shape(&body) {
                 BodyShape::Single => return Step::Sealed(pending.seal(shared, now, None)),
                 BodyShape::Unknown | BodyShape::Batch if !end => return Step::Wait,
@@ -118,10 +125,10 @@ pub fn on_body(pending: &PendingSeal, shared: &Shared, size: usize, end: bool) -
             let extra = batch_len(&body).saturating_sub(1);
             if extra > 0 {
                 if let Err(wait) =
-                    SharedRateGate.admit_n(&limit.key_id, limit.rpm_limit, extra, now)
+                    SharedRateGate(host).admit_n(&limit.key_id, limit.rpm_limit, extra, now)
                 {
                     let retry = wait.to_string();
-                    host::send_local_reply(
+                    host.send_local_reply(
                         429,
                         &[("content-type", "application/json"), ("retry-after", &retry)],
                         &serde_json::json!({

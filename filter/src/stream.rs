@@ -10,31 +10,41 @@ use meshgate_policy::request_head::read_head;
 use meshgate_policy::signing::DECISION_HEADER;
 use meshgate_policy::{decide, Decision, Rejection};
 
-use crate::host;
+use crate::host::Host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
 use crate::seal::{self, BodyNeed, PendingSeal};
 
-pub struct FilterStream {
-    pub shared: Rc<RefCell<Shared>>,
+pub struct FilterStream<H: Host> {
+    host: Rc<H>,
+    shared: Rc<RefCell<Shared>>,
     /// A decision waiting for the request body (admin bodies to bind, batches to count).
     pending: Option<PendingSeal>,
 }
 
-impl FilterStream {
-    pub fn new(shared: Rc<RefCell<Shared>>) -> Self {
+impl<H: Host> FilterStream<H> {
+    pub fn new(host: Rc<H>, shared: Rc<RefCell<Shared>>) -> Self {
         FilterStream {
+            host,
             shared,
             pending: None,
         }
     }
 }
 
-impl Context for FilterStream {}
+impl<H: Host> FilterStream<H> {
+    #[cfg(test)]
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+}
 
-impl HttpContext for FilterStream {
+impl<H: Host> Context for FilterStream<H> {}
+
+impl<H: Host> HttpContext for FilterStream<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let raw = host::request_headers();
+        let host = &*self.host;
+        let raw = host.request_headers();
         let shared = self.shared.borrow();
         let key_header = shared
             .snapshot
@@ -42,39 +52,39 @@ impl HttpContext for FilterStream {
             .map_or(DEFAULT_KEY_HEADER, |s| s.key_header.as_str());
         let head = match read_head(&raw, key_header) {
             Ok(head) => head,
-            Err(rejection) => return reply(&rejection),
+            Err(rejection) => return reply(host, &rejection),
         };
         // Nothing a client sends may look like a filter decision.
         for name in &head.internal {
-            host::remove_request_header(name);
+            host.remove_request_header(name);
         }
         #[cfg(feature = "deliberate-panic")]
         deliberate_panic(&head.path);
 
-        let now = host::now_ms();
+        let now = host.now_ms();
         match decide(
             shared.snapshot.as_deref(),
             &head.path,
             &head.headers,
             now,
-            &mut SharedRateGate,
+            &mut SharedRateGate(host),
         ) {
-            Decision::Reject(rejection) => reply(&rejection),
+            Decision::Reject(rejection) => reply(host, &rejection),
             Decision::Forward(forward) => {
                 for name in &forward.remove_headers {
-                    host::remove_request_header(name);
+                    host.remove_request_header(name);
                 }
                 let pending = PendingSeal::new(head.method, head.path, forward);
                 match pending.need {
                     // Sealed now: the body streams through untouched.
                     BodyNeed::None => {
                         let decision = pending.seal(&shared, now, None);
-                        host::set_request_header(DECISION_HEADER, &decision);
+                        host.set_request_header(DECISION_HEADER, &decision);
                         Action::Continue
                     }
                     _ if end_of_stream => {
                         let decision = pending.seal_body(&shared, now, b"");
-                        host::set_request_header(DECISION_HEADER, &decision);
+                        host.set_request_header(DECISION_HEADER, &decision);
                         Action::Continue
                     }
                     // Headers held (allow_on_headers_stop_iteration) until the body says
@@ -93,10 +103,17 @@ impl HttpContext for FilterStream {
         let Some(pending) = self.pending.as_ref() else {
             return Action::Continue;
         };
-        match seal::on_body(pending, &self.shared.borrow(), body_size, end_of_stream) {
+        let host = &*self.host;
+        match seal::on_body(
+            host,
+            pending,
+            &self.shared.borrow(),
+            body_size,
+            end_of_stream,
+        ) {
             seal::Step::Wait => Action::Pause,
             seal::Step::Sealed(decision) => {
-                host::set_request_header(DECISION_HEADER, &decision);
+                host.set_request_header(DECISION_HEADER, &decision);
                 self.pending = None;
                 Action::Continue
             }
@@ -111,7 +128,7 @@ impl HttpContext for FilterStream {
     // `on_http_response_body` returns Continue for every chunk.
 }
 
-fn reply(rejection: &Rejection) -> Action {
+fn reply(host: &impl Host, rejection: &Rejection) -> Action {
     let mut headers = vec![("content-type", "application/json")];
     if let Some(challenge) = rejection.www_authenticate {
         headers.push(("www-authenticate", challenge));
@@ -120,7 +137,7 @@ fn reply(rejection: &Rejection) -> Action {
     if let Some(secs) = retry_after.as_deref() {
         headers.push(("retry-after", secs));
     }
-    host::send_local_reply(rejection.status, &headers, &rejection.body());
+    host.send_local_reply(rejection.status, &headers, &rejection.body());
     Action::Pause
 }
 

@@ -69,10 +69,10 @@ fuzz_target!(|input: &[u8]| {
     for _ in 0..3 {
         match decide(Some(snapshot), path, &headers, NOW, &mut gate) {
             Decision::Forward(f) => {
-                let allowed: Option<Vec<String>> = if f.principal == "master" {
+                let allowed: Option<Vec<String>> = if f.principal.is_master() {
                     None
                 } else {
-                    let id = f.principal.strip_prefix("key:");
+                    let id = f.principal.key_id();
                     let key = snapshot.keys.iter().find(|k| Some(k.id.as_str()) == id);
                     let Some(key) = key else {
                         panic!("forwarded as unknown principal `{}`", f.principal);
@@ -97,8 +97,8 @@ fuzz_target!(|input: &[u8]| {
                     );
                     Some(names)
                 };
-                if f.servers != "*" {
-                    for s in f.servers.split(',').filter(|s| !s.is_empty()) {
+                if let meshgate_policy::Scope::Only(names) = &f.servers {
+                    for s in names.iter().map(String::as_str) {
                         assert!(
                             snapshot.servers.iter().any(|x| x.name == s),
                             "forwarded to unknown server `{s}`"

@@ -3,17 +3,26 @@
 
 use crate::auth::{find_gateway_key, hash_key, hashes_equal, KeyLookupError, KeySource};
 use crate::mcp_headers::{shown, RequestIntent};
+use crate::paths::Route;
 use crate::ratelimit::RateGate;
 use crate::request_head::wants_jsonrpc;
 use crate::snapshot::{PolicySnapshot, SnapshotServer};
 use crate::tool_rules::ToolRules;
 
+pub use crate::paths::{
+    is_health_probe, path_target, PathTarget, LIVENESS_PATH, MCP_ENABLED_PATH, READINESS_PATH,
+};
+pub use crate::principal::Principal;
+pub use crate::scope::Scope;
+
 /// Header that narrows the servers of a request (LiteLLM's).
 pub const SERVERS_FILTER_HEADER: &str = "x-mcp-servers";
-/// Principal of a request authenticated with the master key.
-pub const MASTER_PRINCIPAL: &str = "master";
-/// Value of the signed servers header meaning "every configured server".
-pub const ALL_SERVERS: &str = "*";
+/// Wire form of the master key's principal (see [`Principal`]).
+pub const MASTER_PRINCIPAL: &str = crate::principal::MASTER;
+/// Wire form of "every configured server" (see [`Scope`]).
+pub const ALL_SERVERS: &str = crate::scope::ALL;
+/// Wire form of the health probes' principal.
+pub const HEALTH_PRINCIPAL: &str = crate::principal::HEALTH;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -23,9 +32,9 @@ pub enum Decision {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
-    pub principal: String,
-    /// `*` or a comma-separated list of server names (possibly empty).
-    pub servers: String,
+    pub principal: Principal,
+    /// The servers the request may reach.
+    pub servers: Scope,
     /// Request headers to remove before forwarding (the gateway key's header).
     pub remove_headers: Vec<String>,
     /// The key's request limit, when it has one: a batch is charged once per request it
@@ -103,66 +112,6 @@ impl Rejection {
     }
 }
 
-/// What the path asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathTarget<'a> {
-    /// `/mcp`: every allowed server.
-    All,
-    /// `/mcp/a,b` or `/<name>/mcp`: only the named servers or access groups.
-    Named(&'a str),
-    /// Anything else: authenticated, passed on, answered by the sidecar.
-    Other,
-}
-
-/// Classifies a request path (query string ignored).
-pub fn path_target(path: &str) -> PathTarget<'_> {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    let trimmed = path.trim_end_matches('/');
-    if trimmed == "/mcp" {
-        return PathTarget::All;
-    }
-    // LiteLLM's legacy SSE endpoints: every allowed server, narrowed by header only.
-    if trimmed == "/mcp/sse" || trimmed == "/mcp/sse/messages" {
-        return PathTarget::All;
-    }
-    // LiteLLM's `GET /mcp/enabled`: an admin-style route of the sidecar, not a server.
-    if trimmed == "/mcp/enabled" {
-        return PathTarget::Other;
-    }
-    if let Some(rest) = trimmed.strip_prefix("/mcp/") {
-        let names = rest.split('/').next().unwrap_or(rest);
-        return if names.is_empty() {
-            PathTarget::All
-        } else {
-            PathTarget::Named(names)
-        };
-    }
-    if let Some(name) = trimmed
-        .strip_prefix('/')
-        .and_then(|p| p.strip_suffix("/mcp"))
-    {
-        if !name.is_empty() && !name.contains('/') {
-            return PathTarget::Named(name);
-        }
-    }
-    PathTarget::Other
-}
-
-/// LiteLLM's unauthenticated probes, answered by the sidecar.
-pub const LIVENESS_PATH: &str = "/health/liveliness";
-pub const READINESS_PATH: &str = "/health/readiness";
-/// LiteLLM's `GET /mcp/enabled` (`{"enabled": true}`), open like liveness.
-pub const MCP_ENABLED_PATH: &str = "/mcp/enabled";
-/// Principal of the unauthenticated health probes.
-pub const HEALTH_PRINCIPAL: &str = "_health";
-
-/// A `GET`/`HEAD` of a health probe path (query ignored).
-pub fn is_health_probe(method: &str, path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    (method == "GET" || method == "HEAD")
-        && (path == LIVENESS_PATH || path == READINESS_PATH || path == MCP_ENABLED_PATH)
-}
-
 /// Decides one request. `headers` are all request headers as Envoy gives them
 /// (pseudo-headers included); `gate` counts the requests of keys that have a rate limit.
 pub fn decide(
@@ -190,15 +139,14 @@ fn decide_request(
 ) -> Decision {
     let method = header(headers, ":method").unwrap_or("GET");
     // Liveness needs no policy; readiness does (without a snapshot: the 503 below).
-    let probe = is_health_probe(method, path);
-    if probe
-        && (snapshot.is_some()
-            || path.starts_with(LIVENESS_PATH)
-            || path.starts_with(MCP_ENABLED_PATH))
-    {
+    let probe = match Route::of(method, path) {
+        Route::Probe(probe) => Some(probe),
+        _ => None,
+    };
+    if probe.is_some_and(|p| snapshot.is_some() || p.needs_no_policy()) {
         return Decision::Forward(Forward {
-            principal: HEALTH_PRINCIPAL.to_string(),
-            servers: String::new(),
+            principal: Principal::Health,
+            servers: Scope::Only(Vec::new()),
             remove_headers: Vec::new(),
             rate_limit: None,
         });
@@ -296,9 +244,9 @@ fn decide_request(
         return Decision::Reject(rejection);
     }
     let servers = match narrowed {
-        Some(names) => names.join(","),
-        None if sees_all => ALL_SERVERS.to_string(),
-        None => allowed.join(","),
+        Some(names) => Scope::only(&names),
+        None if sees_all => Scope::All,
+        None => Scope::only(&allowed),
     };
     let remove_headers = vec![match presented.source {
         KeySource::KeyHeader => snapshot.key_header.clone(),
@@ -392,7 +340,7 @@ fn check_tool_rules(
 }
 
 /// (principal, allowed server names, sees every server, the key's rate limit).
-type Authenticated<'a> = (String, Vec<&'a str>, bool, Option<RateLimited>);
+type Authenticated<'a> = (Principal, Vec<&'a str>, bool, Option<RateLimited>);
 
 /// Finds the principal of a key.
 fn authenticate<'a>(
@@ -408,7 +356,7 @@ fn authenticate<'a>(
         .is_some_and(|m| hashes_equal(m, &hashed));
     if is_master {
         let all = snapshot.servers.iter().map(|s| s.name.as_str()).collect();
-        return Ok((MASTER_PRINCIPAL.to_string(), all, true, None));
+        return Ok((Principal::Master, all, true, None));
     }
     let Some(found) = snapshot.key_by_hash(&hashed) else {
         return Err(Rejection::unauthorized(
@@ -450,7 +398,7 @@ fn authenticate<'a>(
         key_id: found.id.clone(),
         rpm_limit,
     });
-    Ok((format!("key:{}", found.id), allowed, false, rate_limit))
+    Ok((Principal::Key(found.id.clone()), allowed, false, rate_limit))
 }
 
 /// Resolves a comma list of server names, aliases or access groups against the allowed
@@ -547,25 +495,6 @@ mcp_servers:
     }
 
     #[test]
-    fn paths() {
-        assert_eq!(path_target("/mcp"), PathTarget::All);
-        assert_eq!(path_target("/mcp/"), PathTarget::All);
-        assert_eq!(path_target("/mcp?x=1"), PathTarget::All);
-        assert_eq!(path_target("/mcp/a,b"), PathTarget::Named("a,b"));
-        assert_eq!(path_target("/mcp/a,b/tail"), PathTarget::Named("a,b"));
-        assert_eq!(path_target("/github/mcp"), PathTarget::Named("github"));
-        assert_eq!(path_target("/a/b/mcp"), PathTarget::Other);
-        assert_eq!(path_target("/healthz"), PathTarget::Other);
-        assert_eq!(path_target("/mcp/sse"), PathTarget::All);
-        assert_eq!(path_target("/mcp/enabled"), PathTarget::Other);
-        assert_eq!(
-            path_target("/mcp/sse/messages?sessionId=x"),
-            PathTarget::All
-        );
-        assert_eq!(path_target("/sse"), PathTarget::Other);
-    }
-
-    #[test]
     fn master_key_sees_everything_and_key_header_is_removed() {
         let s = snapshot();
         let f = forward(decide_now(
@@ -573,8 +502,8 @@ mcp_servers:
             "/mcp",
             &h(&[("x-litellm-api-key", "Bearer sk-master")]),
         ));
-        assert_eq!(f.servers, "*");
-        assert_eq!(f.principal, "master");
+        assert_eq!(f.servers.encode(), "*");
+        assert_eq!(f.principal, Principal::Master);
         assert_eq!(f.remove_headers, vec!["x-litellm-api-key".to_string()]);
         let f = forward(decide_now(
             Some(&s),
@@ -606,15 +535,21 @@ mcp_servers:
         let s = snapshot();
         let key = ("authorization", "Bearer sk-master");
         assert_eq!(
-            forward(decide_now(Some(&s), "/github/mcp", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/github/mcp", &h(&[key])))
+                .servers
+                .encode(),
             "github_mcp"
         );
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp/OPS,local", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/mcp/OPS,local", &h(&[key])))
+                .servers
+                .encode(),
             "jira,local"
         );
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp/dev", &h(&[key]))).servers,
+            forward(decide_now(Some(&s), "/mcp/dev", &h(&[key])))
+                .servers
+                .encode(),
             "github_mcp,jira"
         );
         assert_eq!(
@@ -626,7 +561,7 @@ mcp_servers:
             "/mcp",
             &h(&[key, ("x-mcp-servers", "Local, unknown")]),
         ));
-        assert_eq!(f.servers, "local");
+        assert_eq!(f.servers.encode(), "local");
         let r = reject(decide_now(
             Some(&s),
             "/mcp",
@@ -639,7 +574,7 @@ mcp_servers:
             "/jira/mcp",
             &h(&[key, ("x-mcp-servers", "local")]),
         ));
-        assert_eq!(f.servers, "jira");
+        assert_eq!(f.servers.encode(), "jira");
         // Present but naming nothing: refused, never "every server".
         for empty in ["", " ", ",", " , ,"] {
             let r = reject(decide_now(
@@ -688,11 +623,13 @@ mcp_servers:
         let auth = |k: &str| h(&[("authorization", &format!("Bearer {k}"))]);
         let f = forward(decide_now(Some(&s), "/mcp", &auth("sk-ab")));
         assert_eq!(
-            (f.principal.as_str(), f.servers.as_str()),
+            (f.principal.encode().as_str(), f.servers.encode().as_str()),
             ("key:ab", "a,b")
         );
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp", &auth("sk-none"))).servers,
+            forward(decide_now(Some(&s), "/mcp", &auth("sk-none")))
+                .servers
+                .encode(),
             ""
         );
         // Narrowing never grants.
@@ -701,7 +638,9 @@ mcp_servers:
             404
         );
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp/b", &auth("sk-ab"))).servers,
+            forward(decide_now(Some(&s), "/mcp/b", &auth("sk-ab")))
+                .servers
+                .encode(),
             "b"
         );
         assert_eq!(
@@ -840,12 +779,14 @@ mcp_servers:
             ("resources/read", "meshgate://c/"),
         ] {
             let f = forward(decide_now(Some(&s), "/mcp", &mcp("sk-ab", method, name)));
-            assert_eq!(f.servers, "a,b", "{method} {name}");
+            assert_eq!(f.servers.encode(), "a,b", "{method} {name}");
         }
         // Only one of the two headers: nothing to decide on.
         let only_name = h(&[("authorization", "Bearer sk-ab"), ("mcp-name", "c-tool")]);
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp", &only_name)).servers,
+            forward(decide_now(Some(&s), "/mcp", &only_name))
+                .servers
+                .encode(),
             "a,b"
         );
         let only_method = h(&[
@@ -853,7 +794,9 @@ mcp_servers:
             ("mcp-method", "tools/call"),
         ]);
         assert_eq!(
-            forward(decide_now(Some(&s), "/mcp", &only_method)).servers,
+            forward(decide_now(Some(&s), "/mcp", &only_method))
+                .servers
+                .encode(),
             "a,b"
         );
         // The master key reaches every server.
@@ -862,7 +805,7 @@ mcp_servers:
             "/mcp",
             &mcp("sk-master", "tools/call", "c-tool"),
         ));
-        assert_eq!(f.servers, "*");
+        assert_eq!(f.servers.encode(), "*");
     }
 
     #[test]
@@ -904,11 +847,15 @@ mcp_servers:
         assert_eq!(r.status, 403);
         assert!(r.message.contains("MCP server `github`"), "{}", r.message);
         assert_eq!(
-            forward(master("/jira/mcp", &[], "jira-search")).servers,
+            forward(master("/jira/mcp", &[], "jira-search"))
+                .servers
+                .encode(),
             "jira"
         );
         assert_eq!(
-            forward(master("/mcp/dev", &[], "GITHUB-search")).servers,
+            forward(master("/mcp/dev", &[], "GITHUB-search"))
+                .servers
+                .encode(),
             "github_mcp,jira"
         );
         // Narrowed by header.
@@ -1011,7 +958,10 @@ mcp_servers:
             "/mcp/enabled",
         ] {
             let f = forward(decide_now(Some(&s), path, &get(path)));
-            assert_eq!((f.principal.as_str(), f.servers.as_str()), ("_health", ""));
+            assert_eq!(
+                (f.principal.encode().as_str(), f.servers.encode().as_str()),
+                ("_health", "")
+            );
             assert!(f.remove_headers.is_empty());
         }
         // Liveness (and /mcp/enabled) hold before the first policy sync; readiness does not.

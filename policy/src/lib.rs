@@ -4,6 +4,7 @@
 //! unit-tested on the host.
 
 pub mod auth;
+pub mod compile;
 pub mod config;
 pub mod decision;
 pub mod env;
@@ -14,12 +15,16 @@ pub mod litellm;
 pub mod mcp_headers;
 pub mod names;
 pub mod origin;
+pub mod paths;
+pub mod principal;
 pub mod ratelimit;
 pub mod replay;
 pub mod request_head;
 pub mod resource_uri;
 pub mod routing;
+pub mod scope;
 pub mod scrub;
+pub mod shared_secret;
 pub mod signing;
 pub mod snapshot;
 pub mod sync;
@@ -29,6 +34,10 @@ mod validate;
 pub use config::{GatewayConfig, ServerConfig, Transport};
 pub use decision::{decide, Decision, Forward, Rejection};
 pub use error::{ConfigError, SignatureError};
+pub use paths::Route;
+pub use principal::Principal;
+pub use scope::Scope;
+pub use shared_secret::SharedSecret;
 pub use snapshot::PolicySnapshot;
 
 use serde_json::Value;

@@ -11,6 +11,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::error::SignatureError;
+use crate::principal::Principal;
+use crate::scope::Scope;
 
 /// Prefix of every internal header; any a client sends is stripped by the filter.
 pub const INTERNAL_PREFIX: &str = "x-meshgate-";
@@ -199,8 +201,9 @@ pub struct Seal<'a> {
     pub ts_ms: u64,
     /// Unique per decision: see [`Nonce`].
     pub nonce: Nonce,
+    /// [`Principal::encode`]'s wire form (tests may seal anything).
     pub principal: &'a str,
-    /// `*`, or a comma list of server names (possibly empty).
+    /// [`Scope::encode`]'s wire form: `*`, or a comma list of server names.
     pub servers: &'a str,
     /// Lowercase hex SHA-256 of the request body, when the filter read it.
     pub body_sha256: Option<&'a str>,
@@ -242,10 +245,22 @@ impl Nonce {
 pub struct SignedDecision {
     pub ts_ms: u64,
     pub nonce: Nonce,
+    /// As sealed; read it with [`SignedDecision::who`].
     pub principal: String,
-    /// `*`, or a comma list of server names (possibly empty).
+    /// As sealed; read it with [`SignedDecision::scope`].
     pub servers: String,
     pub body_sha256: Option<String>,
+}
+
+impl SignedDecision {
+    /// The principal, if the seal carries one the filter can write.
+    pub fn who(&self) -> Option<Principal> {
+        Principal::parse(&self.principal)
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope::parse(&self.servers)
+    }
 }
 
 /// Lowercase hex SHA-256 of a body, as sealed in a decision.
@@ -254,29 +269,7 @@ pub fn body_digest(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// Paths whose request body the filter reads and seals (they change what the sidecar
-/// runs or who may use it): the admin API and the policy sync. Small bodies only — the
-/// filter refuses larger ones with 413 ([`MAX_BOUND_BODY_BYTES`]).
-pub fn binds_body(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    is_admin_api_path(path) || path.starts_with("/_meshgate/")
-}
-
-/// The admin API's paths (keys, teams, organizations, MCP servers, `/mcp-rest`): one
-/// list, so every admin route the sidecar serves has its body bound by the filter.
-pub fn is_admin_api_path(path: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "/key/",
-        "/team/",
-        "/organization/",
-        "/v1/mcp/",
-        "/mcp-rest/",
-    ];
-    PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
-}
-
-/// Largest admin body the filter buffers to seal its hash.
-pub const MAX_BOUND_BODY_BYTES: usize = 64 * 1024;
+pub use crate::paths::{binds_body, is_admin_api_path, MAX_BOUND_BODY_BYTES};
 
 fn signed_fields<'a>(
     ts: &'a str,
@@ -384,6 +377,8 @@ mod decision_header_tests {
             ("key:ab", "a,b", 5_000, NONCE)
         );
         assert_eq!(d.body_sha256, None);
+        assert_eq!(d.who(), Some(Principal::Key("ab".into())));
+        assert_eq!(d.scope(), Scope::only(&["a", "b"]));
         let empty = seal("", None);
         assert_eq!(
             open_decision(SECRET, "POST", "/mcp", Some(&empty), 5_000)
@@ -465,23 +460,6 @@ mod decision_header_tests {
             "0000000000000000-11111111111111111",
         ] {
             assert_eq!(Nonce::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn admin_and_sync_paths_bind_their_body() {
-        for p in [
-            "/key/generate",
-            "/team/new?x=1",
-            "/v1/mcp/server",
-            "/v1/mcp/server/a",
-            "/mcp-rest/tools/call",
-            "/_meshgate/v1/sync",
-        ] {
-            assert!(binds_body(p), "{p}");
-        }
-        for p in ["/mcp", "/mcp/a", "/sse", "/a/mcp", "/keys"] {
-            assert!(!binds_body(p), "{p}");
         }
     }
 }

@@ -50,8 +50,8 @@ impl PartialEq for PolicySnapshot {
 pub struct SnapshotKey {
     /// SHA-256 hex of the key.
     pub hash: String,
-    /// Short id signed as the principal (`key:<id>`); the sidecar finds the key's tool
-    /// permissions by it.
+    /// Short id signed as the principal ([`crate::Principal::Key`]); the sidecar finds
+    /// the key's tool permissions by it.
     pub id: String,
     /// Indices into `PolicySnapshot::servers`.
     #[serde(default)]

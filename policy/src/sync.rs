@@ -11,9 +11,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::principal::Principal;
+
 pub const SYNC_PATH: &str = "/_meshgate/v1/sync";
-/// The principal the filter signs its syncs as.
-pub const FILTER_PRINCIPAL: &str = "_filter";
+/// Wire form of the principal the filter signs its syncs as.
+pub const FILTER_PRINCIPAL: &str = crate::principal::FILTER;
+/// The principal the filter signs its syncs as; the sidecar answers no other.
+pub const SYNC_PRINCIPAL: Principal = Principal::Filter;
+/// `:authority` of the filter's sync callouts.
+pub const SYNC_AUTHORITY: &str = "meshgate-sidecar";
 /// Content type of a light sync body; a whole document is sent as `application/yaml`.
 pub const LIGHT_CONTENT_TYPE: &str = "application/vnd.meshgate.sync+json";
 pub const DOCUMENT_CONTENT_TYPE: &str = "application/yaml";
@@ -23,6 +29,42 @@ pub const LONG_POLL_MS: u64 = 10_000;
 pub const SYNC_TIMEOUT_MS: u64 = LONG_POLL_MS + 5_000;
 /// A VM not heard from for this long is no longer waited for.
 pub const LIVE_MS: u64 = SYNC_TIMEOUT_MS + 2_000;
+
+/// What a sync's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncBody {
+    /// The whole configuration document (YAML).
+    Document,
+    /// A [`SyncState`].
+    Light,
+}
+
+impl SyncBody {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            SyncBody::Document => DOCUMENT_CONTENT_TYPE,
+            SyncBody::Light => LIGHT_CONTENT_TYPE,
+        }
+    }
+
+    /// Read from the request's `content-type`: anything but the light type is a document.
+    pub fn of_content_type(value: Option<&[u8]>) -> SyncBody {
+        match value {
+            Some(v) if v == LIGHT_CONTENT_TYPE.as_bytes() => SyncBody::Light,
+            _ => SyncBody::Document,
+        }
+    }
+}
+
+/// The `ETag` (sidecar) and `If-None-Match` (filter) value naming a snapshot version.
+pub fn etag(version: &str) -> String {
+    format!("\"{version}\"")
+}
+
+/// The snapshot version an `ETag`/`If-None-Match` value names.
+pub fn etag_version(value: &str) -> &str {
+    value.trim_matches('"')
+}
 
 /// What a light sync tells the sidecar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +95,10 @@ pub enum SyncOutcome {
     Unchanged,
     /// 428: send the whole document.
     DocumentRequired,
-    /// Anything else (409 conflict, errors, timeouts): keep the last snapshot, retry later.
+    /// 409: other live VMs sync a different document with this sidecar; keep the last
+    /// snapshot, retry later.
+    Conflict,
+    /// Anything else (errors, timeouts): keep the last snapshot, retry later.
     Failed,
 }
 
@@ -63,7 +108,19 @@ impl SyncOutcome {
             200 => SyncOutcome::Snapshot,
             304 => SyncOutcome::Unchanged,
             428 => SyncOutcome::DocumentRequired,
+            409 => SyncOutcome::Conflict,
             _ => SyncOutcome::Failed,
+        }
+    }
+
+    /// The status the sidecar answers with (`Failed` has none of its own: 500).
+    pub fn status(self) -> u16 {
+        match self {
+            SyncOutcome::Snapshot => 200,
+            SyncOutcome::Unchanged => 304,
+            SyncOutcome::DocumentRequired => 428,
+            SyncOutcome::Conflict => 409,
+            SyncOutcome::Failed => 500,
         }
     }
 }
@@ -86,7 +143,40 @@ mod tests {
         assert_eq!(none.encode(), r#"{"document":"ab"}"#);
         assert!(SyncState::parse(b"meshgate: {}").is_err());
         assert_eq!(SyncOutcome::from_status(428), SyncOutcome::DocumentRequired);
-        assert_eq!(SyncOutcome::from_status(409), SyncOutcome::Failed);
+        assert_eq!(SyncOutcome::from_status(409), SyncOutcome::Conflict);
         assert_eq!(SyncOutcome::from_status(0), SyncOutcome::Failed);
+        assert_eq!(SyncOutcome::from_status(502), SyncOutcome::Failed);
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_their_status() {
+        for outcome in [
+            SyncOutcome::Snapshot,
+            SyncOutcome::Unchanged,
+            SyncOutcome::DocumentRequired,
+            SyncOutcome::Conflict,
+            SyncOutcome::Failed,
+        ] {
+            assert_eq!(SyncOutcome::from_status(outcome.status()), outcome);
+        }
+    }
+
+    #[test]
+    fn etags_and_body_kinds() {
+        assert_eq!(etag("v1"), "\"v1\"");
+        assert_eq!(etag_version(&etag("abc")), "abc");
+        assert_eq!(etag_version("abc"), "abc");
+        for kind in [SyncBody::Document, SyncBody::Light] {
+            assert_eq!(
+                SyncBody::of_content_type(Some(kind.content_type().as_bytes())),
+                kind
+            );
+        }
+        assert_eq!(SyncBody::of_content_type(None), SyncBody::Document);
+        assert_eq!(SYNC_PRINCIPAL.encode(), FILTER_PRINCIPAL);
+        assert_eq!(
+            crate::paths::Route::of("POST", SYNC_PATH),
+            crate::paths::Route::Sync
+        );
     }
 }

@@ -7,21 +7,16 @@ use std::time::Duration;
 
 use crate::body::{self, Body};
 use crate::state::AppState;
-use meshgate_policy::decision::{LIVENESS_PATH, MCP_ENABLED_PATH, READINESS_PATH};
+use meshgate_policy::paths::Probe;
 
 /// How long readiness waits for the store before calling it unreachable.
 const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn is_probe(path: &str) -> bool {
-    path == LIVENESS_PATH || path == READINESS_PATH || path == MCP_ENABLED_PATH
-}
-
-pub async fn answer(state: &AppState, path: &str) -> http::Response<Body> {
-    if path == MCP_ENABLED_PATH {
-        return body::json(StatusCode::OK, r#"{"enabled":true}"#);
-    }
-    if path == LIVENESS_PATH {
-        return body::json(StatusCode::OK, r#"{"status":"I'm alive!"}"#);
+pub async fn answer(state: &AppState, probe: Probe) -> http::Response<Body> {
+    match probe {
+        Probe::McpEnabled => return body::json(StatusCode::OK, r#"{"enabled":true}"#),
+        Probe::Liveness => return body::json(StatusCode::OK, r#"{"status":"I'm alive!"}"#),
+        Probe::Readiness => {}
     }
     let config_loaded = !state.runtime().config_hash.is_empty();
     let store_ok = matches!(

@@ -2,7 +2,6 @@
 
 mod admin;
 mod body;
-mod compile;
 mod error;
 mod guard;
 mod health;
@@ -16,6 +15,7 @@ mod replay;
 mod server;
 mod sse;
 mod state;
+mod stored;
 mod sync;
 mod tls;
 mod upstream;
@@ -26,8 +26,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the database revision is checked (key changes must reach the filter within
-/// two seconds: this plus the filter's sync interval).
+/// How often the database revision is checked: writes made through another replica reach
+/// this sidecar's filters within it (pushed to their long-polls at once); writes through
+/// this sidecar are enforced when they return (`AppState::propagate`).
 const STORE_POLL: Duration = Duration::from_millis(250);
 
 const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [--secret-env NAME] [--config FILE]
@@ -150,6 +151,7 @@ fn main() -> ExitCode {
         };
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads(args.workers))
         .enable_all()
         .build()
     {
@@ -168,6 +170,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--workers` (or `MESHGATE_WORKERS`), else half the cores, at least 1: the other half is
+/// left to Envoy on the same host.
+fn worker_threads(requested: Option<usize>) -> usize {
+    requested.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (cores / 2).max(1)
+    })
+}
+
 fn read_and_check(path: &str) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let config = state::load_effective_config(&text).map_err(|e| e.to_string())?;
@@ -178,18 +189,15 @@ fn read_and_check(path: &str) -> Result<usize, String> {
 }
 
 async fn run(mut args: Args) -> Result<(), String> {
-    let secret = std::env::var(&args.secret_env).map_err(|_| {
-        format!(
+    use meshgate_policy::shared_secret::{SecretError, SharedSecret};
+    let env = meshgate_policy::env::ProcessEnv;
+    let secret = SharedSecret::from_env(&args.secret_env, &env).map_err(|e| match e {
+        SecretError::TooShort => format!("the shared secret in {} {e}", args.secret_env),
+        _ => format!(
             "the shared secret is missing: set the environment variable {}",
             args.secret_env
-        )
+        ),
     })?;
-    if secret.len() < 16 {
-        return Err(format!(
-            "the shared secret in {} must be at least 16 characters",
-            args.secret_env
-        ));
-    }
     let host = std::mem::take(&mut args.host).into_policy(args.listen.port(), &args.secret_env)?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir))?;
@@ -200,7 +208,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         .unwrap_or_else(|| args.data_dir.clone());
     let options = meshgate_store::OpenOptions {
         schema: args.database_schema.clone(),
-        keys: Some(Arc::new(store_keys(&secret)?)),
+        keys: Some(Arc::new(store_keys(secret.as_str())?)),
         ..Default::default()
     };
     let store = meshgate_store::Store::open_with(&store_target, options)
@@ -212,7 +220,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         tracing::info!("database: SQLite in {store_target}");
     }
     let state = Arc::new(state::AppState::new(
-        secret.into_bytes(),
+        secret.as_bytes().to_vec(),
         upstream::new_http_client(),
         store,
         host,
@@ -301,5 +309,19 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads;
+
+    #[test]
+    fn workers_are_the_flag_else_half_the_cores_and_never_zero() {
+        assert_eq!(worker_threads(Some(3)), 3);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let default = worker_threads(None);
+        assert!(default >= 1);
+        assert!(default <= cores.div_ceil(2), "{default} of {cores} cores");
     }
 }

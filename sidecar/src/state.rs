@@ -15,9 +15,9 @@ use meshgate_policy::grants::KeyPolicy;
 use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
 use meshgate_store::Store;
 
-use crate::compile::compile;
 use crate::guard::HostPolicy;
 use crate::mcp::session::SessionKeys;
+use crate::stored::compile;
 use crate::upstream::{HttpClient, Upstream};
 
 /// One loaded configuration and everything derived from it.

@@ -4,15 +4,21 @@
 use http::HeaderMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use meshgate_policy::decision::ALL_SERVERS;
-use meshgate_policy::signing::{binds_body, body_digest, open_decision, DECISION_HEADER};
+use meshgate_policy::paths::{binds_body, path_target, PathTarget};
+use meshgate_policy::signing::{body_digest, open_decision, DECISION_HEADER};
 use meshgate_policy::SignatureError;
+
+/// The servers a request may reach (the filter's sealed [`meshgate_policy::Scope`]).
+pub use meshgate_policy::Scope as ServerScope;
 
 use crate::replay::ReplayGuard;
 
 /// What the filter decided about this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// Who the request acts as.
+    pub who: meshgate_policy::Principal,
+    /// `who`'s wire form: the tag sessions and streams are owned by.
     pub name: String,
     pub scope: ServerScope,
     /// The path names its servers (`/mcp/<a,b>`, `/<name>/mcp`): a one-server path makes
@@ -25,26 +31,16 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The virtual key's id, when a virtual key sent the request.
+    pub fn key_id(&self) -> Option<&str> {
+        self.who.key_id()
+    }
+
     /// Refuses a body other than the one the filter sealed (when it sealed one).
     pub fn check_body(&self, body: &[u8]) -> Result<(), SignatureError> {
         match &self.body_sha256 {
             Some(sealed) if *sealed != body_digest(body) => Err(SignatureError::BodyMismatch),
             _ => Ok(()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerScope {
-    All,
-    Only(Vec<String>),
-}
-
-impl ServerScope {
-    pub fn allows(&self, server: &str) -> bool {
-        match self {
-            ServerScope::All => true,
-            ServerScope::Only(names) => names.iter().any(|n| n == server),
         }
     }
 }
@@ -68,23 +64,15 @@ pub fn verify_request(
     if decision.body_sha256.is_none() && binds_body(path) {
         return Err(SignatureError::BodyUnbound);
     }
+    // Signed with our secret yet naming no principal the filter writes: a bug or a
+    // forgery with a leaked secret; either way nobody to act as.
+    let who = decision.who().ok_or(SignatureError::Malformed)?;
     replay.accept(decision.nonce, now)?;
-    let scope = match decision.servers.as_str() {
-        ALL_SERVERS => ServerScope::All,
-        list => ServerScope::Only(
-            list.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        ),
-    };
     Ok(Principal {
+        who,
+        scope: decision.scope(),
         name: decision.principal,
-        scope,
-        path_named: matches!(
-            meshgate_policy::decision::path_target(path),
-            meshgate_policy::decision::PathTarget::Named(_)
-        ),
+        path_named: matches!(path_target(path), PathTarget::Named(_)),
         body_sha256: decision.body_sha256,
         signer: decision.nonce.vm,
     })

@@ -2,6 +2,9 @@
 //! keys in its policy snapshot. One Envoy, two listeners on the same upstream cluster:
 //! one plain, one with the meshgate filter (key lookup, narrowing, signing); the
 //! sidecar only serves the snapshot. Also the snapshot's size and Envoy's memory for it.
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshgate_e2e::load::*;
 use meshgate_e2e::*;

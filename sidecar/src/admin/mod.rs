@@ -24,11 +24,6 @@ use crate::verify::Principal;
 use error::ApiError;
 use request::{AdminRequest, Reply};
 
-/// Whether a path belongs to the admin API.
-pub fn is_admin_path(path: &str) -> bool {
-    meshgate_policy::signing::is_admin_api_path(path) || path.trim_end_matches('/') == ENABLED
-}
-
 /// LiteLLM's `GET /mcp/enabled` → `{"enabled": true}`.
 const ENABLED: &str = "/mcp/enabled";
 
@@ -185,10 +180,6 @@ mod tests {
 
     #[test]
     fn routes_and_methods() {
-        assert!(is_admin_path("/key/generate"));
-        assert!(is_admin_path("/v1/mcp/server"));
-        assert!(is_admin_path("/mcp-rest/tools/list"));
-        assert!(!is_admin_path("/mcp"));
         assert_eq!(methods("/key/generate"), Some(POST));
         assert_eq!(methods("/v1/mcp/server/abc"), Some(&["GET", "DELETE"][..]));
         assert_eq!(methods("/v1/mcp/server/a/b"), None);

@@ -7,8 +7,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use meshgate_policy::decision::MASTER_PRINCIPAL;
-
 use super::error::ApiError;
 use crate::body::{self, Body};
 use crate::verify::Principal;
@@ -60,12 +58,12 @@ impl AdminRequest {
     }
 
     pub fn is_master(&self) -> bool {
-        self.principal.name == MASTER_PRINCIPAL
+        self.principal.who.is_master()
     }
 
     /// The key id (first 16 hex digits of its hash) when a virtual key sent the request.
     pub fn key_id(&self) -> Option<&str> {
-        self.principal.name.strip_prefix("key:")
+        self.principal.key_id()
     }
 
     pub fn require_master(&self) -> Result<(), ApiError> {

@@ -15,9 +15,9 @@ use meshgate_store::{McpServerPatch, McpServerRecord, NewMcpServer, StoreError};
 use super::error::{from_server_config, ApiError};
 use super::redact::{redact_config, restore_redacted};
 use super::request::{ok, required_str, type_name, AdminRequest, Reply};
-use crate::compile::{load_database_server, DatabaseServerError};
 use crate::guard::HostPolicy;
 use crate::state::{AppState, Runtime};
+use crate::stored::{load_database_server, DatabaseServerError};
 
 /// Body fields that describe the record rather than the server's configuration, or that
 /// LiteLLM's UI sends back from a GET; never stored in `config`.
@@ -357,7 +357,7 @@ fn check_free_of_file(
     Ok(())
 }
 
-/// Validates a server as the gateway will load it (`compile::load_database_server`: the
+/// Validates a server as the gateway will load it (`stored::load_database_server`: the
 /// operator's host policy, then `load_config` on `{"mcp_servers": {name: config +
 /// alias}}` with only the allowed `os.environ/` names visible), then resolves its URLs
 /// and checks every address.

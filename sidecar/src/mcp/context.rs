@@ -77,7 +77,7 @@ impl Ctx<'_> {
     /// The tools a key may use on a server: None when unrestricted (master key, or no
     /// tool permissions for that server).
     pub fn tool_permissions(&self, server: &str) -> Option<&BTreeSet<String>> {
-        let id = self.principal.name.strip_prefix("key:")?;
+        let id = self.principal.key_id()?;
         self.runtime
             .principals
             .get(id)?

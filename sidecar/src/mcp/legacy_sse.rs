@@ -26,14 +26,6 @@ use crate::verify::Principal;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-pub fn is_stream_path(path: &str) -> bool {
-    path == "/sse" || path == "/mcp/sse"
-}
-
-pub fn is_message_path(path: &str) -> bool {
-    path == "/messages" || path == "/mcp/sse/messages"
-}
-
 pub fn open_stream(state: &AppState, principal: Principal, path: &str) -> Response<Body> {
     let mut raw = [0u8; 16];
     if getrandom::getrandom(&mut raw).is_err() {

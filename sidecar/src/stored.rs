@@ -1,32 +1,29 @@
-//! Configuration + database → what is enforced: the effective server list (config
-//! servers, then database servers whose names are free), the filter's policy snapshot
-//! (virtual keys with their servers resolved) and the sidecar's per-key tool policy.
+//! The database, in policy terms: store records → `meshgate_policy::compile::Stored` (the
+//! pure compile lives in policy). Stored servers are loaded here, through the operator's
+//! host policy, because that needs the sidecar's environment.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use meshgate_policy::grants::{self, catalog_from_config, Grants, KeyInput, KeyPolicy, TeamInput};
-use meshgate_policy::{load_config, GatewayConfig, PolicySnapshot};
+use meshgate_policy::compile::{self, Compiled, Stored};
+use meshgate_policy::grants::{Grants, KeyInput, TeamInput};
+use meshgate_policy::{load_config, GatewayConfig};
 use meshgate_store::{ObjectPermission, Snapshot};
 
 use crate::guard::HostPolicy;
 
-pub struct Compiled {
-    pub config: GatewayConfig,
-    pub snapshot: PolicySnapshot,
-    pub principals: HashMap<String, KeyPolicy>,
-    /// Names of the servers that came from the database (they run restricted).
-    pub database_servers: HashSet<String>,
+/// Compiles the file's configuration with the database's records; what is left out is
+/// logged.
+pub fn compile(file_config: &GatewayConfig, db: &Snapshot, host: &HostPolicy) -> Compiled {
+    let compiled = compile::compile(file_config, &stored(db, host));
+    for name in &compiled.shadowed {
+        tracing::warn!(server = %name, "database server left out: the configuration file already has a server with this name or prefix");
+    }
+    compiled
 }
 
-pub fn compile(file_config: &GatewayConfig, db: &Snapshot, host: &HostPolicy) -> Compiled {
-    let (mut config, database_servers) = with_database_servers(file_config, db, host);
-    // A gateway-wide setting each OpenAPI server is built with (and restarted on change).
-    let naming = config.meshgate.openapi_tool_names;
-    for server in config.mcp_servers.values_mut() {
-        server.openapi_tool_names = naming;
-    }
-    let catalog = catalog_from_config(&config);
-    let keys: Vec<KeyInput> = db
+/// The database's keys, teams, organizations and loadable servers.
+pub fn stored(db: &Snapshot, host: &HostPolicy) -> Stored {
+    let keys = db
         .keys
         .iter()
         .map(|k| KeyInput {
@@ -52,18 +49,32 @@ pub fn compile(file_config: &GatewayConfig, db: &Snapshot, host: &HostPolicy) ->
             (t.team_id.clone(), input)
         })
         .collect();
-    let orgs: HashMap<String, Grants> = db
+    let organizations = db
         .organizations
         .iter()
         .map(|o| (o.organization_id.clone(), grants_of(&o.object_permission)))
         .collect();
-    let (snapshot_keys, principals) = grants::compile_keys(&keys, &teams, &orgs, &catalog);
-    let snapshot = PolicySnapshot::compile_with_keys(&config, snapshot_keys);
-    Compiled {
-        config,
-        snapshot,
-        principals,
-        database_servers,
+    let servers = db
+        .mcp_servers
+        .iter()
+        .filter_map(|record| {
+            load_database_server(
+                &record.server_name,
+                record.alias.as_deref(),
+                &record.config,
+                host,
+            )
+            .inspect_err(|e| {
+                tracing::warn!(server = %record.server_name, "database server left out: {e}");
+            })
+            .ok()
+        })
+        .collect();
+    Stored {
+        keys,
+        teams,
+        organizations,
+        servers,
     }
 }
 
@@ -73,46 +84,6 @@ fn grants_of(p: &ObjectPermission) -> Grants {
         mcp_access_groups: p.mcp_access_groups.clone(),
         mcp_tool_permissions: p.mcp_tool_permissions.clone(),
     }
-}
-
-/// Adds the database's MCP servers (`/v1/mcp/server`) to the configuration's. A
-/// database server whose name or prefix the file already uses, whose stored config no
-/// longer validates, or that the operator's host policy refuses (`crate::guard`: stdio
-/// command, `os.environ/` names, spec file, literal addresses) is left out with a warning.
-fn with_database_servers(
-    file: &GatewayConfig,
-    db: &Snapshot,
-    host: &HostPolicy,
-) -> (GatewayConfig, HashSet<String>) {
-    let mut config = file.clone();
-    let mut added = HashSet::new();
-    for record in &db.mcp_servers {
-        let parsed = match load_database_server(
-            &record.server_name,
-            record.alias.as_deref(),
-            &record.config,
-            host,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(server = %record.server_name, "database server left out: {e}");
-                continue;
-            }
-        };
-        for (name, server) in parsed.mcp_servers {
-            let prefix = server.alias.clone().unwrap_or_else(|| name.clone());
-            let taken = config.mcp_servers.keys().any(|n| {
-                n.eq_ignore_ascii_case(&name) || config.prefix_of(n).eq_ignore_ascii_case(&prefix)
-            });
-            if taken {
-                tracing::warn!(server = %name, "database server left out: the configuration file already has a server with this name or prefix");
-                continue;
-            }
-            added.insert(name.clone());
-            config.mcp_servers.insert(name, server);
-        }
-    }
-    (config, added)
 }
 
 /// Why a database server cannot be served.
