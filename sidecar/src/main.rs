@@ -21,6 +21,14 @@ mod tls;
 mod upstream;
 mod verify;
 
+/// jemalloc instead of glibc malloc: memory freed when thousands of event streams close
+/// goes back to the OS (background purging, dirty pages kept ~1 s, no lazy MADV_FREE)
+/// instead of staying as glibc's high-water mark (docs/benchmarks.md, soak).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,9 +1,12 @@
 //! `make soak`: SOAK_CALLS `tools/call` (default 1,000,000) through Envoy + meshgate to
 //! a fast in-repo HTTP upstream, with the sidecar's RSS sampled from /proc every few
-//! seconds; then SOAK_STREAMS GET event streams (default 2,000) held open at once and
-//! closed; then SOAK_BATCHES JSON-RPC batches of 100 `tools/call`. Bounded in time
-//! (SOAK_MAX_SECS, default 1,800: the call phase stops early and says so). Writes the
-//! numbers into the `bench:soak` section of docs/benchmarks.md.
+//! seconds; then SOAK_STREAM_ROUNDS rounds (default 6) of SOAK_STREAMS GET event streams
+//! (default 2,000) held open at once and closed; then SOAK_BATCHES JSON-RPC batches of
+//! 100 `tools/call`. Bounded in time (SOAK_MAX_SECS, default 1,800: the call phase stops
+//! early and says so). Prints RSS per phase and per stream round (before, open, after
+//! close) and a verdict line, flat or not; writes the numbers into the `bench:soak`
+//! section of docs/benchmarks.md unless SOAK_WRITE_DOCS=0 (for quick runs such as
+//! `SOAK_CALLS=0 SOAK_STREAMS=500 SOAK_BATCHES=0`).
 // The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
 // panic is a failed run, so the lints the workspace denies in product code are allowed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -142,18 +145,18 @@ async fn main() {
     let rss_after_calls = rss_kb(pid);
 
     // ── phase 2: event streams held open ──
+    // Several rounds: memory kept after the first round but reused by the next is the
+    // allocator's; memory that grows every round would be a leak.
+    let rounds = env_or("SOAK_STREAM_ROUNDS", 6).max(1);
     let rss_before_streams = rss_kb(pid);
-    // Twice (SOAK_STREAM_ROUNDS): memory kept after the first round but reused by the
-    // second is the allocator's; growth in every round would be a leak.
-    let rounds = env_or("SOAK_STREAM_ROUNDS", 2).max(1);
-    let mut round_rss = Vec::new();
-    let (mut opened, mut refused, mut rss_streams_open, mut rss_streams_closed) = (0, 0, 0, 0);
-    for _ in 0..rounds {
-        (opened, refused, (rss_streams_open, rss_streams_closed)) =
-            hold_streams(&gw, &key, streams, pid).await;
-        round_rss.push(format!(
-            "{rss_streams_open} kB open / {rss_streams_closed} kB closed"
-        ));
+    let mut stream_rounds = Vec::new();
+    for round in 1..=rounds {
+        let r = hold_streams(&gw, &key, streams, pid).await;
+        eprintln!(
+            "soak: stream round {round}: {} opened, {} refused; RSS {} kB before, {} kB open, {} kB after close",
+            r.opened, r.refused, r.before_kb, r.open_kb, r.closed_kb
+        );
+        stream_rounds.push(r);
     }
 
     // ── phase 3: batches ──
@@ -191,6 +194,13 @@ async fn main() {
     settle().await;
     let rss_after_batches = rss_kb(pid);
 
+    let warm = warmed_up(&samples);
+    let verdict = Verdict {
+        calls: (warm, rss_after_calls),
+        streams: (rss_before_streams, &stream_rounds),
+        batches: (rss_before_batches, rss_after_batches),
+    };
+
     let mut table = format!(
         "Sidecar RSS (VmRSS from /proc) while `tools/call` (`web-echo`, streamable-HTTP upstream, one client session) runs through Envoy (1 worker) + meshgate, {} build, {clients} keep-alive clients, on the shared 2-core machine.\n\n",
         std::env::var("MESHGATE_PROFILE").unwrap_or_else(|_| "debug".into())
@@ -208,12 +218,23 @@ async fn main() {
         "- RSS: {rss_start} kB at start, {rss_after_calls} kB after the calls\n"
     ));
     table.push_str(&format!(
-        "- {streams} GET event streams, {rounds} round(s): {opened} opened, {refused} refused (last round); RSS {rss_before_streams} kB before, {rss_streams_open} kB with them open, {rss_streams_closed} kB after closing; per round: {}\n",
-        round_rss.join(", ")
+        "- {streams} GET event streams × {rounds} rounds; RSS {rss_before_streams} kB before the first; per round (opened/refused: RSS before → with them open → after closing):\n"
     ));
+    for (i, r) in stream_rounds.iter().enumerate() {
+        table.push_str(&format!(
+            "  - round {}: {}/{}: {} → {} → {} kB\n",
+            i + 1,
+            r.opened,
+            r.refused,
+            r.before_kb,
+            r.open_kb,
+            r.closed_kb
+        ));
+    }
     table.push_str(&format!(
         "- {batches} batches × 100 `tools/call`: {batch_errors} failed, {batch_secs:.1} s; RSS {rss_before_batches} kB before, {rss_after_batches} kB after\n\n"
     ));
+    table.push_str(&format!("- {}\n\n", verdict.line()));
     table.push_str("| s | calls | RSS kB |\n|---:|---:|---:|\n");
     let step = (samples.len() / 24).max(1);
     for (i, s) in samples.iter().enumerate() {
@@ -222,7 +243,66 @@ async fn main() {
         }
     }
     println!("{table}");
-    write_into_docs("soak", &table);
+    eprintln!("{}", verdict.line());
+    if env_or("SOAK_WRITE_DOCS", 1) != 0 {
+        write_into_docs("soak", &table);
+    }
+}
+
+/// How far above its reference RSS may end and still count as flat: 4 MB or 10 %,
+/// whichever is larger (2,000 open streams take ~50–80 MB; thread caches and
+/// allocator metadata legitimately keep a few MB).
+fn tolerance_kb(reference_kb: i64) -> i64 {
+    (reference_kb / 10).max(4 * 1024)
+}
+
+/// RSS once the call phase has warmed up: the sample at 10 % of the calls.
+fn warmed_up(samples: &[Sample]) -> i64 {
+    let last = samples.last().map_or(0, |s| s.calls);
+    samples
+        .iter()
+        .find(|s| s.calls * 10 >= last && s.calls > 0)
+        .or(samples.last())
+        .map_or(0, |s| s.rss_kb)
+}
+
+/// Whether each phase ended where it started (within `tolerance_kb`).
+struct Verdict<'a> {
+    /// RSS after warm-up, after the calls.
+    calls: (i64, i64),
+    /// RSS before the first round, the rounds.
+    streams: (i64, &'a [Round]),
+    /// RSS before and after the batches.
+    batches: (i64, i64),
+}
+
+impl Verdict<'_> {
+    fn line(&self) -> String {
+        let mut failed = Vec::new();
+        let (warm, after) = self.calls;
+        if after > warm + tolerance_kb(warm) {
+            failed.push(format!("calls grew {warm} → {after} kB"));
+        }
+        let (before, rounds) = self.streams;
+        for (i, r) in rounds.iter().enumerate() {
+            if r.closed_kb > before + tolerance_kb(before) {
+                failed.push(format!(
+                    "stream round {} kept {} kB after close (from {before} kB)",
+                    i + 1,
+                    r.closed_kb - before
+                ));
+            }
+        }
+        let (before, after) = self.batches;
+        if after > before + tolerance_kb(before) {
+            failed.push(format!("batches grew {before} → {after} kB"));
+        }
+        if failed.is_empty() {
+            "verdict: RSS FLAT: every phase ended within max(4 MB, 10 %) of where it started".into()
+        } else {
+            format!("verdict: RSS NOT FLAT: {}", failed.join("; "))
+        }
+    }
 }
 
 async fn session(gw: &Gateway, key: &str) -> String {
@@ -243,9 +323,20 @@ async fn session_at(gw: &Gateway, key: &str, version: &str) -> String {
         .to_string()
 }
 
+/// One stream round: how many opened or were refused, and the sidecar's RSS before,
+/// with them all open, and after they closed.
+struct Round {
+    opened: usize,
+    refused: usize,
+    before_kb: i64,
+    open_kb: i64,
+    closed_kb: i64,
+}
+
 /// Opens `n` GET event streams (one session per 10 streams), holds them all, samples
-/// RSS, closes them and samples again. Returns (opened, refused, (rss open, rss closed)).
-async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> (usize, usize, (i64, i64)) {
+/// RSS, closes them and samples again.
+async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> Round {
+    let before_kb = rss_kb(pid);
     let mut sessions = Vec::new();
     for _ in 0..n.div_ceil(10) {
         sessions.push(session(gw, key).await);
@@ -293,12 +384,18 @@ async fn hold_streams(gw: &Gateway, key: &str, n: usize, pid: u32) -> (usize, us
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     settle().await;
+    let closed_kb = rss_kb(pid);
     eprintln!(
-        "soak: streams closed, sidecar has {} open fds, RSS {} kB",
-        open_fds(pid),
-        rss_kb(pid)
+        "soak: streams closed, sidecar has {} open fds, RSS {closed_kb} kB",
+        open_fds(pid)
     );
-    (opened, refused, (open, rss_kb(pid)))
+    Round {
+        opened,
+        refused,
+        before_kb,
+        open_kb: open,
+        closed_kb,
+    }
 }
 
 fn open_fds(pid: u32) -> usize {
@@ -307,7 +404,8 @@ fn open_fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// Gives the sidecar a moment to notice closed connections before RSS is read.
+/// Gives the sidecar a moment (SOAK_SETTLE_SECS, default 3) to notice closed
+/// connections before RSS is read.
 async fn settle() {
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(env_or("SOAK_SETTLE_SECS", 3))).await;
 }
