@@ -26,6 +26,9 @@ mod verify;
 /// instead of staying as glibc's high-water mark (docs/benchmarks.md, soak).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc reads its options from this exported symbol; exporting a symbol is what the
+// workspace's unsafe_code lint flags, and this one names only jemalloc's own option string.
+#[allow(unsafe_code)]
 #[export_name = "_rjem_malloc_conf"]
 static JEMALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
