@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use meshgate_policy::config::{ServerConfig, Transport};
 
-use super::http::{HttpClient, HttpUpstream};
+use super::client::HttpClient;
 use super::sse_client::SseUpstream;
+use super::streamable_http::HttpUpstream;
 use super::{initialize_params, CallContext, UpstreamError, UpstreamResult};
 use crate::jsonrpc;
 use crate::relay::link::ServerLink;

@@ -3,16 +3,15 @@
 //! an OpenAPI spec are served as MCP servers by the gateway itself.
 
 pub mod carried;
+mod client;
 mod credentials;
 mod detect;
-mod http;
-mod http_listen;
-mod modern_client;
 pub mod openapi;
 mod pending;
 mod sse_client;
 mod stdio;
 mod stdio_pool;
+mod streamable_http;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -24,8 +23,8 @@ use crate::naming::prefixed;
 use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::tool_rules::ToolRules;
 
+pub use self::client::{new_client as new_http_client, new_guarded_client, HttpClient};
 pub use self::credentials::set_known_prefixes;
-pub use self::http::{new_client as new_http_client, new_guarded_client, HttpClient};
 use crate::jsonrpc::RpcError;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange, Hub};
@@ -107,7 +106,7 @@ pub fn session_key(headers: &::http::HeaderMap, caps: ClientCaps) -> u64 {
 /// How requests reach the upstream.
 enum Connector {
     Stdio(Arc<stdio_pool::StdioPool>),
-    Http(Arc<http::HttpUpstream>),
+    Http(Arc<streamable_http::HttpUpstream>),
     Sse(Arc<sse_client::SseUpstream>),
     /// A URL server without `transport`: streamable HTTP or legacy SSE, detected on
     /// first use and remembered.
@@ -219,7 +218,13 @@ impl Upstream {
                     Err(e) => Connector::Unsupported(e),
                 },
                 Some(Transport::Http) => {
-                    match http::HttpUpstream::new(name, prefix, config, client.clone(), &link) {
+                    match streamable_http::HttpUpstream::new(
+                        name,
+                        prefix,
+                        config,
+                        client.clone(),
+                        &link,
+                    ) {
                         Ok(u) => Connector::Http(u),
                         Err(e) => Connector::Unsupported(e),
                     }

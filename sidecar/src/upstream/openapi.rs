@@ -28,8 +28,8 @@ use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
 use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::tool_rules::ToolRules;
 
+use super::client::{connect_reason, HttpClient};
 use super::credentials::ServerHeaders;
-use super::http::{connect_reason, HttpClient};
 use super::{CallContext, ToolCatalog, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
 

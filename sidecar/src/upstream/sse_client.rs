@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use meshgate_policy::config::ServerConfig;
 
+use super::client::{connect_reason, HttpClient};
 use super::credentials::ServerHeaders;
-use super::http::{connect_reason, HttpClient};
 use super::pending::Pending;
 use super::{initialize_params, session_key, CallContext, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::http::{HttpUpstream, Session};
+use super::{HttpUpstream, Session};
 use crate::jsonrpc::Message;
 use crate::sse::SseParser;
 

@@ -3,64 +3,35 @@
 //! ids keep carrying a lost upstream session's id: it is remembered as lost, so those
 //! clients are served by the session that replaced it instead of adopting the dead one. A server that
 //! refuses `initialize` and lists 2026-07-28 in `server/discover` is spoken to
-//! statelessly instead (`modern_client.rs`).
+//! statelessly instead (`stateless.rs`).
+
+mod listen;
+mod stateless;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
 use tokio::sync::watch;
 
 use meshgate_policy::config::ServerConfig;
 
-use super::carried::{self, CarriedSession};
-use super::credentials::ServerHeaders;
-use super::pending::rpc_error_from;
-use super::{
-    initialize_params, session_key, CallContext, UpstreamError, UpstreamResult,
-    UPSTREAM_PROTOCOL_VERSION,
-};
-use crate::guard::connector::OutboundConnector;
 use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange};
 use crate::sse::SseParser;
-
-pub type HttpClient = Client<hyper_rustls::HttpsConnector<OutboundConnector>, Full<Bytes>>;
-
-/// One pooled client for every configuration-file HTTP upstream (http and https).
-pub fn new_client() -> HttpClient {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
-    client_over(OutboundConnector::Open(http))
-}
-
-/// The client of database-registered servers: every connection's addresses checked
-/// against the operator's outbound policy (`crate::guard::outbound`).
-pub fn new_guarded_client(policy: Arc<crate::guard::OutboundPolicy>) -> HttpClient {
-    client_over(OutboundConnector::Guarded(policy))
-}
-
-fn client_over(connector: OutboundConnector) -> HttpClient {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(connector);
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(256)
-        .build(https)
-}
+use crate::upstream::carried::{self, CarriedSession};
+use crate::upstream::client::{connect_reason, HttpClient};
+use crate::upstream::credentials::ServerHeaders;
+use crate::upstream::pending::rpc_error_from;
+use crate::upstream::{
+    initialize_params, session_key, CallContext, UpstreamError, UpstreamResult,
+    UPSTREAM_PROTOCOL_VERSION,
+};
 
 /// Upstream sessions kept per server before the map is reset.
 const MAX_SESSIONS: usize = 1024;
@@ -116,7 +87,7 @@ impl HttpUpstream {
         client: HttpClient,
         link: &Arc<ServerLink>,
     ) -> Result<Arc<Self>, String> {
-        let url = super::server_url(name, config)?;
+        let url = crate::upstream::server_url(name, config)?;
         let headers = ServerHeaders::new(prefix, config)?;
         Ok(Arc::new_cyclic(|me| HttpUpstream {
             name: name.to_string(),
@@ -266,7 +237,7 @@ impl HttpUpstream {
             map.insert(key, session.clone());
         }
         if session.id.is_some() {
-            tokio::spawn(super::http_listen::listen(
+            tokio::spawn(listen::listen(
                 self.me.clone(),
                 key,
                 headers.clone(),
@@ -352,7 +323,7 @@ impl HttpUpstream {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| UPSTREAM_PROTOCOL_VERSION.to_string());
-        let instructions = parsed.as_ref().and_then(super::instructions_of);
+        let instructions = parsed.as_ref().and_then(crate::upstream::instructions_of);
         if let (Some(i), Ok(mut last)) = (&instructions, self.last_instructions.write()) {
             *last = Some(Arc::clone(i));
         }
@@ -620,24 +591,4 @@ impl HttpUpstream {
             }
         });
     }
-}
-
-/// A short reason without the URL (which may carry credentials in its query).
-pub(super) fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
-    use std::error::Error;
-    let mut source = e.source();
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    let reason = last.unwrap_or_else(|| {
-        if e.is_connect() {
-            "connection failed".into()
-        } else {
-            "request failed".into()
-        }
-    });
-    // Never echo anything that looks like a URL.
-    meshgate_policy::scrub::scrub_urls(&reason)
 }

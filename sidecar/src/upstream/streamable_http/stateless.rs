@@ -16,12 +16,12 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 
-use super::http::{HttpUpstream, Reply};
-use super::pending::rpc_error_from;
-use super::{client_info, session_key, CallContext, UpstreamError, UpstreamResult};
+use super::{HttpUpstream, Reply};
 use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND};
 use crate::relay::exchange::cancelled;
 use crate::relay::ClientCaps;
+use crate::upstream::pending::rpc_error_from;
+use crate::upstream::{client_info, session_key, CallContext, UpstreamError, UpstreamResult};
 
 /// The stateless revision.
 pub(super) const MODERN_VERSION: &str = "2026-07-28";
