@@ -93,9 +93,9 @@ impl DetectingUpstream {
     /// POSTs `initialize` with this request's headers. A session it opens is ended
     /// again (the connector opens its own, per credential set).
     async fn probe(&self, call: &CallContext<'_>) -> Result<Probe, UpstreamError> {
-        let headers = call.outbound(&self.http.headers);
+        let headers = self.http.outbound(call);
         let body = jsonrpc::request(0, "initialize", Some(&initialize_params(call.caps)));
-        let resp = self.http.send(&headers, None, None, body).await?;
+        let resp = self.http.post_sessionless(&headers, body).await?;
         let status = resp.status();
         let session = resp.headers().get("mcp-session-id").cloned();
         // Only the status matters; a streamed reply is not waited for.
