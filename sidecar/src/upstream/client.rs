@@ -3,12 +3,15 @@
 //! servers, and a guarded one for database-registered servers.
 
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::Duration;
+
+use meshgate_policy::config::ServerConfig;
 
 use crate::guard::connector::OutboundConnector;
 
@@ -38,6 +41,16 @@ fn client_over(connector: OutboundConnector) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build(https)
+}
+
+/// The `url` of an HTTP-based server, parsed.
+pub(super) fn server_url(name: &str, config: &ServerConfig) -> Result<Uri, String> {
+    config
+        .url
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| format!("server `{name}` has an invalid url"))
 }
 
 /// A short reason without the URL (which may carry credentials in its query).

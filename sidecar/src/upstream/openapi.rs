@@ -28,9 +28,11 @@ use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
 use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::tool_rules::ToolRules;
 
+use super::call::{CallContext, Outbound};
 use super::client::{connect_reason, HttpClient};
 use super::credentials::ServerHeaders;
-use super::{CallContext, ToolCatalog, UpstreamError, UpstreamResult};
+use super::error::{UpstreamError, UpstreamResult};
+use super::ToolCatalog;
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
 
 /// Largest spec accepted (the biggest public specs are a few MiB).
@@ -276,7 +278,7 @@ impl OpenApiUpstream {
         }
         // Gateway headers replace arguments of the same name (the model cannot replace a
         // credential)…
-        h.extend(call.outbound(&self.headers));
+        h.extend(Outbound::of(call, &self.headers).headers);
         // …except the body's own content type, which must describe the bytes sent.
         if let Some(ct) = content_type {
             h.insert(header::CONTENT_TYPE, ct);

@@ -28,13 +28,12 @@ use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange};
+use crate::upstream::call::{CallContext, Outbound};
 use crate::upstream::carried::{self, CarriedSession};
-use crate::upstream::client::HttpClient;
+use crate::upstream::client::{server_url, HttpClient};
 use crate::upstream::credentials::ServerHeaders;
-use crate::upstream::{
-    initialize_params, session_key, CallContext, UpstreamError, UpstreamResult,
-    UPSTREAM_PROTOCOL_VERSION,
-};
+use crate::upstream::error::{UpstreamError, UpstreamResult};
+use crate::upstream::handshake::{initialize_params, instructions_of, UPSTREAM_PROTOCOL_VERSION};
 
 /// Upstream sessions kept per server before the map is reset.
 const MAX_SESSIONS: usize = 1024;
@@ -92,7 +91,7 @@ impl HttpUpstream {
         client: HttpClient,
         link: &Arc<ServerLink>,
     ) -> Result<Arc<Self>, String> {
-        let url = crate::upstream::server_url(name, config)?;
+        let url = server_url(name, config)?;
         let headers = ServerHeaders::new(prefix, config)?;
         let endpoint = Endpoint {
             name: name.to_string(),
@@ -121,40 +120,44 @@ impl HttpUpstream {
         self.stop.send_replace(true);
     }
 
+    /// How this server's share of a call's headers is made.
+    pub(super) fn server_headers(&self) -> &ServerHeaders {
+        &self.headers
+    }
+
     pub async fn request(
         &self,
         method: &str,
         params: Option<&Value>,
+        out: &Outbound,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
+        let (headers, key) = (&out.headers, out.key);
         if self.stateless.is_on() {
             return self
                 .stateless
-                .request(method, params, call, &headers, key)
+                .request(method, params, call, headers, key)
                 .await;
         }
-        self.link.used_by(key, call.session, call.caps);
         for _attempt in 0..2 {
-            let session = match self.session(key, &headers, call).await {
+            let session = match self.session(key, headers, call).await {
                 Ok(s) => s,
                 Err(_) if self.stateless.is_on() => {
                     return self
                         .stateless
-                        .request(method, params, call, &headers, key)
+                        .request(method, params, call, headers, key)
                         .await
                 }
                 Err(e) => return Err(e),
             };
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = jsonrpc::request(id, method, params);
-            let posted = self.post(&headers, key, &session, id, body, call.exchange);
+            let posted = self.post(headers, key, &session, id, body, call.exchange);
             let reply = tokio::select! {
                 r = posted => r?,
                 _ = cancelled(call.exchange) => {
                     let note = serde_json::json!({"requestId": id, "reason": "cancelled by the client"});
-                    self.post_detached(key, &headers, jsonrpc::notification("notifications/cancelled", Some(&note)));
+                    self.post_detached(key, headers, jsonrpc::notification("notifications/cancelled", Some(&note)));
                     return Err(UpstreamError::Cancelled);
                 }
             };
@@ -173,13 +176,10 @@ impl HttpUpstream {
         )))
     }
 
-    /// The session for one credential set, initialized on first use.
     /// This client's upstream session as its session id should carry it.
-    pub async fn carry(&self, call: &CallContext<'_>) -> Option<CarriedSession> {
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
-        self.link.used_by(key, call.session, call.caps);
-        let session = self.session(key, &headers, call).await.ok()?;
+    pub async fn carry(&self, out: &Outbound, call: &CallContext<'_>) -> Option<CarriedSession> {
+        let key = out.key;
+        let session = self.session(key, &out.headers, call).await.ok()?;
         Some(CarriedSession {
             server: self.tag,
             key: carried::key_tag(key),
@@ -189,13 +189,11 @@ impl HttpUpstream {
     }
 
     /// The `instructions` of this client's upstream session (opened if needed).
-    pub async fn instructions(&self, call: &CallContext<'_>) -> Option<Arc<str>> {
+    pub async fn instructions(&self, out: &Outbound, call: &CallContext<'_>) -> Option<Arc<str>> {
         if self.stateless.is_on() {
             return None;
         }
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
-        let session = self.session(key, &headers, call).await.ok()?;
+        let session = self.session(out.key, &out.headers, call).await.ok()?;
         session
             .instructions
             .or_else(|| self.last_instructions.read().ok()?.clone())
@@ -205,11 +203,6 @@ impl HttpUpstream {
     pub(super) fn end_session(&self, headers: &HeaderMap, id: HeaderValue) {
         let e = &self.endpoint;
         e.detached(wire::delete(&e.url, headers, &id));
-    }
-
-    /// The headers this server receives for a call.
-    pub(super) fn outbound(&self, call: &CallContext<'_>) -> HeaderMap {
-        call.outbound(&self.headers)
     }
 
     /// POSTs a message outside any session (how transport detection probes).
@@ -338,7 +331,7 @@ impl HttpUpstream {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| UPSTREAM_PROTOCOL_VERSION.to_string());
-        let instructions = parsed.as_ref().and_then(crate::upstream::instructions_of);
+        let instructions = parsed.as_ref().and_then(instructions_of);
         if let (Some(i), Ok(mut last)) = (&instructions, self.last_instructions.write()) {
             *last = Some(Arc::clone(i));
         }
@@ -409,14 +402,12 @@ impl HttpUpstream {
     }
 
     /// Passes a client notification to this client's upstream session, if it has one.
-    pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
+    pub fn notify(&self, body: Vec<u8>, out: &Outbound) {
         if self.stateless.is_on() {
             return;
         }
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
-        if self.sessions.read().is_ok_and(|s| s.contains_key(&key)) {
-            self.post_detached(key, &headers, body);
+        if self.sessions.read().is_ok_and(|s| s.contains_key(&out.key)) {
+            self.post_detached(out.key, &out.headers, body);
         }
     }
 

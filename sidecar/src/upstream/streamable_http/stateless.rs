@@ -23,8 +23,10 @@ use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange};
+use crate::upstream::call::CallContext;
+use crate::upstream::error::{UpstreamError, UpstreamResult};
+use crate::upstream::handshake::client_info;
 use crate::upstream::pending::rpc_error_from;
-use crate::upstream::{client_info, CallContext, UpstreamError, UpstreamResult};
 
 /// The stateless revision.
 const MODERN_VERSION: &str = "2026-07-28";

@@ -13,8 +13,8 @@ use std::fmt::Display;
 use crate::jsonrpc::{self, Message};
 use crate::sse::SseParser;
 use crate::upstream::client::{connect_reason, HttpClient};
+use crate::upstream::error::{UpstreamError, UpstreamResult};
 use crate::upstream::pending::rpc_error_from;
-use crate::upstream::{UpstreamError, UpstreamResult};
 
 const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
