@@ -4,6 +4,7 @@
 
 mod call;
 pub mod carried;
+mod catalog;
 mod client;
 mod credentials;
 mod detect;
@@ -16,18 +17,18 @@ mod stdio;
 mod stdio_pool;
 mod streamable_http;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::naming::prefixed;
 use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::tool_rules::ToolRules;
 
 pub use self::call::CallContext;
 use self::call::Outbound;
+use self::catalog::CatalogEntry;
+pub use self::catalog::ToolCatalog;
 pub use self::client::{new_client as new_http_client, new_guarded_client, HttpClient};
 pub use self::credentials::known_prefixes;
 pub use self::error::{UpstreamError, UpstreamResult};
@@ -46,18 +47,6 @@ enum Connector {
     OpenApi(Arc<openapi::OpenApiUpstream>),
     /// Configured but not served (e.g. a configuration problem found at start).
     Unsupported(String),
-}
-
-/// A server's tools as last fetched: prefixed JSON ready to concatenate, and the bare
-/// names for routing.
-pub struct ToolCatalog {
-    pub fetched_at: Instant,
-    /// The server's list_changed count when fetched; older catalogs are stale.
-    pub generation: u64,
-    pub prefixed: Vec<Box<RawValue>>,
-    /// Bare names, in the order of `prefixed`.
-    pub names: Vec<String>,
-    pub bare_names: HashSet<String>,
 }
 
 /// The outcome of the last catalog fetch of one credential set.
@@ -383,9 +372,7 @@ impl Upstream {
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
         let generation = self.link.tools_generation();
         let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
-        let mut prefixed_tools = Vec::new();
-        let mut names = Vec::new();
-        let mut bare_names = HashSet::new();
+        let mut entries = Vec::new();
         let mut cursor: Option<String> = None;
         for _page in 0..100 {
             let params = cursor.as_ref().map(|c| serde_json::json!({"cursor": c}));
@@ -403,23 +390,12 @@ impl Upstream {
                     ))
                 }
             };
-            for mut tool in tools {
-                let Some(bare) = tool.get("name").and_then(Value::as_str).map(str::to_string)
-                else {
-                    continue;
-                };
-                if !rules.permits(&bare) {
-                    continue;
-                }
-                if let Some(obj) = tool.as_object_mut() {
-                    obj.insert("name".into(), Value::String(prefixed(&self.prefix, &bare)));
-                }
-                if let Ok(raw) = serde_json::value::to_raw_value(&tool) {
-                    prefixed_tools.push(raw);
-                    names.push(bare.clone());
-                }
-                bare_names.insert(bare);
-            }
+            entries.extend(
+                tools
+                    .into_iter()
+                    .filter_map(|tool| CatalogEntry::listed(&self.prefix, tool))
+                    .filter(|tool| rules.permits(&tool.name)),
+            );
             cursor = page
                 .get("nextCursor")
                 .and_then(Value::as_str)
@@ -428,13 +404,7 @@ impl Upstream {
                 break;
             }
         }
-        let catalog = Arc::new(ToolCatalog {
-            fetched_at: Instant::now(),
-            generation,
-            prefixed: prefixed_tools,
-            names,
-            bare_names,
-        });
+        let catalog = Arc::new(ToolCatalog::build(generation, entries));
         self.remember(reach.key(), &catalog);
         Ok(catalog)
     }

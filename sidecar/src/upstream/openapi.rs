@@ -14,9 +14,8 @@ use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
@@ -29,10 +28,10 @@ use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::call::{CallContext, Outbound};
+use super::catalog::{CatalogEntry, ToolCatalog};
 use super::client::{connect_reason, HttpClient};
 use super::credentials::ServerHeaders;
 use super::error::{UpstreamError, UpstreamResult};
-use super::ToolCatalog;
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
 
 /// Largest spec accepted (the biggest public specs are a few MiB).
@@ -463,34 +462,23 @@ fn catalog(
     prefix: &str,
     permits: &dyn Fn(&str, Option<&str>) -> bool,
 ) -> ToolCatalog {
-    let mut prefixed_tools = Vec::with_capacity(spec.tools().len());
-    let mut bare_names = HashSet::with_capacity(spec.tools().len() * 2);
-    let mut names = Vec::with_capacity(spec.tools().len());
-    for tool in spec
+    let entries = spec
         .tools()
         .iter()
         .filter(|t| permits(&t.name, t.other_name()))
-    {
-        let json = tool.to_mcp_json_text(&prefixed(prefix, &tool.name));
-        if let Ok(raw) = RawValue::from_string(json) {
-            prefixed_tools.push(raw);
-            names.push(tool.name.clone());
-            bare_names.insert(tool.name.clone());
-            if let Some(other) = tool.other_name() {
+        .filter_map(|tool| {
+            let json = tool.to_mcp_json_text(&prefixed(prefix, &tool.name));
+            Some(CatalogEntry {
+                name: tool.name.clone(),
+                json: RawValue::from_string(json).ok()?,
                 // Only when it reaches this very tool (a listed name of another wins).
-                if spec.tool(other).is_some_and(|t| t.name == tool.name) {
-                    bare_names.insert(other.to_string());
-                }
-            }
-        }
-    }
-    ToolCatalog {
-        fetched_at: Instant::now(),
-        generation: 0,
-        prefixed: prefixed_tools,
-        names,
-        bare_names,
-    }
+                alias: tool
+                    .other_name()
+                    .filter(|other| spec.tool(other).is_some_and(|t| t.name == tool.name))
+                    .map(str::to_string),
+            })
+        });
+    ToolCatalog::build(0, entries)
 }
 
 fn is_http_url(s: &str) -> bool {
