@@ -56,14 +56,19 @@ pub(super) fn server_url(name: &str, config: &ServerConfig) -> Result<Uri, Strin
 /// A short reason without the URL (which may carry credentials in its query).
 pub(super) fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error;
-    let mut source = e.source();
+    reason(e.source(), e.is_connect())
+}
+
+/// The innermost cause of a failure, with anything that looks like a URL scrubbed.
+fn reason(cause: Option<&(dyn std::error::Error + 'static)>, is_connect: bool) -> String {
+    let mut source = cause;
     let mut last = None;
     while let Some(s) = source {
         last = Some(s.to_string());
         source = s.source();
     }
     let reason = last.unwrap_or_else(|| {
-        if e.is_connect() {
+        if is_connect {
             "connection failed".into()
         } else {
             "request failed".into()
@@ -71,4 +76,43 @@ pub(super) fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
     });
     // Never echo anything that looks like a URL.
     meshgate_policy::scrub::scrub_urls(&reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a message and an optional cause.
+    #[derive(Debug)]
+    struct Failure(&'static str, Option<Box<Failure>>);
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Failure {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn the_innermost_cause_is_given_without_urls() {
+        let inner = Failure("dns error for https://api.example/v1?token=secret", None);
+        let outer = Failure("client error (Connect)", Some(Box::new(inner)));
+        let text = reason(Some(&outer), true);
+        assert!(text.starts_with("dns error for "), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("api.example"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_cause_the_kind_is_said() {
+        assert_eq!(reason(None, true), "connection failed");
+        assert_eq!(reason(None, false), "request failed");
+    }
 }
