@@ -226,7 +226,8 @@ async fn upstream_garbage_gets_a_clear_error_and_the_gateway_keeps_serving() {
 }
 
 /// An HTTP upstream's JSON reply for another request id is not taken as this call's
-/// result (it was, until sidecar/src/upstream/http.rs compared the ids).
+/// result (it was, until the streamable-HTTP upstream compared the ids; now in
+/// sidecar/src/upstream/streamable_http/wire.rs).
 #[tokio::test]
 async fn upstream_reply_for_another_id_is_an_error() {
     let junk = JunkServer::start().await;

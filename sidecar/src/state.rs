@@ -40,6 +40,9 @@ pub struct Runtime {
     /// The legacy client-credential header: env `LITELLM_MCP_CLIENT_SIDE_AUTH_HEADER_NAME`,
     /// else `general_settings.mcp_client_side_auth_header_name`, else `x-mcp-auth`.
     pub client_auth_header: String,
+    /// Every server prefix, lowercased: `x-mcp-<prefix>-…` headers go to the server
+    /// with the longest one that matches.
+    pub known_prefixes: Vec<String>,
 }
 
 fn client_auth_header(config: &GatewayConfig) -> String {
@@ -76,6 +79,7 @@ impl Runtime {
             principals: HashMap::new(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
+            known_prefixes: Vec::new(),
         }
     }
 
@@ -191,15 +195,12 @@ impl AppState {
             }
         };
         let compiled = compile(&file_config, &db, &self.host);
-        crate::upstream::set_known_prefixes(
+        let known_prefixes = crate::upstream::known_prefixes(
             compiled
                 .config
                 .mcp_servers
                 .keys()
-                .map(|n| compiled.config.prefix_of(n))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str),
+                .map(|n| compiled.config.prefix_of(n)),
         );
         let current = self.runtime();
         let mut upstreams = IndexMap::new();
@@ -231,6 +232,7 @@ impl AppState {
             store_revision: db.revision,
             snapshot_json: Bytes::from(serde_json::to_vec(&compiled.snapshot).unwrap_or_default()),
             client_auth_header: client_auth_header(&compiled.config),
+            known_prefixes,
             file_config,
             config: compiled.config,
             snapshot: compiled.snapshot,

@@ -348,9 +348,28 @@ impl Gateway {
     }
 
     pub async fn start_with(opts: GatewayOptions) -> Gateway {
+        // Ports come from `free_port`, which releases them before Envoy binds: on a busy
+        // machine another process can take one in between. Envoy then exits with
+        // "Address already in use"; start again on fresh ports rather than fail the test.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let gw = Self::start_once(&opts).await;
+            match gw.wait_ready().await {
+                Ok(()) => return gw,
+                Err(log) if attempt < 3 && lost_a_port_race(&log) => {
+                    eprintln!("gateway: a port was taken before Envoy bound it; starting again");
+                    drop(gw);
+                }
+                Err(log) => panic!("gateway not ready after 30 s; envoy log:\n{log}"),
+            }
+        }
+    }
+
+    async fn start_once(opts: &GatewayOptions) -> Gateway {
         let dir = TempDir::new("gw");
         let (port, sidecar_port, admin_port) = (free_port(), free_port(), free_port());
-        let document = gateway_document(&opts);
+        let document = gateway_document(opts);
         let wasm = opts.wasm.clone().unwrap_or_else(wasm_path);
         let envoy_yaml = render_envoy_config(
             EnvoyPorts {
@@ -381,7 +400,7 @@ impl Gateway {
         let sidecar = start_sidecar_full(sidecar_port, &dir.0, schema.as_deref(), None, &env);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
-        let gw = Gateway {
+        Gateway {
             port,
             sidecar_port,
             admin_port,
@@ -389,9 +408,7 @@ impl Gateway {
             sidecar,
             dir,
             pg_schema: schema,
-        };
-        gw.wait_ready().await;
-        gw
+        }
     }
 
     pub fn url(&self) -> String {
@@ -402,8 +419,9 @@ impl Gateway {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Waits until the filter has its policy snapshot (requests stop getting 503).
-    async fn wait_ready(&self) {
+    /// Waits until the filter has its policy snapshot (requests stop getting 503); on
+    /// timeout, Envoy's log.
+    async fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let body = r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#;
         while Instant::now() < deadline {
@@ -415,13 +433,15 @@ impl Gateway {
             .await
             {
                 if resp.status == 200 {
-                    return;
+                    return Ok(());
                 }
+            }
+            if lost_a_port_race(&self.envoy_log()) {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let log = std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default();
-        panic!("gateway not ready after 30 s; envoy log:\n{log}");
+        Err(self.envoy_log())
     }
 
     pub fn envoy_log(&self) -> String {
@@ -501,6 +521,13 @@ fn start_sidecar_inner(
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     Proc::spawn("sidecar", cmd)
+}
+
+/// Envoy exited because a port (or its `--base-id` socket) chosen by `free_port` was
+/// taken by someone else before Envoy bound it.
+fn lost_a_port_race(envoy_log: &str) -> bool {
+    envoy_log.contains("Address already in use")
+        || envoy_log.contains("unable to bind domain socket")
 }
 
 pub fn start_envoy(config: &Path, concurrency: u32, log: &Path) -> Proc {

@@ -110,6 +110,7 @@ impl Ctx<'_> {
                 .litellm_key_header_name
                 .as_deref(),
             legacy_auth_header: Some(&self.runtime.client_auth_header),
+            known_prefixes: &self.runtime.known_prefixes,
         }
     }
 

@@ -124,11 +124,15 @@ fn never_forwarded(name: &HeaderName, key_header: &str) -> bool {
 /// Between 3 and 4, the legacy `x-mcp-auth` header (renameable: `legacy_auth_header`) is
 /// sent to a server that got no `x-mcp-<prefix>-*` header, formatted by its `auth_type`
 /// (`Authorization: Bearer v` when it has none).
+///
+/// `known_prefixes` ([`known_prefixes`]) settles which server an `x-mcp-…` header is
+/// for: the one with the longest matching prefix.
 pub fn outbound_headers(
     server: &ServerHeaders,
     client: &HeaderMap,
     key_header: &str,
     legacy_auth_header: &str,
+    known_prefixes: &[String],
 ) -> HeaderMap {
     let mut out = HeaderMap::new();
     if let Some((name, value)) = &server.credential {
@@ -165,7 +169,7 @@ pub fn outbound_headers(
         let Some(rest) = rest else {
             continue;
         };
-        if meant_for_longer_prefix(server, n) {
+        if meant_for_longer_prefix(server, n, known_prefixes) {
             continue;
         }
         if let Ok(target) = HeaderName::from_bytes(rest.as_bytes()) {
@@ -193,25 +197,20 @@ pub fn outbound_headers(
     out
 }
 
-/// Every configured server prefix, lowercased (set when the configuration is compiled):
-/// `x-mcp-my-gh-authorization` belongs to `my-gh`, not to a server `my`.
-static KNOWN_PREFIXES: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
-
-/// Records the prefixes of the servers now configured.
-pub fn set_known_prefixes<'a>(prefixes: impl IntoIterator<Item = &'a str>) {
-    if let Ok(mut known) = KNOWN_PREFIXES.write() {
-        *known = prefixes.into_iter().map(str::to_ascii_lowercase).collect();
-    }
+/// Every configured server prefix, lowercased (built with each configuration's
+/// runtime): `x-mcp-my-gh-authorization` belongs to `my-gh`, not to a server `my`.
+pub fn known_prefixes(prefixes: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
+    prefixes
+        .into_iter()
+        .map(|p| p.as_ref().to_ascii_lowercase())
+        .collect()
 }
 
 /// Whether a `x-mcp-…` header this server's prefix matches is really addressed to a
 /// server with a longer prefix (LiteLLM resolves by the longest known prefix).
-fn meant_for_longer_prefix(server: &ServerHeaders, header: &str) -> bool {
+fn meant_for_longer_prefix(server: &ServerHeaders, header: &str, known: &[String]) -> bool {
     let ours = server.per_server_prefix.len() - "x-mcp-".len() - 1;
     let Some(rest) = header.strip_prefix("x-mcp-") else {
-        return false;
-    };
-    let Ok(known) = KNOWN_PREFIXES.read() else {
         return false;
     };
     let sep = crate::naming::separator();
@@ -350,7 +349,8 @@ mod tests {
                 &srv,
                 &c,
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[("authorization", "Bearer tok")])
         );
@@ -370,7 +370,8 @@ mod tests {
                 &srv,
                 &c,
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[
                 ("authorization", "Bearer mine"),
@@ -382,7 +383,7 @@ mod tests {
 
     #[test]
     fn per_server_headers_go_to_the_longest_matching_prefix() {
-        set_known_prefixes(["gw", "gw-ent"]);
+        let known = known_prefixes(["gw", "gw-ent"]);
         let short = ServerHeaders::new("gw", &ServerConfig::default()).unwrap();
         let long = ServerHeaders::new("gw-ent", &ServerConfig::default()).unwrap();
         let c = client(&[
@@ -395,10 +396,30 @@ mod tests {
                 &c,
                 DEFAULT_KEY_HEADER,
                 DEFAULT_LEGACY_AUTH_HEADER,
+                &known,
             ))
         };
         assert_eq!(out(&short), s(&[("x-key", "for-gw")]));
         assert_eq!(out(&long), s(&[("authorization", "Bearer for-ent")]));
+    }
+
+    /// The prefixes are the configuration's, given per call: without `gw-ent` among
+    /// them, its header is `gw`'s (as `ent-authorization`).
+    #[test]
+    fn the_known_prefixes_are_those_given() {
+        let short = ServerHeaders::new("GW", &ServerConfig::default()).unwrap();
+        let c = client(&[("x-mcp-gw-ent-authorization", "Bearer for-ent")]);
+        let out = |known: &[String]| {
+            pairs(&outbound_headers(
+                &short,
+                &c,
+                DEFAULT_KEY_HEADER,
+                DEFAULT_LEGACY_AUTH_HEADER,
+                known,
+            ))
+        };
+        assert_eq!(out(&[]), s(&[("ent-authorization", "Bearer for-ent")]));
+        assert!(out(&known_prefixes(["GW", "GW-Ent"])).is_empty());
     }
 
     #[test]
@@ -412,7 +433,8 @@ mod tests {
                 &srv,
                 &c,
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[("x-api-key", "from-client")])
         );
@@ -422,7 +444,8 @@ mod tests {
                 &srv,
                 &HeaderMap::new(),
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[("x-api-key", "cfg")])
         );
@@ -444,7 +467,8 @@ mod tests {
                 &srv,
                 &c,
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[
                 ("authorization", "Bearer per-request"),
@@ -471,7 +495,8 @@ mod tests {
                 &srv,
                 &c,
                 DEFAULT_KEY_HEADER,
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[
                 ("authorization", "Bearer per-server"),
@@ -502,7 +527,8 @@ mod tests {
                 &srv,
                 &c,
                 "x-my-key",
-                DEFAULT_LEGACY_AUTH_HEADER
+                DEFAULT_LEGACY_AUTH_HEADER,
+                &[]
             )),
             s(&[("x-ok", "yes")])
         );
@@ -512,9 +538,14 @@ mod tests {
     fn gateway_filter_headers_are_not_per_server_headers() {
         let srv = ServerHeaders::new("access", &ServerConfig::default()).unwrap();
         let c = client(&[("x-mcp-access-groups", "g"), ("x-mcp-servers", "a")]);
-        assert!(
-            outbound_headers(&srv, &c, DEFAULT_KEY_HEADER, DEFAULT_LEGACY_AUTH_HEADER).is_empty()
-        );
+        assert!(outbound_headers(
+            &srv,
+            &c,
+            DEFAULT_KEY_HEADER,
+            DEFAULT_LEGACY_AUTH_HEADER,
+            &[]
+        )
+        .is_empty());
     }
 
     /// LiteLLM's OpenAPI path sends `api_key` as `Authorization: ApiKey <v>` (its MCP
@@ -538,6 +569,7 @@ mod tests {
                 &HeaderMap::new(),
                 DEFAULT_KEY_HEADER,
                 DEFAULT_LEGACY_AUTH_HEADER,
+                &[],
             )
             .iter()
             .map(|(k, v)| format!("{k}={}", v.to_str().unwrap()))
@@ -559,7 +591,7 @@ mod tests {
         let key = ServerHeaders::new("zap", &cfg(AuthType::ApiKey)).unwrap();
         let plain = ServerHeaders::new("p", &ServerConfig::default()).unwrap();
         let out = |srv: &ServerHeaders, c: &HeaderMap, legacy: &str| {
-            let h = outbound_headers(srv, c, DEFAULT_KEY_HEADER, legacy);
+            let h = outbound_headers(srv, c, DEFAULT_KEY_HEADER, legacy, &[]);
             h.iter()
                 .map(|(k, v)| format!("{k}={}", v.to_str().unwrap()))
                 .collect::<Vec<_>>()

@@ -14,9 +14,13 @@ use std::time::Duration;
 
 use meshgate_policy::config::{ServerConfig, Transport};
 
-use super::http::{HttpClient, HttpUpstream};
+use super::call::{CallContext, Outbound};
+use super::client::HttpClient;
+use super::credentials::ServerHeaders;
+use super::error::{UpstreamError, UpstreamResult};
+use super::handshake::initialize_params;
 use super::sse_client::SseUpstream;
-use super::{initialize_params, CallContext, UpstreamError, UpstreamResult};
+use super::streamable_http::HttpUpstream;
 use crate::jsonrpc;
 use crate::relay::link::ServerLink;
 
@@ -52,8 +56,16 @@ impl DetectingUpstream {
         })
     }
 
+    pub(super) fn server_headers(&self) -> &ServerHeaders {
+        self.http.server_headers()
+    }
+
     /// The transport in use, detecting it first if nobody has yet.
-    async fn transport(&self, call: &CallContext<'_>) -> Result<Transport, UpstreamError> {
+    async fn transport(
+        &self,
+        out: &Outbound,
+        call: &CallContext<'_>,
+    ) -> Result<Transport, UpstreamError> {
         if let Some(t) = self.chosen.get() {
             return Ok(*t);
         }
@@ -61,9 +73,9 @@ impl DetectingUpstream {
         if let Some(t) = self.chosen.get() {
             return Ok(*t);
         }
-        match self.probe(call).await? {
+        match self.probe(out, call).await? {
             Probe::Streamable => Ok(self.remember(Transport::Http, "initialize was accepted")),
-            Probe::Refused(status) => match self.sse.open(call).await {
+            Probe::Refused(status) => match self.sse.open(out, call.caps).await {
                 Ok(()) => Ok(self.remember(
                     Transport::Sse,
                     &format!("initialize got HTTP {status}; the GET opened a legacy event stream"),
@@ -91,17 +103,17 @@ impl DetectingUpstream {
 
     /// POSTs `initialize` with this request's headers. A session it opens is ended
     /// again (the connector opens its own, per credential set).
-    async fn probe(&self, call: &CallContext<'_>) -> Result<Probe, UpstreamError> {
-        let headers = call.outbound(&self.http.headers);
+    async fn probe(&self, out: &Outbound, call: &CallContext<'_>) -> Result<Probe, UpstreamError> {
+        let headers = &out.headers;
         let body = jsonrpc::request(0, "initialize", Some(&initialize_params(call.caps)));
-        let resp = self.http.send(&headers, None, None, body).await?;
+        let resp = self.http.post_sessionless(headers, body).await?;
         let status = resp.status();
         let session = resp.headers().get("mcp-session-id").cloned();
         // Only the status matters; a streamed reply is not waited for.
         drop(resp);
         if status.is_success() {
             if let Some(id) = session {
-                self.http.end_session(&headers, id);
+                self.http.end_session(headers, id);
             }
             return Ok(Probe::Streamable);
         }
@@ -120,12 +132,13 @@ impl DetectingUpstream {
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        out: &Outbound,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
-        match self.transport(call).await? {
-            Transport::Sse => self.sse.request(method, params, timeout, call).await,
+        match self.transport(out, call).await? {
+            Transport::Sse => self.sse.request(method, params, timeout, out, call).await,
             _ => {
-                let result = self.http.request(method, params, call).await;
+                let result = self.http.request(method, params, out, call).await;
                 if result.is_ok() && self.chosen.get().is_none() {
                     self.remember(
                         Transport::Http,
@@ -137,26 +150,30 @@ impl DetectingUpstream {
         }
     }
 
-    pub async fn carry(&self, call: &CallContext<'_>) -> Option<super::carried::CarriedSession> {
-        match self.transport(call).await.ok()? {
+    pub async fn carry(
+        &self,
+        out: &Outbound,
+        call: &CallContext<'_>,
+    ) -> Option<super::carried::CarriedSession> {
+        match self.transport(out, call).await.ok()? {
             Transport::Sse => {
-                let _ = self.sse.open(call).await;
+                let _ = self.sse.open(out, call.caps).await;
                 None
             }
-            _ => self.http.carry(call).await,
+            _ => self.http.carry(out, call).await,
         }
     }
 
-    pub async fn instructions(&self, call: &CallContext<'_>) -> Option<Arc<str>> {
-        match self.transport(call).await.ok()? {
-            Transport::Sse => self.sse.instructions(call).await,
-            _ => self.http.instructions(call).await,
+    pub async fn instructions(&self, out: &Outbound, call: &CallContext<'_>) -> Option<Arc<str>> {
+        match self.transport(out, call).await.ok()? {
+            Transport::Sse => self.sse.instructions(out, call.caps).await,
+            _ => self.http.instructions(out, call).await,
         }
     }
 
-    pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
+    pub fn notify(&self, body: Vec<u8>, out: &Outbound) {
         if let Some(Transport::Http) = self.chosen.get() {
-            self.http.notify(body, call);
+            self.http.notify(body, out);
         }
     }
 

@@ -2,112 +2,43 @@
 //! stream) per configured server, shared by every client request; REST APIs described by
 //! an OpenAPI spec are served as MCP servers by the gateway itself.
 
+mod call;
 pub mod carried;
+mod catalog;
+mod client;
 mod credentials;
 mod detect;
-mod http;
-mod http_listen;
-mod modern_client;
+mod error;
+mod handshake;
 pub mod openapi;
 mod pending;
 mod sse_client;
 mod stdio;
 mod stdio_pool;
+mod streamable_http;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::naming::prefixed;
 use meshgate_policy::config::{ServerConfig, Transport};
 use meshgate_policy::tool_rules::ToolRules;
 
-pub use self::credentials::set_known_prefixes;
-pub use self::http::{new_client as new_http_client, new_guarded_client, HttpClient};
-use crate::jsonrpc::RpcError;
+pub use self::call::CallContext;
+use self::call::Outbound;
+use self::catalog::CatalogEntry;
+pub use self::catalog::ToolCatalog;
+pub use self::client::{new_client as new_http_client, new_guarded_client, HttpClient};
+pub use self::credentials::known_prefixes;
+pub use self::error::{UpstreamError, UpstreamResult};
 use crate::relay::link::ServerLink;
-use crate::relay::{ClientCaps, Exchange, Hub};
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum UpstreamError {
-    /// The upstream answered with a JSON-RPC error; relayed unchanged.
-    #[error("upstream error {}: {}", .0.code, .0.message)]
-    Rpc(RpcError),
-    /// Could not reach the upstream. The text is safe to show (no URL, no secret).
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The client cancelled the request; the upstream was told.
-    #[error("cancelled by the client")]
-    Cancelled,
-    /// The upstream sent something that is not MCP.
-    #[error("protocol error: {0}")]
-    Protocol(String),
-}
-
-pub type UpstreamResult = Result<Box<RawValue>, UpstreamError>;
-
-/// What a request carries from the client that an upstream may need: its HTTP headers
-/// (for `extra_headers` and `x-mcp-<prefix>-<header>`), the name of the gateway-key
-/// header (never forwarded), the client's capabilities (upstream sessions are opened
-/// with them) and its exchange (where related server messages go). Empty for the
-/// gateway's own requests (e.g. list refreshes).
-#[derive(Clone, Copy, Default)]
-pub struct CallContext<'a> {
-    pub exchange: Option<&'a Arc<Exchange>>,
-    /// The client session id, so unprompted upstream messages find their sessions.
-    pub session: Option<&'a str>,
-    /// Upstream sessions the client's session id carries (opened by any replica).
-    pub carried: &'a [carried::CarriedSession],
-    pub caps: ClientCaps,
-    pub client_headers: Option<&'a ::http::HeaderMap>,
-    /// `general_settings.litellm_key_header_name`; `x-litellm-api-key` when None.
-    pub key_header: Option<&'a str>,
-    /// The legacy one-credential-for-all header (`x-mcp-auth` unless renamed).
-    pub legacy_auth_header: Option<&'a str>,
-}
-
-impl CallContext<'_> {
-    /// The headers a server receives for this request (see [`credentials::outbound_headers`]).
-    pub fn outbound(&self, server: &credentials::ServerHeaders) -> ::http::HeaderMap {
-        static EMPTY: std::sync::OnceLock<::http::HeaderMap> = std::sync::OnceLock::new();
-        let client = self
-            .client_headers
-            .unwrap_or_else(|| EMPTY.get_or_init(::http::HeaderMap::new));
-        credentials::outbound_headers(
-            server,
-            client,
-            self.key_header
-                .unwrap_or(meshgate_policy::auth::DEFAULT_KEY_HEADER),
-            self.legacy_auth_header
-                .unwrap_or(credentials::DEFAULT_LEGACY_AUTH_HEADER),
-        )
-    }
-}
-
-/// A stable key for a set of outbound headers and client capabilities: upstream
-/// sessions (and tool lists) are kept per distinct pair, so no session is shared across
-/// client identities, and each is opened with the capabilities of its clients.
-pub fn session_key(headers: &::http::HeaderMap, caps: ClientCaps) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut pairs: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_bytes()))
-        .collect();
-    pairs.sort();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    pairs.hash(&mut h);
-    caps.hash(&mut h);
-    h.finish()
-}
+use crate::relay::Hub;
 
 /// How requests reach the upstream.
 enum Connector {
     Stdio(Arc<stdio_pool::StdioPool>),
-    Http(Arc<http::HttpUpstream>),
+    Http(Arc<streamable_http::HttpUpstream>),
     Sse(Arc<sse_client::SseUpstream>),
     /// A URL server without `transport`: streamable HTTP or legacy SSE, detected on
     /// first use and remembered.
@@ -116,18 +47,6 @@ enum Connector {
     OpenApi(Arc<openapi::OpenApiUpstream>),
     /// Configured but not served (e.g. a configuration problem found at start).
     Unsupported(String),
-}
-
-/// A server's tools as last fetched: prefixed JSON ready to concatenate, and the bare
-/// names for routing.
-pub struct ToolCatalog {
-    pub fetched_at: Instant,
-    /// The server's list_changed count when fetched; older catalogs are stale.
-    pub generation: u64,
-    pub prefixed: Vec<Box<RawValue>>,
-    /// Bare names, in the order of `prefixed`.
-    pub names: Vec<String>,
-    pub bare_names: HashSet<String>,
 }
 
 /// The outcome of the last catalog fetch of one credential set.
@@ -146,45 +65,26 @@ pub struct Upstream {
     /// One catalog fetch at a time per credential set; requests that waited for it take
     /// its outcome (a burst of `tools/list` costs the upstream one).
     fills: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Option<Fill>>>>>,
-    /// What a credential set is, for HTTP-based servers.
-    headers: Option<credentials::ServerHeaders>,
     link: Arc<ServerLink>,
 }
 
-/// The `url` of an HTTP-based server, parsed.
-fn server_url(name: &str, config: &ServerConfig) -> Result<::http::Uri, String> {
-    config
-        .url
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| format!("server `{name}` has an invalid url"))
+/// Who a call is to one server, computed once per call: which upstream session (or
+/// stdio process) it uses, and what reaches the server.
+enum Reach {
+    Http(Outbound),
+    Stdio(u64, BTreeMap<String, String>),
+    /// One for every caller (REST APIs, servers not served).
+    Shared,
 }
 
-/// Client identity the gateway presents upstream.
-pub fn client_info() -> Value {
-    serde_json::json!({"name": "meshgate", "version": env!("CARGO_PKG_VERSION")})
-}
-
-/// The protocol version the gateway asks upstreams for.
-pub const UPSTREAM_PROTOCOL_VERSION: &str = "2025-11-25";
-
-/// The `instructions` of an upstream's `initialize` result (non-empty text only).
-pub(crate) fn instructions_of(result: &Value) -> Option<Arc<str>> {
-    result
-        .get("instructions")
-        .and_then(Value::as_str)
-        .filter(|i| !i.trim().is_empty())
-        .map(Arc::from)
-}
-
-/// `initialize` on behalf of clients with these capabilities.
-pub fn initialize_params(caps: ClientCaps) -> Value {
-    serde_json::json!({
-        "protocolVersion": UPSTREAM_PROTOCOL_VERSION,
-        "capabilities": caps.to_json(),
-        "clientInfo": client_info(),
-    })
+impl Reach {
+    fn key(&self) -> u64 {
+        match self {
+            Reach::Http(out) => out.key,
+            Reach::Stdio(key, _) => *key,
+            Reach::Shared => 0,
+        }
+    }
 }
 
 impl Upstream {
@@ -219,7 +119,13 @@ impl Upstream {
                     Err(e) => Connector::Unsupported(e),
                 },
                 Some(Transport::Http) => {
-                    match http::HttpUpstream::new(name, prefix, config, client.clone(), &link) {
+                    match streamable_http::HttpUpstream::new(
+                        name,
+                        prefix,
+                        config,
+                        client.clone(),
+                        &link,
+                    ) {
                         Ok(u) => Connector::Http(u),
                         Err(e) => Connector::Unsupported(e),
                     }
@@ -243,12 +149,6 @@ impl Upstream {
             connector,
             tools: Mutex::new(HashMap::new()),
             fills: Mutex::new(HashMap::new()),
-            headers: match config.effective_transport() {
-                Some(Transport::Http | Transport::Sse) | None if !config.is_openapi() => {
-                    credentials::ServerHeaders::new(prefix, config).ok()
-                }
-                _ => None,
-            },
             link,
         })
     }
@@ -263,19 +163,45 @@ impl Upstream {
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
+        let reach = self.reach(call);
+        self.request_as(&reach, method, params, timeout, call).await
+    }
+
+    async fn request_as(
+        &self,
+        reach: &Reach,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+        call: &CallContext<'_>,
+    ) -> UpstreamResult {
+        self.record_user(reach, call);
         let mapped = match (call.exchange, params) {
             (Some(exchange), Some(p)) => self.link.hub.map_progress(p, exchange),
             _ => None,
         };
         let params = mapped.as_ref().map(|(p, _)| p).or(params);
         let fut = async {
-            match &self.connector {
-                Connector::Stdio(u) => u.request(method, params, timeout, call).await,
-                Connector::Http(u) => u.request(method, params, call).await,
-                Connector::Sse(u) => u.request(method, params, timeout, call).await,
-                Connector::Detect(u) => u.request(method, params, timeout, call).await,
-                Connector::OpenApi(u) => u.request(method, params, call).await,
-                Connector::Unsupported(why) => Err(UpstreamError::Unavailable(why.clone())),
+            match (&self.connector, reach) {
+                (Connector::Stdio(u), Reach::Stdio(key, env)) => {
+                    u.request(*key, env, method, params, timeout, call).await
+                }
+                (Connector::Http(u), Reach::Http(out)) => {
+                    u.request(method, params, out, call).await
+                }
+                (Connector::Sse(u), Reach::Http(out)) => {
+                    u.request(method, params, timeout, out, call).await
+                }
+                (Connector::Detect(u), Reach::Http(out)) => {
+                    u.request(method, params, timeout, out, call).await
+                }
+                (Connector::OpenApi(u), _) => u.request(method, params, call).await,
+                (Connector::Unsupported(why), _) => Err(UpstreamError::Unavailable(why.clone())),
+                // `reach` is made from the connector: no other pair occurs.
+                _ => Err(UpstreamError::Unavailable(format!(
+                    "server `{}` cannot be reached",
+                    self.name
+                ))),
             }
         };
         match tokio::time::timeout(timeout, fut).await {
@@ -287,9 +213,16 @@ impl Upstream {
     /// Opens (or finds) this client's upstream session, for its session id to carry;
     /// None for servers without resumable sessions (stdio processes are per replica).
     pub async fn carry(&self, call: &CallContext<'_>) -> Option<carried::CarriedSession> {
-        match &self.connector {
-            Connector::Http(u) => u.carry(call).await,
-            Connector::Detect(u) => u.carry(call).await,
+        let reach = self.reach(call);
+        let (connector, Reach::Http(out)) = (&self.connector, &reach) else {
+            return None;
+        };
+        if matches!(connector, Connector::Http(_) | Connector::Detect(_)) {
+            self.record_user(&reach, call);
+        }
+        match connector {
+            Connector::Http(u) => u.carry(out, call).await,
+            Connector::Detect(u) => u.carry(out, call).await,
             _ => None,
         }
     }
@@ -301,13 +234,16 @@ impl Upstream {
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> Option<Arc<str>> {
+        let reach = self.reach(call);
         let fut = async {
-            match &self.connector {
-                Connector::Stdio(u) => u.instructions(timeout, call).await,
-                Connector::Http(u) => u.instructions(call).await,
-                Connector::Sse(u) => u.instructions(call).await,
-                Connector::Detect(u) => u.instructions(call).await,
-                Connector::OpenApi(_) | Connector::Unsupported(_) => None,
+            match (&self.connector, &reach) {
+                (Connector::Stdio(u), Reach::Stdio(key, env)) => {
+                    u.instructions(*key, env, timeout, call).await
+                }
+                (Connector::Http(u), Reach::Http(out)) => u.instructions(out, call).await,
+                (Connector::Sse(u), Reach::Http(out)) => u.instructions(out, call.caps).await,
+                (Connector::Detect(u), Reach::Http(out)) => u.instructions(out, call).await,
+                _ => None,
             }
         };
         let found = tokio::time::timeout(timeout, fut).await.ok().flatten();
@@ -324,10 +260,10 @@ impl Upstream {
     /// upstream session this client uses, if there is one.
     pub fn notify(&self, method: &str, params: Option<&Value>, call: &CallContext<'_>) {
         let body = crate::jsonrpc::notification(method, params);
-        match &self.connector {
-            Connector::Stdio(pool) => pool.notify(body, call),
-            Connector::Http(u) => u.notify(body, call),
-            Connector::Detect(u) => u.notify(body, call),
+        match (&self.connector, &self.reach(call)) {
+            (Connector::Stdio(pool), Reach::Stdio(key, _)) => pool.notify(*key, body),
+            (Connector::Http(u), Reach::Http(out)) => u.notify(body, out),
+            (Connector::Detect(u), Reach::Http(out)) => u.notify(body, out),
             _ => {}
         }
     }
@@ -336,13 +272,14 @@ impl Upstream {
     /// the upstream session this client reaches, opening it if needed (an HTTP session
     /// has to exist for its listening stream to run).
     pub async fn listen_as(&self, call: &CallContext<'_>) {
-        self.note_user(call);
-        match &self.connector {
-            Connector::Http(u) => {
-                let _ = u.carry(call).await;
+        let reach = self.reach(call);
+        self.record_user(&reach, call);
+        match (&self.connector, &reach) {
+            (Connector::Http(u), Reach::Http(out)) => {
+                let _ = u.carry(out, call).await;
             }
-            Connector::Detect(u) => {
-                let _ = u.carry(call).await;
+            (Connector::Detect(u), Reach::Http(out)) => {
+                let _ = u.carry(out, call).await;
             }
             _ => {}
         }
@@ -350,21 +287,29 @@ impl Upstream {
 
     /// Makes `call.session` a user of the upstream session this client reaches.
     pub fn note_user(&self, call: &CallContext<'_>) {
-        self.link
-            .used_by(self.catalog_key(call), call.session, call.caps);
+        self.record_user(&self.reach(call), call);
     }
 
-    /// Which cached catalog a request uses: per outbound credential set for HTTP-based
-    /// servers, one otherwise.
-    fn catalog_key(&self, call: &CallContext<'_>) -> u64 {
-        if let Connector::Stdio(pool) = &self.connector {
-            return pool.key_for(call).0;
-        }
-        match &self.headers {
-            Some(h) if call.client_headers.is_some() => session_key(&call.outbound(h), call.caps),
-            Some(h) => session_key(&CallContext::default().outbound(h), call.caps),
-            None => 0,
-        }
+    /// The one place that records which client sessions use which upstream session
+    /// (unprompted server messages go only to them).
+    fn record_user(&self, reach: &Reach, call: &CallContext<'_>) {
+        self.link.used_by(reach.key(), call.session, call.caps);
+    }
+
+    /// Who this call is to the server; the key also says which cached catalog it uses
+    /// (per outbound credential set for HTTP-based servers, per environment for stdio).
+    fn reach(&self, call: &CallContext<'_>) -> Reach {
+        let headers = match &self.connector {
+            Connector::Stdio(pool) => {
+                let (key, env) = pool.key_for(call);
+                return Reach::Stdio(key, env);
+            }
+            Connector::Http(u) => u.server_headers(),
+            Connector::Sse(u) => u.server_headers(),
+            Connector::Detect(u) => u.server_headers(),
+            Connector::OpenApi(_) | Connector::Unsupported(_) => return Reach::Shared,
+        };
+        Reach::Http(Outbound::of(call, headers))
     }
 
     /// The tool catalog, from cache when younger than `ttl`, else fetched (all pages)
@@ -375,9 +320,10 @@ impl Upstream {
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
-        let key = self.catalog_key(call);
+        let reach = self.reach(call);
+        let key = reach.key();
         // A list served from cache still makes this client one of the session's users.
-        self.link.used_by(key, call.session, call.caps);
+        self.record_user(&reach, call);
         if let Connector::OpenApi(u) = &self.connector {
             // Built once when the spec loaded; never stale.
             let catalog = match tokio::time::timeout(timeout, u.catalog()).await {
@@ -387,7 +333,7 @@ impl Upstream {
             self.remember(key, &catalog);
             return Ok(catalog);
         }
-        if let Some(c) = self.cached_tools(call) {
+        if let Some(c) = self.cached(key) {
             if c.fetched_at.elapsed() < ttl {
                 return Ok(c);
             }
@@ -399,7 +345,7 @@ impl Upstream {
             // Fetched while this request waited: as fresh as a fetch of its own.
             return fill.outcome.clone();
         }
-        let outcome = self.fetch_tools(key, timeout, call).await;
+        let outcome = self.fetch_tools(&reach, timeout, call).await;
         *last = Some(Fill {
             finished: Instant::now(),
             outcome: outcome.clone(),
@@ -420,20 +366,18 @@ impl Upstream {
     /// Fetches the catalog (all pages) and caches it.
     async fn fetch_tools(
         &self,
-        key: u64,
+        reach: &Reach,
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> Result<Arc<ToolCatalog>, UpstreamError> {
         let generation = self.link.tools_generation();
         let rules = ToolRules::for_server(&self.name, &self.prefix, &self.config);
-        let mut prefixed_tools = Vec::new();
-        let mut names = Vec::new();
-        let mut bare_names = HashSet::new();
+        let mut entries = Vec::new();
         let mut cursor: Option<String> = None;
         for _page in 0..100 {
             let params = cursor.as_ref().map(|c| serde_json::json!({"cursor": c}));
             let raw = self
-                .request("tools/list", params.as_ref(), timeout, call)
+                .request_as(reach, "tools/list", params.as_ref(), timeout, call)
                 .await?;
             let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| {
                 UpstreamError::Protocol(format!("tools/list result is not JSON: {e}"))
@@ -446,23 +390,12 @@ impl Upstream {
                     ))
                 }
             };
-            for mut tool in tools {
-                let Some(bare) = tool.get("name").and_then(Value::as_str).map(str::to_string)
-                else {
-                    continue;
-                };
-                if !rules.permits(&bare) {
-                    continue;
-                }
-                if let Some(obj) = tool.as_object_mut() {
-                    obj.insert("name".into(), Value::String(prefixed(&self.prefix, &bare)));
-                }
-                if let Ok(raw) = serde_json::value::to_raw_value(&tool) {
-                    prefixed_tools.push(raw);
-                    names.push(bare.clone());
-                }
-                bare_names.insert(bare);
-            }
+            entries.extend(
+                tools
+                    .into_iter()
+                    .filter_map(|tool| CatalogEntry::listed(&self.prefix, tool))
+                    .filter(|tool| rules.permits(&tool.name)),
+            );
             cursor = page
                 .get("nextCursor")
                 .and_then(Value::as_str)
@@ -471,14 +404,8 @@ impl Upstream {
                 break;
             }
         }
-        let catalog = Arc::new(ToolCatalog {
-            fetched_at: Instant::now(),
-            generation,
-            prefixed: prefixed_tools,
-            names,
-            bare_names,
-        });
-        self.remember(key, &catalog);
+        let catalog = Arc::new(ToolCatalog::build(generation, entries));
+        self.remember(reach.key(), &catalog);
         Ok(catalog)
     }
 
@@ -493,7 +420,10 @@ impl Upstream {
 
     /// The cached catalog, unless the server said its tools changed since.
     pub fn cached_tools(&self, call: &CallContext<'_>) -> Option<Arc<ToolCatalog>> {
-        let key = self.catalog_key(call);
+        self.cached(self.reach(call).key())
+    }
+
+    fn cached(&self, key: u64) -> Option<Arc<ToolCatalog>> {
         let generation = self.link.tools_generation();
         self.tools
             .lock()

@@ -14,9 +14,8 @@ use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
@@ -28,10 +27,12 @@ use meshgate_policy::config::{OpenApiToolNames, ServerConfig};
 use meshgate_policy::grants::disallowed_params;
 use meshgate_policy::tool_rules::ToolRules;
 
+use super::call::{CallContext, Outbound};
+use super::catalog::{CatalogEntry, ToolCatalog};
+use super::client::{connect_reason, HttpClient};
 use super::credentials::ServerHeaders;
-use super::http::{connect_reason, HttpClient};
-use super::{CallContext, ToolCatalog, UpstreamError, UpstreamResult};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND};
+use super::error::{UpstreamError, UpstreamResult};
+use crate::jsonrpc::RpcError;
 
 /// Largest spec accepted (the biggest public specs are a few MiB).
 pub const MAX_SPEC_BYTES: u64 = 32 * 1024 * 1024;
@@ -202,13 +203,10 @@ impl OpenApiUpstream {
             }
             "ping" => RawValue::from_string("{}".into())
                 .map_err(|e| UpstreamError::Protocol(e.to_string())),
-            other => Err(UpstreamError::Rpc(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!(
-                    "Method not found: {other} (server `{}` is a REST API and only has tools)",
-                    self.name
-                ),
-            ))),
+            other => Err(UpstreamError::Rpc(RpcError::method_not_found(format!(
+                "Method not found: {other} (server `{}` is a REST API and only has tools)",
+                self.name
+            )))),
         }
     }
 
@@ -224,7 +222,7 @@ impl OpenApiUpstream {
             .and_then(|p| p.get("name"))
             .and_then(Value::as_str)
             .ok_or_else(|| {
-                UpstreamError::Rpc(RpcError::new(INVALID_PARAMS, "tools/call needs a `name`"))
+                UpstreamError::Rpc(RpcError::invalid_params("tools/call needs a `name`"))
             })?;
         // Messages name the tool as the client knows it.
         let tool = prefixed(&self.prefix, bare);
@@ -276,7 +274,7 @@ impl OpenApiUpstream {
         }
         // Gateway headers replace arguments of the same name (the model cannot replace a
         // credential)…
-        h.extend(call.outbound(&self.headers));
+        h.extend(Outbound::of(call, &self.headers).headers);
         // …except the body's own content type, which must describe the bytes sent.
         if let Some(ct) = content_type {
             h.insert(header::CONTENT_TYPE, ct);
@@ -461,34 +459,23 @@ fn catalog(
     prefix: &str,
     permits: &dyn Fn(&str, Option<&str>) -> bool,
 ) -> ToolCatalog {
-    let mut prefixed_tools = Vec::with_capacity(spec.tools().len());
-    let mut bare_names = HashSet::with_capacity(spec.tools().len() * 2);
-    let mut names = Vec::with_capacity(spec.tools().len());
-    for tool in spec
+    let entries = spec
         .tools()
         .iter()
         .filter(|t| permits(&t.name, t.other_name()))
-    {
-        let json = tool.to_mcp_json_text(&prefixed(prefix, &tool.name));
-        if let Ok(raw) = RawValue::from_string(json) {
-            prefixed_tools.push(raw);
-            names.push(tool.name.clone());
-            bare_names.insert(tool.name.clone());
-            if let Some(other) = tool.other_name() {
+        .filter_map(|tool| {
+            let json = tool.to_mcp_json_text(&prefixed(prefix, &tool.name));
+            Some(CatalogEntry {
+                name: tool.name.clone(),
+                json: RawValue::from_string(json).ok()?,
                 // Only when it reaches this very tool (a listed name of another wins).
-                if spec.tool(other).is_some_and(|t| t.name == tool.name) {
-                    bare_names.insert(other.to_string());
-                }
-            }
-        }
-    }
-    ToolCatalog {
-        fetched_at: Instant::now(),
-        generation: 0,
-        prefixed: prefixed_tools,
-        names,
-        bare_names,
-    }
+                alias: tool
+                    .other_name()
+                    .filter(|other| spec.tool(other).is_some_and(|t| t.name == tool.name))
+                    .map(str::to_string),
+            })
+        });
+    ToolCatalog::build(0, entries)
 }
 
 fn is_http_url(s: &str) -> bool {

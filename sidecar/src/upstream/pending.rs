@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::relay::Exchange;
 
-use super::{UpstreamError, UpstreamResult};
+use super::error::{UpstreamError, UpstreamResult};
 use crate::jsonrpc::{Message, RpcError, INTERNAL_ERROR};
 
 #[derive(Default)]

@@ -13,10 +13,12 @@ use tokio::sync::oneshot;
 
 use meshgate_policy::config::ServerConfig;
 
+use super::call::{CallContext, Outbound};
+use super::client::{connect_reason, server_url, HttpClient};
 use super::credentials::ServerHeaders;
-use super::http::{connect_reason, HttpClient};
+use super::error::{UpstreamError, UpstreamResult};
+use super::handshake::{initialize_params, instructions_of};
 use super::pending::Pending;
-use super::{initialize_params, session_key, CallContext, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
@@ -54,7 +56,7 @@ impl SseUpstream {
         client: HttpClient,
         link: &Arc<ServerLink>,
     ) -> Result<Self, String> {
-        let url = super::server_url(name, config)?;
+        let url = server_url(name, config)?;
         Ok(SseUpstream {
             name: name.to_string(),
             url,
@@ -66,20 +68,24 @@ impl SseUpstream {
         })
     }
 
+    /// How this server's share of a call's headers is made.
+    pub(super) fn server_headers(&self) -> &ServerHeaders {
+        &self.headers
+    }
+
     pub async fn request(
         &self,
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
+        out: &Outbound,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
-        self.link.used_by(key, call.session, call.caps);
-        let stream = self.stream(&headers, call.caps).await?;
+        let headers = &out.headers;
+        let stream = self.stream(out, call.caps).await?;
         let (id, rx) = stream.pending.register(call.exchange);
         if let Err(e) = self
-            .post(&stream, &headers, jsonrpc::request(id, method, params))
+            .post(&stream, headers, jsonrpc::request(id, method, params))
             .await
         {
             stream.pending.forget(id);
@@ -91,7 +97,7 @@ impl SseUpstream {
                 stream.pending.forget(id);
                 let note = serde_json::json!({"requestId": id, "reason": "cancelled by the client"});
                 let _ = self
-                    .post(&stream, &headers, jsonrpc::notification("notifications/cancelled", Some(&note)))
+                    .post(&stream, headers, jsonrpc::notification("notifications/cancelled", Some(&note)))
                     .await;
                 return Err(UpstreamError::Cancelled);
             }
@@ -110,17 +116,13 @@ impl SseUpstream {
     }
 
     /// Opens (or finds) this client's event stream: its session exists afterwards.
-    pub async fn open(&self, call: &CallContext<'_>) -> Result<(), UpstreamError> {
-        let headers = call.outbound(&self.headers);
-        self.link
-            .used_by(session_key(&headers, call.caps), call.session, call.caps);
-        self.stream(&headers, call.caps).await.map(|_| ())
+    pub async fn open(&self, out: &Outbound, caps: ClientCaps) -> Result<(), UpstreamError> {
+        self.stream(out, caps).await.map(|_| ())
     }
 
     /// The `instructions` of this client's upstream session (opened if needed).
-    pub async fn instructions(&self, call: &CallContext<'_>) -> Option<Arc<str>> {
-        let headers = call.outbound(&self.headers);
-        let stream = self.stream(&headers, call.caps).await.ok()?;
+    pub async fn instructions(&self, out: &Outbound, caps: ClientCaps) -> Option<Arc<str>> {
+        let stream = self.stream(out, caps).await.ok()?;
         stream.instructions.get().cloned()
     }
 
@@ -135,12 +137,8 @@ impl SseUpstream {
         }
     }
 
-    async fn stream(
-        &self,
-        headers: &HeaderMap,
-        caps: ClientCaps,
-    ) -> Result<Arc<Stream>, UpstreamError> {
-        let key = session_key(headers, caps);
+    async fn stream(&self, out: &Outbound, caps: ClientCaps) -> Result<Arc<Stream>, UpstreamError> {
+        let key = out.key;
         let current = || {
             self.streams
                 .read()
@@ -155,7 +153,7 @@ impl SseUpstream {
         if let Some(s) = current() {
             return Ok(s);
         }
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(headers, caps))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(out, caps))
             .await
             .map_err(|_| UpstreamError::Timeout(CONNECT_TIMEOUT))??;
         if let Ok(mut map) = self.streams.write() {
@@ -167,9 +165,10 @@ impl SseUpstream {
 
     async fn connect(
         &self,
-        headers: &HeaderMap,
+        out: &Outbound,
         caps: ClientCaps,
     ) -> Result<Arc<Stream>, UpstreamError> {
+        let headers = &out.headers;
         let mut req = Request::builder()
             .method(Method::GET)
             .uri(self.url.clone())
@@ -198,7 +197,7 @@ impl SseUpstream {
         let holder: Arc<RwLock<Option<Arc<Stream>>>> = Arc::new(RwLock::new(None));
         let reader = tokio::spawn(read_events(
             Arc::clone(&self.link),
-            session_key(headers, caps),
+            out.key,
             headers.clone(),
             self.client.clone(),
             resp.into_body(),
@@ -232,7 +231,7 @@ impl SseUpstream {
         match tokio::time::timeout(CONNECT_TIMEOUT, rx).await {
             Ok(Ok(Ok(result))) => {
                 let parsed = serde_json::from_str::<Value>(result.get()).unwrap_or_default();
-                if let Some(i) = super::instructions_of(&parsed) {
+                if let Some(i) = instructions_of(&parsed) {
                     let _ = stream.instructions.set(i);
                 }
             }

@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, watch};
 
 use meshgate_policy::config::ServerConfig;
 
+use super::error::{UpstreamError, UpstreamResult};
+use super::handshake::initialize_params;
 use super::pending::Pending;
-use super::{initialize_params, UpstreamError, UpstreamResult};
 use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
@@ -259,7 +260,7 @@ impl Supervisor {
                 .await
                 .map_err(|e| format!("initialize failed: {e}"))?;
             let parsed = serde_json::from_str::<Value>(result.get()).unwrap_or_default();
-            if let Some(i) = super::instructions_of(&parsed) {
+            if let Some(i) = super::handshake::instructions_of(&parsed) {
                 let _ = conn.instructions.set(i);
             }
             let _ = conn

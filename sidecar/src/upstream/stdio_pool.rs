@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use meshgate_policy::config::ServerConfig;
 use meshgate_policy::env::{fill_header_templates, has_header_templates};
 
+use super::call::CallContext;
+use super::error::UpstreamResult;
 use super::stdio::StdioUpstream;
-use super::{CallContext, UpstreamResult};
 use crate::relay::link::ServerLink;
 use crate::relay::ClientCaps;
 
@@ -55,7 +56,7 @@ impl StdioPool {
         }
         if !templated {
             // The common case: start the one process now so the first call is fast.
-            pool.process(0, config.env.clone(), ClientCaps::default());
+            pool.process(0, &config.env, ClientCaps::default());
         }
         pool
     }
@@ -74,15 +75,16 @@ impl StdioPool {
         (h.finish(), env)
     }
 
+    /// One request to the process of `key` (the environment `env`, see [`Self::key_for`]).
     pub async fn request(
         &self,
+        key: u64,
+        env: &BTreeMap<String, String>,
         method: &str,
         params: Option<&Value>,
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> UpstreamResult {
-        let (key, env) = self.key_for(call);
-        self.link.used_by(key, call.session, call.caps);
         let process = self.process(key, env, call.caps);
         process
             .request(method, params, timeout, call.exchange)
@@ -92,20 +94,20 @@ impl StdioPool {
     /// The `instructions` of the process this request uses (started if needed).
     pub async fn instructions(
         &self,
+        key: u64,
+        env: &BTreeMap<String, String>,
         timeout: Duration,
         call: &CallContext<'_>,
     ) -> Option<Arc<str>> {
         // A process that cannot start must not hold up every client's `initialize`.
         const STARTING: Duration = Duration::from_secs(5);
-        let (key, env) = self.key_for(call);
         self.process(key, env, call.caps)
             .instructions(timeout.min(STARTING))
             .await
     }
 
     /// Writes a notification to the process this request uses, if it runs.
-    pub fn notify(&self, body: Vec<u8>, call: &CallContext<'_>) {
-        let (key, _) = self.key_for(call);
+    pub fn notify(&self, key: u64, body: Vec<u8>) {
         let process = self
             .processes
             .lock()
@@ -120,7 +122,7 @@ impl StdioPool {
     fn process(
         &self,
         key: u64,
-        env: BTreeMap<String, String>,
+        env: &BTreeMap<String, String>,
         caps: ClientCaps,
     ) -> Arc<StdioUpstream> {
         let spawn =
@@ -153,12 +155,12 @@ impl StdioPool {
         process
     }
 
-    fn with_env(&self, env: BTreeMap<String, String>) -> ServerConfig {
+    fn with_env(&self, env: &BTreeMap<String, String>) -> ServerConfig {
         if !self.templated {
             return self.config.clone();
         }
         ServerConfig {
-            env,
+            env: env.clone(),
             ..self.config.clone()
         }
     }

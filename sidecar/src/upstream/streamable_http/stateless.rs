@@ -13,20 +13,23 @@
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use serde_json::{Map, Value};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
-use super::http::{HttpUpstream, Reply};
-use super::pending::rpc_error_from;
-use super::{client_info, session_key, CallContext, UpstreamError, UpstreamResult};
-use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND};
+use super::wire::{self, Endpoint, Reply, SessionHeaders};
+use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
 use crate::relay::exchange::cancelled;
-use crate::relay::ClientCaps;
+use crate::relay::link::ServerLink;
+use crate::relay::{ClientCaps, Exchange};
+use crate::upstream::call::CallContext;
+use crate::upstream::error::{UpstreamError, UpstreamResult};
+use crate::upstream::handshake::client_info;
+use crate::upstream::pending::rpc_error_from;
 
 /// The stateless revision.
-pub(super) const MODERN_VERSION: &str = "2026-07-28";
-/// JSON-RPC UnsupportedProtocolVersion (2026-07-28).
-const UNSUPPORTED_VERSION: i64 = -32022;
+const MODERN_VERSION: &str = "2026-07-28";
 /// How many times one request may come back asking for client input.
 const MAX_INPUT_ROUNDS: usize = 4;
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -34,27 +37,48 @@ const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
 const META_SERVER: &str = "io.modelcontextprotocol/serverInfo";
 
-impl HttpUpstream {
-    pub(super) fn is_modern(&self) -> bool {
-        self.modern.load(Ordering::Acquire)
+/// The stateless side of one streamable-HTTP server: whether the server was found to
+/// speak only 2026-07-28, the probe that finds it, and its requests.
+pub(super) struct Stateless {
+    endpoint: Endpoint,
+    link: Arc<ServerLink>,
+    next_id: AtomicU64,
+    /// Found by a probe; forgotten when a stateless request fails as if the server
+    /// changed.
+    found: AtomicBool,
+}
+
+impl Stateless {
+    pub fn new(endpoint: Endpoint, link: Arc<ServerLink>) -> Stateless {
+        Stateless {
+            endpoint,
+            link,
+            next_id: AtomicU64::new(1),
+            found: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether requests go statelessly.
+    pub fn is_on(&self) -> bool {
+        self.found.load(Ordering::Acquire)
     }
 
     /// What a session lookup reports for a server without sessions.
-    pub(super) fn sessionless(&self) -> UpstreamError {
+    pub fn sessionless(&self) -> UpstreamError {
         UpstreamError::Unavailable(format!(
             "server `{}` speaks MCP {MODERN_VERSION} (no sessions)",
-            self.name
+            self.endpoint.name
         ))
     }
 
     /// Passes a successful `initialize` response on; a refusal becomes an error, after
     /// probing `server/discover` when it looks like a 2026-only server's.
-    pub(super) async fn refused_initialize(
+    pub async fn refused_initialize(
         &self,
         headers: &HeaderMap,
         caps: ClientCaps,
-        resp: http::Response<hyper::body::Incoming>,
-    ) -> Result<http::Response<hyper::body::Incoming>, UpstreamError> {
+        resp: http::Response<Incoming>,
+    ) -> Result<http::Response<Incoming>, UpstreamError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -86,7 +110,7 @@ impl HttpUpstream {
             Some(e) => UpstreamError::Rpc(e),
             None => UpstreamError::Unavailable(format!(
                 "server `{}` refused initialize (HTTP {})",
-                self.name,
+                self.endpoint.name,
                 status.as_u16()
             )),
         })
@@ -94,7 +118,7 @@ impl HttpUpstream {
 
     /// An `initialize` answered with a JSON-RPC error: a 2026-only server's, if
     /// `server/discover` says so.
-    pub(super) async fn initialize_failed(
+    pub async fn initialize_failed(
         &self,
         headers: &HeaderMap,
         caps: ClientCaps,
@@ -116,11 +140,7 @@ impl HttpUpstream {
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::request(id, method, Some(&with_meta(None, caps)));
-        let version = HeaderValue::from_static(MODERN_VERSION);
-        let Ok(resp) = self
-            .send(&request_headers, None, Some(&version), body)
-            .await
-        else {
+        let Ok(resp) = self.post(&request_headers, body).await else {
             return false;
         };
         let listed = match self.read_reply(headers, 0, resp, id, None).await {
@@ -132,36 +152,35 @@ impl HttpUpstream {
             _ => false,
         };
         if listed {
-            tracing::info!(server = %self.name, "upstream speaks only MCP {MODERN_VERSION}; requests go statelessly");
-            self.modern.store(true, Ordering::Release);
+            tracing::info!(server = %self.endpoint.name, "upstream speaks only MCP {MODERN_VERSION}; requests go statelessly");
+            self.found.store(true, Ordering::Release);
         }
         listed
     }
 
     /// One request to a 2026-only server; cancelled by dropping the POST (closing the
     /// response stream).
-    pub(super) async fn modern_request(
+    pub async fn request(
         &self,
         method: &str,
         params: Option<&Value>,
         call: &CallContext<'_>,
+        headers: &HeaderMap,
+        key: u64,
     ) -> UpstreamResult {
         match method {
             // Gone in 2026-07-28: nothing to ask a server that has no sessions.
             "ping" | "logging/setLevel" => return empty_result(),
             "resources/subscribe" | "resources/unsubscribe" => {
-                return Err(UpstreamError::Rpc(RpcError::new(
-                    METHOD_NOT_FOUND,
-                    format!(
-                        "server `{}` speaks MCP {MODERN_VERSION}, which has no `{method}`",
-                        self.name
-                    ),
-                )))
+                return Err(UpstreamError::Rpc(RpcError::method_not_found(format!(
+                    "server `{}` speaks MCP {MODERN_VERSION}, which has no `{method}`",
+                    self.endpoint.name
+                ))))
             }
             _ => {}
         }
         let outcome = tokio::select! {
-            r = self.modern_rounds(method, params, call) => r,
+            r = self.rounds(method, params, call, headers, key) => r,
             _ = cancelled(call.exchange) => return Err(UpstreamError::Cancelled),
         };
         if let Err(e) = &outcome {
@@ -170,33 +189,30 @@ impl HttpUpstream {
                 UpstreamError::Unavailable(_) | UpstreamError::Protocol(_) => true,
                 UpstreamError::Timeout(_) | UpstreamError::Cancelled => false,
             };
-            if forget && self.modern.swap(false, Ordering::AcqRel) {
-                tracing::info!(server = %self.name, "upstream failed a {MODERN_VERSION} request; its revision will be detected again");
+            if forget && self.found.swap(false, Ordering::AcqRel) {
+                tracing::info!(server = %self.endpoint.name, "upstream failed a {MODERN_VERSION} request; its revision will be detected again");
             }
         }
         outcome
     }
 
     /// Sends the request, answering `input_required` results, until it completes.
-    async fn modern_rounds(
+    async fn rounds(
         &self,
         method: &str,
         params: Option<&Value>,
         call: &CallContext<'_>,
+        headers: &HeaderMap,
+        key: u64,
     ) -> UpstreamResult {
-        let headers = call.outbound(&self.headers);
-        let key = session_key(&headers, call.caps);
-        let request_headers = modern_headers(&headers, method, params)?;
-        let version = HeaderValue::from_static(MODERN_VERSION);
+        let request_headers = modern_headers(headers, method, params)?;
         let mut params = with_meta(params, call.caps);
         for _round in 0..=MAX_INPUT_ROUNDS {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = jsonrpc::request(id, method, Some(&params));
-            let resp = self
-                .send(&request_headers, None, Some(&version), body)
-                .await?;
+            let resp = self.post(&request_headers, body).await?;
             let raw = match self
-                .read_reply(&headers, key, resp, id, call.exchange)
+                .read_reply(headers, key, resp, id, call.exchange)
                 .await?
             {
                 Reply::Result(r) => r?,
@@ -207,13 +223,13 @@ impl HttpUpstream {
             let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(raw.get()) else {
                 return Err(UpstreamError::Protocol(format!(
                     "server `{}` sent a result that is not a JSON object",
-                    self.name
+                    self.endpoint.name
                 )));
             };
             if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
                 return complete(result);
             }
-            let answers = self.gather_input(&result, call).await?;
+            let answers = self.gather_input(&result, call, key).await?;
             if let Some(p) = params.as_object_mut() {
                 p.insert("inputResponses".into(), Value::Object(answers));
                 match result.remove("requestState") {
@@ -224,7 +240,7 @@ impl HttpUpstream {
         }
         Err(UpstreamError::Protocol(format!(
             "server `{}` asked for client input more than {MAX_INPUT_ROUNDS} times",
-            self.name
+            self.endpoint.name
         )))
     }
 
@@ -235,13 +251,13 @@ impl HttpUpstream {
         &self,
         result: &Map<String, Value>,
         call: &CallContext<'_>,
+        session: u64,
     ) -> Result<Map<String, Value>, UpstreamError> {
         let Some(Value::Object(requests)) = result.get("inputRequests") else {
             return Err(UpstreamError::Protocol(
                 "input_required without `inputRequests`".into(),
             ));
         };
-        let session = session_key(&call.outbound(&self.headers), call.caps);
         let mut answers = Map::new();
         for (n, (key, request)) in requests.iter().enumerate() {
             let Some(method) = request.get("method").and_then(Value::as_str) else {
@@ -268,6 +284,59 @@ impl HttpUpstream {
             answers.insert(key.clone(), answer);
         }
         Ok(answers)
+    }
+
+    /// POSTs one stateless request.
+    async fn post(
+        &self,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Incoming>, UpstreamError> {
+        let version = HeaderValue::from_static(MODERN_VERSION);
+        let session = SessionHeaders {
+            id: None,
+            version: Some(&version),
+        };
+        self.endpoint.post(headers, session, body).await
+    }
+
+    /// Reads the reply to `id`; server→client requests before it are relayed to the
+    /// client and answered on a POST of their own, other messages go to the relay.
+    async fn read_reply(
+        &self,
+        headers: &HeaderMap,
+        key: u64,
+        resp: http::Response<Incoming>,
+        id: u64,
+        exchange: Option<&Arc<Exchange>>,
+    ) -> Result<Reply, UpstreamError> {
+        wire::read_reply(&self.endpoint.name, resp, id, false, |msg| {
+            if msg.is_request() {
+                self.answer(key, headers, msg, exchange.cloned());
+            } else {
+                self.link.notification(key, &msg, exchange);
+            }
+        })
+        .await
+    }
+
+    /// Answers a server→client request (once its client did) on a new POST, in the
+    /// background.
+    fn answer(&self, key: u64, headers: &HeaderMap, msg: Message, exchange: Option<Arc<Exchange>>) {
+        let (link, endpoint, headers) = (
+            Arc::clone(&self.link),
+            self.endpoint.clone(),
+            headers.clone(),
+        );
+        tokio::spawn(async move {
+            let reply = link.server_request(key, &msg, exchange.as_ref()).await;
+            endpoint.detached(wire::post(
+                &endpoint.url,
+                &headers,
+                SessionHeaders::default(),
+                reply,
+            ));
+        });
     }
 }
 
