@@ -115,7 +115,7 @@ pub struct AppState {
     /// Decisions already used (single use).
     pub replay: crate::replay::ReplayGuard,
     /// Filter VMs syncing with this sidecar and what they hold.
-    pub sync: crate::sync::SyncBook,
+    pub sync: crate::sync::book::SyncBook,
 }
 
 impl AppState {
@@ -133,7 +133,7 @@ impl AppState {
             session_life: Default::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             replay: crate::replay::ReplayGuard::default(),
-            sync: crate::sync::SyncBook::default(),
+            sync: crate::sync::book::SyncBook::default(),
         }
     }
 

@@ -1,9 +1,8 @@
 //! A filter VM's policy sync, the sidecar's end (the contract is `meshgate_policy::sync`;
 //! the filter's end is `filter/src/root.rs`); `book.rs` keeps which VMs sync what.
 
-mod book;
+pub mod book;
 
-pub use book::SyncBook;
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
