@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 // binary crate; its modules are not moved for the fuzzer). session.rs reaches them as
 // `super::SUPPORTED_VERSIONS`, `crate::relay::ClientCaps` and `crate::upstream::carried`.
 
-/// As in sidecar/src/mcp/mod.rs (only the count matters to the decoder).
+/// As in sidecar/src/versions.rs (only the count matters to the decoder).
 pub const SUPPORTED_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
 #[path = "../../sidecar/src/upstream/carried.rs"]
 #[allow(dead_code)]
@@ -21,7 +21,7 @@ mod relay;
 mod upstream {
     pub(crate) use crate::carried;
 }
-#[path = "../../sidecar/src/mcp/session.rs"]
+#[path = "../../sidecar/src/sessions/id.rs"]
 #[allow(dead_code)]
 mod session;
 

@@ -5,7 +5,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::jsonrpc::RpcError;
-use crate::mcp::versions::all_versions;
+use crate::versions::all_versions;
 use meshgate_policy::{ConfigError, SignatureError};
 
 #[derive(Debug, thiserror::Error)]

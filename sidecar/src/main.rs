@@ -13,13 +13,16 @@ mod naming;
 mod relay;
 mod replay;
 mod server;
+mod sessions;
 mod sse;
 mod state;
 mod stored;
 mod sync;
+mod sync_book;
 mod tls;
 mod upstream;
 mod verify;
+mod versions;
 
 /// jemalloc instead of glibc malloc: memory freed when thousands of event streams close
 /// goes back to the OS (background purging, dirty pages kept ~1 s, no lazy MADV_FREE)
@@ -244,7 +247,7 @@ async fn run(mut args: Args) -> Result<(), String> {
             loop {
                 tick.tick().await;
                 state.refresh_from_store().await;
-                mcp::session_life::poll(&state).await;
+                mcp::revocation_poll::poll(&state).await;
             }
         });
     }

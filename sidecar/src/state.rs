@@ -16,7 +16,7 @@ use meshgate_policy::{load_config, ConfigError, GatewayConfig, PolicySnapshot};
 use meshgate_store::Store;
 
 use crate::guard::HostPolicy;
-use crate::mcp::session::SessionKeys;
+use crate::sessions::id::SessionKeys;
 use crate::stored::compile;
 use crate::upstream::{HttpClient, Upstream};
 
@@ -105,17 +105,17 @@ pub struct AppState {
     pub host: Arc<HostPolicy>,
     pub store: Store,
     /// Streams of clients on the legacy HTTP+SSE transport.
-    pub legacy: Arc<crate::mcp::legacy_streams::LegacySessions>,
+    pub legacy: Arc<crate::sessions::legacy_streams::LegacySessions>,
     /// Relays server→client traffic to the client sessions it belongs to.
     pub hub: Arc<crate::relay::Hub>,
     /// Client sessions' idle time and revocations.
-    pub session_life: crate::mcp::session_life::SessionLife,
+    pub session_life: crate::sessions::life::SessionLife,
     /// Serializes rebuilds so two syncs at once start upstreams once.
     reload_lock: tokio::sync::Mutex<()>,
     /// Decisions already used (single use).
     pub replay: crate::replay::ReplayGuard,
     /// Filter VMs syncing with this sidecar and what they hold.
-    pub sync: crate::sync::book::SyncBook,
+    pub sync: crate::sync_book::SyncBook,
 }
 
 impl AppState {
@@ -133,7 +133,7 @@ impl AppState {
             session_life: Default::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             replay: crate::replay::ReplayGuard::default(),
-            sync: crate::sync::book::SyncBook::default(),
+            sync: crate::sync_book::SyncBook::default(),
         }
     }
 

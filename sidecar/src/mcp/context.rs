@@ -9,9 +9,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::session::ClientSession;
 use crate::jsonrpc::{self, RpcError};
 use crate::relay::{ClientCaps, Exchange};
+use crate::sessions::id::ClientSession;
 use crate::state::{AppState, Runtime};
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 use crate::verify::Principal;

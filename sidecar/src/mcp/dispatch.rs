@@ -5,12 +5,12 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::context::{Answer, Ctx, Handled};
-use super::session::SessionInfo;
 use super::{
     completion, logging, prompts, resources, supported_version, tools, SUPPORTED_VERSIONS,
 };
 use crate::jsonrpc::RpcError;
 use crate::relay::ClientCaps;
+use crate::sessions::id::SessionInfo;
 use crate::verify::now_ms;
 
 pub async fn request(ctx: &Ctx<'_>, method: &str, params: Option<Value>) -> Handled {
@@ -174,7 +174,7 @@ async fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Handled {
     let session = ctx.state.sessions.mint(&SessionInfo {
         protocol_version: version,
         issued_at: now_ms(),
-        principal: super::session::principal_tag(&ctx.principal.name),
+        principal: crate::sessions::id::principal_tag(&ctx.principal.name),
         caps,
         upstreams: opened.into_iter().flatten().collect(),
     });

@@ -11,14 +11,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::context::{frame, Answer, Ctx};
 use super::dispatch;
-use super::session::ClientSession;
-use super::session_life::Lifetimes;
 use super::{stateless, supported_version, DEFAULT_VERSION};
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Frame, Id, RpcError};
 use crate::limited_body::{self, BodyError};
 use crate::relay::{Exchange, StreamLimits};
+use crate::sessions::id::ClientSession;
+use crate::sessions::life::Lifetimes;
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;

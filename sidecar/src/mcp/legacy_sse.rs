@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use super::context::{frame, Ctx};
 use super::dispatch;
-use super::legacy_streams::LegacyStream;
-use super::session::{ClientSession, SessionInfo};
 use super::DEFAULT_VERSION;
 use crate::body::{self, Body};
 use crate::error::HttpError;
 use crate::jsonrpc::{self, Frame, RpcError};
 use crate::relay::{ClientCaps, Exchange, StreamLimits};
+use crate::sessions::id::{ClientSession, SessionInfo};
+use crate::sessions::legacy_streams::LegacyStream;
 use crate::sse::encode_message;
 use crate::state::AppState;
 use crate::verify::Principal;
@@ -138,7 +138,7 @@ pub async fn post_message(
         info: SessionInfo {
             protocol_version: DEFAULT_VERSION,
             issued_at: 0,
-            principal: super::session::principal_tag(&principal.name),
+            principal: crate::sessions::id::principal_tag(&principal.name),
             caps,
             upstreams: Vec::new(),
         },

@@ -7,15 +7,11 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod fanout;
 pub mod legacy_sse;
-pub mod legacy_streams;
 pub mod logging;
 pub mod prompts;
 pub mod resources;
 pub mod revocation_poll;
-pub mod session;
-pub mod session_life;
 pub mod stateless;
 pub mod tools;
-pub mod versions;
 
-pub use versions::{supported_version, DEFAULT_VERSION, SUPPORTED_VERSIONS};
+pub use crate::versions::{supported_version, DEFAULT_VERSION, SUPPORTED_VERSIONS};

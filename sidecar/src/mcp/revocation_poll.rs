@@ -1,7 +1,7 @@
 //! Session revocations recorded by other replicas, read on the sidecar's store poll
 //! (`session_life.rs` keeps them; this applies them to the open streams).
 
-use super::session::revocation_key;
+use crate::sessions::id::revocation_key;
 use crate::state::AppState;
 
 /// One poll of the store (with the sidecar's 250 ms store poll): revocations recorded

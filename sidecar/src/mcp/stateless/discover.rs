@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::mcp::versions::all_versions;
+use crate::versions::all_versions;
 
 /// How long a client may cache `server/discover`.
 const DISCOVER_TTL_MS: u64 = 60_000;

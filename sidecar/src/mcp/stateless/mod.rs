@@ -55,7 +55,7 @@ use mrtr::Pending;
 use resume::resume_parked;
 use stamp::{finish, frame, stamp};
 
-pub use super::versions::STATELESS as VERSION;
+pub use crate::versions::STATELESS as VERSION;
 
 /// The methods of 2026-07-28 the gateway serves; any other is a 404.
 const SERVED: &[&str] = &[

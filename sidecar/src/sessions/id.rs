@@ -2,7 +2,7 @@
 //! derived from the shared secret), so any replica with the same secret can read one,
 //! and a tampered or foreign id simply fails to open. An id names the principal that
 //! opened it (a tag of its name) and opens only for that principal; it carries its issue
-//! time, so its lifetime is checked without state (`session_life.rs` does idle time and
+//! time, so its lifetime is checked without state (`life.rs` does idle time and
 //! revocation).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -9,8 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-pub use super::revocation_poll::poll;
-use super::session::{revocation_key, SessionInfo};
+use super::id::{revocation_key, SessionInfo};
 use crate::verify::now_ms;
 
 /// Sessions whose last use a replica remembers at most; beyond, expired entries go

@@ -1,8 +1,5 @@
 //! A filter VM's policy sync, the sidecar's end (the contract is `meshgate_policy::sync`;
-//! the filter's end is `filter/src/root.rs`); `book.rs` keeps which VMs sync what.
-
-pub mod book;
-
+//! the filter's end is `filter/src/root.rs`); `sync_book.rs` keeps which VMs sync what.
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
