@@ -23,7 +23,7 @@ use meshgate_policy::config::ServerConfig;
 
 use self::listen::{Listened, Listener};
 use self::stateless::Stateless;
-use self::wire::{Endpoint, Reply, SessionHeaders};
+use self::wire::{Endpoint, SessionHeaders, UpstreamReply};
 use crate::jsonrpc::{self, Message};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
@@ -162,8 +162,8 @@ impl HttpUpstream {
                 }
             };
             match reply {
-                Reply::Result(r) => return r,
-                Reply::SessionLost => {
+                UpstreamReply::Result(r) => return r,
+                UpstreamReply::SessionLost => {
                     tracing::info!(server = %self.endpoint.name, "upstream session expired; re-initializing");
                     self.forget(&session);
                     self.drop_session(key, session.generation);
@@ -312,11 +312,11 @@ impl HttpUpstream {
             .await?;
         let session_id = wire::session_id(&resp);
         let result = match self.read_reply(headers, key, resp, id, false, None).await? {
-            Reply::Result(Err(UpstreamError::Rpc(e))) => {
+            UpstreamReply::Result(Err(UpstreamError::Rpc(e))) => {
                 return Err(self.stateless.initialize_failed(headers, caps, e).await)
             }
-            Reply::Result(r) => r?,
-            Reply::SessionLost => {
+            UpstreamReply::Result(r) => r?,
+            UpstreamReply::SessionLost => {
                 return Err(UpstreamError::Unavailable(
                     "initialize was refused (404)".into(),
                 ))
@@ -357,7 +357,7 @@ impl HttpUpstream {
         id: u64,
         body: Vec<u8>,
         exchange: Option<&Arc<Exchange>>,
-    ) -> Result<Reply, UpstreamError> {
+    ) -> Result<UpstreamReply, UpstreamError> {
         let resp = self.endpoint.post(headers, session.headers(), body).await?;
         let in_session = session.id.is_some();
         self.read_reply(headers, key, resp, id, in_session, exchange)
@@ -373,7 +373,7 @@ impl HttpUpstream {
         id: u64,
         in_session: bool,
         exchange: Option<&Arc<Exchange>>,
-    ) -> Result<Reply, UpstreamError> {
+    ) -> Result<UpstreamReply, UpstreamError> {
         wire::read_reply(&self.endpoint.name, resp, id, in_session, |msg| {
             self.relay(key, headers, msg, exchange)
         })

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::wire::{self, Endpoint, Reply, SessionHeaders};
+use super::wire::{self, Endpoint, SessionHeaders, UpstreamReply};
 use crate::jsonrpc::{self, Message, RpcError, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
 use crate::relay::exchange::cancelled;
 use crate::relay::link::ServerLink;
@@ -144,7 +144,7 @@ impl Stateless {
             return false;
         };
         let listed = match self.read_reply(headers, 0, resp, id, None).await {
-            Ok(Reply::Result(Ok(raw))) => serde_json::from_str::<Value>(raw.get())
+            Ok(UpstreamReply::Result(Ok(raw))) => serde_json::from_str::<Value>(raw.get())
                 .ok()
                 .and_then(|v| v.get("supportedVersions").cloned())
                 .and_then(|v| v.as_array().cloned())
@@ -215,8 +215,8 @@ impl Stateless {
                 .read_reply(headers, key, resp, id, call.exchange)
                 .await?
             {
-                Reply::Result(r) => r?,
-                Reply::SessionLost => {
+                UpstreamReply::Result(r) => r?,
+                UpstreamReply::SessionLost => {
                     return Err(UpstreamError::Protocol("unexpected session loss".into()))
                 }
             };
@@ -309,7 +309,7 @@ impl Stateless {
         resp: http::Response<Incoming>,
         id: u64,
         exchange: Option<&Arc<Exchange>>,
-    ) -> Result<Reply, UpstreamError> {
+    ) -> Result<UpstreamReply, UpstreamError> {
         wire::read_reply(&self.endpoint.name, resp, id, false, |msg| {
             if msg.is_request() {
                 self.answer(key, headers, msg, exchange.cloned());

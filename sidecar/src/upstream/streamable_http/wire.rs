@@ -28,7 +28,7 @@ pub(super) struct SessionHeaders<'a> {
 }
 
 /// The outcome of one POST.
-pub(super) enum Reply {
+pub(super) enum UpstreamReply {
     Result(UpstreamResult),
     /// 404 to a request in a session: the server forgot the session.
     SessionLost,
@@ -164,14 +164,14 @@ pub(super) async fn read_reply<B>(
     id: u64,
     in_session: bool,
     on_message: impl FnMut(Message),
-) -> Result<Reply, UpstreamError>
+) -> Result<UpstreamReply, UpstreamError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Display,
 {
     let status = resp.status();
     if status == StatusCode::NOT_FOUND && in_session {
-        return Ok(Reply::SessionLost);
+        return Ok(UpstreamReply::SessionLost);
     }
     let is_sse = resp
         .headers()
@@ -179,7 +179,7 @@ where
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if is_sse && status.is_success() {
-        return Ok(Reply::Result(
+        return Ok(UpstreamReply::Result(
             read_events(server, resp.into_body(), id, on_message).await,
         ));
     }
@@ -191,7 +191,7 @@ where
             UpstreamError::Unavailable(format!("server `{server}` broke off its reply: {e}"))
         })?
         .to_bytes();
-    json_reply(server, status, &body, id).map(Reply::Result)
+    json_reply(server, status, &body, id).map(UpstreamReply::Result)
 }
 
 /// A reply that is not an event stream: the response to `id`, else an error by status.
@@ -291,7 +291,7 @@ mod tests {
     async fn read(
         resp: Response<Full<Bytes>>,
         in_session: bool,
-    ) -> (Result<Reply, UpstreamError>, Vec<String>) {
+    ) -> (Result<UpstreamReply, UpstreamError>, Vec<String>) {
         let mut seen = Vec::new();
         let reply = read_reply("s", resp, 7, in_session, |m| {
             seen.push(m.method.unwrap_or_else(|| "(response)".into()))
@@ -300,10 +300,10 @@ mod tests {
         (reply, seen)
     }
 
-    fn result(reply: Result<Reply, UpstreamError>) -> Result<String, UpstreamError> {
+    fn result(reply: Result<UpstreamReply, UpstreamError>) -> Result<String, UpstreamError> {
         match reply? {
-            Reply::Result(r) => r.map(|raw| raw.get().to_string()),
-            Reply::SessionLost => panic!("session lost"),
+            UpstreamReply::Result(r) => r.map(|raw| raw.get().to_string()),
+            UpstreamReply::SessionLost => panic!("session lost"),
         }
     }
 
@@ -345,7 +345,7 @@ mod tests {
     #[tokio::test]
     async fn status_decides_the_error_kind_without_a_response() {
         let (r, _) = read(response(404, "text/plain", "gone"), true).await;
-        assert!(matches!(r, Ok(Reply::SessionLost)));
+        assert!(matches!(r, Ok(UpstreamReply::SessionLost)));
         let (r, _) = read(response(404, "text/plain", "gone"), false).await;
         assert!(
             matches!(r, Err(UpstreamError::Unavailable(m)) if m == "server `s` answered HTTP 404")
