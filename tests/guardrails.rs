@@ -65,9 +65,14 @@ fn guardrails_yaml() -> String {
 }
 
 async fn start() -> (Gateway, Proc, String) {
+    start_on(Database::Sqlite).await
+}
+
+async fn start_on(database: Database) -> (Gateway, Proc, String) {
     let (upstream, addr) = demo_http("up", &[]).await;
     let gw = Gateway::start_with(GatewayOptions {
         meshgate_yaml: guardrails_yaml(),
+        database,
         ..GatewayOptions::new(format!(
             "  up:\n    url: http://{addr}/mcp\n    transport: http\n"
         ))
@@ -205,9 +210,19 @@ async fn every_builtin_entity_is_blocked_and_masked_in_nested_arguments() {
     );
 }
 
+/// Key and team guardrails live in the database: the selection runs on both.
 #[tokio::test]
-async fn keys_teams_requests_and_default_on_select_the_guardrails() {
-    let (gw, _up, addr) = start().await;
+async fn keys_teams_requests_and_default_on_select_the_guardrails_sqlite() {
+    keys_teams_requests_and_default_on_select_the_guardrails(Database::Sqlite).await
+}
+
+#[tokio::test]
+async fn keys_teams_requests_and_default_on_select_the_guardrails_postgres() {
+    keys_teams_requests_and_default_on_select_the_guardrails(Database::Postgres).await
+}
+
+async fn keys_teams_requests_and_default_on_select_the_guardrails(db: Database) {
+    let (gw, _up, addr) = start_on(db).await;
     let aws = sample("AWS_ACCESS_KEY");
 
     // Names the configuration does not have are refused by name.
