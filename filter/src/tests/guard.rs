@@ -297,3 +297,31 @@ fn the_rest_call_is_refused_with_litellms_400() {
         Some(meshgate_policy::signing::body_digest(&sent))
     );
 }
+
+#[test]
+fn a_2026_request_is_decided_at_header_time_then_its_body_checked() {
+    let mut headers = post("/mcp", "Bearer sk-master");
+    headers.push(("mcp-protocol-version", "2026-07-28"));
+    headers.push(("mcp-method", "tools/call"));
+    headers.push(("mcp-name", "a-echo"));
+    let (s, last) = send(&headers, &call("5", json!({"c": CARD})));
+    assert_eq!(last, Action::Pause);
+    let (status, body) = reply(&s);
+    assert_eq!(status, 200);
+    assert!(body.contains("CREDIT_CARD by Guardrail: cards"), "{body}");
+    // A tool on a server the request may not reach is still refused at header time,
+    // before any body is read.
+    let mut headers = post("/mcp", "Bearer sk-master");
+    headers.push(("x-mcp-servers", "b"));
+    headers.push(("mcp-protocol-version", "2026-07-28"));
+    headers.push(("mcp-method", "tools/call"));
+    headers.push(("mcp-name", "a-echo"));
+    let mut s = stream(&headers, 1 << 20);
+    assert_eq!(
+        s.on_http_request_headers(headers.len(), false),
+        Action::Pause
+    );
+    let (status, body) = reply(&s);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("\"jsonrpc\""), "{body}");
+}
