@@ -12,11 +12,9 @@ use meshgate_policy::signing::DECISION_HEADER;
 use meshgate_policy::{decide, Decision, Principal, Rejection};
 
 use crate::guard::{header_names, GUARDRAILS_HEADER};
-use crate::host::header;
-use crate::host::Host;
+use crate::host::{header, Host};
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
-use crate::root::Shared as SharedState;
 use crate::seal::{self, GuardPlan, PendingSeal};
 
 pub struct FilterStream<H: Host> {
@@ -138,7 +136,7 @@ impl<H: Host> HttpContext for FilterStream<H> {
 /// The guardrail check a request needs: an MCP `POST` (or `/mcp-rest/tools/call`)
 /// while the snapshot has built-in pre_mcp_call guardrails.
 fn guard_plan(
-    shared: &SharedState,
+    shared: &Shared,
     method: &str,
     path: &str,
     forward: &meshgate_policy::Forward,
