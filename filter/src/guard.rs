@@ -75,7 +75,7 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
         return check_rest(req, body, events);
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(mut batch)) => check_batch(req, &mut batch, events),
+        Ok(Value::Array(batch)) => check_batch(req, batch, events),
         Ok(Value::Object(mut message)) => match check_message(req, &mut message, events) {
             Step::Pass => Outcome::Pass,
             Step::Masked => Outcome::Rewrite(Value::Object(message).to_string().into_bytes()),
@@ -95,7 +95,7 @@ enum Step {
     Blocked(Value),
 }
 
-fn check_batch(req: &Request<'_>, batch: &mut [Value], events: &mut Vec<Event>) -> Outcome {
+fn check_batch(req: &Request<'_>, mut batch: Vec<Value>, events: &mut Vec<Event>) -> Outcome {
     let mut steps = Vec::with_capacity(batch.len());
     for element in batch.iter_mut() {
         steps.push(match element.as_object_mut() {
@@ -125,7 +125,7 @@ fn check_batch(req: &Request<'_>, batch: &mut [Value], events: &mut Vec<Event>) 
         };
     }
     if steps.iter().any(|s| matches!(s, Step::Masked)) {
-        return Outcome::Rewrite(Value::Array(batch.to_vec()).to_string().into_bytes());
+        return Outcome::Rewrite(Value::Array(batch).to_string().into_bytes());
     }
     Outcome::Pass
 }
