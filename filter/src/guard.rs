@@ -151,9 +151,8 @@ fn check_message(
     };
     let arguments = params
         .and_then(|p| p.get("arguments"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    match verdict(req, &requested, &arguments, &server, events) {
+        .unwrap_or(&Value::Null);
+    match verdict(req, &requested, arguments, &server, events) {
         Checked::Pass => Step::Pass,
         Checked::Refused(text) => Step::Blocked(mcp_error_result(&text)),
         Checked::Masked(value) => {
@@ -174,8 +173,8 @@ fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcom
         .and_then(Value::as_str)
         .unwrap_or("-")
         .to_string();
-    let arguments = call.get("arguments").cloned().unwrap_or(Value::Null);
-    match verdict(req, &[], &arguments, &server, events) {
+    let arguments = call.get("arguments").unwrap_or(&Value::Null);
+    match verdict(req, &[], arguments, &server, events) {
         Checked::Pass => Outcome::Pass,
         Checked::Refused(text) => Outcome::Reply {
             status: 400,

@@ -1,8 +1,8 @@
 //! `make bench`: `tools/call` with ~10 KB of arguments through Envoy + meshgate, with no
-//! guardrail against every built-in detector on (a `default_on` pre_mcp_call guardrail,
-//! all entities MASK; the arguments hold nothing to mask, so every call completes and
-//! the upstream answers the same), in the same run: two gateways to the same upstream,
-//! measured in alternation. Writes the `bench:guarded-call` section of
+//! guardrail, with the body held and parsed but no guardrail selected, and with every
+//! built-in detector on (a `default_on` pre_mcp_call guardrail, all entities MASK; the
+//! arguments hold nothing to mask, so every call completes and the upstream answers the
+//! same), in the same run: three gateways to the same upstream, measured in alternation. Writes the `bench:guarded-call` section of
 //! docs/benchmarks.md.
 // The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
 // panic is a failed run, so the lints the workspace denies in product code are allowed.
@@ -18,6 +18,9 @@ const CLIENTS: usize = 16;
 const ROUNDS: usize = 2;
 const ARGUMENT_BYTES: usize = 10 * 1024;
 
+/// The same guardrail, not `default_on`: the filter holds, reads and parses each body,
+/// selects nothing and scans nothing — what the detectors add is the difference.
+const HELD_ONLY: &str = "guardrails:\n  - guardrail_name: all-detectors\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call}\n";
 const ALL_DETECTORS: &str = "guardrails:\n  - guardrail_name: all-detectors\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true}\n";
 
 /// ~10 KB of arguments without personal data: prose, ids, paths, timestamps, numbers.
@@ -83,6 +86,7 @@ async fn target(label: &'static str, gw: &Gateway, body: &Bytes) -> Target {
 async fn main() {
     let (_upstream, addr) = demo_http("bench_guarded", &[]).await;
     let plain = gateway(&addr, "").await;
+    let held = gateway(&addr, HELD_ONLY).await;
     let guarded = gateway(&addr, ALL_DETECTORS).await;
     let args = arguments();
     let body = Bytes::from(
@@ -91,6 +95,7 @@ async fn main() {
     );
     let targets = [
         target("no guardrail", &plain, &body).await,
+        target("body held and parsed, no guardrail selected", &held, &body).await,
         target("every built-in detector (pre_mcp_call)", &guarded, &body).await,
     ];
     for t in &targets {
@@ -110,16 +115,18 @@ async fn main() {
 
 fn render(rows: &[Row], body_bytes: usize) -> String {
     let mut out = format!(
-        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the two gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by load generator, both Envoys, both sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | guarded / unguarded |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by load generator, both Envoys, both sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs no guardrail |\n|---|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
         WARMUP.as_millis()
     );
-    for (i, pair) in rows.chunks(2).enumerate() {
-        let ratio = match pair {
-            [a, b] => format!("{:.2}×", b.rps / a.rps.max(1.0)),
-            _ => String::new(),
-        };
-        for (j, r) in pair.iter().enumerate() {
+    for (i, round) in rows.chunks(3).enumerate() {
+        let base = round.first().map_or(1.0, |r| r.rps.max(1.0));
+        for (j, r) in round.iter().enumerate() {
+            let ratio = if j == 0 {
+                String::new()
+            } else {
+                format!("{:.2}×", r.rps / base)
+            };
             out.push_str(&format!(
                 "| {} | {} | {:.0} | {} | {} | {} | {} |\n",
                 r.label,
@@ -128,7 +135,7 @@ fn render(rows: &[Row], body_bytes: usize) -> String {
                 r.p50_us,
                 r.p99_us,
                 r.errors,
-                if j == 1 { ratio.as_str() } else { "" }
+                ratio
             ));
         }
     }
