@@ -115,7 +115,7 @@ async fn main() {
 
 fn render(rows: &[Row], body_bytes: usize) -> String {
     let mut out = format!(
-        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by load generator, both Envoys, both sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs no guardrail |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs no guardrail |\n|---|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
         WARMUP.as_millis()
     );
