@@ -71,6 +71,12 @@ pub fn header_names(value: Option<&str>) -> Vec<String> {
 
 /// Checks a request body. A body that is not JSON passes (the sidecar refuses it).
 pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcome {
+    if !may_select(req) && !contains(body, b"guardrails") {
+        // Nothing can apply: no default_on guardrail acts before calls, the key, its
+        // team and the header name none, and the body cannot name any in `_meta`.
+        // (A client escaping its own `_meta` key only declines what it may add.)
+        return Outcome::Pass;
+    }
     if req.rest {
         return check_rest(req, body, events);
     }
@@ -86,6 +92,20 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
         },
         _ => Outcome::Pass,
     }
+}
+
+/// Whether anything but the body's own `_meta` could select a guardrail for a call.
+fn may_select(req: &Request<'_>) -> bool {
+    !req.attached.is_empty()
+        || !req.header_names.is_empty()
+        || req
+            .set
+            .iter()
+            .any(|g| g.spec.default_on && g.is_builtin() && g.spec.acts_in(Phase::Pre))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 enum Step {

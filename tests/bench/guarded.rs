@@ -1,9 +1,9 @@
 //! `make bench`: `tools/call` with ~10 KB of arguments through Envoy + meshgate, with no
-//! guardrail, with the body held and parsed but no guardrail selected, and with every
+//! guardrail, with the body held but no guardrail selectable, and with every
 //! built-in detector on (a `default_on` pre_mcp_call guardrail, all entities MASK; the
 //! arguments hold nothing to mask, so every call completes and the upstream answers the
-//! same), in the same run: three gateways to the same upstream, measured in alternation. Writes the `bench:guarded-call` section of
-//! docs/benchmarks.md.
+//! same), in the same run: three gateways to the same upstream, measured in
+//! alternation. Writes the `bench:guarded-call` section of docs/benchmarks.md.
 // The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
 // panic is a failed run, so the lints the workspace denies in product code are allowed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,8 +18,9 @@ const CLIENTS: usize = 16;
 const ROUNDS: usize = 2;
 const ARGUMENT_BYTES: usize = 10 * 1024;
 
-/// The same guardrail, not `default_on`: the filter holds, reads and parses each body,
-/// selects nothing and scans nothing — what the detectors add is the difference.
+/// The same guardrail, not `default_on`: the filter holds and reads each body; nothing
+/// can select a guardrail (no default_on, key, header or `guardrails` in the body), so
+/// it is not parsed — the cost of holding alone.
 const HELD_ONLY: &str = "guardrails:\n  - guardrail_name: all-detectors\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call}\n";
 const ALL_DETECTORS: &str = "guardrails:\n  - guardrail_name: all-detectors\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true}\n";
 
@@ -95,7 +96,12 @@ async fn main() {
     );
     let targets = [
         target("no guardrail", &plain, &body).await,
-        target("body held and parsed, no guardrail selected", &held, &body).await,
+        target(
+            "body held, no guardrail selectable (not parsed)",
+            &held,
+            &body,
+        )
+        .await,
         target("every built-in detector (pre_mcp_call)", &guarded, &body).await,
     ];
     for t in &targets {

@@ -325,3 +325,40 @@ fn a_2026_request_is_decided_at_header_time_then_its_body_checked() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("\"jsonrpc\""), "{body}");
 }
+
+#[test]
+fn without_a_possible_selection_the_body_is_not_parsed_but_meta_and_keys_still_count() {
+    use crate::guard::{check_body, Outcome, Request};
+    use meshgate_policy::guardrails::GuardrailSet;
+    let text = format!(
+        "{}guardrails:\n  - guardrail_name: opt-in\n    litellm_params: {{guardrail: meshgate, mode: pre_mcp_call, pii_entities_config: {{CREDIT_CARD: BLOCK}}}}\n",
+        document(SERVERS)
+    );
+    let snapshot = PolicySnapshot::compile(&load_config(&text, None).unwrap());
+    let set = GuardrailSet::compile(&snapshot.guardrails).unwrap();
+    let check = |attached: &[String], body: &str| {
+        let req = Request {
+            snapshot: &snapshot,
+            set: &set,
+            attached,
+            header_names: &[],
+            rest: false,
+        };
+        check_body(&req, body.as_bytes(), &mut Vec::new())
+    };
+    let plain = call("1", json!({"c": CARD}));
+    assert_eq!(check(&[], &plain), Outcome::Pass, "nothing selected");
+    let meta = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"a-echo","arguments":{{"c":"{CARD}"}},"_meta":{{"guardrails":["opt-in"]}}}}}}"#
+    );
+    assert!(matches!(check(&[], &meta), Outcome::Reply { .. }));
+    assert!(matches!(
+        check(&["opt-in".into()], &plain),
+        Outcome::Reply { .. }
+    ));
+    // A key naming a guardrail that no longer exists is refused, never skipped.
+    let Outcome::Reply { body, .. } = check(&["gone".into()], &call("1", json!({}))) else {
+        panic!("not refused");
+    };
+    assert!(body.contains("unknown guardrail(s): gone"), "{body}");
+}
