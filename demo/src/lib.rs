@@ -64,6 +64,8 @@ impl Demo {
         json!({"tools": [
             {"name": "echo", "description": "Returns the text it is given.",
              "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+            {"name": "echo_args", "description": "Returns the arguments it received, as JSON text (what reached the upstream).",
+             "inputSchema": {"type": "object"}},
             {"name": "add", "description": "Adds two numbers.",
              "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]},
              "outputSchema": {"type": "object", "properties": {"sum": {"type": "number"}}, "required": ["sum"]}},
@@ -128,6 +130,7 @@ impl Demo {
                 )),
                 Effect::None,
             ),
+            "echo_args" => (Ok(text(args.to_string())), Effect::None),
             "add" => {
                 let a = args.get("a").and_then(Value::as_f64).unwrap_or(0.0);
                 let b = args.get("b").and_then(Value::as_f64).unwrap_or(0.0);

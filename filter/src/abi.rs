@@ -33,6 +33,8 @@ pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 pub const HTTP_REQUEST_BODY: u32 = 0;
 pub const HTTP_CALL_RESPONSE_BODY: u32 = 4;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
+/// `MetricType::Counter`.
+pub const METRIC_COUNTER: u32 = 0;
 
 #[link(wasm_import_module = "env")]
 #[allow(clashing_extern_declarations)]
@@ -70,6 +72,20 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        size: usize,
+        buffer_data: *const u8,
+        buffer_size: usize,
+    ) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_get_shared_data(
         key_data: *const u8,
         key_size: usize,
@@ -138,6 +154,26 @@ pub fn buffer(kind: u32, max: usize) -> Result<Vec<u8>, HostStatus> {
         NOT_FOUND => Ok(Vec::new()),
         other => Err(HostStatus(other)),
     }
+}
+
+/// Replaces the first `replaced` bytes of a buffer (the whole of it when `replaced`
+/// is its length) with `data`.
+pub fn set_buffer(kind: u32, replaced: usize, data: &[u8]) -> Result<(), HostStatus> {
+    // SAFETY: pointer and length of a live slice.
+    check(unsafe { proxy_set_buffer_bytes(kind, 0, replaced, data.as_ptr(), data.len()) })
+}
+
+/// Defines (or finds: Envoy returns the same id for the same name) a metric.
+pub fn define_metric(kind: u32, name: &str) -> Result<u32, HostStatus> {
+    let mut id = 0u32;
+    // SAFETY: pointer and length of a live `str`; the host writes one u32 into `id`.
+    check(unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment_metric(id: u32, by: i64) -> Result<(), HostStatus> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_increment_metric(id, by) })
 }
 
 /// Every (name, value) pair of a header map, as bytes.

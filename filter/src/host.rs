@@ -23,7 +23,11 @@ pub trait Host {
     fn set_request_header(&self, name: &str, value: &str);
     /// The first `size` bytes of the request body (empty if the host has none).
     fn request_body(&self, size: usize) -> Vec<u8>;
+    /// Replaces the whole request body (`size`: its current length) with `body`.
+    fn set_request_body(&self, size: usize, body: &[u8]);
     fn send_local_reply(&self, status: u16, headers: &[(&str, &str)], body: &str);
+    /// Adds one to the counter `name` (created on first use).
+    fn increment_counter(&self, name: &str);
 
     /// Starts an HTTP callout; its token routes the answer to `on_http_call_response`.
     fn dispatch_http_call(
@@ -100,6 +104,40 @@ impl Host for AbiHost {
 
     fn request_body(&self, size: usize) -> Vec<u8> {
         abi::buffer(abi::HTTP_REQUEST_BODY, size).unwrap_or_default()
+    }
+
+    fn set_request_body(&self, size: usize, body: &[u8]) {
+        if let Err(status) = abi::set_buffer(abi::HTTP_REQUEST_BODY, size, body) {
+            log::error!("meshgate: could not replace the request body: {status:?}");
+        }
+    }
+
+    /// Metric ids are cached per VM: defining is a host call with a name lookup.
+    fn increment_counter(&self, name: &str) {
+        thread_local! {
+            static IDS: std::cell::RefCell<std::collections::HashMap<String, u32>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        let id = IDS.with(|ids| {
+            if let Some(id) = ids.borrow().get(name) {
+                return Some(*id);
+            }
+            match abi::define_metric(abi::METRIC_COUNTER, name) {
+                Ok(id) => {
+                    ids.borrow_mut().insert(name.to_string(), id);
+                    Some(id)
+                }
+                Err(status) => {
+                    log::warn!("meshgate: cannot define metric {name}: {status:?}");
+                    None
+                }
+            }
+        });
+        if let Some(id) = id {
+            if let Err(status) = abi::increment_metric(id, 1) {
+                log::warn!("meshgate: cannot increment metric {name}: {status:?}");
+            }
+        }
     }
 
     fn send_local_reply(&self, status: u16, headers: &[(&str, &str)], body: &str) {

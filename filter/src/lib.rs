@@ -9,6 +9,7 @@
 //! the build machine with a mock host (`mock.rs`, `tests/`).
 
 mod abi;
+mod guard;
 mod host;
 mod logger;
 #[cfg(test)]

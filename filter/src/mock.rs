@@ -38,6 +38,9 @@ pub struct MockHost {
     pub tick: Cell<Option<Duration>>,
     pub request_headers: RefCell<Vec<(String, String)>>,
     pub request_body: RefCell<Vec<u8>>,
+    /// Bodies the filter put in place of the request's.
+    pub replaced_bodies: RefCell<Vec<Vec<u8>>>,
+    pub counters: RefCell<HashMap<String, u64>>,
     pub replies: RefCell<Vec<LocalReply>>,
     pub callouts: RefCell<Vec<Callout>>,
     /// Refuse to start callouts (the host said no).
@@ -115,6 +118,19 @@ impl Host for MockHost {
     fn request_body(&self, size: usize) -> Vec<u8> {
         let body = self.request_body.borrow();
         body[..size.min(body.len())].to_vec()
+    }
+
+    fn set_request_body(&self, _size: usize, body: &[u8]) {
+        self.replaced_bodies.borrow_mut().push(body.to_vec());
+        *self.request_body.borrow_mut() = body.to_vec();
+    }
+
+    fn increment_counter(&self, name: &str) {
+        *self
+            .counters
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_default() += 1;
     }
 
     fn send_local_reply(&self, status: u16, headers: &[(&str, &str)], body: &str) {

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use meshgate_policy::env::ProcessEnv;
+use meshgate_policy::guardrails::GuardrailSet;
 use meshgate_policy::shared_secret::{SecretError, SharedSecret};
 use meshgate_policy::signing::{body_digest, seal_decision, Nonce, Seal, DECISION_HEADER};
 use meshgate_policy::sync::{
@@ -30,6 +31,12 @@ const SYNC_TIMEOUT: Duration = Duration::from_millis(SYNC_TIMEOUT_MS);
 /// State shared by the root context and the request contexts of one VM (one worker).
 pub struct Shared {
     pub snapshot: Option<Rc<PolicySnapshot>>,
+    /// The snapshot's built-in guardrails, compiled once when it loads.
+    pub guardrails: Rc<GuardrailSet>,
+    /// Whether any of them acts before a call (then MCP request bodies are read).
+    pub inline_pre: bool,
+    /// `meshgate.max_body_bytes`: the largest body the guardrails read.
+    pub max_body_bytes: usize,
     pub secret: Vec<u8>,
     /// This VM's random id: the first half of every nonce it seals.
     vm_id: u64,
@@ -40,10 +47,23 @@ impl Shared {
     pub fn new(vm_id: u64) -> Self {
         Shared {
             snapshot: None,
+            guardrails: Rc::new(GuardrailSet::default()),
+            inline_pre: false,
+            max_body_bytes: usize::MAX,
             secret: Vec::new(),
             vm_id,
             next_counter: Cell::new(0),
         }
+    }
+
+    /// Installs a snapshot with its guardrails compiled; a snapshot whose guardrails do
+    /// not compile is refused (the last one stays) rather than run without them.
+    pub fn load(&mut self, snapshot: PolicySnapshot) -> Result<(), String> {
+        let guardrails = GuardrailSet::compile(&snapshot.guardrails).map_err(|e| e.to_string())?;
+        self.inline_pre = crate::guard::has_inline_pre(&guardrails);
+        self.guardrails = Rc::new(guardrails);
+        self.snapshot = Some(Rc::new(snapshot));
+        Ok(())
     }
 
     /// A nonce no other decision of any VM carries (single use at the sidecar).
@@ -114,6 +134,7 @@ impl<H: Host> FilterRoot<H> {
                 other => format!("invalid configuration at `meshgate.shared_secret`: {other}"),
             })?;
         self.shared.borrow_mut().secret = secret.as_bytes().to_vec();
+        self.shared.borrow_mut().max_body_bytes = config.meshgate.max_body_bytes;
         self.cluster = config.meshgate.sidecar_cluster.clone();
         self.sync_interval = Duration::from_millis(config.meshgate.sync_interval_ms);
         self.document_hash = body_digest(text.as_bytes());
@@ -205,12 +226,18 @@ impl<H: Host> FilterRoot<H> {
                 match serde_json::from_slice::<PolicySnapshot>(&body) {
                     Ok(snapshot) => {
                         let first = self.shared.borrow().snapshot.is_none();
-                        log::info!(
-                            "meshgate: policy snapshot {} loaded ({} servers)",
-                            snapshot.version,
-                            snapshot.servers.len()
+                        let (version, servers, guardrails) = (
+                            snapshot.version.clone(),
+                            snapshot.servers.len(),
+                            snapshot.guardrails.len(),
                         );
-                        self.shared.borrow_mut().snapshot = Some(Rc::new(snapshot));
+                        if let Err(e) = self.shared.borrow_mut().load(snapshot) {
+                            log::error!("meshgate: policy snapshot {version} refused: its guardrails do not compile: {e}");
+                            return false;
+                        }
+                        log::info!(
+                            "meshgate: policy snapshot {version} loaded ({servers} servers, {guardrails} built-in guardrails)"
+                        );
                         self.send_document = false;
                         if first {
                             self.set_tick(self.sync_interval);

@@ -1,7 +1,9 @@
 //! Decisions that wait for the request body: admin bodies, whose SHA-256 is sealed so a
 //! captured decision cannot carry another body, and JSON-RPC batches of rate-limited
 //! keys, charged once per request they carry. Everything else is sealed at header time
-//! and streams. Responses are never buffered.
+//! and streams. When the snapshot has pre_mcp_call guardrails, MCP request bodies are
+//! read whole too (up to `meshgate.max_body_bytes`) and checked before anything is
+//! sealed (`crate::guard`). Responses are never buffered.
 
 use meshgate_policy::decision::RateLimited;
 use meshgate_policy::paths::{path_target, PathTarget};
@@ -11,6 +13,7 @@ use meshgate_policy::signing::{
 };
 use meshgate_policy::Forward;
 
+use crate::guard::{self, Event, Outcome};
 use crate::host::Host;
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
@@ -29,6 +32,18 @@ pub struct PendingSeal {
     principal: String,
     servers: String,
     pub need: BodyNeed,
+    /// Guardrails to run on the body before sealing.
+    pub guard: Option<GuardPlan>,
+}
+
+/// What the body's guardrail check needs from the request head.
+pub struct GuardPlan {
+    /// The key's and its team's guardrail names.
+    pub attached: Vec<String>,
+    /// `x-mcp-guardrails`.
+    pub header_names: Vec<String>,
+    /// `/mcp-rest/tools/call`.
+    pub rest: bool,
 }
 
 pub enum Step {
@@ -58,7 +73,13 @@ impl PendingSeal {
             principal: forward.principal.encode(),
             servers: forward.servers.encode(),
             need,
+            guard: None,
         }
+    }
+
+    /// Whether the decision waits for the body.
+    pub fn waits(&self) -> bool {
+        !matches!(self.need, BodyNeed::None) || self.guard.is_some()
     }
 
     pub fn seal(&self, shared: &Shared, now_ms: u64, body_sha256: Option<&str>) -> String {
@@ -93,21 +114,15 @@ pub fn on_body(
     size: usize,
     end: bool,
 ) -> Step {
+    if let Some(plan) = &pending.guard {
+        return guarded_body(host, pending, plan, shared, size, end);
+    }
     let now = host.now_ms();
     match &pending.need {
         BodyNeed::None => Step::Sealed(pending.seal(shared, now, None)),
         BodyNeed::Bind => {
             if size > MAX_BOUND_BODY_BYTES {
-                host.send_local_reply(
-                    413,
-                    &[("content-type", "application/json")],
-                    &serde_json::json!({
-                        "error": "body_too_large",
-                        "message": format!("admin request bodies are limited to {MAX_BOUND_BODY_BYTES} bytes"),
-                    })
-                    .to_string(),
-                );
-                return Step::Refused;
+                return too_large(host, MAX_BOUND_BODY_BYTES, "admin request bodies");
             }
             if !end {
                 return Step::Wait;
@@ -122,29 +137,152 @@ pub fn on_body(
                 BodyShape::Unknown | BodyShape::Batch if !end => return Step::Wait,
                 _ => {}
             }
-            let extra = batch_len(&body).saturating_sub(1);
-            if extra > 0 {
-                if let Err(wait) =
-                    SharedRateGate(host).admit_n(&limit.key_id, limit.rpm_limit, extra, now)
-                {
-                    let retry = wait.to_string();
-                    host.send_local_reply(
-                        429,
-                        &[("content-type", "application/json"), ("retry-after", &retry)],
-                        &serde_json::json!({
-                            "error": "rate_limited",
-                            "message": format!(
-                                "this batch of {} requests exceeds the key's limit of {} requests per minute",
-                                extra + 1,
-                                limit.rpm_limit
-                            ),
-                        })
-                        .to_string(),
-                    );
-                    return Step::Refused;
-                }
-            }
-            Step::Sealed(pending.seal(shared, now, None))
+            charge_batch(host, pending, shared, limit, &body, now)
         }
     }
+}
+
+/// The whole body is read, checked by the guardrails (answered, rewritten or passed),
+/// then sealed as its need says, on the body that travels on.
+fn guarded_body(
+    host: &impl Host,
+    pending: &PendingSeal,
+    plan: &GuardPlan,
+    shared: &Shared,
+    size: usize,
+    end: bool,
+) -> Step {
+    if size > shared.max_body_bytes {
+        // Fail closed: a body the guardrails cannot read does not pass unchecked.
+        return too_large(
+            host,
+            shared.max_body_bytes,
+            "request bodies checked by guardrails",
+        );
+    }
+    if !end {
+        return Step::Wait;
+    }
+    let Some(snapshot) = shared.snapshot.as_deref() else {
+        return Step::Sealed(pending.seal(shared, host.now_ms(), None));
+    };
+    let mut body = host.request_body(size);
+    let mut events = Vec::new();
+    let outcome = guard::check_body(
+        &guard::Request {
+            snapshot,
+            set: &shared.guardrails,
+            attached: &plan.attached,
+            header_names: &plan.header_names,
+            rest: plan.rest,
+        },
+        &body,
+        &mut events,
+    );
+    record(host, &events);
+    match outcome {
+        Outcome::Pass => {}
+        Outcome::Reply { status, body } => {
+            host.send_local_reply(status, &[("content-type", "application/json")], &body);
+            return Step::Refused;
+        }
+        Outcome::Rewrite(masked) => {
+            host.set_request_body(size, &masked);
+            host.remove_request_header("content-length");
+            body = masked;
+        }
+    }
+    let now = host.now_ms();
+    match &pending.need {
+        BodyNeed::None => Step::Sealed(pending.seal(shared, now, None)),
+        BodyNeed::Bind if body.len() > MAX_BOUND_BODY_BYTES => {
+            too_large(host, MAX_BOUND_BODY_BYTES, "admin request bodies")
+        }
+        BodyNeed::Bind => Step::Sealed(pending.seal_body(shared, now, &body)),
+        BodyNeed::Count(limit) => charge_batch(host, pending, shared, limit, &body, now),
+    }
+}
+
+/// Logs and counts each block and mask, never with the matched value.
+fn record(host: &impl Host, events: &[Event]) {
+    for e in events {
+        log::warn!(
+            "meshgate: guardrail {} {}ed {} at {} (server {})",
+            e.guardrail,
+            e.action,
+            e.entity,
+            e.path,
+            e.server
+        );
+        host.increment_counter(&metric_name(e));
+    }
+}
+
+/// `meshgate_guardrail.<action>.<guardrail>.<entity>.<server>`, each part reduced to
+/// `[A-Za-z0-9_-]` so Envoy's stat name stays one dotted path.
+pub fn metric_name(e: &Event) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "meshgate_guardrail.{}.{}.{}.{}",
+        e.action,
+        clean(&e.guardrail),
+        clean(&e.entity),
+        clean(&e.server)
+    )
+}
+
+fn too_large(host: &impl Host, limit: usize, what: &str) -> Step {
+    host.send_local_reply(
+        413,
+        &[("content-type", "application/json")],
+        &serde_json::json!({
+            "error": "body_too_large",
+            "message": format!("{what} are limited to {limit} bytes"),
+        })
+        .to_string(),
+    );
+    Step::Refused
+}
+
+/// Charges a batch's requests beyond the first against the key's limit.
+fn charge_batch(
+    host: &impl Host,
+    pending: &PendingSeal,
+    shared: &Shared,
+    limit: &RateLimited,
+    body: &[u8],
+    now: u64,
+) -> Step {
+    let extra = batch_len(body).saturating_sub(1);
+    if extra > 0 {
+        if let Err(wait) = SharedRateGate(host).admit_n(&limit.key_id, limit.rpm_limit, extra, now)
+        {
+            let retry = wait.to_string();
+            host.send_local_reply(
+                429,
+                &[("content-type", "application/json"), ("retry-after", &retry)],
+                &serde_json::json!({
+                    "error": "rate_limited",
+                    "message": format!(
+                        "this batch of {} requests exceeds the key's limit of {} requests per minute",
+                        extra + 1,
+                        limit.rpm_limit
+                    ),
+                })
+                .to_string(),
+            );
+            return Step::Refused;
+        }
+    }
+    Step::Sealed(pending.seal(shared, now, None))
 }

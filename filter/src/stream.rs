@@ -6,14 +6,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
+use meshgate_policy::paths::Route;
 use meshgate_policy::request_head::read_head;
 use meshgate_policy::signing::DECISION_HEADER;
-use meshgate_policy::{decide, Decision, Rejection};
+use meshgate_policy::{decide, Decision, Principal, Rejection};
 
-use crate::host::Host;
+use crate::guard::{header_names, GUARDRAILS_HEADER};
+use crate::host::{header, Host};
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
-use crate::seal::{self, BodyNeed, PendingSeal};
+use crate::seal::{self, GuardPlan, PendingSeal};
 
 pub struct FilterStream<H: Host> {
     host: Rc<H>,
@@ -74,22 +76,25 @@ impl<H: Host> HttpContext for FilterStream<H> {
                 for name in &forward.remove_headers {
                     host.remove_request_header(name);
                 }
-                let pending = PendingSeal::new(head.method, head.path, forward);
-                match pending.need {
+                let guard = guard_plan(&shared, &head.method, &head.path, &forward, &head.headers);
+                let mut pending = PendingSeal::new(head.method, head.path, forward);
+                pending.guard = guard;
+                match pending.waits() {
                     // Sealed now: the body streams through untouched.
-                    BodyNeed::None => {
+                    false => {
                         let decision = pending.seal(&shared, now, None);
                         host.set_request_header(DECISION_HEADER, &decision);
                         Action::Continue
                     }
-                    _ if end_of_stream => {
+                    // No body: nothing for the guardrails to read.
+                    true if end_of_stream => {
                         let decision = pending.seal_body(&shared, now, b"");
                         host.set_request_header(DECISION_HEADER, &decision);
                         Action::Continue
                     }
                     // Headers held (allow_on_headers_stop_iteration) until the body says
-                    // what to seal.
-                    _ => {
+                    // what to seal (or the guardrails answer).
+                    true => {
                         drop(shared);
                         self.pending = Some(pending);
                         Action::Pause
@@ -127,6 +132,45 @@ impl<H: Host> HttpContext for FilterStream<H> {
     // Responses (including `text/event-stream`) pass through unbuffered: the default
     // `on_http_response_body` returns Continue for every chunk.
 }
+
+/// The guardrail check a request needs: an MCP `POST` (or `/mcp-rest/tools/call`)
+/// while the snapshot has built-in pre_mcp_call guardrails.
+fn guard_plan(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    forward: &meshgate_policy::Forward,
+    headers: &[(String, String)],
+) -> Option<GuardPlan> {
+    if !shared.inline_pre || method != "POST" {
+        return None;
+    }
+    let rest = path.split(['?', '#']).next() == Some(REST_CALL_PATH);
+    let mcp = matches!(
+        Route::of(method, path),
+        Route::Mcp(_) | Route::LegacySseMessage
+    );
+    if !rest && !mcp {
+        return None;
+    }
+    let attached = match &forward.principal {
+        Principal::Key(id) => shared
+            .snapshot
+            .as_deref()
+            .and_then(|s| s.key_by_id(id))
+            .map(|k| k.guardrails.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Some(GuardPlan {
+        attached,
+        header_names: header_names(header(headers, GUARDRAILS_HEADER)),
+        rest,
+    })
+}
+
+/// LiteLLM's REST tool call.
+const REST_CALL_PATH: &str = "/mcp-rest/tools/call";
 
 fn reply(host: &impl Host, rejection: &Rejection) -> Action {
     let mut headers = vec![("content-type", "application/json")];

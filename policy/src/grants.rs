@@ -317,6 +317,8 @@ pub struct KeyInput {
     pub blocked: bool,
     pub expires_ms: Option<u64>,
     pub rpm_limit: Option<u32>,
+    /// Guardrail names attached to the key (LiteLLM's `guardrails` on `/key/generate`).
+    pub guardrails: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -325,6 +327,8 @@ pub struct TeamInput {
     pub organization_id: Option<String>,
     pub blocked: bool,
     pub rpm_limit: Option<u32>,
+    /// Guardrail names attached to the team (`guardrails` on `/team/new`).
+    pub guardrails: Vec<String>,
 }
 
 /// What the sidecar keeps per key principal (the filter only needs servers).
@@ -333,6 +337,25 @@ pub struct KeyPolicy {
     /// server name → allowed bare tool names (lowercase); absent = unrestricted.
     pub tool_permissions: BTreeMap<String, BTreeSet<String>>,
     pub team_id: Option<String>,
+    /// Guardrail names attached to the key or its team (key's first, each once): the
+    /// sidecar selects its guardrails with them as the filter does with
+    /// `SnapshotKey::guardrails`.
+    pub guardrails: Vec<String>,
+}
+
+/// The key's guardrail names, then its team's, each once.
+fn attached_guardrails(key: &KeyInput, team: Option<&TeamInput>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in key
+        .guardrails
+        .iter()
+        .chain(team.into_iter().flat_map(|t| t.guardrails.iter()))
+    {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// The principal id signed for a key: a prefix of its hash (enough to be unique, short
@@ -369,6 +392,7 @@ pub fn compile_keys(
             .filter_map(|(i, _)| u16::try_from(i).ok())
             .collect();
         let id = key_id(&key.hash);
+        let guardrails = attached_guardrails(key, team);
         snapshot_keys.push(crate::snapshot::SnapshotKey {
             hash: key.hash.clone(),
             id: id.clone(),
@@ -376,6 +400,7 @@ pub fn compile_keys(
             expires_ms: key.expires_ms,
             blocked: key.blocked || team.is_some_and(|t| t.blocked),
             rpm_limit: key.rpm_limit.or(team.and_then(|t| t.rpm_limit)),
+            guardrails: guardrails.clone(),
         });
         policies.insert(
             id,
@@ -387,6 +412,7 @@ pub fn compile_keys(
                     catalog,
                 ),
                 team_id: key.team_id.clone(),
+                guardrails,
             },
         );
     }
@@ -422,6 +448,7 @@ mod compile_tests {
             organization_id: Some("o".into()),
             blocked: true,
             rpm_limit: Some(7),
+            guardrails: vec!["team-g".into(), "both".into()],
         };
         let org = Grants {
             mcp_access_groups: Some(vec!["g".into()]),
@@ -430,6 +457,7 @@ mod compile_tests {
         let key = KeyInput {
             hash: "ab".repeat(32),
             team_id: Some("t".into()),
+            guardrails: vec!["both".into(), "key-g".into()],
             ..Default::default()
         };
         let (keys, policies) = compile_keys(
@@ -442,6 +470,9 @@ mod compile_tests {
         assert!(keys[0].blocked);
         assert_eq!(keys[0].rpm_limit, Some(7));
         assert_eq!(keys[0].id.len(), 16);
+        // The key's guardrails then its team's, each once, the same for filter and sidecar.
+        assert_eq!(keys[0].guardrails, ["both", "key-g", "team-g"]);
+        assert_eq!(policies[&keys[0].id].guardrails, keys[0].guardrails);
         assert_eq!(policies[&keys[0].id].team_id.as_deref(), Some("t"));
     }
 }

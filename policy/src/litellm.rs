@@ -61,6 +61,10 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
         return out;
     };
     for (section, value) in top {
+        if section == "guardrails" {
+            out.extend(unenforced_guardrails(value));
+            continue;
+        }
         if !is_used(&[section]) {
             out.push(section.clone());
             continue;
@@ -96,6 +100,44 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
                 }
             }
             _ => {}
+        }
+    }
+    out
+}
+
+/// The parts of a `guardrails:` list that nothing enforces yet. Enforced: the built-in
+/// provider (`meshgate`) before the call (`pre_mcp_call`, `pre_call`), inline in the
+/// filter. Listed: `guardrails.<name>.mode.<mode>` for the built-in provider's
+/// `during_mcp_call` / `post_mcp_call`, `guardrails.<name>.guardrail.<provider>` for
+/// every other provider (`presidio`, `generic_guardrail_api` included: the sidecar does
+/// not call them yet). (The section's `os.environ/` values stay unresolved: external
+/// guardrails resolve theirs when called.)
+fn unenforced_guardrails(list: &Value) -> Vec<String> {
+    const BUILTIN_ENFORCED_NOT: &[&str] = &["during_mcp_call", "post_mcp_call"];
+    let mut out = Vec::new();
+    for (i, item) in list.as_array().into_iter().flatten().enumerate() {
+        let name = item
+            .get("guardrail_name")
+            .and_then(Value::as_str)
+            .map_or_else(|| i.to_string(), str::to_string);
+        let params = item.get("litellm_params");
+        let provider = params
+            .and_then(|p| p.get("guardrail"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if provider != crate::guardrails::config::BUILTIN_PROVIDER {
+            out.push(format!("guardrails.{name}.guardrail.{provider}"));
+            continue;
+        }
+        let modes: Vec<&str> = match params.and_then(|p| p.get("mode")) {
+            Some(Value::String(mode)) => vec![mode.as_str()],
+            Some(Value::Array(modes)) => modes.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for mode in modes {
+            if BUILTIN_ENFORCED_NOT.contains(&mode) {
+                out.push(format!("guardrails.{name}.mode.{mode}"));
+            }
         }
     }
     out
@@ -212,7 +254,7 @@ mcp_servers:
             inert_paths(&doc),
             [
                 "general_settings.alerting_webhook",
-                "guardrails",
+                "guardrails.pii.guardrail.presidio",
                 "litellm_settings.callbacks",
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",
@@ -243,6 +285,20 @@ mcp_servers:
             cfg.warnings
         );
         assert!(cfg.warnings.iter().any(|w| w.contains("zapier_mcp")));
+        // The built-in provider before the call is enforced (the filter); what is not
+        // yet is named mode by mode.
+        let doc = crate::config::parse_document(
+            "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: meshgate, mode: [pre_mcp_call, pre_call, during_mcp_call, post_mcp_call]}\n  - guardrail_name: only-pre\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call}\n  - guardrail_name: api\n    litellm_params: {guardrail: generic_guardrail_api, mode: pre_mcp_call, api_base: 'http://x', api_key: os.environ/UNSET_HERE}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inert_paths(&doc),
+            [
+                "guardrails.g.mode.during_mcp_call",
+                "guardrails.g.mode.post_mcp_call",
+                "guardrails.api.guardrail.generic_guardrail_api",
+            ]
+        );
         assert!(cfg
             .warnings
             .iter()

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use crate::auth::{hash_key, DEFAULT_KEY_HEADER};
 use crate::config::GatewayConfig;
+use crate::guardrails::{GuardrailSpec, Provider};
 
 fn default_separator() -> String {
     crate::names::DEFAULT_SEPARATOR.to_string()
@@ -29,9 +30,21 @@ pub struct PolicySnapshot {
     /// Virtual keys with their grants already resolved (team, org, groups applied).
     #[serde(default)]
     pub keys: Vec<SnapshotKey>,
+    /// The built-in (`meshgate`) guardrails, every mode: the filter compiles them once
+    /// per snapshot and runs the `pre_mcp_call` ones inline. External guardrails are
+    /// not here (their settings may hold secrets; the sidecar runs them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailSpec>,
+    /// Every configured guardrail name, built-in or not, so the filter can tell a name
+    /// the sidecar runs from one that does not exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrail_names: Vec<String>,
     /// hash → index into `keys`, built on first lookup.
     #[serde(skip)]
     index: OnceLock<HashMap<String, usize>>,
+    /// id → index into `keys`, built on first lookup.
+    #[serde(skip)]
+    id_index: OnceLock<HashMap<String, usize>>,
 }
 
 impl PartialEq for PolicySnapshot {
@@ -42,6 +55,8 @@ impl PartialEq for PolicySnapshot {
             && self.servers == other.servers
             && self.separator == other.separator
             && self.keys == other.keys
+            && self.guardrails == other.guardrails
+            && self.guardrail_names == other.guardrail_names
     }
 }
 
@@ -64,6 +79,9 @@ pub struct SnapshotKey {
     pub blocked: bool,
     #[serde(default)]
     pub rpm_limit: Option<u32>,
+    /// Guardrail names attached to the key and its team (key's first, each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,7 +137,19 @@ impl PolicySnapshot {
             servers,
             separator: config.separator().to_string(),
             keys,
+            guardrails: config
+                .guardrail_specs
+                .iter()
+                .filter(|g| g.provider == Provider::Builtin)
+                .cloned()
+                .collect(),
+            guardrail_names: config
+                .guardrail_specs
+                .iter()
+                .map(|g| g.name.clone())
+                .collect(),
             index: OnceLock::new(),
+            id_index: OnceLock::new(),
         };
         snapshot.version = snapshot.content_hash();
         snapshot
@@ -135,6 +165,18 @@ impl PolicySnapshot {
                 .collect()
         });
         index.get(hash).and_then(|i| self.keys.get(*i))
+    }
+
+    /// The virtual key with this principal id.
+    pub fn key_by_id(&self, id: &str) -> Option<&SnapshotKey> {
+        let index = self.id_index.get_or_init(|| {
+            self.keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.id.clone(), i))
+                .collect()
+        });
+        index.get(id).and_then(|i| self.keys.get(*i))
     }
 
     /// Index of a server by name.
@@ -153,6 +195,8 @@ impl PolicySnapshot {
             &self.servers,
             &self.keys,
             &self.separator,
+            &self.guardrails,
+            &self.guardrail_names,
         ))
         .unwrap_or_default();
         hash_key(&String::from_utf8_lossy(&body))[..16].to_string()
@@ -223,6 +267,44 @@ mod tests {
         let back: PolicySnapshot =
             serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
         assert_eq!(back.separator, "__");
+        let other = GatewayConfig::parse("general_settings: {master_key: sk-def}").unwrap();
+        assert_ne!(PolicySnapshot::compile(&other).version, s.version);
+    }
+
+    #[test]
+    fn builtin_guardrails_travel_and_external_ones_only_by_name() {
+        let cfg = crate::load_config(
+            "guardrails:\n  - guardrail_name: cards\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, pii_entities_config: {CREDIT_CARD: BLOCK}}\n  - guardrail_name: ext\n    litellm_params: {guardrail: generic_guardrail_api, mode: pre_mcp_call, api_base: 'http://127.0.0.1:1', api_key: sk-secret-value}\n",
+            None,
+        )
+        .unwrap();
+        let s = PolicySnapshot::compile(&cfg);
+        let names: Vec<&str> = s.guardrails.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["cards"]);
+        assert_eq!(s.guardrail_names, ["cards", "ext"]);
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(
+            !text.contains("sk-secret-value"),
+            "external settings stay in the sidecar"
+        );
+        let back: PolicySnapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        let plain = PolicySnapshot::compile(&GatewayConfig::parse("{}").unwrap());
+        assert_ne!(plain.version, s.version);
+        let key = SnapshotKey {
+            id: "k1".into(),
+            guardrails: vec!["cards".into()],
+            ..Default::default()
+        };
+        let with_key = PolicySnapshot::compile_with_keys(&cfg, vec![key]);
+        assert_eq!(with_key.key_by_id("k1").unwrap().guardrails, ["cards"]);
+        assert!(with_key.key_by_id("k2").is_none());
+    }
+
+    #[test]
+    fn other_master_key_other_version() {
+        let cfg = GatewayConfig::parse("general_settings: {master_key: sk-abc}").unwrap();
+        let s = PolicySnapshot::compile(&cfg);
         let other = GatewayConfig::parse("general_settings: {master_key: sk-def}").unwrap();
         assert_ne!(PolicySnapshot::compile(&other).version, s.version);
     }

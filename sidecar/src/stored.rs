@@ -34,6 +34,7 @@ pub fn stored(db: &Snapshot, host: &HostPolicy) -> Stored {
             blocked: k.blocked,
             expires_ms: k.expires.map(|e| e.timestamp_millis().max(0) as u64),
             rpm_limit: k.rpm_limit.and_then(|r| u32::try_from(r).ok()),
+            guardrails: k.guardrails.clone(),
         })
         .collect();
     let teams: HashMap<String, TeamInput> = db
@@ -45,6 +46,7 @@ pub fn stored(db: &Snapshot, host: &HostPolicy) -> Stored {
                 organization_id: t.organization_id.clone(),
                 blocked: t.blocked,
                 rpm_limit: t.rpm_limit.and_then(|r| u32::try_from(r).ok()),
+                guardrails: t.guardrails.clone(),
             };
             (t.team_id.clone(), input)
         })

@@ -49,6 +49,16 @@ pub(crate) fn permission_from_row(row: &Row) -> Result<ObjectPermission, StoreEr
     })
 }
 
+/// A JSON list of names (NULL = none).
+pub(crate) fn names_from_row(row: &Row, column: &str) -> Result<Vec<String>, StoreError> {
+    Ok(decode::<Vec<String>>(row, column)?.unwrap_or_default())
+}
+
+/// Binds a list of names; an empty list is stored as NULL.
+pub(crate) fn names_value(names: &[String]) -> Option<Value> {
+    (!names.is_empty()).then(|| string_list(names))
+}
+
 pub(crate) fn object_from_row(row: &Row, column: &str) -> Result<JsonObject, StoreError> {
     Ok(decode::<JsonObject>(row, column)?.unwrap_or_default())
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use crate::columns::{
-    bind_permission, object_from_row, object_value, patch, patch_object, patch_permission,
-    permission_from_row, PERMISSION_COLUMNS,
+    bind_permission, names_from_row, names_value, object_from_row, object_value, patch,
+    patch_object, patch_permission, permission_from_row, PERMISSION_COLUMNS,
 };
 use crate::db::{Row, Tx, Q};
 use crate::error::StoreError;
@@ -18,7 +18,7 @@ const KIND: &str = "key";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT token, key_name, key_alias, metadata, team_id, user_id, organization_id, expires, \
-         blocked, rpm_limit, {PERMISSION_COLUMNS}, created_at, updated_at FROM api_keys {filter}"
+         blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, created_at, updated_at FROM api_keys {filter}"
     )
 }
 
@@ -35,6 +35,7 @@ fn from_row(row: &Row) -> Result<KeyRecord, StoreError> {
         blocked: row.get("blocked")?,
         rpm_limit: row.get("rpm_limit")?,
         object_permission: permission_from_row(row)?,
+        guardrails: names_from_row(row, "guardrails")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -47,6 +48,7 @@ fn validate_record(k: &KeyRecord) -> Result<(), StoreError> {
     validate::opt_text("user_id", k.user_id.as_deref())?;
     validate::opt_text("organization_id", k.organization_id.as_deref())?;
     validate::rpm_limit(k.rpm_limit)?;
+    validate::names("guardrails", &k.guardrails)?;
     validate::permission(&k.object_permission)
 }
 
@@ -156,6 +158,7 @@ impl Store {
             blocked: req.blocked.unwrap_or(false),
             rpm_limit: req.rpm_limit,
             object_permission: req.object_permission,
+            guardrails: req.guardrails.unwrap_or_default(),
             created_at: now,
             updated_at: now,
         };
@@ -168,8 +171,9 @@ impl Store {
         check_links(&mut tx, &record).await?;
         let q = Q::new(format!(
             "INSERT INTO api_keys (token, key_name, key_alias, metadata, team_id, user_id, \
-             organization_id, expires, blocked, rpm_limit, {PERMISSION_COLUMNS}, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             organization_id, expires, blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .text(&record.token)
         .text(&record.key_name)
@@ -181,6 +185,7 @@ impl Store {
         .time(record.expires)
         .bool(record.blocked);
         let q = bind_permission(q.int(record.rpm_limit), &record.object_permission)
+            .json(names_value(&record.guardrails))
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
@@ -229,6 +234,9 @@ impl Store {
         }
         patch(&mut k.rpm_limit, patch_req.rpm_limit);
         patch_permission(&mut k.object_permission, patch_req.object_permission);
+        if let Some(names) = patch_req.guardrails {
+            k.guardrails = names.unwrap_or_default();
+        }
         k.updated_at = now.max(k.created_at);
         validate_record(&k)?;
         check_links(&mut tx, &k).await?;
@@ -236,8 +244,8 @@ impl Store {
         let q = Q::new(
             "UPDATE api_keys SET key_alias = $1, metadata = $2, team_id = $3, user_id = $4, \
              organization_id = $5, expires = $6, blocked = $7, rpm_limit = $8, mcp_servers = $9, \
-             mcp_access_groups = $10, mcp_tool_permissions = $11, updated_at = $12 \
-             WHERE token = $13",
+             mcp_access_groups = $10, mcp_tool_permissions = $11, guardrails = $12, \
+             updated_at = $13 WHERE token = $14",
         )
         .opt_text(k.key_alias.as_deref())
         .json(object_value(&k.metadata))
@@ -248,6 +256,7 @@ impl Store {
         .bool(k.blocked)
         .int(k.rpm_limit);
         let q = bind_permission(q, &k.object_permission)
+            .json(names_value(&k.guardrails))
             .time(Some(k.updated_at))
             .text(&k.token);
         tx.execute(q).await?;

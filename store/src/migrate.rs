@@ -26,6 +26,11 @@ pub(crate) const SQLITE: Embedded = &[
         "session revocations",
         include_str!("../migrations/sqlite/0002_session_revocations.sql"),
     ),
+    (
+        3,
+        "key and team guardrails",
+        include_str!("../migrations/sqlite/0003_guardrails.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -38,6 +43,11 @@ pub(crate) const POSTGRES: Embedded = &[
         2,
         "session revocations",
         include_str!("../migrations/postgres/0002_session_revocations.sql"),
+    ),
+    (
+        3,
+        "key and team guardrails",
+        include_str!("../migrations/postgres/0003_guardrails.sql"),
     ),
 ];
 

@@ -87,6 +87,9 @@ pub struct KeyRecord {
     /// Requests per minute; `None` = no limit.
     pub rpm_limit: Option<i64>,
     pub object_permission: ObjectPermission,
+    /// Guardrail names attached to the key (LiteLLM's `guardrails`).
+    #[serde(default)]
+    pub guardrails: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -131,6 +134,9 @@ pub struct NewKey {
     pub rpm_limit: Option<i64>,
     #[serde(default)]
     pub object_permission: ObjectPermission,
+    /// Guardrail names to attach (checked against the configuration by the admin API).
+    #[serde(default)]
+    pub guardrails: Option<Vec<String>>,
 }
 
 impl fmt::Debug for NewKey {
@@ -147,6 +153,7 @@ impl fmt::Debug for NewKey {
             .field("blocked", &self.blocked)
             .field("rpm_limit", &self.rpm_limit)
             .field("object_permission", &self.object_permission)
+            .field("guardrails", &self.guardrails)
             .finish()
     }
 }
@@ -210,6 +217,13 @@ pub struct KeyPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub object_permission: Option<Option<ObjectPermissionPatch>>,
+    /// Replaces the attached guardrail names; `null` removes them all.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub guardrails: Option<Option<Vec<String>>>,
 }
 
 /// A team member's role (LiteLLM's `Member.role`).
@@ -263,6 +277,9 @@ pub struct TeamRecord {
     pub blocked: bool,
     pub rpm_limit: Option<i64>,
     pub object_permission: ObjectPermission,
+    /// Guardrail names attached to the team (its keys get them too).
+    #[serde(default)]
+    pub guardrails: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -287,6 +304,8 @@ pub struct NewTeam {
     pub rpm_limit: Option<i64>,
     #[serde(default)]
     pub object_permission: ObjectPermission,
+    #[serde(default)]
+    pub guardrails: Option<Vec<String>>,
 }
 
 /// `/team/update` (members change through `add_team_member` / `remove_team_member`).
@@ -324,6 +343,13 @@ pub struct TeamPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub object_permission: Option<Option<ObjectPermissionPatch>>,
+    /// Replaces the attached guardrail names; `null` removes them all.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub guardrails: Option<Option<Vec<String>>>,
 }
 
 /// An organization.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::columns::{
-    bind_permission, object_from_row, object_value, patch, patch_object, patch_permission,
-    permission_from_row, PERMISSION_COLUMNS,
+    bind_permission, names_from_row, names_value, object_from_row, object_value, patch,
+    patch_object, patch_permission, permission_from_row, PERMISSION_COLUMNS,
 };
 use crate::db::{Row, Tx, Q};
 use crate::error::StoreError;
@@ -17,7 +17,7 @@ const KIND: &str = "team";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT team_id, team_alias, organization_id, metadata, blocked, rpm_limit, \
-         {PERMISSION_COLUMNS}, created_at, updated_at FROM teams {filter}"
+         {PERMISSION_COLUMNS}, guardrails, created_at, updated_at FROM teams {filter}"
     )
 }
 
@@ -31,6 +31,7 @@ fn from_row(row: &Row, members: Vec<TeamMember>) -> Result<TeamRecord, StoreErro
         blocked: row.get("blocked")?,
         rpm_limit: row.get("rpm_limit")?,
         object_permission: permission_from_row(row)?,
+        guardrails: names_from_row(row, "guardrails")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -96,6 +97,7 @@ fn validate_record(t: &TeamRecord) -> Result<(), StoreError> {
     validate::opt_text("organization_id", t.organization_id.as_deref())?;
     validate::json_object("metadata", &t.metadata)?;
     validate::rpm_limit(t.rpm_limit)?;
+    validate::names("guardrails", &t.guardrails)?;
     validate::permission(&t.object_permission)
 }
 
@@ -202,6 +204,7 @@ impl Store {
             blocked: req.blocked.unwrap_or(false),
             rpm_limit: req.rpm_limit,
             object_permission: req.object_permission,
+            guardrails: req.guardrails.unwrap_or_default(),
             created_at: now,
             updated_at: now,
         };
@@ -217,8 +220,8 @@ impl Store {
         check_links(&mut tx, &record).await?;
         let q = Q::new(format!(
             "INSERT INTO teams (team_id, team_alias, organization_id, metadata, blocked, \
-             rpm_limit, {PERMISSION_COLUMNS}, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             rpm_limit, {PERMISSION_COLUMNS}, guardrails, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .text(&record.team_id)
         .opt_text(record.team_alias.as_deref())
@@ -227,6 +230,7 @@ impl Store {
         .bool(record.blocked)
         .int(record.rpm_limit);
         let q = bind_permission(q, &record.object_permission)
+            .json(names_value(&record.guardrails))
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
@@ -253,13 +257,16 @@ impl Store {
         }
         patch(&mut t.rpm_limit, patch_req.rpm_limit);
         patch_permission(&mut t.object_permission, patch_req.object_permission);
+        if let Some(names) = patch_req.guardrails {
+            t.guardrails = names.unwrap_or_default();
+        }
         t.updated_at = validate::now().max(t.created_at);
         validate_record(&t)?;
         check_links(&mut tx, &t).await?;
         let q = Q::new(
             "UPDATE teams SET team_alias = $1, organization_id = $2, metadata = $3, blocked = $4, \
              rpm_limit = $5, mcp_servers = $6, mcp_access_groups = $7, \
-             mcp_tool_permissions = $8, updated_at = $9 WHERE team_id = $10",
+             mcp_tool_permissions = $8, guardrails = $9, updated_at = $10 WHERE team_id = $11",
         )
         .opt_text(t.team_alias.as_deref())
         .opt_text(t.organization_id.as_deref())
@@ -267,6 +274,7 @@ impl Store {
         .bool(t.blocked)
         .int(t.rpm_limit);
         let q = bind_permission(q, &t.object_permission)
+            .json(names_value(&t.guardrails))
             .time(Some(t.updated_at))
             .text(&t.team_id);
         tx.execute(q).await?;

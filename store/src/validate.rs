@@ -154,6 +154,11 @@ fn list(field: &str, items: &[String]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A list of names (guardrails): each a non-empty text.
+pub(crate) fn names(field: &str, items: &[String]) -> Result<(), StoreError> {
+    list(field, items)
+}
+
 pub(crate) fn permission(perm: &ObjectPermission) -> Result<(), StoreError> {
     if let Some(servers) = &perm.mcp_servers {
         list("object_permission.mcp_servers", servers)?;

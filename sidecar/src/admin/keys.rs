@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub async fn generate(state: &AppState, req: &AdminRequest) -> Reply {
     req.require_master()?;
     let new: NewKey = parse_without_nulls(req.object()?)?;
+    configured_guardrails(state, new.guardrails.as_deref())?;
     let (plaintext, record) = state.store.generate_key(new).await?;
     state.refresh_from_store().await;
     let mut out = to_object(&record)?;
@@ -32,9 +33,36 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
     let key = required_str(&body, "key")?.to_string();
     body.remove("key");
     let patch: KeyPatch = parse(Value::Object(body))?;
+    configured_guardrails(state, patch.guardrails.as_ref().and_then(|g| g.as_deref()))?;
     let record = state.store.update_key(&key, patch).await?;
     state.refresh_from_store().await;
     ok(&record)
+}
+
+/// Refuses guardrail names the configuration does not have (400 naming them): a key or
+/// team must never carry a guardrail that would not run.
+pub(super) fn configured_guardrails(
+    state: &AppState,
+    names: Option<&[String]>,
+) -> Result<(), ApiError> {
+    let runtime = state.runtime();
+    let specs = &runtime.config.guardrail_specs;
+    let unknown: Vec<&str> = names
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| !specs.iter().any(|g| &g.name == *n))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "guardrails",
+        format!(
+            "unknown guardrail(s): {} (not in this gateway's `guardrails:` configuration)",
+            unknown.join(", ")
+        ),
+    ))
 }
 
 /// `POST /key/block` and `/key/unblock`: `{"key": …}` → the record.

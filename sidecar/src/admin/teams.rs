@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
     req.require_master()?;
     let new: NewTeam = parse_without_nulls(req.object()?)?;
+    super::keys::configured_guardrails(state, new.guardrails.as_deref())?;
     let team = state.store.create_team(new).await?;
     state.refresh_from_store().await;
     ok(&team)
@@ -28,6 +29,10 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
     let team_id = required_str(&body, "team_id")?.to_string();
     body.remove("team_id");
     let patch: TeamPatch = parse(Value::Object(body))?;
+    super::keys::configured_guardrails(
+        state,
+        patch.guardrails.as_ref().and_then(|g| g.as_deref()),
+    )?;
     let team = state.store.update_team(&team_id, patch).await?;
     state.refresh_from_store().await;
     ok(&team)

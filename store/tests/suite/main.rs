@@ -61,6 +61,7 @@ suite! {
         deleting_a_team_with_keys_conflicts,
         team_permissions_and_patch,
         invalid_team_input_names_the_field,
+        keys_and_teams_carry_guardrail_names,
     ],
     orgs: [
         organization_crud,

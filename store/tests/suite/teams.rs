@@ -335,3 +335,77 @@ pub async fn invalid_team_input_names_the_field(h: Harness) {
     assert_eq!(s.list_teams().await.unwrap(), vec![t]);
     assert_eq!(s.revision().await.unwrap(), 1);
 }
+
+/// Guardrail names on keys and teams: stored as given, replaced by an update, removed
+/// by `null`, left alone when absent, seen by the snapshot the sidecar compiles.
+pub async fn keys_and_teams_carry_guardrail_names(h: Harness) {
+    let s = &h.store;
+    let team = s
+        .create_team(NewTeam {
+            team_alias: Some("guarded".into()),
+            guardrails: Some(vec!["no-cards".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(team.guardrails, ["no-cards"]);
+    let (_, key) = s
+        .generate_key(NewKey {
+            team_id: Some(team.team_id.clone()),
+            guardrails: Some(vec!["secrets".into(), "mask-mail".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        s.key_info(&key.token).await.unwrap().guardrails,
+        ["secrets", "mask-mail"]
+    );
+    assert_eq!(
+        s.get_team(&team.team_id).await.unwrap().guardrails,
+        ["no-cards"]
+    );
+    let snapshot = s.snapshot().await.unwrap();
+    assert_eq!(snapshot.keys[0].guardrails, ["secrets", "mask-mail"]);
+    assert_eq!(snapshot.teams[0].guardrails, ["no-cards"]);
+
+    let key = s
+        .update_key(
+            &key.token,
+            KeyPatch {
+                rpm_limit: Some(Some(5)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        key.guardrails,
+        ["secrets", "mask-mail"],
+        "absent: unchanged"
+    );
+    let patch: KeyPatch = serde_json::from_value(json!({"guardrails": ["only"]})).unwrap();
+    let key = s.update_key(&key.token, patch).await.unwrap();
+    assert_eq!(key.guardrails, ["only"]);
+    let patch: KeyPatch = serde_json::from_value(json!({"guardrails": null})).unwrap();
+    let key = s.update_key(&key.token, patch).await.unwrap();
+    assert!(key.guardrails.is_empty());
+    assert!(s.key_info(&key.token).await.unwrap().guardrails.is_empty());
+
+    let patch: TeamPatch = serde_json::from_value(json!({"guardrails": ["a", "b"]})).unwrap();
+    let team = s.update_team(&team.team_id, patch).await.unwrap();
+    assert_eq!(team.guardrails, ["a", "b"]);
+    assert_eq!(
+        s.get_team(&team.team_id).await.unwrap().guardrails,
+        ["a", "b"]
+    );
+
+    assert_invalid(
+        s.generate_key(NewKey {
+            guardrails: Some(vec![String::new()]),
+            ..Default::default()
+        })
+        .await,
+        "guardrails",
+    );
+}

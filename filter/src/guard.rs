@@ -1,0 +1,333 @@
+//! pre_mcp_call guardrails, inline: the built-in guardrails of the snapshot scan the
+//! arguments of each `tools/call` in a request body (a single message, each element of
+//! a batch, or LiteLLM's `/mcp-rest/tools/call`). A BLOCK answers locally (the
+//! upstream is never contacted); a MASK rewrites the body. Which guardrails run: the
+//! `default_on` ones, the key's and its team's, and those the request names in the
+//! `x-mcp-guardrails` header or `params._meta.guardrails` (a request can only add).
+
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use meshgate_policy::guardrails::texts::{blocked_message, mcp_block_text, mcp_error_result};
+use meshgate_policy::guardrails::{
+    check_arguments, select, GuardrailError, GuardrailSet, JsonFinding, Phase, Verdict,
+};
+use meshgate_policy::PolicySnapshot;
+
+/// Header naming guardrails to add to a request (comma-separated).
+pub const GUARDRAILS_HEADER: &str = "x-mcp-guardrails";
+/// JSON-RPC code of a batch element that was not run because another was blocked.
+pub const NOT_RUN_CODE: i64 = -32000;
+
+/// What the request's body becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forward unchanged.
+    Pass,
+    /// Forward this body instead (masked arguments).
+    Rewrite(Vec<u8>),
+    /// Answer locally; the upstream is not contacted.
+    Reply { status: u16, body: String },
+}
+
+/// A block or a mask, for the log and the counters (never the matched value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub guardrail: String,
+    pub entity: String,
+    pub action: &'static str,
+    pub server: String,
+    pub path: String,
+}
+
+/// What the request carries besides the body.
+pub struct Request<'a> {
+    pub snapshot: &'a PolicySnapshot,
+    pub set: &'a GuardrailSet,
+    /// The key's and its team's guardrail names.
+    pub attached: &'a [String],
+    /// Names from the `x-mcp-guardrails` header.
+    pub header_names: &'a [String],
+    /// `/mcp-rest/tools/call` (REST shape, 400 on a block) rather than JSON-RPC.
+    pub rest: bool,
+}
+
+/// Whether any guardrail of the set runs inline before a call (else bodies stream).
+pub fn has_inline_pre(set: &GuardrailSet) -> bool {
+    set.iter()
+        .any(|g| g.is_builtin() && g.spec.acts_in(Phase::Pre))
+}
+
+/// The header's names: comma-separated, trimmed, empty items skipped.
+pub fn header_names(value: Option<&str>) -> Vec<String> {
+    value
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Checks a request body. A body that is not JSON passes (the sidecar refuses it).
+pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcome {
+    if !may_select(req) && !contains(body, b"guardrails") {
+        // Nothing can apply: no default_on guardrail acts before calls, the key, its
+        // team and the header name none, and the body cannot name any in `_meta`.
+        // (A client escaping its own `_meta` key only declines what it may add.)
+        return Outcome::Pass;
+    }
+    if req.rest {
+        return check_rest(req, body, events);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => check_batch(req, batch, events),
+        Ok(Value::Object(mut message)) => match check_message(req, &mut message, events) {
+            Step::Pass => Outcome::Pass,
+            Step::Masked => Outcome::Rewrite(Value::Object(message).to_string().into_bytes()),
+            Step::Blocked(result) => Outcome::Reply {
+                status: 200,
+                body: response(raw_id(body).as_deref(), &result),
+            },
+        },
+        _ => Outcome::Pass,
+    }
+}
+
+/// Whether anything but the body's own `_meta` could select a guardrail for a call.
+fn may_select(req: &Request<'_>) -> bool {
+    !req.attached.is_empty()
+        || !req.header_names.is_empty()
+        || req
+            .set
+            .iter()
+            .any(|g| g.spec.default_on && g.is_builtin() && g.spec.acts_in(Phase::Pre))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+enum Step {
+    Pass,
+    Masked,
+    /// The `isError` result to answer with.
+    Blocked(Value),
+}
+
+fn check_batch(req: &Request<'_>, mut batch: Vec<Value>, events: &mut Vec<Event>) -> Outcome {
+    let mut steps = Vec::with_capacity(batch.len());
+    for element in batch.iter_mut() {
+        steps.push(match element.as_object_mut() {
+            Some(message) => check_message(req, message, events),
+            None => Step::Pass,
+        });
+    }
+    let blocked = steps.iter().any(|s| matches!(s, Step::Blocked(_)));
+    if blocked {
+        // The whole batch is answered here: blocked calls with their isError result,
+        // every other request with an error saying it was not run; notifications get
+        // no answer.
+        let answers: Vec<String> = batch
+            .iter()
+            .zip(steps)
+            .filter_map(|(element, step)| {
+                let id = element.get("id").map(Value::to_string)?;
+                Some(match step {
+                    Step::Blocked(result) => response(Some(&id), &result),
+                    _ => not_run(&id),
+                })
+            })
+            .collect();
+        return Outcome::Reply {
+            status: 200,
+            body: format!("[{}]", answers.join(",")),
+        };
+    }
+    if steps.iter().any(|s| matches!(s, Step::Masked)) {
+        return Outcome::Rewrite(Value::Array(batch).to_string().into_bytes());
+    }
+    Outcome::Pass
+}
+
+/// One JSON-RPC message: only `tools/call` requests are scanned.
+fn check_message(
+    req: &Request<'_>,
+    message: &mut Map<String, Value>,
+    events: &mut Vec<Event>,
+) -> Step {
+    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return Step::Pass;
+    }
+    let params = message.get("params");
+    let tool = params
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let server = server_of(req.snapshot, tool);
+    let requested = match meta_names(params) {
+        Ok(names) => names,
+        Err(text) => return Step::Blocked(mcp_error_result(&text)),
+    };
+    let arguments = params
+        .and_then(|p| p.get("arguments"))
+        .unwrap_or(&Value::Null);
+    match verdict(req, &requested, arguments, &server, events) {
+        Checked::Pass => Step::Pass,
+        Checked::Refused(text) => Step::Blocked(mcp_error_result(&text)),
+        Checked::Masked(value) => {
+            if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
+                params.insert("arguments".into(), value);
+            }
+            Step::Masked
+        }
+    }
+}
+
+fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcome {
+    let Ok(Value::Object(mut call)) = serde_json::from_slice::<Value>(body) else {
+        return Outcome::Pass;
+    };
+    let server = call
+        .get("server_id")
+        .and_then(Value::as_str)
+        .unwrap_or("-")
+        .to_string();
+    let arguments = call.get("arguments").unwrap_or(&Value::Null);
+    match verdict(req, &[], arguments, &server, events) {
+        Checked::Pass => Outcome::Pass,
+        Checked::Refused(text) => Outcome::Reply {
+            status: 400,
+            body: json!({"error": "guardrail_violation", "message": text, "detail": text})
+                .to_string(),
+        },
+        Checked::Masked(value) => {
+            call.insert("arguments".into(), value);
+            Outcome::Rewrite(Value::Object(call).to_string().into_bytes())
+        }
+    }
+}
+
+enum Checked {
+    Pass,
+    Masked(Value),
+    /// Refused with this text (a block, or a guardrail name that does not exist).
+    Refused(String),
+}
+
+fn verdict(
+    req: &Request<'_>,
+    requested: &[String],
+    arguments: &Value,
+    server: &str,
+    events: &mut Vec<Event>,
+) -> Checked {
+    let requested: Vec<String> = req.header_names.iter().chain(requested).cloned().collect();
+    let unknown: Vec<&str> = requested
+        .iter()
+        .chain(req.attached)
+        .filter(|n| !req.snapshot.guardrail_names.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Checked::Refused(format!(
+            "Error: unknown guardrail(s): {} (not in this gateway's `guardrails:` configuration)",
+            unknown.join(", ")
+        ));
+    }
+    // Names the sidecar runs (external providers) are not in the filter's set.
+    let inline = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| req.set.get(n).is_some())
+            .cloned()
+            .collect()
+    };
+    let attached = inline(req.attached);
+    let selected = match select(req.set, &[&attached], &inline(&requested)) {
+        Ok(selected) => selected,
+        Err(
+            GuardrailError::UnknownRequested { names } | GuardrailError::UnknownAttached { names },
+        ) => return Checked::Refused(format!("Error: unknown guardrail(s): {}", names.join(", "))),
+        Err(other) => return Checked::Refused(format!("Error: {other}")),
+    };
+    let pre = selected.builtin_in_phase(Phase::Pre);
+    if pre.is_empty() {
+        return Checked::Pass;
+    }
+    match check_arguments(&pre, arguments) {
+        Verdict::Pass => Checked::Pass,
+        Verdict::Block(finding) => {
+            events.push(event(&finding, "block", server));
+            Checked::Refused(mcp_block_text(&blocked_message(
+                finding.guardrail,
+                finding.entity,
+            )))
+        }
+        Verdict::Mask { value, masked } => {
+            events.extend(masked.iter().map(|f| event(f, "mask", server)));
+            Checked::Masked(value)
+        }
+    }
+}
+
+fn event(finding: &JsonFinding<'_>, action: &'static str, server: &str) -> Event {
+    Event {
+        guardrail: finding.guardrail.to_string(),
+        entity: finding.entity.to_string(),
+        action,
+        server: server.to_string(),
+        path: finding.path.clone(),
+    }
+}
+
+/// `params._meta.guardrails`: an array of names; anything else there is refused.
+fn meta_names(params: Option<&Value>) -> Result<Vec<String>, String> {
+    let Some(names) = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get("guardrails"))
+    else {
+        return Ok(Vec::new());
+    };
+    names
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|n| n.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            "Error: params._meta.guardrails must be an array of guardrail names".to_string()
+        })
+}
+
+/// The server a prefixed tool name belongs to (for logs and counters).
+fn server_of(snapshot: &PolicySnapshot, tool: &str) -> String {
+    snapshot
+        .split_name(tool)
+        .and_then(|(prefix, _)| snapshot.server_by_any_name(prefix))
+        .map_or_else(|| "-".to_string(), |s| s.name.clone())
+}
+
+/// The id of a single message exactly as the client wrote it.
+fn raw_id(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<std::collections::BTreeMap<String, Box<RawValue>>>(body)
+        .ok()?
+        .get("id")
+        .map(|id| id.get().to_string())
+}
+
+fn response(id: Option<&str>, result: &Value) -> String {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{}}}",
+        id.unwrap_or("null"),
+        result
+    )
+}
+
+fn not_run(id: &str) -> String {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{NOT_RUN_CODE},\"message\":\"not run: another call of this batch was blocked by a guardrail\"}}}}"
+    )
+}
