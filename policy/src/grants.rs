@@ -333,6 +333,10 @@ pub struct KeyPolicy {
     /// server name → allowed bare tool names (lowercase); absent = unrestricted.
     pub tool_permissions: BTreeMap<String, BTreeSet<String>>,
     pub team_id: Option<String>,
+    /// Guardrail names attached to the key or its team (key's first, each once): the
+    /// sidecar selects its guardrails with them as the filter does with
+    /// `SnapshotKey::guardrails`.
+    pub guardrails: Vec<String>,
 }
 
 /// The principal id signed for a key: a prefix of its hash (enough to be unique, short
@@ -387,6 +391,7 @@ pub fn compile_keys(
                     catalog,
                 ),
                 team_id: key.team_id.clone(),
+                guardrails: Vec::new(),
             },
         );
     }
