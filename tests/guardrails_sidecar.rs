@@ -385,3 +385,59 @@ async fn external_guardrails_block_rewrite_time_out_and_cancel_a_slow_upstream()
     assert_eq!(r["isError"], true, "{r}");
     assert!(text_of(&r).contains("no-such"), "{r}");
 }
+
+/// The Python with presidio-analyzer and presidio-anonymizer: `MESHGATE_PRESIDIO_PYTHON`,
+/// else `.tools/presidio-venv` (made by scripts/setup-test-deps.sh).
+fn presidio_python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("MESHGATE_PRESIDIO_PYTHON") {
+        return p.into();
+    }
+    let venv = repo_root().join(".tools/presidio-venv/bin/python");
+    require(
+        &venv,
+        "run scripts/setup-test-deps.sh (it installs Presidio from PyPI)",
+    );
+    venv
+}
+
+#[tokio::test]
+async fn presidio_blocks_and_masks_through_its_analyzer_and_anonymizer() {
+    let mut cmd = Command::new(presidio_python());
+    cmd.arg(repo_root().join("tests/python/presidio_service.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut svc = Proc::spawn("presidio", cmd);
+    let presidio = read_listening(&mut svc).await;
+    let (_web, addr) = demo_http("web", &[]).await;
+    let servers = format!("  web:\n    url: http://{addr}/mcp\n    transport: http\n");
+    let guardrails = format!(
+        "  - guardrail_name: pii\n    litellm_params:\n      guardrail: presidio\n      mode: [pre_mcp_call, post_mcp_call]\n      default_on: true\n      presidio_analyzer_api_base: http://{presidio}\n      presidio_anonymizer_api_base: http://{presidio}/\n      presidio_language: en\n      timeout: 20\n      pii_entities_config: {{CREDIT_CARD: BLOCK, EMAIL_ADDRESS: MASK}}\n"
+    );
+    let gw = gateway(servers, &guardrails, &[]).await;
+    // pre: the e-mail is masked before the upstream sees it (echo returns what it got).
+    let r = call_with(
+        &gw,
+        &[],
+        "web-echo",
+        json!({"text": "reach bob@corp.io now"}),
+    )
+    .await;
+    assert_eq!(text_of(&r), "reach <EMAIL_ADDRESS> now", "{r}");
+    // pre: a card number blocks, naming the guardrail and the entity only.
+    let r = call_with(
+        &gw,
+        &[],
+        "web-echo",
+        json!({"text": "pay 4111 1111 1111 1111"}),
+    )
+    .await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(
+        text_of(&r),
+        "Error: Blocked PII entity detected - Blocked entity detected: CREDIT_CARD by Guardrail: pii. This entity is not allowed to be used in this request."
+    );
+    let rows = metrics(&gw).await;
+    assert_eq!(count(&rows, "pii", "EMAIL_ADDRESS", "mask"), 1, "{rows:?}");
+    assert_eq!(count(&rows, "pii", "CREDIT_CARD", "block"), 1, "{rows:?}");
+}
