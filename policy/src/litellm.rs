@@ -34,6 +34,12 @@ const MCP_INFO_INERT: &[&str] = &["mcp_server_cost_info"];
 
 /// Whether the value at this path is read by meshgate (its `os.environ/` values are
 /// resolved and must be set); `path` is the document path, outermost first.
+/// Sections meshgate acts on in part, whose gaps are reported one by one elsewhere:
+/// `guardrails` by `crate::guardrails::config::warnings`. They stay out of
+/// [`is_used`], so their `os.environ/` values are resolved where they are used (the
+/// sidecar, when it calls a guardrail service), not at load.
+const REPORTED_ELSEWHERE: &[&str] = &["guardrails"];
+
 fn is_used(path: &[&str]) -> bool {
     match path {
         [] => true,
@@ -61,6 +67,9 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
         return out;
     };
     for (section, value) in top {
+        if REPORTED_ELSEWHERE.contains(&section.as_str()) {
+            continue;
+        }
         if !is_used(&[section]) {
             out.push(section.clone());
             continue;
@@ -212,7 +221,6 @@ mcp_servers:
             inert_paths(&doc),
             [
                 "general_settings.alerting_webhook",
-                "guardrails",
                 "litellm_settings.callbacks",
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",
