@@ -108,11 +108,21 @@ const POST_GUARDRAIL: &str = "  - guardrail_name: results\n    litellm_params:\n
 #[tokio::test]
 async fn post_call_masks_and_blocks_results_of_http_and_stdio_upstreams() {
     let (_web, addr) = demo_http("web", &[]).await;
+    let (_legacy, legacy_port) = everything_http("sse").await;
     let servers = format!(
-        "  web:\n    url: http://{addr}/mcp\n    transport: http\n{}",
+        "  web:\n    url: http://{addr}/mcp\n    transport: http\n  legacy:\n    url: http://127.0.0.1:{legacy_port}/sse\n    transport: sse\n{}",
         demo_stdio_yaml("local", "")
     );
     let gw = gateway(servers, POST_GUARDRAIL, &[]).await;
+    // A legacy HTTP+SSE upstream's result is masked too.
+    let r = call_with(
+        &gw,
+        &[],
+        "legacy-echo",
+        json!({"message": "to bob@corp.io"}),
+    )
+    .await;
+    assert_eq!(text_of(&r), "Echo: to <EMAIL_ADDRESS>", "{r}");
     for tool in ["web-echo", "local-echo"] {
         // The upstream gets the arguments as sent (post only) and its result is masked.
         let r = call_with(
@@ -158,7 +168,7 @@ async fn post_call_masks_and_blocks_results_of_http_and_stdio_upstreams() {
     let rows = metrics(&gw).await;
     assert_eq!(
         count(&rows, "results", "EMAIL_ADDRESS", "mask"),
-        3,
+        4,
         "{rows:?}"
     );
     assert_eq!(
