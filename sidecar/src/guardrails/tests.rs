@@ -75,3 +75,54 @@ fn unknown_requested_names_are_refused() {
         .unwrap();
     assert!(err.to_string().contains("nope"));
 }
+
+const DURING: &str = "guardrails:\n  - guardrail_name: beside\n    litellm_params: {guardrail: meshgate, mode: during_mcp_call, default_on: true, pii_entities_config: {US_SSN: BLOCK}}\n  - guardrail_name: down\n    litellm_params: {guardrail: generic_guardrail_api, mode: during_mcp_call, default_on: true, api_base: 'http://127.0.0.1:1', timeout: 5}\n";
+
+#[tokio::test]
+async fn a_builtin_during_block_never_starts_the_upstream() {
+    let rt = runtime(DURING);
+    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let upstream = async {
+        started.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(RawValue::from_string("{}".into()).unwrap())
+    };
+    let args = serde_json::json!({"id": "123-45-6789"});
+    let refusal = plan
+        .during(&client(), &args, upstream, || {})
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.guardrail, "beside");
+    assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn a_failed_closed_during_service_cancels_the_upstream() {
+    let rt = runtime(DURING);
+    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // The upstream answers only once cancelled (as a transport does on cancellation).
+    let upstream = async {
+        let _ = rx.await;
+        Err(crate::upstream::UpstreamError::Cancelled)
+    };
+    let mut tx = Some(tx);
+    let (http, args) = (client(), serde_json::json!({"text": "fine"}));
+    let during = plan.during(&http, &args, upstream, || {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(());
+        }
+    });
+    // A bound so a regression fails instead of hanging (the upstream ends only when
+    // cancelled).
+    let refusal = tokio::time::timeout(std::time::Duration::from_secs(60), during)
+        .await
+        .expect("the upstream was not cancelled")
+        .unwrap_err();
+    assert_eq!(refusal.guardrail, "down");
+    assert!(
+        refusal.text.contains("could not be reached") && !refusal.text.contains("127.0.0.1"),
+        "{}",
+        refusal.text
+    );
+}
