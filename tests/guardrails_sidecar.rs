@@ -109,8 +109,11 @@ const POST_GUARDRAIL: &str = "  - guardrail_name: results\n    litellm_params:\n
 async fn post_call_masks_and_blocks_results_of_http_and_stdio_upstreams() {
     let (_web, addr) = demo_http("web", &[]).await;
     let (_legacy, legacy_port) = everything_http("sse").await;
+    let (_pets, pets) = demo_petstore("pets").await;
+    let spec = shared_openapi().join("swagger-petstore-v3.yaml");
     let servers = format!(
-        "  web:\n    url: http://{addr}/mcp\n    transport: http\n  legacy:\n    url: http://127.0.0.1:{legacy_port}/sse\n    transport: sse\n{}",
+        "  web:\n    url: http://{addr}/mcp\n    transport: http\n  legacy:\n    url: http://127.0.0.1:{legacy_port}/sse\n    transport: sse\n  pets:\n    spec_path: \"{}\"\n    url: http://{pets}/api/v3\n{}",
+        spec.display(),
         demo_stdio_yaml("local", "")
     );
     let gw = gateway(servers, POST_GUARDRAIL, &[]).await;
@@ -123,6 +126,11 @@ async fn post_call_masks_and_blocks_results_of_http_and_stdio_upstreams() {
     )
     .await;
     assert_eq!(text_of(&r), "Echo: to <EMAIL_ADDRESS>", "{r}");
+    // An OpenAPI upstream's result: text and structuredContent.
+    let pet = json!({"id": 77, "name": "bob@corp.io", "photoUrls": [], "status": "available"});
+    let r = call_with(&gw, &[], "pets-addPet", json!({"body": pet})).await;
+    assert_eq!(r["structuredContent"]["name"], "<EMAIL_ADDRESS>", "{r}");
+    assert!(!r.to_string().contains("bob@corp.io"), "{r}");
     for tool in ["web-echo", "local-echo"] {
         // The upstream gets the arguments as sent (post only) and its result is masked.
         let r = call_with(
@@ -168,7 +176,7 @@ async fn post_call_masks_and_blocks_results_of_http_and_stdio_upstreams() {
     let rows = metrics(&gw).await;
     assert_eq!(
         count(&rows, "results", "EMAIL_ADDRESS", "mask"),
-        4,
+        6,
         "{rows:?}"
     );
     assert_eq!(
