@@ -17,5 +17,13 @@ else
   PYTHONPATH=.tools/pylib python3 -c "import mcp" 2>/dev/null \
     || python3 -m pip install --quiet --target .tools/pylib "mcp==$MCP_PY_VERSION"
 fi
+# Presidio (analyzer + anonymizer, PyPI) for tests/guardrails_sidecar.rs, in a venv of
+# its own (spaCy is large; the test gives it a blank English pipeline, no model download).
+PRESIDIO_VERSION=2.2.366
+if ! .tools/presidio-venv/bin/python -c "import importlib.metadata as m; assert m.version('presidio-analyzer') == '$PRESIDIO_VERSION' and m.version('presidio-anonymizer') == '$PRESIDIO_VERSION'" 2>/dev/null; then
+  python3 -m venv .tools/presidio-venv
+  .tools/presidio-venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    "presidio-analyzer==$PRESIDIO_VERSION" "presidio-anonymizer==$PRESIDIO_VERSION"
+fi
 # PostgreSQL for the store's tests (a no-op where it already runs).
 scripts/setup-postgres.sh

@@ -29,8 +29,8 @@ pub struct GatewayConfig {
     /// LiteLLM's `guardrails:` list as written; read into [`Self::guardrail_specs`].
     #[serde(default)]
     pub guardrails: Vec<Value>,
-    /// The checked `guardrails:` list (`crate::guardrails`). Not enforced yet, so the
-    /// section stays in the start-up warning of fields meshgate does not act on.
+    /// The checked `guardrails:` list (`crate::guardrails`); what is not enforced of it
+    /// is named in the start-up warnings (`crate::guardrails::config::warnings`).
     #[serde(skip)]
     pub guardrail_specs: Vec<crate::guardrails::GuardrailSpec>,
     #[serde(default)]

@@ -34,6 +34,12 @@ const MCP_INFO_INERT: &[&str] = &["mcp_server_cost_info"];
 
 /// Whether the value at this path is read by meshgate (its `os.environ/` values are
 /// resolved and must be set); `path` is the document path, outermost first.
+/// Sections meshgate acts on in part, whose gaps are reported one by one elsewhere:
+/// `guardrails` by `crate::guardrails::config::warnings`. They stay out of
+/// [`is_used`], so their `os.environ/` values are resolved where they are used (the
+/// sidecar, when it calls a guardrail service), not at load.
+const REPORTED_ELSEWHERE: &[&str] = &["guardrails"];
+
 fn is_used(path: &[&str]) -> bool {
     match path {
         [] => true,
@@ -61,8 +67,7 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
         return out;
     };
     for (section, value) in top {
-        if section == "guardrails" {
-            out.extend(unenforced_guardrails(value));
+        if REPORTED_ELSEWHERE.contains(&section.as_str()) {
             continue;
         }
         if !is_used(&[section]) {
@@ -100,44 +105,6 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
                 }
             }
             _ => {}
-        }
-    }
-    out
-}
-
-/// The parts of a `guardrails:` list that nothing enforces yet. Enforced: the built-in
-/// provider (`meshgate`) before the call (`pre_mcp_call`, `pre_call`), inline in the
-/// filter. Listed: `guardrails.<name>.mode.<mode>` for the built-in provider's
-/// `during_mcp_call` / `post_mcp_call`, `guardrails.<name>.guardrail.<provider>` for
-/// every other provider (`presidio`, `generic_guardrail_api` included: the sidecar does
-/// not call them yet). (The section's `os.environ/` values stay unresolved: external
-/// guardrails resolve theirs when called.)
-fn unenforced_guardrails(list: &Value) -> Vec<String> {
-    const BUILTIN_ENFORCED_NOT: &[&str] = &["during_mcp_call", "post_mcp_call"];
-    let mut out = Vec::new();
-    for (i, item) in list.as_array().into_iter().flatten().enumerate() {
-        let name = item
-            .get("guardrail_name")
-            .and_then(Value::as_str)
-            .map_or_else(|| i.to_string(), str::to_string);
-        let params = item.get("litellm_params");
-        let provider = params
-            .and_then(|p| p.get("guardrail"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if provider != crate::guardrails::config::BUILTIN_PROVIDER {
-            out.push(format!("guardrails.{name}.guardrail.{provider}"));
-            continue;
-        }
-        let modes: Vec<&str> = match params.and_then(|p| p.get("mode")) {
-            Some(Value::String(mode)) => vec![mode.as_str()],
-            Some(Value::Array(modes)) => modes.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        for mode in modes {
-            if BUILTIN_ENFORCED_NOT.contains(&mode) {
-                out.push(format!("guardrails.{name}.mode.{mode}"));
-            }
         }
     }
     out
@@ -254,7 +221,6 @@ mcp_servers:
             inert_paths(&doc),
             [
                 "general_settings.alerting_webhook",
-                "guardrails.pii.guardrail.presidio",
                 "litellm_settings.callbacks",
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",

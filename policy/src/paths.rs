@@ -170,10 +170,18 @@ pub fn binds_body(path: &str) -> bool {
     is_admin_api_path(path) || path.starts_with(INTERNAL_PREFIX)
 }
 
-/// The admin API's paths (keys, teams, organizations, MCP servers, `/mcp-rest`): one
+/// The admin API's paths (keys, teams, organizations, MCP servers, `/mcp-rest`,
+/// `/guardrails/` — the sidecar's guardrail counters): one
 /// list, so every admin route the sidecar serves has its body bound by the filter.
 pub fn is_admin_api_path(path: &str) -> bool {
-    const PREFIXES: &[&str] = &["/key/", "/team/", "/organization/", "/v1/mcp/", REST_PREFIX];
+    const PREFIXES: &[&str] = &[
+        "/key/",
+        "/team/",
+        "/organization/",
+        "/v1/mcp/",
+        "/guardrails/",
+        REST_PREFIX,
+    ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
 }
 

@@ -4,6 +4,7 @@ mod admin;
 mod body;
 mod error;
 mod guard;
+mod guardrails;
 mod health;
 mod jsonrpc;
 mod limited_body;

@@ -34,6 +34,8 @@ pub struct Runtime {
     pub snapshot_json: Bytes,
     /// Key principal id → tool permissions.
     pub principals: HashMap<String, KeyPolicy>,
+    /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
+    pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
     /// Servers from the database: they run on the guarded client (`crate::guard`).
     pub database_servers: HashSet<String>,
@@ -77,6 +79,7 @@ impl Runtime {
             config,
             snapshot,
             principals: HashMap::new(),
+            guardrails: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
             known_prefixes: Vec::new(),
@@ -227,7 +230,9 @@ impl AppState {
                 old.shutdown();
             }
         }
+        let guardrails = Arc::new(crate::guardrails::compile(&compiled.config));
         let runtime = Arc::new(Runtime {
+            guardrails,
             config_hash,
             store_revision: db.revision,
             snapshot_json: Bytes::from(serde_json::to_vec(&compiled.snapshot).unwrap_or_default()),

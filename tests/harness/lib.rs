@@ -309,8 +309,14 @@ impl SidecarBudget {
 /// Envoy cluster of the reserved control path to the sidecar.
 pub const CONTROL_CLUSTER: &str = "meshgate_sidecar_control";
 /// Path prefixes routed to [`CONTROL_CLUSTER`] (admin API, LiteLLM's health probes).
-pub const CONTROL_PREFIXES: &[&str] =
-    &["/key/", "/team/", "/organization/", "/v1/mcp/", "/health/"];
+pub const CONTROL_PREFIXES: &[&str] = &[
+    "/key/",
+    "/team/",
+    "/organization/",
+    "/v1/mcp/",
+    "/guardrails/",
+    "/health/",
+];
 
 /// Where the sidecar keeps its data in a test.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -513,7 +513,7 @@ fn check_regex(field: &str, pattern: &str) -> Result<(), ConfigError> {
 
 /// What a valid `guardrails:` list still deserves a word about at start: providers
 /// meshgate does not run, modes that do not act on MCP calls, Presidio entity names
-/// Presidio does not predefine, external guardrails not called yet.
+/// Presidio does not predefine, built-in pre_mcp_call (not run by the filter yet).
 pub fn warnings(specs: &[GuardrailSpec]) -> Vec<String> {
     let mut out = Vec::new();
     for g in specs {
@@ -522,8 +522,9 @@ pub fn warnings(specs: &[GuardrailSpec]) -> Vec<String> {
             Provider::Unsupported { provider } => out.push(format!(
                 "guardrail `{name}`: provider `{provider}` is not run by meshgate; tool calls are not checked by it"
             )),
-            Provider::Presidio(_) | Provider::GenericApi(_) => {}
-            Provider::Builtin => {}
+            // The filter runs the built-ins' pre_mcp_call; the sidecar their during and
+            // post, and the external providers in every phase.
+            Provider::Presidio(_) | Provider::GenericApi(_) | Provider::Builtin => {}
         }
         let inert: Vec<&str> = g
             .modes

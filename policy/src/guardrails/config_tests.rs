@@ -35,9 +35,15 @@ fn a_builtin_guardrail_loads_with_modes_entities_and_default_on() {
             ("EMAIL_ADDRESS".to_string(), Action::Mask),
         ]
     );
-    // The section is still reported as not acted on (it is not enforced yet).
+    // Every mode of the built-in provider is enforced (pre by the filter, during and
+    // post by the sidecar): no warning about it, and the section is not "not acted on".
     let cfg = load_config(FIVE_LINES, None).unwrap();
-    assert!(cfg
+    assert!(
+        !cfg.warnings.iter().any(|w| w.contains("no-pii")),
+        "{:?}",
+        cfg.warnings
+    );
+    assert!(!cfg
         .warnings
         .iter()
         .any(|w| w.starts_with("loaded but not acted on") && w.contains("guardrails")));

@@ -114,6 +114,7 @@ fn methods(path: &str) -> Option<&'static [&'static str]> {
         "/v1/mcp/access_groups" => GET,
         "/mcp-rest/tools/list" => GET,
         "/mcp-rest/tools/call" => POST,
+        "/guardrails/metrics" => GET,
         ENABLED => GET,
         p if server_ident(p).is_some() => &["GET", "DELETE"],
         _ => return None,
@@ -165,6 +166,7 @@ async fn dispatch(state: &AppState, req: &AdminRequest) -> Reply {
         (_, "/v1/mcp/access_groups") => servers::access_groups(state, req).await,
         (_, "/mcp-rest/tools/list") => rest::tools_list(state, req).await,
         (_, "/mcp-rest/tools/call") => rest::tools_call(state, req).await,
+        (_, "/guardrails/metrics") => rest::guardrail_metrics(req),
         (_, ENABLED) => request::ok(&serde_json::json!({"enabled": true})),
         (method, p) => match server_ident(p) {
             Some(id) if method == Method::GET => servers::get(state, req, id).await,

@@ -17,8 +17,10 @@ use super::error::ApiError;
 use super::request::{ok, required_str, type_name, AdminRequest, Reply};
 use super::servers::{all_entries, server_not_found};
 use crate::body;
+use crate::guardrails;
 use crate::mcp::context::Ctx;
 use crate::mcp::tools;
+use crate::relay::Exchange;
 use crate::state::AppState;
 use crate::upstream::Upstream;
 
@@ -249,17 +251,49 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
             message: format!("Tool '{bare}' not found on server '{}'", upstream.prefix),
         });
     }
+    let requested = guardrails::requested(&req.headers, body.get("_meta"));
+    let plan = guardrails::plan(
+        &ctx.runtime,
+        ctx.principal.key_id(),
+        &requested,
+        &upstream.name,
+        &bare,
+    )
+    .map_err(|e| ApiError::invalid("guardrails", e.to_string()))?;
+    let client = &state.client;
+    let mut arguments = arguments;
+    if let Err(r) = plan.pre(client, &mut arguments).await {
+        return Ok(guardrail_violation(&r));
+    }
     let params = serde_json::json!({"name": bare, "arguments": arguments});
-    match upstream
-        .request(
-            "tools/call",
-            Some(&params),
-            ctx.runtime.call_timeout(),
-            &ctx.call_context(),
-        )
+    let exchange = plan
+        .has_during_service()
+        .then(|| Exchange::new(ctx.caps(), false).0);
+    let mut call = ctx.call_context();
+    call.exchange = exchange.as_ref();
+    let request = upstream.request(
+        "tools/call",
+        Some(&params),
+        ctx.runtime.call_timeout(),
+        &call,
+    );
+    let cancel = || {
+        if let Some(e) = &exchange {
+            e.cancel();
+        }
+    };
+    let outcome = match plan
+        .during(client, &params["arguments"], request, cancel)
         .await
     {
-        Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
+        Ok(outcome) => outcome,
+        Err(r) => return Ok(guardrail_violation(&r)),
+    };
+    match outcome {
+        Ok(raw) => match plan.post(client, raw).await {
+            Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
+            Err(r) => Ok(guardrail_violation(&r)),
+        },
         Err(e) => {
             let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
             ok(&serde_json::json!({
@@ -268,6 +302,22 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
             }))
         }
     }
+}
+
+/// A guardrail's refusal as LiteLLM's REST endpoint answers it: 400 with
+/// `guardrail_violation`, the message naming the guardrail (never a value).
+fn guardrail_violation(r: &guardrails::Refusal) -> http::Response<body::Body> {
+    let message = r.text.trim_start_matches("Error: ").to_string();
+    body::json(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({
+            "error": "guardrail_violation",
+            "message": message,
+            "guardrail": r.guardrail,
+            "detail": {"error": "guardrail_violation", "message": message, "guardrail": r.guardrail},
+        })
+        .to_string(),
+    )
 }
 
 /// The upstream's name for a tool: as given, or without this server's prefix when the
@@ -286,4 +336,15 @@ fn bare_name(ctx: &Ctx<'_>, upstream: &Upstream, name: &str) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// `GET /guardrails/metrics` (master key): what the sidecar's guardrails blocked and
+/// masked, per guardrail, entity, server, phase and action.
+pub fn guardrail_metrics(req: &AdminRequest) -> Reply {
+    if !req.is_master() {
+        return Err(ApiError::Forbidden(
+            "guardrail metrics need the master key".into(),
+        ));
+    }
+    ok(&guardrails::counters::snapshot())
 }

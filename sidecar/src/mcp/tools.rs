@@ -11,8 +11,10 @@ use meshgate_policy::routing::{unique_owner, Resolution, Unowned};
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::context::{Answer, Ctx, Handled};
+use crate::guardrails;
 use crate::jsonrpc::{tool_error_result, RpcError};
 use crate::log_limit::warn_limited;
+use crate::relay::Exchange;
 use crate::upstream::{Upstream, UpstreamError};
 
 pub async fn list(ctx: &Ctx<'_>) -> Handled {
@@ -95,6 +97,15 @@ pub enum ToolRefusal {
         server: String,
         why: String,
     },
+    /// A guardrail refused the arguments or the result (its text as LiteLLM words it).
+    #[error("{text}")]
+    Guardrail { text: String },
+}
+
+impl From<guardrails::Refusal> for ToolRefusal {
+    fn from(r: guardrails::Refusal) -> Self {
+        ToolRefusal::Guardrail { text: r.text }
+    }
 }
 
 pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
@@ -134,18 +145,46 @@ async fn call_routed(
         });
     }
     check_arguments(&upstream, name, &bare, params.get("arguments"))?;
+    let requested = guardrails::requested(&ctx.client_headers, params.get("_meta"));
+    let plan = guardrails::plan(
+        &ctx.runtime,
+        ctx.principal.key_id(),
+        &requested,
+        &upstream.name,
+        &bare,
+    )
+    .map_err(|e| ToolRefusal::Guardrail {
+        text: format!("Error: {e}"),
+    })?;
+    let client = &ctx.state.client;
+    if let Some(arguments) = params.get_mut("arguments") {
+        plan.pre(client, arguments).await?;
+    }
     params.insert("name".into(), Value::String(bare));
     let params = Value::Object(std::mem::take(params));
-    match upstream
-        .request(
-            "tools/call",
-            Some(&params),
-            ctx.runtime.call_timeout(),
-            &ctx.call_context(),
-        )
-        .await
-    {
-        Ok(raw) => Ok(Ok(Answer::Raw(raw))),
+    let arguments = params.get("arguments").unwrap_or(&Value::Null);
+    // A during guardrail cancels the upstream request through the request's exchange
+    // (one of its own when the client has none).
+    let own_exchange = (ctx.exchange.is_none() && plan.has_during_service())
+        .then(|| Exchange::new(ctx.caps(), false).0);
+    let exchange = ctx.exchange.as_ref().or(own_exchange.as_ref());
+    let mut call = ctx.call_context();
+    call.exchange = exchange;
+    let request = upstream.request(
+        "tools/call",
+        Some(&params),
+        ctx.runtime.call_timeout(),
+        &call,
+    );
+    let outcome = plan
+        .during(client, arguments, request, || {
+            if let Some(e) = exchange {
+                e.cancel();
+            }
+        })
+        .await?;
+    match outcome {
+        Ok(raw) => Ok(Ok(Answer::Raw(plan.post(client, raw).await?))),
         Err(UpstreamError::Rpc(e)) => Ok(Err(e)),
         Err(e) => Err(ToolRefusal::Failed {
             name: name.to_string(),
