@@ -5,12 +5,15 @@
 //! `default_on` ones, the key's and its team's, and those the request names in the
 //! `x-mcp-guardrails` header or `params._meta.guardrails` (a request can only add).
 
+use std::collections::BTreeMap;
+
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use meshgate_policy::guardrails::texts::{blocked_message, mcp_block_text, mcp_error_result};
 use meshgate_policy::guardrails::{
-    check_arguments, select, GuardrailError, GuardrailSet, JsonFinding, Phase, Verdict,
+    check_arguments, check_arguments_raw, select, GuardrailError, GuardrailSet, JsonFinding, Phase,
+    Verdict,
 };
 use meshgate_policy::PolicySnapshot;
 
@@ -79,6 +82,9 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
     }
     if req.rest {
         return check_rest(req, body, events);
+    }
+    if let Some(outcome) = check_single_raw(req, body, events) {
+        return outcome;
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(batch)) => check_batch(req, batch, events),
@@ -165,14 +171,14 @@ fn check_message(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let server = server_of(req.snapshot, tool);
-    let requested = match meta_names(params) {
+    let requested = match meta_names(params.and_then(|p| p.get("_meta"))) {
         Ok(names) => names,
         Err(text) => return Step::Blocked(mcp_error_result(&text)),
     };
     let arguments = params
         .and_then(|p| p.get("arguments"))
         .unwrap_or(&Value::Null);
-    match verdict(req, &requested, arguments, &server, events) {
+    match verdict(req, &requested, Arguments::Tree(arguments), &server, events) {
         Checked::Pass => Step::Pass,
         Checked::Refused(text) => Step::Blocked(mcp_error_result(&text)),
         Checked::Masked(value) => {
@@ -194,7 +200,7 @@ fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcom
         .unwrap_or("-")
         .to_string();
     let arguments = call.get("arguments").unwrap_or(&Value::Null);
-    match verdict(req, &[], arguments, &server, events) {
+    match verdict(req, &[], Arguments::Tree(arguments), &server, events) {
         Checked::Pass => Outcome::Pass,
         Checked::Refused(text) => Outcome::Reply {
             status: 400,
@@ -204,6 +210,71 @@ fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcom
         Checked::Masked(value) => {
             call.insert("arguments".into(), value);
             Outcome::Rewrite(Value::Object(call).to_string().into_bytes())
+        }
+    }
+}
+
+/// The arguments to check: a parsed tree, or their JSON text (scanned without
+/// building a tree unless something is found).
+#[derive(Clone, Copy)]
+enum Arguments<'a> {
+    Tree(&'a Value),
+    Raw(&'a str),
+}
+
+/// A JSON object's members as JSON text, borrowed from the body (the last of
+/// duplicate keys wins, as in a `Value`).
+type RawObject<'a> = BTreeMap<String, &'a RawValue>;
+
+/// A single message (not a batch), the common case, checked without parsing its
+/// arguments into a tree: only its members and `params`' members are split, and the
+/// arguments are scanned from their text. `None` when the body is not a JSON object
+/// (a batch, or not JSON: the tree path decides).
+fn check_single_raw(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Option<Outcome> {
+    if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let message: RawObject<'_> = serde_json::from_slice(body).ok()?;
+    let text = |raw: &RawValue| serde_json::from_str::<String>(raw.get()).ok();
+    if message.get("method").and_then(|m| text(m)).as_deref() != Some("tools/call") {
+        return Some(Outcome::Pass);
+    }
+    // `params` that is not an object has no name, `_meta` or arguments.
+    let params: RawObject<'_> = message
+        .get("params")
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    let tool = params.get("name").and_then(|n| text(n)).unwrap_or_default();
+    let server = server_of(req.snapshot, &tool);
+    let meta = params
+        .get("_meta")
+        .and_then(|m| serde_json::from_str::<Value>(m.get()).ok());
+    let refused = |text: &str| Outcome::Reply {
+        status: 200,
+        body: response(raw_id(body).as_deref(), &mcp_error_result(text)),
+    };
+    let requested = match meta_names(meta.as_ref()) {
+        Ok(names) => names,
+        Err(text) => return Some(refused(&text)),
+    };
+    let arguments = params.get("arguments").map_or("null", |a| a.get());
+    let before = events.len();
+    match verdict(req, &requested, Arguments::Raw(arguments), &server, events) {
+        Checked::Pass => Some(Outcome::Pass),
+        Checked::Refused(text) => Some(refused(&text)),
+        Checked::Masked(value) => {
+            let Ok(Value::Object(mut message)) = serde_json::from_slice::<Value>(body) else {
+                // Cannot happen (the body parsed as an object above): let the tree
+                // path decide, without counting this mask twice.
+                events.truncate(before);
+                return None;
+            };
+            if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
+                params.insert("arguments".into(), value);
+            }
+            Some(Outcome::Rewrite(
+                Value::Object(message).to_string().into_bytes(),
+            ))
         }
     }
 }
@@ -218,7 +289,7 @@ enum Checked {
 fn verdict(
     req: &Request<'_>,
     requested: &[String],
-    arguments: &Value,
+    arguments: Arguments<'_>,
     server: &str,
     events: &mut Vec<Event>,
 ) -> Checked {
@@ -255,7 +326,11 @@ fn verdict(
     if pre.is_empty() {
         return Checked::Pass;
     }
-    match check_arguments(&pre, arguments) {
+    let checked = match arguments {
+        Arguments::Tree(value) => check_arguments(&pre, value),
+        Arguments::Raw(text) => check_arguments_raw(&pre, text),
+    };
+    match checked {
         Verdict::Pass => Checked::Pass,
         Verdict::Block(finding) => {
             events.push(event(&finding, "block", server));
@@ -282,11 +357,8 @@ fn event(finding: &JsonFinding<'_>, action: &'static str, server: &str) -> Event
 }
 
 /// `params._meta.guardrails`: an array of names; anything else there is refused.
-fn meta_names(params: Option<&Value>) -> Result<Vec<String>, String> {
-    let Some(names) = params
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get("guardrails"))
-    else {
+fn meta_names(meta: Option<&Value>) -> Result<Vec<String>, String> {
+    let Some(names) = meta.and_then(|m| m.get("guardrails")) else {
         return Ok(Vec::new());
     };
     names

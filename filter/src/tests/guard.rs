@@ -362,3 +362,26 @@ fn without_a_possible_selection_the_body_is_not_parsed_but_meta_and_keys_still_c
     };
     assert!(body.contains("unknown guardrail(s): gone"), "{body}");
 }
+
+#[test]
+fn a_single_message_is_read_as_json_reads_it_escapes_and_duplicate_keys_included() {
+    // An escaped method name is still `tools/call`; an escaped `@` is still an e-mail.
+    let escaped = r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"a-echo","arguments":{"to":"bob\u0040corp.example.com"}}}"#;
+    let (s, _) = send(&post("/mcp", "Bearer sk-master"), escaped);
+    assert!(forwarded(&s));
+    let sent: Value = serde_json::from_slice(&s.host().replaced_bodies.borrow()[0]).unwrap();
+    assert_eq!(
+        sent["params"]["arguments"],
+        json!({"to": "<EMAIL_ADDRESS>"})
+    );
+    // Of duplicate keys the last one counts, as in a parsed tree.
+    let duplicate = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"a-echo","arguments":{{"c":"ok"}},"arguments":{{"c":"{CARD}"}}}}}}"#
+    );
+    let (s, _) = send(&post("/mcp", "Bearer sk-master"), &duplicate);
+    assert!(reply(&s).1.contains("CREDIT_CARD by Guardrail: cards"));
+    // `params` that is not an object has no arguments to scan.
+    let odd = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["{CARD}"]}}"#);
+    let (s, _) = send(&post("/mcp", "Bearer sk-master"), &odd);
+    assert!(forwarded(&s));
+}

@@ -8,12 +8,7 @@
 use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
-pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
-    find_v4(b, out);
-    find_v6(b, out);
-}
-
-fn find_v4(b: &[u8], out: &mut Vec<Hit>) {
+pub(super) fn find_v4(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
@@ -80,7 +75,7 @@ fn is_hex(c: u8) -> bool {
     c.is_ascii_hexdigit()
 }
 
-fn find_v6(b: &[u8], out: &mut Vec<Hit>) {
+pub(super) fn find_v6(b: &[u8], out: &mut Vec<Hit>) {
     let mut from = 0;
     while let Some(off) = b[from..].iter().position(|&c| c == b':') {
         let colon = from + off;
