@@ -10,12 +10,13 @@ use meshgate_store::{hash_key, KeyPatch, KeyRecord, NewKey};
 
 use super::error::ApiError;
 use super::request::{
-    ok, parse, parse_without_nulls, required_str, required_strings, to_object, AdminRequest, Reply,
+    ok, parse, parse_without_nulls, required_str, required_strings, to_object, AdminRequest,
+    AdminResult,
 };
 use crate::state::AppState;
 
 /// `POST /key/generate`: body = `NewKey` (LiteLLM's fields); the record plus `key`.
-pub async fn generate(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn generate(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let new: NewKey = parse_without_nulls(req.object()?)?;
     configured_guardrails(state, new.guardrails.as_deref())?;
@@ -27,7 +28,7 @@ pub async fn generate(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `POST /key/update`: `{"key": id | hash | plaintext, …patch}` → the record.
-pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn update(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let mut body = req.object()?;
     let key = required_str(&body, "key")?.to_string();
@@ -66,7 +67,7 @@ pub(super) fn configured_guardrails(
 }
 
 /// `POST /key/block` and `/key/unblock`: `{"key": …}` → the record.
-pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) -> Reply {
+pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let key = required_str(&body, "key")?;
@@ -81,7 +82,7 @@ pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) ->
 
 /// `POST /key/delete`: `{"keys": [...]}` and/or `{"key_aliases": [...]}`, all or nothing
 /// → `{"deleted_keys": [hashes]}`.
-pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn delete(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let mut ids: Vec<String> = Vec::new();
@@ -117,7 +118,7 @@ pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
 
 /// `GET /key/info?key=…` → `{"key": hash, "info": record}`. A virtual key may ask about
 /// itself (no `key`, or its own); anything else needs the master key.
-pub async fn info(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
     let record = match (req.query("key"), req.key_id()) {
         (Some(key), _) if req.is_master() => state.store.key_info(key).await?,
         (None, _) if req.is_master() => return Err(ApiError::missing("key")),
@@ -160,7 +161,7 @@ async fn own_record(state: &AppState, id: &str) -> Result<KeyRecord, ApiError> {
 
 /// `GET /key/list[?team_id=&organization_id=&key_alias=&return_full_object=true&page=&size=]`
 /// → `{"keys": [hash…] | [record…], "total_count", "current_page", "total_pages"}`.
-pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn list(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let full = matches!(req.query("return_full_object"), Some("true" | "1"));
     let page: usize = number_param(req, "page")?.unwrap_or(1).max(1);

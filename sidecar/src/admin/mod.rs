@@ -22,7 +22,7 @@ use crate::state::AppState;
 use crate::verify::Principal;
 
 use error::ApiError;
-use request::{AdminRequest, Reply};
+use request::{AdminRequest, AdminResult};
 
 /// LiteLLM's `GET /mcp/enabled` → `{"enabled": true}`.
 const ENABLED: &str = "/mcp/enabled";
@@ -127,7 +127,7 @@ fn server_ident(path: &str) -> Option<&str> {
         .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
-async fn dispatch(state: &AppState, req: &AdminRequest) -> Reply {
+async fn dispatch(state: &AppState, req: &AdminRequest) -> AdminResult {
     let path = match req.path.trim_end_matches('/') {
         "" => "/",
         p => p,

@@ -7,12 +7,12 @@ use meshgate_store::{NewOrganization, OrganizationPatch, OrganizationRecord};
 
 use super::error::ApiError;
 use super::request::{
-    ok, parse, parse_without_nulls, required_str, required_strings, AdminRequest, Reply,
+    ok, parse, parse_without_nulls, required_str, required_strings, AdminRequest, AdminResult,
 };
 use crate::state::AppState;
 
 /// `POST /organization/new`: body = `NewOrganization` (`organization_alias` required).
-pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn create(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let new: NewOrganization = parse_without_nulls(req.object()?)?;
     let org = state.store.create_organization(new).await?;
@@ -21,7 +21,7 @@ pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `POST|PATCH /organization/update`: `{"organization_id", …patch}`.
-pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn update(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let mut body = req.object()?;
     let id = required_str(&body, "organization_id")?.to_string();
@@ -34,7 +34,7 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
 
 /// `POST|DELETE /organization/delete`: `{"organization_ids": [...]}` → `[organization…]`.
 /// Every organization is checked (exists, no teams or keys) before the first is deleted.
-pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn delete(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let mut ids = required_strings(&body, "organization_ids")?;
@@ -84,7 +84,7 @@ pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `GET /organization/info?organization_id=` → the organization.
-pub async fn info(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let id = req
         .query("organization_id")
@@ -93,7 +93,7 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `GET /organization/list` → `[organization…]`.
-pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn list(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     ok(&state.store.list_organizations().await?)
 }

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use crate::body::{self, Body};
 use crate::verify::Principal;
 
-pub type Reply = Result<Response<Body>, ApiError>;
+pub type AdminResult = Result<Response<Body>, ApiError>;
 
 pub struct AdminRequest {
     pub method: Method,
@@ -193,7 +193,7 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 /// 200 with a JSON body.
-pub fn ok<T: Serialize>(value: &T) -> Reply {
+pub fn ok<T: Serialize>(value: &T) -> AdminResult {
     match serde_json::to_vec(value) {
         Ok(bytes) => Ok(body::json(StatusCode::OK, bytes)),
         Err(e) => {

@@ -14,7 +14,7 @@ use crate::naming::prefixed;
 use meshgate_policy::tool_rules::ToolRules;
 
 use super::error::ApiError;
-use super::request::{ok, required_str, type_name, AdminRequest, Reply};
+use super::request::{ok, required_str, type_name, AdminRequest, AdminResult};
 use super::servers::{all_entries, server_not_found};
 use crate::body;
 use crate::guardrails;
@@ -100,7 +100,7 @@ fn mcp_info(upstream: &Upstream, ids: &HashMap<String, String>) -> Value {
 /// `GET /mcp-rest/tools/list[?server_id=]` → `{"tools": [{name (bare), description,
 /// inputSchema, mcp_info}], "error": null | "partial_failure" | "server_error" |
 /// "access_denied", "message"}`; a refusal keeps the envelope (`"tools": []`).
-pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn tools_list(state: &AppState, req: &AdminRequest) -> AdminResult {
     Ok(list_tools(state, req).await.unwrap_or_else(|e| {
         e.into_response_with(|body| {
             body.insert("tools".into(), Value::Array(Vec::new()));
@@ -108,7 +108,7 @@ pub async fn tools_list(state: &AppState, req: &AdminRequest) -> Reply {
     }))
 }
 
-async fn list_tools(state: &AppState, req: &AdminRequest) -> Reply {
+async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
     let ctx = ctx(state, req);
     let ids = server_ids(state, &ctx).await;
     let asked = req
@@ -196,7 +196,7 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> Reply {
 /// `tool_not_found`, 403 `access_denied` / `tool_not_allowed` / `parameters_not_allowed`.
 /// An upstream that fails or does not answer in time is a 200 `isError` result (as
 /// LiteLLM answers), its text free of URLs and secrets.
-pub async fn tools_call(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
     let body = req.object()?;
     let server = required_str(&body, "server_id")?;
     let name = required_str(&body, "name")?;
@@ -340,7 +340,7 @@ fn bare_name(ctx: &Ctx<'_>, upstream: &Upstream, name: &str) -> String {
 
 /// `GET /guardrails/metrics` (master key): what the sidecar's guardrails blocked and
 /// masked, per guardrail, entity, server, phase and action.
-pub fn guardrail_metrics(req: &AdminRequest) -> Reply {
+pub fn guardrail_metrics(req: &AdminRequest) -> AdminResult {
     if !req.is_master() {
         return Err(ApiError::Forbidden(
             "guardrail metrics need the master key".into(),

@@ -14,7 +14,7 @@ use meshgate_store::{McpServerPatch, McpServerRecord, NewMcpServer, StoreError};
 
 use super::error::{from_server_config, ApiError};
 use super::redact::{redact_config, restore_redacted};
-use super::request::{ok, required_str, type_name, AdminRequest, Reply};
+use super::request::{ok, required_str, type_name, AdminRequest, AdminResult};
 use crate::guard::HostPolicy;
 use crate::state::{AppState, Runtime};
 use crate::stored::{load_database_server, DatabaseServerError};
@@ -213,7 +213,7 @@ fn visible(req: &AdminRequest, entry: &ServerEntry) -> bool {
 }
 
 /// `GET /v1/mcp/server` → `[server…]`.
-pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn list(state: &AppState, req: &AdminRequest) -> AdminResult {
     let runtime = state.runtime();
     let views: Vec<Value> = all_entries(state, &runtime)
         .await?
@@ -225,7 +225,7 @@ pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `GET /v1/mcp/server/{id or name or alias}` → the server.
-pub async fn get(state: &AppState, req: &AdminRequest, ident: &str) -> Reply {
+pub async fn get(state: &AppState, req: &AdminRequest, ident: &str) -> AdminResult {
     let runtime = state.runtime();
     let entries = all_entries(state, &runtime).await?;
     let found = entries
@@ -238,7 +238,7 @@ pub async fn get(state: &AppState, req: &AdminRequest, ident: &str) -> Reply {
 }
 
 /// `GET /v1/mcp/access_groups` → `{"access_groups": [...]}` (sorted, unique).
-pub async fn access_groups(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn access_groups(state: &AppState, req: &AdminRequest) -> AdminResult {
     let runtime = state.runtime();
     let mut groups: Vec<String> = all_entries(state, &runtime)
         .await?
@@ -397,7 +397,7 @@ fn take_record_fields(config: &mut Map<String, Value>) -> (Option<String>, Optio
 /// `POST /v1/mcp/server`: LiteLLM's flat body (`server_name`, `alias`, `description`,
 /// `url`, `transport`, `auth_type`, `credentials`, `mcp_access_groups`, …) or
 /// `{"server_name", "alias", "description", "config": {...}}` → the server (redacted).
-pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn create(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let input = server_input(req.object()?)?;
     let name = input
@@ -433,7 +433,7 @@ pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
 /// `PUT /v1/mcp/server`: `{"server_id": id or name, …}`. Flat fields are merged into the
 /// stored configuration (`null` removes one); `config` replaces it whole. Redaction
 /// markers sent back unchanged keep the stored secrets.
-pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn update(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let ident = required_str(&body, "server_id")?.to_string();
@@ -480,7 +480,7 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `DELETE /v1/mcp/server/{id or name}` → the deleted server (redacted).
-pub async fn delete(state: &AppState, req: &AdminRequest, ident: &str) -> Reply {
+pub async fn delete(state: &AppState, req: &AdminRequest, ident: &str) -> AdminResult {
     req.require_master()?;
     let runtime = state.runtime();
     let record = find_database_server(state, &runtime, ident).await?;

@@ -8,12 +8,12 @@ use meshgate_store::{NewTeam, TeamMember, TeamPatch, TeamRecord};
 
 use super::error::ApiError;
 use super::request::{
-    ok, parse, parse_without_nulls, required_str, required_strings, AdminRequest, Reply,
+    ok, parse, parse_without_nulls, required_str, required_strings, AdminRequest, AdminResult,
 };
 use crate::state::AppState;
 
 /// `POST /team/new`: body = `NewTeam` → the team.
-pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn create(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let new: NewTeam = parse_without_nulls(req.object()?)?;
     super::keys::configured_guardrails(state, new.guardrails.as_deref())?;
@@ -23,7 +23,7 @@ pub async fn create(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `POST /team/update`: `{"team_id", …patch}` → the team.
-pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn update(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let mut body = req.object()?;
     let team_id = required_str(&body, "team_id")?.to_string();
@@ -40,7 +40,7 @@ pub async fn update(state: &AppState, req: &AdminRequest) -> Reply {
 
 /// `POST /team/block` and `/team/unblock`: `{"team_id"}` → the team. A blocked team's
 /// keys are refused by the filter (401 `key_blocked`).
-pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) -> Reply {
+pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let team_id = required_str(&body, "team_id")?;
@@ -55,7 +55,7 @@ pub async fn set_blocked(state: &AppState, req: &AdminRequest, blocked: bool) ->
 
 /// `POST /team/delete`: `{"team_ids": [...]}` → `{"deleted_teams": [team…]}`. Every team
 /// is checked (exists, no keys) before the first is deleted.
-pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn delete(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let mut ids = required_strings(&body, "team_ids")?;
@@ -88,7 +88,7 @@ pub async fn delete(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `GET /team/info?team_id=` → `{"team_id", "team_info": team, "keys": [key…]}`.
-pub async fn info(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let team_id = req
         .query("team_id")
@@ -99,7 +99,7 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `GET /team/list[?organization_id=]` → `[team…]`.
-pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn list(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let org = req.query("organization_id");
     let teams: Vec<TeamRecord> = state
@@ -114,7 +114,7 @@ pub async fn list(state: &AppState, req: &AdminRequest) -> Reply {
 
 /// `POST /team/member_add`: `{"team_id", "member": {"user_id", "role"} | [...]}` → the
 /// team. Every member is checked before the first is added.
-pub async fn member_add(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn member_add(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let team_id = required_str(&body, "team_id")?;
@@ -158,7 +158,7 @@ pub async fn member_add(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `POST /team/member_update`: `{"team_id", "user_id", "role"}` → the team.
-pub async fn member_update(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn member_update(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let mut body = req.object()?;
     let team_id = required_str(&body, "team_id")?.to_string();
@@ -171,7 +171,7 @@ pub async fn member_update(state: &AppState, req: &AdminRequest) -> Reply {
 }
 
 /// `POST /team/member_delete`: `{"team_id", "user_id"}` → the team.
-pub async fn member_delete(state: &AppState, req: &AdminRequest) -> Reply {
+pub async fn member_delete(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let body = req.object()?;
     let team_id = required_str(&body, "team_id")?;
