@@ -18,7 +18,7 @@ use meshgate_policy::guardrails::{
 use meshgate_policy::PolicySnapshot;
 
 /// Header naming guardrails to add to a request (comma-separated).
-pub const GUARDRAILS_HEADER: &str = "x-mcp-guardrails";
+pub use meshgate_policy::guardrails::select::REQUEST_HEADER as GUARDRAILS_HEADER;
 /// JSON-RPC code of a batch element that was not run because another was blocked.
 pub const NOT_RUN_CODE: i64 = -32000;
 

@@ -5,6 +5,7 @@
 //! and not looked at here.
 
 use crate::decision::{header, Rejection, SERVERS_FILTER_HEADER};
+use crate::guardrails::select::REQUEST_HEADER as GUARDRAILS_HEADER;
 use crate::mcp_headers::{METHOD_HEADER, NAME_HEADER};
 use crate::signing::is_internal_header;
 
@@ -58,8 +59,8 @@ pub fn read_head(raw: &[(Vec<u8>, Vec<u8>)], key_header: &str) -> Result<Request
     Ok(head)
 }
 
-/// Headers whose value the filter decides on: pseudo-headers, credentials, narrowing
-/// and the MCP 2026-07-28 routing headers.
+/// Headers whose value the filter decides on: pseudo-headers, credentials, narrowing,
+/// the MCP 2026-07-28 routing headers and the guardrails a request adds.
 fn value_matters(name: &str, key_header: &str) -> bool {
     name.starts_with(':')
         || [
@@ -69,6 +70,7 @@ fn value_matters(name: &str, key_header: &str) -> bool {
             METHOD_HEADER,
             NAME_HEADER,
             PROTOCOL_VERSION_HEADER,
+            GUARDRAILS_HEADER,
         ]
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))
@@ -144,6 +146,7 @@ mod tests {
             "mcp-method",
             "mcp-name",
             "mcp-protocol-version",
+            "x-mcp-guardrails",
             ":path",
             "x-gw-key",
         ] {

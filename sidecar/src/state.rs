@@ -230,7 +230,7 @@ impl AppState {
                 old.shutdown();
             }
         }
-        let guardrails = Arc::new(crate::guardrails::compile(&compiled.config));
+        let guardrails = Arc::new(compile_guardrails(&compiled.config));
         let runtime = Arc::new(Runtime {
             guardrails,
             config_hash,
@@ -363,6 +363,18 @@ fn merge_meshgate_section(
     }
     doc.insert("meshgate".into(), Value::Object(merged));
     Ok(())
+}
+
+/// The configuration's guardrails compiled; the patterns were checked at load, so a
+/// failure here is logged and the set left empty only for a configuration that did
+/// not come through `load_config`.
+pub fn compile_guardrails(config: &GatewayConfig) -> meshgate_policy::guardrails::GuardrailSet {
+    meshgate_policy::guardrails::GuardrailSet::compile(&config.guardrail_specs).unwrap_or_else(
+        |e| {
+            tracing::error!("guardrails: {e}");
+            meshgate_policy::guardrails::GuardrailSet::default()
+        },
+    )
 }
 
 #[cfg(test)]

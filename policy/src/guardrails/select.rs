@@ -3,6 +3,10 @@
 //! (`guardrails: [...]`). A name that matches no configured guardrail is an error — a
 //! guardrail someone asked for must never be skipped silently.
 
+/// The request header that adds guardrails to a call (comma-separated names), read by
+/// the filter and the sidecar alike; a value that is not UTF-8 is refused (400).
+pub const REQUEST_HEADER: &str = "x-mcp-guardrails";
+
 use super::config::Phase;
 use super::error::GuardrailError;
 use super::matcher::Guardrail;

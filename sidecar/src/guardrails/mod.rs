@@ -21,10 +21,9 @@ use serde_json::{Map, Value};
 use std::future::Future;
 use std::time::Duration;
 
-use meshgate_policy::config::GatewayConfig;
 use meshgate_policy::guardrails::{
-    check_arguments, check_result, select, texts, Guardrail, GuardrailError, GuardrailSet, Phase,
-    Provider, Verdict,
+    check_arguments, check_result, select, texts, Guardrail, GuardrailError, Phase, Provider,
+    Verdict,
 };
 use meshgate_policy::scrub::scrub_urls;
 
@@ -35,20 +34,10 @@ use external::{Decision, Side};
 
 /// The request header naming guardrails for one call (comma-separated), beside
 /// `params._meta.guardrails` (a list of names).
-pub const HEADER: &str = "x-mcp-guardrails";
+pub use meshgate_policy::guardrails::select::REQUEST_HEADER as HEADER;
 
 /// How long a cancelled upstream call may take to send its cancellation.
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
-
-/// The configuration's guardrails compiled; the patterns were checked at load, so a
-/// failure here is logged and the set left empty only for a configuration that did
-/// not come through `load_config`.
-pub fn compile(config: &GatewayConfig) -> GuardrailSet {
-    GuardrailSet::compile(&config.guardrail_specs).unwrap_or_else(|e| {
-        tracing::error!("guardrails: {e}");
-        GuardrailSet::default()
-    })
-}
 
 /// The names a request asks for: the header's, then `_meta.guardrails`.
 pub fn requested(headers: &http::HeaderMap, meta: Option<&Value>) -> Vec<String> {

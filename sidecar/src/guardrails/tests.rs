@@ -4,7 +4,7 @@ use std::sync::Arc;
 fn runtime(yaml: &str) -> Runtime {
     let config = meshgate_policy::load_config(yaml, None).unwrap();
     let mut rt = Runtime::empty();
-    rt.guardrails = Arc::new(compile(&config));
+    rt.guardrails = Arc::new(crate::state::compile_guardrails(&config));
     rt
 }
 
