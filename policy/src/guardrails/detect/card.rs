@@ -16,56 +16,66 @@ struct Group {
     sep: u8,
 }
 
+/// The reference walk: every position the card scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i = if is_alnum(b[i]) {
-                next_word(b, i)
-            } else {
-                i + 1
-            };
-            continue;
-        }
-        if !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b',')) {
-            // Inside an identifier or a decimal: skip the whole run.
-            while i < b.len() && (is_alnum(b[i]) || b[i] == b'.') {
-                i += 1;
-            }
-            continue;
-        }
-        // Collect the run's groups: digits joined by single spaces or dashes.
-        let mut groups: [Group; 24] = [Group {
-            start: 0,
-            end: 0,
-            sep: 0,
-        }; 24];
-        let mut n = 0;
-        let mut j = i;
-        let mut sep = 0u8;
-        loop {
-            let start = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            if n < groups.len() {
-                groups[n] = Group { start, end: j, sep };
-                n += 1;
-            }
-            if j + 1 < b.len() && matches!(b[j], b' ' | b'-') && b[j + 1].is_ascii_digit() {
-                sep = b[j];
-                j += 1;
-                continue;
-            }
-            break;
-        }
-        // A run glued to letters or to a decimal point is not a number of its own.
-        let run_ok = j >= b.len() || !(is_alnum(b[j]) || sep_digit(b, j, b'.'));
-        if run_ok {
-            check_windows(b, &groups[..n], out);
-        }
-        i = j.max(i + 1);
+        i = at(b, i, out);
     }
+}
+
+/// One step of the card scan at `i`: checks a number that starts there (pushing a
+/// card it finds) and returns where the scan goes on. The shared walk calls it only at
+/// the starts of words that begin with a digit; the positions it skips could not begin
+/// a card.
+pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    if !b[i].is_ascii_digit() {
+        return if is_alnum(b[i]) {
+            next_word(b, i)
+        } else {
+            i + 1
+        };
+    }
+    if !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b',')) {
+        // Inside an identifier or a decimal: skip the whole run.
+        let mut j = i;
+        while j < b.len() && (is_alnum(b[j]) || b[j] == b'.') {
+            j += 1;
+        }
+        return j;
+    }
+    // Collect the run's groups: digits joined by single spaces or dashes.
+    let mut groups: [Group; 24] = [Group {
+        start: 0,
+        end: 0,
+        sep: 0,
+    }; 24];
+    let mut n = 0;
+    let mut j = i;
+    let mut sep = 0u8;
+    loop {
+        let start = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if n < groups.len() {
+            groups[n] = Group { start, end: j, sep };
+            n += 1;
+        }
+        if j + 1 < b.len() && matches!(b[j], b' ' | b'-') && b[j + 1].is_ascii_digit() {
+            sep = b[j];
+            j += 1;
+            continue;
+        }
+        break;
+    }
+    // A run glued to letters or to a decimal point is not a number of its own.
+    let run_ok = j >= b.len() || !(is_alnum(b[j]) || sep_digit(b, j, b'.'));
+    if run_ok {
+        check_windows(b, &groups[..n], out);
+    }
+    j.max(i + 1)
 }
 
 fn sep_digit(b: &[u8], i: usize, c: u8) -> bool {

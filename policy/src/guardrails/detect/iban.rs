@@ -104,34 +104,45 @@ fn expected_len(cc: &[u8]) -> Option<usize> {
         .map(|(_, n)| usize::from(*n))
 }
 
+/// The reference walk: every position the IBAN scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
-    while i + 15 <= b.len() {
-        let head = &b[i..i + 4];
-        if !is_alnum(head[0]) {
-            i += 1;
-            continue;
+    while i < b.len() {
+        i = at(b, i, out);
+    }
+}
+
+/// One step of the IBAN scan at `i`: checks an IBAN there (pushing it when its check
+/// digits verify) and returns where the scan goes on (the text's end when no IBAN fits
+/// any more). The shared walk calls it only at the starts of words that begin with an
+/// upper-case letter.
+pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    if i + 15 > b.len() {
+        return b.len();
+    }
+    let head = &b[i..i + 4];
+    if !is_alnum(head[0]) {
+        return i + 1;
+    }
+    if !(head[0].is_ascii_uppercase()
+        && head[1].is_ascii_uppercase()
+        && head[2].is_ascii_digit()
+        && head[3].is_ascii_digit()
+        && starts_word(b, i))
+    {
+        return next_word(b, i);
+    }
+    match expected_len(&head[..2]).and_then(|n| parse(b, i, n)) {
+        Some(end) => {
+            out.push(Hit {
+                entity: Builtin::IbanCode,
+                start: i,
+                end,
+            });
+            end
         }
-        if !(head[0].is_ascii_uppercase()
-            && head[1].is_ascii_uppercase()
-            && head[2].is_ascii_digit()
-            && head[3].is_ascii_digit()
-            && starts_word(b, i))
-        {
-            i = next_word(b, i);
-            continue;
-        }
-        match expected_len(&head[..2]).and_then(|n| parse(b, i, n)) {
-            Some(end) => {
-                out.push(Hit {
-                    entity: Builtin::IbanCode,
-                    start: i,
-                    end,
-                });
-                i = end;
-            }
-            None => i = next_word(b, i),
-        }
+        None => next_word(b, i),
     }
 }
 

@@ -8,41 +8,50 @@
 use super::{is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
+/// The reference walk: every position the IPv4 scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find_v4(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            // A word cannot contain an address that starts a word.
-            i = if is_alnum(b[i]) {
-                next_word(b, i)
-            } else {
-                i + 1
-            };
-            continue;
-        }
-        let boundary = starts_word(b, i) && !(i > 0 && matches!(b[i - 1], b'.' | b':'));
-        if boundary {
-            if let Some(end) = v4_at(b, i) {
-                // A fifth part or a word glued on: part of something else.
-                let glued = end < b.len()
-                    && (is_alnum(b[end])
-                        || (b[end] == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit)));
-                if !glued {
-                    out.push(Hit {
-                        entity: Builtin::IpAddress,
-                        start: i,
-                        end,
-                    });
-                    i = end;
-                    continue;
-                }
+        i = v4_step(b, i, out);
+    }
+}
+
+/// One step of the IPv4 scan at `i`: checks a dotted quad there (pushing it) and
+/// returns where the scan goes on. The shared walk calls it only at the starts of
+/// words that begin with a digit.
+pub(super) fn v4_step(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    if !b[i].is_ascii_digit() {
+        // A word cannot contain an address that starts a word.
+        return if is_alnum(b[i]) {
+            next_word(b, i)
+        } else {
+            i + 1
+        };
+    }
+    let boundary = starts_word(b, i) && !(i > 0 && matches!(b[i - 1], b'.' | b':'));
+    if boundary {
+        if let Some(end) = v4_at(b, i) {
+            // A fifth part or a word glued on: part of something else.
+            let glued = end < b.len()
+                && (is_alnum(b[end])
+                    || (b[end] == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit)));
+            if !glued {
+                out.push(Hit {
+                    entity: Builtin::IpAddress,
+                    start: i,
+                    end,
+                });
+                return end;
             }
         }
-        // Skip the rest of this dotted run.
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-            i += 1;
-        }
     }
+    // Skip the rest of this dotted run.
+    let mut j = i;
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.') {
+        j += 1;
+    }
+    j
 }
 
 /// End of a dotted quad at `i`.

@@ -10,6 +10,7 @@ mod ip;
 mod phone;
 mod secrets;
 mod ssn;
+mod walk;
 
 use super::entity::{Builtin, BuiltinSet};
 
@@ -55,49 +56,42 @@ fn classes(b: &[u8]) -> u8 {
 }
 
 /// Runs the detectors of `set` over `text`, appending to `out` (unsorted; overlaps
-/// are resolved by the caller). One pass first finds which anchor bytes the text has:
-/// the number-shaped entities (cards, phones, SSNs, IBANs, IPv4) all need a digit,
-/// e-mail an `@`, IPv6 a `:`; a detector whose anchor is absent is not run (most
-/// prose has neither digits nor `@`).
+/// are resolved by the caller). The word-anchored detectors (cards, phones, SSNs,
+/// IBANs, IPv4, credentials) share one walk over the text ([`walk`]), which also notes
+/// whether the text has an `@` or a `:`; e-mail and IPv6 run only then, jumping from
+/// anchor to anchor (most prose has neither).
 pub fn find_builtins(text: &str, set: BuiltinSet, out: &mut Vec<Hit>) {
+    let seen = walk::find(text.as_bytes(), set, out);
     let b = text.as_bytes();
-    let seen = classes(b);
-    if seen & DIGIT != 0 {
-        if set.contains(Builtin::CreditCard) {
-            card::find(b, out);
-        }
-        if set.contains(Builtin::PhoneNumber) {
-            phone::find(b, out);
-        }
-        if set.contains(Builtin::UsSsn) {
-            ssn::find(b, out);
-        }
-        if set.contains(Builtin::IbanCode) {
-            iban::find(b, out);
-        }
-        if set.contains(Builtin::IpAddress) {
-            ip::find_v4(b, out);
-        }
-    }
     if seen & AT != 0 && set.contains(Builtin::EmailAddress) {
         email::find(b, out);
     }
     if seen & COLON != 0 && set.contains(Builtin::IpAddress) {
         ip::find_v6(b, out);
     }
-    secrets::find(b, set, out);
 }
 
 /// A credit-card number written as a JSON number (`4111111111111111`): its digits are
 /// checked like a string's. Only cards: other entities are not numbers.
 pub fn number_is_card(digits: &str) -> bool {
     let mut out = Vec::new();
-    card::find(digits.as_bytes(), &mut out);
+    card::at(digits.as_bytes(), 0, &mut out);
     out.iter().any(|h| h.start == 0 && h.end == digits.len())
 }
 
+/// ASCII letters and digits, by byte: one load in the walks' inner loops.
+static ALNUM: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    table
+};
+
 fn is_alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
+    ALNUM[usize::from(b)]
 }
 
 /// Whether the byte before `i` cannot continue a word (start of text, punctuation,

@@ -25,40 +25,39 @@ struct Group {
     paren: bool,
 }
 
+/// The reference walk: every position the phone scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_alphabetic() {
-            i = next_word(b, i);
-            continue;
+        i = at(b, i, out);
+    }
+}
+
+/// One step of the phone scan at `i`: checks a number that starts there (pushing a
+/// phone number it finds) and returns where the scan goes on. The shared walk calls it
+/// only at the starts of words that begin with a digit and at `+` / `(` after a
+/// non-word byte; the positions it skips could not begin a phone number.
+pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    let c = b[i];
+    if c.is_ascii_alphabetic() {
+        return next_word(b, i);
+    }
+    let anchor = c == b'+' || c == b'(' || c.is_ascii_digit();
+    if anchor && starts_word(b, i) && !(i > 0 && matches!(b[i - 1], b'.' | b'-' | b'+')) {
+        if let Some(end) = parse(b, i) {
+            out.push(Hit {
+                entity: Builtin::PhoneNumber,
+                start: i,
+                end,
+            });
+            return end;
         }
-        let anchor = c == b'+' || c == b'(' || c.is_ascii_digit();
-        if !anchor || !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b'-' | b'+')) {
-            i += if c.is_ascii_digit() {
-                skip_digits(b, i)
-            } else {
-                1
-            };
-            continue;
-        }
-        match parse(b, i) {
-            Some(end) => {
-                out.push(Hit {
-                    entity: Builtin::PhoneNumber,
-                    start: i,
-                    end,
-                });
-                i = end;
-            }
-            None => {
-                i += if c.is_ascii_digit() {
-                    skip_digits(b, i)
-                } else {
-                    1
-                }
-            }
-        }
+    }
+    i + if c.is_ascii_digit() {
+        skip_digits(b, i)
+    } else {
+        1
     }
 }
 

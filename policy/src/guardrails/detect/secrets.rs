@@ -30,50 +30,63 @@ fn run(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
         .map_or(b.len(), |p| i + p)
 }
 
+/// The credential entities, all found by [`at`].
+pub(super) const ENTITIES: [Builtin; 7] = [
+    Builtin::AwsAccessKey,
+    Builtin::GithubToken,
+    Builtin::SlackToken,
+    Builtin::OpenaiApiKey,
+    Builtin::AnthropicApiKey,
+    Builtin::PrivateKey,
+    Builtin::Jwt,
+];
+
+/// The bytes a credential can start with: the shared walk calls [`at`] only there.
+pub(super) fn may_start(c: u8) -> bool {
+    matches!(c, b'A' | b'g' | b'x' | b's' | b'e' | b'-')
+}
+
+/// The reference walk: every position the credential scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
-    let wanted = [
-        Builtin::AwsAccessKey,
-        Builtin::GithubToken,
-        Builtin::SlackToken,
-        Builtin::OpenaiApiKey,
-        Builtin::AnthropicApiKey,
-        Builtin::PrivateKey,
-        Builtin::Jwt,
-    ];
-    if !wanted.iter().any(|&w| set.contains(w)) {
+    if !ENTITIES.iter().any(|&w| set.contains(w)) {
         return;
     }
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        // Tokens start a word (the PEM header starts with dashes): inside a word,
-        // skip to its end at once.
-        let word = is_alnum(c);
-        if word && !starts_word(b, i) {
-            i = next_word(b, i);
-            continue;
+        i = at(b, i, set, out);
+    }
+}
+
+/// One step of the credential scan at `i`: checks a token starting there (pushing it)
+/// and returns where the scan goes on. Tokens start a word (the PEM header starts with
+/// dashes): inside a word, the scan skips to its end at once.
+pub(super) fn at(b: &[u8], i: usize, set: BuiltinSet, out: &mut Vec<Hit>) -> usize {
+    let c = b[i];
+    let word = is_alnum(c);
+    if word && !starts_word(b, i) {
+        return next_word(b, i);
+    }
+    let found = match c {
+        b'A' if set.contains(Builtin::AwsAccessKey) => aws(b, i),
+        b'g' if set.contains(Builtin::GithubToken) => github(b, i),
+        b'x' if set.contains(Builtin::SlackToken) => slack(b, i),
+        b's' => sk(b, i, set),
+        b'-' if set.contains(Builtin::PrivateKey) => private_key(b, i),
+        b'e' if set.contains(Builtin::Jwt) => jwt(b, i),
+        _ => None,
+    };
+    match found {
+        Some((entity, end)) => {
+            out.push(Hit {
+                entity,
+                start: i,
+                end,
+            });
+            end
         }
-        let found = match c {
-            b'A' if set.contains(Builtin::AwsAccessKey) => aws(b, i),
-            b'g' if set.contains(Builtin::GithubToken) => github(b, i),
-            b'x' if set.contains(Builtin::SlackToken) => slack(b, i),
-            b's' => sk(b, i, set),
-            b'-' if set.contains(Builtin::PrivateKey) => private_key(b, i),
-            b'e' if set.contains(Builtin::Jwt) => jwt(b, i),
-            _ => None,
-        };
-        match found {
-            Some((entity, end)) => {
-                out.push(Hit {
-                    entity,
-                    start: i,
-                    end,
-                });
-                i = end;
-            }
-            None if word => i = next_word(b, i),
-            None => i += 1,
-        }
+        None if word => next_word(b, i),
+        None => i + 1,
     }
 }
 

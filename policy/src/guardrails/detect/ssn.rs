@@ -6,44 +6,51 @@
 use super::{ends_word, is_alnum, next_word, starts_word, Hit};
 use crate::guardrails::entity::Builtin;
 
+/// The reference walk: every position the SSN scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
-    if b.len() < 11 {
-        return;
-    }
     let mut i = 0;
-    while i + 11 <= b.len() {
-        if !is_alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        if !b[i].is_ascii_digit()
-            || !starts_word(b, i)
-            || (i > 0 && matches!(b[i - 1], b'-' | b'.' | b'+'))
-        {
-            i = next_word(b, i);
-            continue;
-        }
-        let s = &b[i..i + 11];
-        let digits_at = |r: std::ops::Range<usize>| s[r].iter().all(u8::is_ascii_digit);
-        let sep = s[3];
-        let shaped = digits_at(0..3)
-            && matches!(sep, b'-' | b' ')
-            && digits_at(4..6)
-            && s[6] == sep
-            && digits_at(7..11);
-        let end = i + 11;
-        let free_end = ends_word(b, end)
-            && !(end + 1 < b.len() && matches!(b[end], b'-' | b'.') && b[end + 1].is_ascii_digit());
-        if shaped && free_end && valid(s) {
-            out.push(Hit {
-                entity: Builtin::UsSsn,
-                start: i,
-                end,
-            });
-            i = end;
-        } else {
-            i = next_word(b, i);
-        }
+    while i < b.len() {
+        i = at(b, i, out);
+    }
+}
+
+/// One step of the SSN scan at `i`: checks `AAA-GG-SSSS` there (pushing it when valid)
+/// and returns where the scan goes on (the text's end when no SSN fits any more). The
+/// shared walk calls it only at the starts of words that begin with a digit.
+pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    if i + 11 > b.len() {
+        return b.len();
+    }
+    if !is_alnum(b[i]) {
+        return i + 1;
+    }
+    if !b[i].is_ascii_digit()
+        || !starts_word(b, i)
+        || (i > 0 && matches!(b[i - 1], b'-' | b'.' | b'+'))
+    {
+        return next_word(b, i);
+    }
+    let s = &b[i..i + 11];
+    let digits_at = |r: std::ops::Range<usize>| s[r].iter().all(u8::is_ascii_digit);
+    let sep = s[3];
+    let shaped = digits_at(0..3)
+        && matches!(sep, b'-' | b' ')
+        && digits_at(4..6)
+        && s[6] == sep
+        && digits_at(7..11);
+    let end = i + 11;
+    let free_end = ends_word(b, end)
+        && !(end + 1 < b.len() && matches!(b[end], b'-' | b'.') && b[end + 1].is_ascii_digit());
+    if shaped && free_end && valid(s) {
+        out.push(Hit {
+            entity: Builtin::UsSsn,
+            start: i,
+            end,
+        });
+        end
+    } else {
+        next_word(b, i)
     }
 }
 
