@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 
 use meshgate_policy::guardrails::texts::{blocked_message, mcp_block_text, mcp_error_result};
 use meshgate_policy::guardrails::{
-    check_arguments, check_arguments_raw, select, GuardrailError, GuardrailSet, JsonFinding, Phase,
-    Verdict,
+    check_arguments, check_arguments_raw, scan_message, select, Guardrail, GuardrailError,
+    GuardrailSet, JsonFinding, MessageScan, Phase, Verdict,
 };
 use meshgate_policy::PolicySnapshot;
 
@@ -82,6 +82,12 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
     }
     if req.rest {
         return check_rest(req, body, events);
+    }
+    // The common case in one pass: a single message with nothing to find.
+    if let Ok(pre) = pre_guardrails(req, &[]) {
+        if scan_message(&pre, body) == MessageScan::Clean {
+            return Outcome::Pass;
+        }
     }
     if let Some(outcome) = check_single_raw(req, body, events) {
         return outcome;
@@ -293,36 +299,10 @@ fn verdict(
     server: &str,
     events: &mut Vec<Event>,
 ) -> Checked {
-    let requested: Vec<String> = req.header_names.iter().chain(requested).cloned().collect();
-    let unknown: Vec<&str> = requested
-        .iter()
-        .chain(req.attached)
-        .filter(|n| !req.snapshot.guardrail_names.contains(n))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Checked::Refused(format!(
-            "Error: unknown guardrail(s): {} (not in this gateway's `guardrails:` configuration)",
-            unknown.join(", ")
-        ));
-    }
-    // Names the sidecar runs (external providers) are not in the filter's set.
-    let inline = |names: &[String]| -> Vec<String> {
-        names
-            .iter()
-            .filter(|n| req.set.get(n).is_some())
-            .cloned()
-            .collect()
+    let pre = match pre_guardrails(req, requested) {
+        Ok(pre) => pre,
+        Err(text) => return Checked::Refused(text),
     };
-    let attached = inline(req.attached);
-    let selected = match select(req.set, &[&attached], &inline(&requested)) {
-        Ok(selected) => selected,
-        Err(
-            GuardrailError::UnknownRequested { names } | GuardrailError::UnknownAttached { names },
-        ) => return Checked::Refused(format!("Error: unknown guardrail(s): {}", names.join(", "))),
-        Err(other) => return Checked::Refused(format!("Error: {other}")),
-    };
-    let pre = selected.builtin_in_phase(Phase::Pre);
     if pre.is_empty() {
         return Checked::Pass;
     }
@@ -343,6 +323,44 @@ fn verdict(
             events.extend(masked.iter().map(|f| event(f, "mask", server)));
             Checked::Masked(value)
         }
+    }
+}
+
+/// The built-in guardrails that run before this call: `default_on`, the key's and its
+/// team's, the header's and `requested` (from `_meta`). Err: the refusal text for a
+/// name that is not configured.
+fn pre_guardrails<'s>(
+    req: &Request<'s>,
+    requested: &[String],
+) -> Result<Vec<&'s Guardrail>, String> {
+    let requested: Vec<String> = req.header_names.iter().chain(requested).cloned().collect();
+    let unknown: Vec<&str> = requested
+        .iter()
+        .chain(req.attached)
+        .filter(|n| !req.snapshot.guardrail_names.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "Error: unknown guardrail(s): {} (not in this gateway's `guardrails:` configuration)",
+            unknown.join(", ")
+        ));
+    }
+    // Names the sidecar runs (external providers) are not in the filter's set.
+    let inline = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| req.set.get(n).is_some())
+            .cloned()
+            .collect()
+    };
+    let attached = inline(req.attached);
+    match select(req.set, &[&attached], &inline(&requested)) {
+        Ok(selected) => Ok(selected.builtin_in_phase(Phase::Pre)),
+        Err(
+            GuardrailError::UnknownRequested { names } | GuardrailError::UnknownAttached { names },
+        ) => Err(format!("Error: unknown guardrail(s): {}", names.join(", "))),
+        Err(other) => Err(format!("Error: {other}")),
     }
 }
 

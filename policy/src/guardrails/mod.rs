@@ -2,11 +2,12 @@
 //! built-in detectors, scanning and masking JSON, the texts of a block, and which
 //! guardrails apply to a call. No I/O: the filter runs the built-in guardrails inline;
 //! the sidecar runs the external ones (`presidio`, `generic_guardrail_api`).
-//! Not wired into the filter or the sidecar yet (docs/guardrails.md).
+//! docs/guardrails.md says how to configure them.
 //!
 //! Use: `parse_guardrails` at load (via `load_config`: `GatewayConfig::guardrail_specs`);
 //! `GuardrailSet::compile` once per snapshot; per call `select`, then
-//! `check_arguments(&selected.builtin_in_phase(Phase::Pre), args)` and
+//! `check_arguments(&selected.builtin_in_phase(Phase::Pre), args)` (or, on a message's
+//! JSON text, `scan_message` first and the full check only when it cannot decide) and
 //! `check_result(...)` on results; `texts` for what the client sees.
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod detect;
 pub mod entity;
 pub mod error;
 pub mod matcher;
+pub mod message;
 pub mod raw;
 pub mod scan;
 pub mod select;
@@ -24,6 +26,7 @@ pub use config::{parse_guardrails, GuardrailSpec, Mode, Phase, Provider};
 pub use entity::{Action, Builtin};
 pub use error::GuardrailError;
 pub use matcher::{Finding, Guardrail};
+pub use message::{scan_message, MessageScan};
 pub use raw::check_arguments_raw;
 pub use scan::{scan_value, JsonFinding};
 pub use select::{select, Selected};

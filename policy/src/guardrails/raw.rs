@@ -28,24 +28,30 @@ pub fn check_arguments_raw<'g>(guardrails: &[&'g Guardrail], raw: &str) -> Verdi
 /// Whether any guardrail finds anything in any value of `raw` (false for text that
 /// is not JSON).
 pub fn has_finding(guardrails: &[&Guardrail], raw: &str) -> bool {
-    let mut scanner = Scanner {
-        guardrails,
-        buf: Vec::new(),
-        found: false,
-    };
+    let mut scanner = Scanner::new(guardrails);
     let mut de = serde_json::Deserializer::from_str(raw);
     // The walk ends in an error at a finding or at bad JSON: `found` tells which.
     let _ = (&mut scanner).deserialize(&mut de);
     scanner.found
 }
 
-struct Scanner<'a, 'g> {
+/// Runs the detectors on every value it is fed; its walk ends in an error at the first
+/// finding.
+pub(super) struct Scanner<'a, 'g> {
     guardrails: &'a [&'g Guardrail],
     buf: Vec<Finding<'g>>,
     found: bool,
 }
 
-impl Scanner<'_, '_> {
+impl<'a, 'g> Scanner<'a, 'g> {
+    pub(super) fn new(guardrails: &'a [&'g Guardrail]) -> Self {
+        Scanner {
+            guardrails,
+            buf: Vec::new(),
+            found: false,
+        }
+    }
+
     fn stop<E: de::Error>(&mut self) -> Result<(), E> {
         self.found = true;
         Err(E::custom(FOUND))
