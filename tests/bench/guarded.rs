@@ -15,7 +15,25 @@ use meshgate_e2e::*;
 use serde_json::{json, Value};
 
 const CLIENTS: usize = 16;
-const ROUNDS: usize = 2;
+
+/// Rounds of the three rows (`GUARDED_ROUNDS`, default 3): the machine is shared, so
+/// the ratio is read over several alternations.
+fn rounds() -> usize {
+    env_number("GUARDED_ROUNDS", 3)
+}
+
+/// Envoy workers of each gateway (`GUARDED_ENVOY_WORKERS`, default 1: the filter's cost
+/// lands on one thread, the strictest case; `make run` ships `--concurrency 2`).
+fn workers() -> u32 {
+    env_number("GUARDED_ENVOY_WORKERS", 1)
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 const ARGUMENT_BYTES: usize = 10 * 1024;
 
 /// The same guardrail, not `default_on`: the filter holds and reads each body; nothing
@@ -51,6 +69,7 @@ async fn gateway(addr: &str, guardrails: &str) -> Gateway {
         "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
     ));
     opts.meshgate_yaml = guardrails.to_string();
+    opts.concurrency = workers();
     Gateway::start_with(opts).await
 }
 
@@ -108,42 +127,91 @@ async fn main() {
         let (ok, text) = one_call(t).await;
         assert!(ok && text.contains("hello"), "{} answered: {text}", t.label);
     }
+    let gateways = [&plain, &held, &guarded];
     let mut rows = Vec::new();
-    for _ in 0..ROUNDS {
-        for t in &targets {
-            rows.push(measure(t, CLIENTS).await);
+    for _ in 0..rounds() {
+        for (t, gw) in targets.iter().zip(gateways) {
+            let before = (cpu_seconds(&gw.envoy), cpu_seconds(&gw.sidecar));
+            let row = measure(t, CLIENTS).await;
+            let envoy = cpu_seconds(&gw.envoy) - before.0;
+            let sidecar = cpu_seconds(&gw.sidecar) - before.1;
+            // Warm-up requests ran too: CPU over all requests of the row.
+            let per_request = 1e6 / (row.rps * (MEASURE + WARMUP).as_secs_f64()).max(1.0);
+            rows.push((row, envoy * per_request, sidecar * per_request));
         }
     }
     let table = render(&rows, body.len());
     println!("{table}");
-    write_into_docs("guarded-call", &table);
+    if workers() == 1 {
+        write_into_docs("guarded-call", &table);
+    }
 }
 
-fn render(rows: &[Row], body_bytes: usize) -> String {
+/// CPU time (user + system) the process has used, from /proc (Linux).
+fn cpu_seconds(process: &Proc) -> f64 {
+    let Some(pid) = process.child.id() else {
+        return 0.0;
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
+}
+
+/// `getconf CLK_TCK` on Linux.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+fn render(rows: &[(Row, f64, f64)], body_bytes: usize) -> String {
     let mut out = format!(
-        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs no guardrail |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "`tools/call` (`echo`) with {body_bytes} bytes of request body (~10 KB of arguments, nothing to mask), {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({} rounds), Envoy with {} worker(s), one machine (2 cores) shared by the load generator, the three Envoys and sidecars and the upstream.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs no guardrail | Envoy CPU µs/req | sidecar CPU µs/req |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
-        WARMUP.as_millis()
+        WARMUP.as_millis(),
+        rounds(),
+        workers()
     );
+    let mut ratios: Vec<f64> = rows
+        .chunks(3)
+        .filter_map(|round| Some(round.get(2)?.0.rps / round.first()?.0.rps.max(1.0)))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
     for (i, round) in rows.chunks(3).enumerate() {
-        let base = round.first().map_or(1.0, |r| r.rps.max(1.0));
-        for (j, r) in round.iter().enumerate() {
+        let base = round.first().map_or(1.0, |r| r.0.rps.max(1.0));
+        for (j, (r, envoy, sidecar)) in round.iter().enumerate() {
             let ratio = if j == 0 {
                 String::new()
             } else {
                 format!("{:.2}×", r.rps / base)
             };
             out.push_str(&format!(
-                "| {} | {} | {:.0} | {} | {} | {} | {} |\n",
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {:.0} |\n",
                 r.label,
                 i + 1,
                 r.rps,
                 r.p50_us,
                 r.p99_us,
                 r.errors,
-                ratio
+                ratio,
+                envoy,
+                sidecar
             ));
         }
     }
+    let cpu_median = |j: usize| {
+        let mut v: Vec<f64> = rows.iter().skip(j).step_by(3).map(|r| r.1 + r.2).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    out.push_str(&format!(
+        "\nMedian over the rounds, every built-in detector vs no guardrail: **{median:.2}×** throughput; Envoy + sidecar CPU per request {:.0} µs (no guardrail), {:.0} µs (body held), {:.0} µs (every detector).\n",
+        cpu_median(0),
+        cpu_median(1),
+        cpu_median(2)
+    ));
     out
 }

@@ -45,26 +45,17 @@ pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
         }
         return j;
     }
-    // Collect the run's groups: digits joined by single spaces or dashes.
-    let mut groups: [Group; 24] = [Group {
-        start: 0,
-        end: 0,
-        sep: 0,
-    }; 24];
-    let mut n = 0;
+    // The run: digit groups joined by single spaces or dashes. Measured first without
+    // keeping anything: most runs (counts, dates, ids) have too few digits for a card.
     let mut j = i;
-    let mut sep = 0u8;
+    let mut digits = 0;
     loop {
         let start = j;
         while j < b.len() && b[j].is_ascii_digit() {
             j += 1;
         }
-        if n < groups.len() {
-            groups[n] = Group { start, end: j, sep };
-            n += 1;
-        }
+        digits += j - start;
         if j + 1 < b.len() && matches!(b[j], b' ' | b'-') && b[j + 1].is_ascii_digit() {
-            sep = b[j];
             j += 1;
             continue;
         }
@@ -72,10 +63,32 @@ pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
     }
     // A run glued to letters or to a decimal point is not a number of its own.
     let run_ok = j >= b.len() || !(is_alnum(b[j]) || sep_digit(b, j, b'.'));
-    if run_ok {
-        check_windows(b, &groups[..n], out);
+    if run_ok && digits >= MIN_DIGITS {
+        check_windows(b, &groups(b, i, j), out);
     }
     j.max(i + 1)
+}
+
+/// The fewest digits of a card number.
+const MIN_DIGITS: usize = 13;
+
+/// The groups of the run `b[i..end]` (at most 24 looked at).
+fn groups(b: &[u8], i: usize, end: usize) -> Vec<Group> {
+    let mut groups = Vec::new();
+    let mut j = i;
+    let mut sep = 0u8;
+    while j < end && groups.len() < 24 {
+        let start = j;
+        while j < end && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        groups.push(Group { start, end: j, sep });
+        if j < end {
+            sep = b[j];
+            j += 1;
+        }
+    }
+    groups
 }
 
 fn sep_digit(b: &[u8], i: usize, c: u8) -> bool {

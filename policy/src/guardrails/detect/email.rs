@@ -10,28 +10,34 @@ fn local_char(c: u8) -> bool {
     is_alnum(c) || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')
 }
 
+/// The reference walk: every `@` the e-mail scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
     let mut from = 0;
     while let Some(off) = b[from..].iter().position(|&c| c == b'@') {
-        let at = from + off;
-        from = at + 1;
-        let Some(start) = local_start(b, at) else {
-            continue;
-        };
-        let Some(end) = domain_end(b, at + 1) else {
-            continue;
-        };
-        // `a@b.com@c`, `x@y.com-z`: part of something else.
-        if end < b.len() && matches!(b[end], b'@' | b'-' | b'_') {
-            continue;
-        }
-        out.push(Hit {
-            entity: Builtin::EmailAddress,
-            start,
-            end,
-        });
-        from = end;
+        from = at(b, from + off, out);
     }
+}
+
+/// One step of the e-mail scan at the `@` at `at_sign`: pushes the address around it,
+/// if any, and returns where the scan goes on.
+pub(super) fn at(b: &[u8], at_sign: usize, out: &mut Vec<Hit>) -> usize {
+    let Some(start) = local_start(b, at_sign) else {
+        return at_sign + 1;
+    };
+    let Some(end) = domain_end(b, at_sign + 1) else {
+        return at_sign + 1;
+    };
+    // `a@b.com@c`, `x@y.com-z`: part of something else.
+    if end < b.len() && matches!(b[end], b'@' | b'-' | b'_') {
+        return at_sign + 1;
+    }
+    out.push(Hit {
+        entity: Builtin::EmailAddress,
+        start,
+        end,
+    });
+    end
 }
 
 fn local_start(b: &[u8], at: usize) -> Option<usize> {

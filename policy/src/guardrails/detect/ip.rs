@@ -84,38 +84,47 @@ fn is_hex(c: u8) -> bool {
     c.is_ascii_hexdigit()
 }
 
+/// The reference walk: every `:` the IPv6 scan stops at, in order.
+#[cfg(test)]
 pub(super) fn find_v6(b: &[u8], out: &mut Vec<Hit>) {
     let mut from = 0;
     while let Some(off) = b[from..].iter().position(|&c| c == b':') {
-        let colon = from + off;
-        // Walk back to the start of the candidate: hex digits and colons.
-        let mut start = colon;
-        while start > 0 && (is_hex(b[start - 1]) || b[start - 1] == b':') {
-            start -= 1;
-        }
-        let mut end = colon;
-        while end < b.len() && (is_hex(b[end]) || b[end] == b':' || b[end] == b'.') {
-            end += 1;
-        }
-        from = end.max(colon + 1);
-        if !starts_word(b, start) || (start > 0 && b[start - 1] == b'.') {
-            continue;
-        }
-        // Trailing sentence dots and colons are not part of the address.
-        while end > start && matches!(b[end - 1], b'.') {
-            end -= 1;
-        }
-        if end < b.len() && (is_alnum(b[end]) || b[end] == b'_') {
-            continue;
-        }
-        if v6_valid(&b[start..end]) {
-            out.push(Hit {
-                entity: Builtin::IpAddress,
-                start,
-                end,
-            });
-        }
+        from = v6_step(b, from + off, out);
     }
+}
+
+/// One step of the IPv6 scan at the `:` at `colon`: pushes the address it is part of,
+/// if any, and returns where the scan goes on (past the hex digits, colons and dots
+/// around it).
+pub(super) fn v6_step(b: &[u8], colon: usize, out: &mut Vec<Hit>) -> usize {
+    // Walk back to the start of the candidate: hex digits and colons.
+    let mut start = colon;
+    while start > 0 && (is_hex(b[start - 1]) || b[start - 1] == b':') {
+        start -= 1;
+    }
+    let mut end = colon;
+    while end < b.len() && (is_hex(b[end]) || b[end] == b':' || b[end] == b'.') {
+        end += 1;
+    }
+    let next = end.max(colon + 1);
+    if !starts_word(b, start) || (start > 0 && b[start - 1] == b'.') {
+        return next;
+    }
+    // Trailing sentence dots and colons are not part of the address.
+    while end > start && matches!(b[end - 1], b'.') {
+        end -= 1;
+    }
+    if end < b.len() && (is_alnum(b[end]) || b[end] == b'_') {
+        return next;
+    }
+    if v6_valid(&b[start..end]) {
+        out.push(Hit {
+            entity: Builtin::IpAddress,
+            start,
+            end,
+        });
+    }
+    next
 }
 
 fn v6_valid(s: &[u8]) -> bool {

@@ -22,53 +22,10 @@ pub struct Hit {
     pub end: usize,
 }
 
-/// Byte classes that some detector needs in a text before it can find anything.
-const DIGIT: u8 = 1;
-const AT: u8 = 2;
-const COLON: u8 = 4;
-const ALL_CLASSES: u8 = DIGIT | AT | COLON;
-
-/// The class of each byte (0 for the bytes no detector is anchored on).
-static CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut c = b'0';
-    while c <= b'9' {
-        table[c as usize] = DIGIT;
-        c += 1;
-    }
-    table[b'@' as usize] = AT;
-    table[b':' as usize] = COLON;
-    table
-};
-
-/// The classes present in `b`, in one pass that stops once all are seen.
-fn classes(b: &[u8]) -> u8 {
-    let mut seen = 0;
-    for chunk in b.chunks(64) {
-        for &c in chunk {
-            seen |= CLASS[c as usize];
-        }
-        if seen == ALL_CLASSES {
-            break;
-        }
-    }
-    seen
-}
-
 /// Runs the detectors of `set` over `text`, appending to `out` (unsorted; overlaps
-/// are resolved by the caller). The word-anchored detectors (cards, phones, SSNs,
-/// IBANs, IPv4, credentials) share one walk over the text ([`walk`]), which also notes
-/// whether the text has an `@` or a `:`; e-mail and IPv6 run only then, jumping from
-/// anchor to anchor (most prose has neither).
+/// are resolved by the caller), in one walk over the text ([`walk`]).
 pub fn find_builtins(text: &str, set: BuiltinSet, out: &mut Vec<Hit>) {
-    let seen = walk::find(text.as_bytes(), set, out);
-    let b = text.as_bytes();
-    if seen & AT != 0 && set.contains(Builtin::EmailAddress) {
-        email::find(b, out);
-    }
-    if seen & COLON != 0 && set.contains(Builtin::IpAddress) {
-        ip::find_v6(b, out);
-    }
+    walk::find(text.as_bytes(), set, out);
 }
 
 /// A credit-card number written as a JSON number (`4111111111111111`): its digits are
@@ -108,11 +65,8 @@ fn ends_word(b: &[u8], i: usize) -> bool {
 /// Index after the run of ASCII letters and digits that starts at `i` (at least
 /// `i + 1`): where the next word can start.
 fn next_word(b: &[u8], i: usize) -> usize {
-    let mut j = i + 1;
-    while j < b.len() && is_alnum(b[j]) {
-        j += 1;
-    }
-    j
+    let rest = b.get(i + 1..).unwrap_or_default();
+    i + 1 + rest.iter().position(|&c| !is_alnum(c)).unwrap_or(rest.len())
 }
 
 #[cfg(test)]

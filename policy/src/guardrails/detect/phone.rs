@@ -44,7 +44,11 @@ pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
         return next_word(b, i);
     }
     let anchor = c == b'+' || c == b'(' || c.is_ascii_digit();
-    if anchor && starts_word(b, i) && !(i > 0 && matches!(b[i - 1], b'.' | b'-' | b'+')) {
+    if anchor
+        && starts_word(b, i)
+        && !(i > 0 && matches!(b[i - 1], b'.' | b'-' | b'+'))
+        && enough_digits(b, i)
+    {
         if let Some(end) = parse(b, i) {
             out.push(Hit {
                 entity: Builtin::PhoneNumber,
@@ -59,6 +63,30 @@ pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
     } else {
         1
     }
+}
+
+/// The fewest digits of any accepted form (E.164's 8; North American and national
+/// forms have 10 or more).
+const MIN_DIGITS: usize = 8;
+
+/// Whether the characters a phone number can be made of, from `i` on, hold enough
+/// digits: most candidates (counts, dates, versions) are turned away here, before any
+/// parsing.
+fn enough_digits(b: &[u8], i: usize) -> bool {
+    let mut digits = 0;
+    for &c in &b[i..] {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits == MIN_DIGITS {
+                    return true;
+                }
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' | b'+' => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn skip_digits(b: &[u8], i: usize) -> usize {

@@ -1,8 +1,8 @@
-//! One walk over a text for every word-anchored detector (cards, phones, SSNs, IBANs,
-//! IPv4, credentials). Each of them only ever starts a match at the start of a word (or,
-//! for phones and PEM headers, at a `+`, `(` or `-`), so the walk jumps from word start
-//! to word start once and lets each detector look at the starts that can begin its
-//! entity. A detector's step says where its own scan goes on (past its match, or past a
+//! One walk over a text for every built-in detector. Cards, phones, SSNs, IBANs, IPv4
+//! and credentials only ever start a match at the start of a word (phones also at `+` /
+//! `(`, PEM headers at `-`); e-mail is anchored on `@`, IPv6 on `:`. So the walk jumps
+//! from word start to word start once, looks at each byte between words, and lets each
+//! detector look at the positions that can anchor its entity. A detector's step says where its own scan goes on (past its match, or past a
 //! run it has ruled out) and is not asked again before that point; the positions the
 //! walk passes without asking it are ones its own scan would have skipped or rejected,
 //! so it finds exactly what it finds alone (the
@@ -10,7 +10,7 @@
 //! typical arguments are letters inside words: they are skipped once, not once per
 //! detector.
 
-use super::{card, classes, iban, ip, is_alnum, next_word, phone, secrets, ssn, Hit, CLASS};
+use super::{card, email, iban, ip, is_alnum, next_word, phone, secrets, ssn, Hit};
 use crate::guardrails::entity::{Builtin, BuiltinSet};
 
 /// Which detectors run, and the next position each of them wants to look at.
@@ -32,29 +32,42 @@ impl Detector {
     }
 }
 
-/// Runs the word-anchored detectors of `set` over `b`, and returns the anchor classes
-/// of the bytes between words (whether `b` has an `@` or a `:`), which the walk passes
-/// anyway, for the detectors anchored there.
-pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) -> u8 {
+/// What a byte between words can begin (0: nothing).
+const PHONE_START: u8 = 1;
+const DASH: u8 = 2;
+const AT_SIGN: u8 = 3;
+const COLON: u8 = 4;
+
+static BETWEEN_WORDS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'+' as usize] = PHONE_START;
+    table[b'(' as usize] = PHONE_START;
+    table[b'-' as usize] = DASH;
+    table[b'@' as usize] = AT_SIGN;
+    table[b':' as usize] = COLON;
+    table
+};
+
+/// Runs the detectors of `set` over `b`, appending what they find to `out`.
+pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
     let mut card = Detector::new(set.contains(Builtin::CreditCard));
     let mut phone = Detector::new(set.contains(Builtin::PhoneNumber));
     let mut ssn = Detector::new(set.contains(Builtin::UsSsn));
     let mut iban = Detector::new(set.contains(Builtin::IbanCode));
     let mut v4 = Detector::new(set.contains(Builtin::IpAddress));
+    let mut v6 = Detector::new(set.contains(Builtin::IpAddress));
+    let mut email = Detector::new(set.contains(Builtin::EmailAddress));
     let mut secret = Detector::new(secrets::ENTITIES.iter().any(|&e| set.contains(e)));
-    if !(card.on || phone.on || ssn.on || iban.on || v4.on || secret.on) {
-        return classes(b);
-    }
-    let mut seen = 0;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         if !is_alnum(c) {
-            seen |= CLASS[usize::from(c)];
-            if matches!(c, b'+' | b'(') {
-                phone.visit(i, || phone::at(b, i, out));
-            } else if c == b'-' {
-                secret.visit(i, || secrets::at(b, i, set, out));
+            match BETWEEN_WORDS[usize::from(c)] {
+                0 => {}
+                PHONE_START => phone.visit(i, || phone::at(b, i, out)),
+                DASH => secret.visit(i, || secrets::at(b, i, set, out)),
+                AT_SIGN => email.visit(i, || email::at(b, i, out)),
+                _ => v6.visit(i, || ip::v6_step(b, i, out)),
             }
             i += 1;
             continue;
@@ -74,12 +87,10 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) -> u8 {
         }
         i = next_word(b, i);
     }
-    seen
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::DIGIT;
     use super::*;
 
     /// What the detectors find each on their own, with their own scans.
@@ -99,6 +110,10 @@ mod tests {
         }
         if set.contains(Builtin::IpAddress) {
             ip::find_v4(b, &mut out);
+            ip::find_v6(b, &mut out);
+        }
+        if set.contains(Builtin::EmailAddress) {
+            email::find(b, &mut out);
         }
         secrets::find(b, set, &mut out);
         out
@@ -160,6 +175,16 @@ mod tests {
         "99",
         "1234",
         "GB82",
+        "ann.lee@example.com",
+        "a@b.com@c",
+        "x@y.com-z",
+        "@",
+        "fe80::1",
+        "2001:db8::8a2e:370:7334",
+        "::ffff:192.0.2.1",
+        "12:30:45",
+        "a::b",
+        ":",
     ];
     const GLUE: &[&str] = &[
         " ", "", "-", ".", ",", "(", ")", "+", ":", "\n", "a", "7", " - ", "/", "\"",
@@ -168,7 +193,7 @@ mod tests {
     #[test]
     fn fused_walk_finds_what_each_detector_finds_alone() {
         let all: BuiltinSet = Builtin::ALL.iter().copied().collect();
-        let numbers: BuiltinSet = [Builtin::CreditCard, Builtin::PhoneNumber, Builtin::UsSsn]
+        let numbers: BuiltinSet = [Builtin::CreditCard, Builtin::PhoneNumber, Builtin::EmailAddress]
             .into_iter()
             .collect();
         let secrets_only: BuiltinSet = secrets::ENTITIES.iter().copied().collect();
@@ -190,8 +215,7 @@ mod tests {
             let b = text.as_bytes();
             for set in [all, numbers, secrets_only] {
                 let mut fused = Vec::new();
-                let seen = find(b, set, &mut fused);
-                assert_eq!(seen & !DIGIT, classes(b) & !DIGIT, "{text:?}");
+                find(b, set, &mut fused);
                 let expected = sorted(alone(b, set));
                 found += expected.len();
                 assert_eq!(sorted(fused), expected, "{text:?}");
