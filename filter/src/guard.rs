@@ -83,9 +83,10 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
     if req.rest {
         return check_rest(req, body, events);
     }
-    // The common case in one pass: a single message with nothing to find.
+    // The common case in one pass: a message, or every message of a batch, with
+    // nothing to find.
     if let Ok(pre) = pre_guardrails(req, &[]) {
-        if scan_message(&pre, body) == MessageScan::Clean {
+        if all_clean(&pre, body) {
             return Outcome::Pass;
         }
     }
@@ -104,6 +105,19 @@ pub fn check_body(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Ou
         },
         _ => Outcome::Pass,
     }
+}
+
+/// Whether `body` — one message, or a batch whose elements are each read once more
+/// from their text — has nothing for the full check to decide.
+fn all_clean(pre: &[&Guardrail], body: &[u8]) -> bool {
+    if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'[') {
+        return scan_message(pre, body) == MessageScan::Clean;
+    }
+    serde_json::from_slice::<Vec<&RawValue>>(body).is_ok_and(|batch| {
+        batch
+            .iter()
+            .all(|m| scan_message(pre, m.get().as_bytes()) == MessageScan::Clean)
+    })
 }
 
 /// Whether anything but the body's own `_meta` could select a guardrail for a call.

@@ -243,6 +243,26 @@ fn a_batch_with_a_blocked_call_is_answered_whole_and_a_masked_one_rewritten() {
     let sent: Value = serde_json::from_slice(&s.host().replaced_bodies.borrow()[0]).unwrap();
     assert_eq!(sent[0]["params"]["arguments"]["q"], "fine");
     assert_eq!(sent[1]["params"]["arguments"]["m"], "mail <EMAIL_ADDRESS>");
+
+    // A clean batch passes untouched; one element naming an unknown guardrail in its
+    // `_meta` still sends the whole batch to the full check.
+    let clean = format!(
+        "[{},{}]",
+        call("1", json!({"q": "fine"})),
+        call("2", json!({"n": [1, 2, 3]}))
+    );
+    let (s, last) = send(&post("/mcp", "Bearer sk-master"), &clean);
+    assert_eq!(last, Action::Continue);
+    assert!(forwarded(&s));
+    assert!(s.host().replaced_bodies.borrow().is_empty());
+    let named = format!(
+        r#"[{},{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"a-echo","arguments":{{}},"_meta":{{"guardrails":["nope"]}}}}}}]"#,
+        call("1", json!({"q": "fine"}))
+    );
+    let (s, _) = send(&post("/mcp", "Bearer sk-master"), &named);
+    let answers: Value = serde_json::from_str(&reply(&s).1).unwrap();
+    let text = answers[1]["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("unknown guardrail(s): nope"), "{text}");
 }
 
 #[test]

@@ -66,7 +66,11 @@ fn ends_word(b: &[u8], i: usize) -> bool {
 /// `i + 1`): where the next word can start.
 fn next_word(b: &[u8], i: usize) -> usize {
     let rest = b.get(i + 1..).unwrap_or_default();
-    i + 1 + rest.iter().position(|&c| !is_alnum(c)).unwrap_or(rest.len())
+    i + 1
+        + rest
+            .iter()
+            .position(|&c| !is_alnum(c))
+            .unwrap_or(rest.len())
 }
 
 #[cfg(test)]

@@ -193,9 +193,13 @@ mod tests {
     #[test]
     fn fused_walk_finds_what_each_detector_finds_alone() {
         let all: BuiltinSet = Builtin::ALL.iter().copied().collect();
-        let numbers: BuiltinSet = [Builtin::CreditCard, Builtin::PhoneNumber, Builtin::EmailAddress]
-            .into_iter()
-            .collect();
+        let numbers: BuiltinSet = [
+            Builtin::CreditCard,
+            Builtin::PhoneNumber,
+            Builtin::EmailAddress,
+        ]
+        .into_iter()
+        .collect();
         let secrets_only: BuiltinSet = secrets::ENTITIES.iter().copied().collect();
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: usize| {
