@@ -4,6 +4,7 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::context::{Answer, Ctx, Handled};
+use super::log_levels::rank;
 use crate::jsonrpc::RpcError;
 
 /// Sets the level on every allowed server that supports logging; servers without it
@@ -18,17 +19,7 @@ pub async fn set_level(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
             "logging/setLevel needs a string `level`",
         ));
     };
-    const LEVELS: &[&str] = &[
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-    if !LEVELS.contains(&level) {
+    if rank(level).is_none() {
         return Err(RpcError::invalid_params(format!(
             "unknown log level `{level}`"
         )));

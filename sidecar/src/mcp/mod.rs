@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod fanout;
 pub mod legacy_sse;
+pub mod log_levels;
 pub mod logging;
 pub mod prompts;
 pub mod resources;

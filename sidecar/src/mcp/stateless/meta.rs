@@ -12,18 +12,6 @@ pub(super) const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 pub(super) const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 pub(super) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
-/// RFC 5424 severities, least severe first (`logLevel` and `notifications/message`).
-pub(super) const LOG_LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
 /// Removes what only the gateway reads from a 2026-07-28 request's params before they
 /// go upstream (the reserved `_meta` keys, `inputResponses`, `requestState`); returns
 /// the MRTR resumption when the request carries `requestState`.

@@ -50,7 +50,8 @@ use crate::verify::Principal;
 
 use discover::discover;
 use drive::drive;
-use meta::{clean_params, LOG_LEVELS, META_CAPS, META_LOG_LEVEL, META_VERSION};
+use crate::mcp::log_levels;
+use meta::{clean_params, META_CAPS, META_LOG_LEVEL, META_VERSION};
 use mrtr::Pending;
 use resume::resume_parked;
 use stamp::{finish, frame, stamp};
@@ -126,7 +127,7 @@ pub fn declares_stateless(header_version: Option<&str>, msg: &Message) -> bool {
 /// What a 2026-07-28 request declared about itself in `_meta`.
 struct Declared {
     caps: ClientCaps,
-    /// Index in [`LOG_LEVELS`]; None: no `notifications/message` for this request.
+    /// Index in [`log_levels::LOG_LEVELS`]; None: no `notifications/message` for this request.
     log_level: Option<usize>,
     /// The client reads event streams.
     sse: bool,
@@ -200,7 +201,7 @@ pub async fn serve(
         log_level: meta
             .and_then(|m| m.get(META_LOG_LEVEL))
             .and_then(Value::as_str)
-            .and_then(|l| LOG_LEVELS.iter().position(|x| *x == l)),
+            .and_then(log_levels::rank),
         sse,
         sse_only: sse && !accept.contains("application/json") && !accept.contains("*/*"),
     };

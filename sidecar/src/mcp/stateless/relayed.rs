@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::meta::LOG_LEVELS;
+use crate::mcp::log_levels;
 use crate::jsonrpc::Message;
 
 /// What one relayed message means for a 2026-07-28 client.
@@ -36,7 +36,7 @@ pub(super) fn classify(message: &[u8], log_level: Option<usize>) -> Relayed {
                 .as_ref()
                 .and_then(|p| p.get("level"))
                 .and_then(Value::as_str)
-                .and_then(|l| LOG_LEVELS.iter().position(|x| *x == l));
+                .and_then(log_levels::rank);
             match (log_level, level) {
                 (Some(min), Some(l)) if l >= min => Relayed::Notify(message.to_vec()),
                 _ => Relayed::Drop,
