@@ -211,26 +211,36 @@ fn check_message(
 }
 
 fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcome {
-    let Ok(Value::Object(mut call)) = serde_json::from_slice::<Value>(body) else {
+    // The members as text: the arguments are scanned without a tree unless something
+    // is found (masking rebuilds the body).
+    let Ok(call) = serde_json::from_slice::<RawObject<'_>>(body) else {
         return Outcome::Pass;
     };
     let server = call
         .get("server_id")
-        .and_then(Value::as_str)
-        .unwrap_or("-")
-        .to_string();
-    let arguments = call.get("arguments").unwrap_or(&Value::Null);
-    match verdict(req, &[], Arguments::Tree(arguments), &server, events) {
+        .and_then(|s| serde_json::from_str::<String>(s.get()).ok())
+        .unwrap_or_else(|| "-".to_string());
+    let arguments = call.get("arguments").map_or("null", |a| a.get());
+    match verdict(req, &[], Arguments::Raw(arguments), &server, events) {
         Checked::Pass => Outcome::Pass,
         Checked::Refused(text) => Outcome::Reply {
             status: 400,
             body: json!({"error": "guardrail_violation", "message": text, "detail": text})
                 .to_string(),
         },
-        Checked::Masked(value) => {
-            call.insert("arguments".into(), value);
-            Outcome::Rewrite(Value::Object(call).to_string().into_bytes())
-        }
+        Checked::Masked(value) => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(mut call)) => {
+                call.insert("arguments".into(), value);
+                Outcome::Rewrite(Value::Object(call).to_string().into_bytes())
+            }
+            // Cannot happen (the body parsed as an object above); refuse rather than
+            // forward the unmasked arguments.
+            _ => Outcome::Reply {
+                status: 400,
+                body: json!({"error": "guardrail_violation", "message": "the body could not be masked"})
+                    .to_string(),
+            },
+        },
     }
 }
 

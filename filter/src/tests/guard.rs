@@ -316,6 +316,18 @@ fn the_rest_call_is_refused_with_litellms_400() {
         sealed.body_sha256,
         Some(meshgate_policy::signing::body_digest(&sent))
     );
+    let sent: Value = serde_json::from_slice(&sent).unwrap();
+    assert_eq!(sent["arguments"]["m"], "<EMAIL_ADDRESS>");
+    assert_eq!(sent["server_id"], "a");
+    // Escaped text is read as JSON reads it; a clean REST call passes untouched.
+    let escaped = r#"{"server_id":"a","name":"echo","arguments":{"m":"x\u0040y.example.com"}}"#;
+    let (s, _) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), escaped);
+    let sent: Value = serde_json::from_slice(&s.host().replaced_bodies.borrow()[0]).unwrap();
+    assert_eq!(sent["arguments"]["m"], "<EMAIL_ADDRESS>");
+    let clean = json!({"server_id": "a", "name": "echo", "arguments": {"q": "fine"}}).to_string();
+    let (s, last) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), &clean);
+    assert_eq!(last, Action::Continue);
+    assert!(s.host().replaced_bodies.borrow().is_empty());
 }
 
 #[test]

@@ -48,9 +48,9 @@ use crate::sse::encode_message;
 use crate::state::{AppState, Runtime};
 use crate::verify::Principal;
 
+use crate::mcp::log_levels;
 use discover::discover;
 use drive::drive;
-use crate::mcp::log_levels;
 use meta::{clean_params, META_CAPS, META_LOG_LEVEL, META_VERSION};
 use mrtr::Pending;
 use resume::resume_parked;

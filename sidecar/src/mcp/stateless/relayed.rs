@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::mcp::log_levels;
 use crate::jsonrpc::Message;
+use crate::mcp::log_levels;
 
 /// What one relayed message means for a 2026-07-28 client.
 pub(super) enum Relayed {
