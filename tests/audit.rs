@@ -373,3 +373,27 @@ async fn a_forged_access_log_stream_is_refused(db: Database) {
     assert_eq!(v["data"][0]["path"], "/with-token");
     assert_eq!(v["data"][0]["decision"], "unrecorded");
 }
+
+/// The shipped Envoy config (what `make run` renders and users copy) streams its access
+/// log to the sidecar with the filter's record and the token, over HTTP/2, and routes the
+/// admin route to the sidecar; `tests/filter_safety.rs` validates it in real Envoy.
+#[test]
+fn the_shipped_envoy_config_carries_the_access_log() {
+    let text = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).unwrap();
+    for needle in [
+        "envoy.access_loggers.http_grpc",
+        "transport_api_version: V3",
+        &format!(
+            "filter_state_objects_to_log: [{}]",
+            meshgate_policy::audit::FILTER_STATE_KEY
+        ),
+        "{key: x-meshgate-als-token, value: \"@MESHGATE_ALS_TOKEN@\"}",
+        "envoy_grpc: {cluster_name: meshgate_als}",
+        "explicit_http_config: {http2_protocol_options: {}}",
+        "- match: {prefix: \"/audit/\"}",
+    ] {
+        assert!(text.contains(needle), "envoy/envoy.yaml lacks `{needle}`");
+    }
+    let run = std::fs::read_to_string(repo_root().join("scripts/run.sh")).unwrap();
+    assert!(run.contains("--als-listen") && run.contains("@MESHGATE_ALS_TOKEN@"));
+}
