@@ -36,6 +36,7 @@ on_both_databases!(
     an_allowed_call_and_a_guardrail_block_are_recorded,
     the_admin_route_filters_and_pages,
     a_forged_access_log_stream_is_refused,
+    every_request_of_a_burst_is_in_the_trail,
 );
 
 const CARDS: &str = "guardrails:\n  - guardrail_name: no-cards\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true, pii_entities_config: {CREDIT_CARD: BLOCK}}\n";
@@ -372,6 +373,70 @@ async fn a_forged_access_log_stream_is_refused(db: Database) {
     let v = rows(&gw, "request_id=forged", 1).await;
     assert_eq!(v["data"][0]["path"], "/with-token");
     assert_eq!(v["data"][0]["decision"], "unrecorded");
+}
+
+/// 416 requests from 32 concurrent clients, half refused by the filter (an unknown key),
+/// half allowed: every one of them is a row, none twice (request ids are unique).
+async fn every_request_of_a_burst_is_in_the_trail(db: Database) {
+    let gw = start(db).await;
+    let base = gw.base();
+    let allowed_key = new_key(&gw, json!({})).await;
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let url = format!("{base}/mcp");
+            let good = allowed_key.clone();
+            tokio::spawn(async move {
+                for i in 0..(400 / 32 + 1) {
+                    let key = if i % 2 == 0 {
+                        "sk-burst-wrong"
+                    } else {
+                        good.as_str()
+                    };
+                    let auth = format!("Bearer {key}");
+                    let r = request(
+                        "POST",
+                        &url,
+                        &[("authorization", &auth), ("x-burst", "1")],
+                        PING,
+                    )
+                    .await
+                    .unwrap();
+                    assert!(r.status == 401 || r.status == 200, "{}", r.status);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let per_client: usize = 400 / 32 + 1;
+    let refused = 32 * per_client.div_ceil(2);
+    let allowed = 32 * (per_client / 2);
+    let unknown = format!("unknown:{}", hash16("sk-burst-wrong"));
+    let v = rows(
+        &gw,
+        &format!("key={unknown}&page_size=1000"),
+        refused as i64,
+    )
+    .await;
+    let ids: std::collections::BTreeSet<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), refused, "request ids repeat");
+    let v = rows(
+        &gw,
+        &format!("key=key:{}&page_size=1000", hash16(&allowed_key)),
+        allowed as i64,
+    )
+    .await;
+    assert!(v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["decision"] == "allowed" && r["mcp_method"] == "ping"));
 }
 
 /// The shipped Envoy config (what `make run` renders and users copy) streams its access
