@@ -278,6 +278,9 @@ pub struct GatewayOptions {
     /// Extra environment variables of the sidecar (override the harness defaults, e.g.
     /// `MESHGATE_ALLOWED_OUTBOUND_RANGES`).
     pub sidecar_env: Vec<(String, String)>,
+    /// Envoy streams its access log (the audit trail) to the sidecar (default: on, as
+    /// envoy/envoy.yaml); off only to measure what it costs.
+    pub access_log: bool,
 }
 
 /// Envoy circuit breakers of one cluster to the sidecar (see docs/security.md).
@@ -349,6 +352,7 @@ impl GatewayOptions {
             wasm: None,
             mcp_budget: None,
             sidecar_env: Vec::new(),
+            access_log: true,
         }
     }
 }
@@ -388,7 +392,7 @@ impl Gateway {
                 port,
                 admin_port,
                 sidecar_port,
-                als_port: Some(als_port),
+                als_port: opts.access_log.then_some(als_port),
             },
             &document,
             opts.plain_route,
@@ -405,17 +409,17 @@ impl Gateway {
         };
         // Servers registered through the admin API may reach the test upstreams on
         // loopback, but never this gateway's Envoy ports.
-        let mut env = vec![
-            (
-                "MESHGATE_DENIED_OUTBOUND_PORTS".to_string(),
-                format!("{port},{admin_port}"),
-            ),
-            (
+        let mut env = vec![(
+            "MESHGATE_DENIED_OUTBOUND_PORTS".to_string(),
+            format!("{port},{admin_port}"),
+        )];
+        if opts.access_log {
+            env.push((
                 "MESHGATE_ALS_LISTEN".to_string(),
                 format!("127.0.0.1:{als_port}"),
-            ),
-            ("MESHGATE_ALS_TOKEN".to_string(), ALS_TOKEN.to_string()),
-        ];
+            ));
+            env.push(("MESHGATE_ALS_TOKEN".to_string(), ALS_TOKEN.to_string()));
+        }
         env.extend(opts.sidecar_env.iter().cloned());
         let sidecar = start_sidecar_full(sidecar_port, &dir.0, schema.as_deref(), None, &env);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
