@@ -63,39 +63,55 @@ pub struct AuditQuery {
     pub page_size: i64,
 }
 
+/// Rows per `INSERT` statement: 100 × 15 parameters stays far below SQLite's (32,766) and
+/// PostgreSQL's (65,535) limits.
+const ROWS_PER_STATEMENT: usize = 100;
+/// Columns written per row (the parameters of one tuple).
+const FIELDS: usize = 15;
+
 const COLUMNS: &str = "at_ms, request_id, decision, reason, http_status, principal, key_alias, \
      team_id, organization_id, http_method, path, mcp_method, server, tool, guardrail";
 
 impl Store {
-    /// Appends rows in one transaction (all or none).
+    /// Appends rows in one transaction (all or none), [`ROWS_PER_STATEMENT`] rows per
+    /// `INSERT`.
     pub async fn insert_audit_rows(&self, rows: &[NewAuditRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
         let mut tx = self.write_unversioned().await?;
-        for r in rows {
-            tx.execute(
-                Q::new(format!(
-                    "INSERT INTO audit_log ({COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
-                .int(Some(r.at_ms))
-                .opt_text(r.request_id.as_deref())
-                .text(r.decision.as_str())
-                .text(r.reason.as_str())
-                .int(r.http_status)
-                .opt_text(r.principal.as_deref())
-                .opt_text(r.key_alias.as_deref())
-                .opt_text(r.team_id.as_deref())
-                .opt_text(r.organization_id.as_deref())
-                .opt_text(r.http_method.as_deref())
-                .opt_text(r.path.as_deref())
-                .opt_text(r.mcp_method.as_deref())
-                .opt_text(r.server.as_deref())
-                .opt_text(r.tool.as_deref())
-                .opt_text(r.guardrail.as_deref()),
-            )
-            .await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let tuples: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let params: Vec<String> = (1..=FIELDS)
+                        .map(|j| format!("${}", i * FIELDS + j))
+                        .collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let mut q = Q::new(format!(
+                "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+                tuples.join(", ")
+            ));
+            for r in chunk {
+                q = q
+                    .int(Some(r.at_ms))
+                    .opt_text(r.request_id.as_deref())
+                    .text(r.decision.as_str())
+                    .text(r.reason.as_str())
+                    .int(r.http_status)
+                    .opt_text(r.principal.as_deref())
+                    .opt_text(r.key_alias.as_deref())
+                    .opt_text(r.team_id.as_deref())
+                    .opt_text(r.organization_id.as_deref())
+                    .opt_text(r.http_method.as_deref())
+                    .opt_text(r.path.as_deref())
+                    .opt_text(r.mcp_method.as_deref())
+                    .opt_text(r.server.as_deref())
+                    .opt_text(r.tool.as_deref())
+                    .opt_text(r.guardrail.as_deref());
+            }
+            tx.execute(q).await?;
         }
         tx.commit().await
     }

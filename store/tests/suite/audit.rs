@@ -101,6 +101,19 @@ pub async fn audit_rows_filter_page_and_leave_the_revision_alone(h: Harness) {
         0
     );
 
+    // Batches larger than one INSERT statement: every row, each once.
+    let bulk: Vec<NewAuditRow> = (0..250)
+        .map(|i| row(5_000 + i, "key:bulk", "allowed", None))
+        .collect();
+    s.insert_audit_rows(&bulk).await.unwrap();
+    let mut q = query(1, 1000);
+    q.principal = Some("key:bulk".into());
+    let (read, total) = s.audit_rows(&q).await.unwrap();
+    assert_eq!(total, 250);
+    let mut at: Vec<i64> = read.iter().map(|r| r.row.at_ms).collect();
+    at.reverse();
+    assert_eq!(at, (5_000..5_250).collect::<Vec<i64>>());
+
     assert_invalid(s.audit_rows(&query(0, 10)).await, "page");
     assert_invalid(s.audit_rows(&query(1, 0)).await, "page_size");
     assert_invalid(s.audit_rows(&query(1, 1_001)).await, "page_size");
