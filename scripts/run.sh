@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ENVOY_PORT=10000 ADMIN_PORT=9901 SIDECAR_PORT=7300 DEMO_HTTP_PORT=7302
+ENVOY_PORT=10000 ADMIN_PORT=9901 SIDECAR_PORT=7300 ALS_PORT=7301 DEMO_HTTP_PORT=7302
 DATA=.meshgate
 mkdir -p "$DATA"
-for port in $ENVOY_PORT $ADMIN_PORT $SIDECAR_PORT $DEMO_HTTP_PORT; do
+for port in $ENVOY_PORT $ADMIN_PORT $SIDECAR_PORT $ALS_PORT $DEMO_HTTP_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port on 127.0.0.1 is already in use (another make run?); stop it first" >&2
     exit 1
@@ -20,6 +20,11 @@ done
 [ -s "$DATA/master_key" ] || (umask 077; printf 'sk-meshgate-%s' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$DATA/master_key")
 export MESHGATE_SHARED_SECRET; MESHGATE_SHARED_SECRET=$(cat "$DATA/shared_secret")
 export MESHGATE_MASTER_KEY; MESHGATE_MASTER_KEY=$(cat "$DATA/master_key")
+# The access-log stream's token (audit trail): Envoy reads it from its config, so the
+# config is rendered into the data directory.
+[ -s "$DATA/als_token" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DATA/als_token")
+export MESHGATE_ALS_TOKEN; MESHGATE_ALS_TOKEN=$(cat "$DATA/als_token")
+(umask 077; sed "s|@MESHGATE_ALS_TOKEN@|$MESHGATE_ALS_TOKEN|" envoy/envoy.yaml > "$DATA/envoy.yaml")
 
 pids=()
 cleanup() {
@@ -33,9 +38,9 @@ trap cleanup EXIT
 
 target/release/meshgate-demo-http --name demo_http --listen "127.0.0.1:$DEMO_HTTP_PORT" > "$DATA/demo-http.log" 2>&1 &
 pids+=($!)
-target/release/meshgate-sidecar --listen "127.0.0.1:$SIDECAR_PORT" --data-dir "$DATA" 2> >(tee "$DATA/sidecar.log" >&2) &
+target/release/meshgate-sidecar --listen "127.0.0.1:$SIDECAR_PORT" --als-listen "127.0.0.1:$ALS_PORT" --data-dir "$DATA" 2> >(tee "$DATA/sidecar.log" >&2) &
 pids+=($!)
-.tools/bin/envoy -c envoy/envoy.yaml --concurrency 2 -l warn --base-id 7 > "$DATA/envoy.log" 2>&1 &
+.tools/bin/envoy -c "$DATA/envoy.yaml" --concurrency 2 -l warn --base-id 7 > "$DATA/envoy.log" 2>&1 &
 pids+=($!)
 
 URL="http://127.0.0.1:$ENVOY_PORT/mcp"

@@ -28,6 +28,7 @@ pub const CAS_MISMATCH: u32 = 8;
 
 /// `MapType` values of the ABI.
 pub const HTTP_REQUEST_HEADERS: u32 = 0;
+pub const HTTP_RESPONSE_HEADERS: u32 = 2;
 pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 /// `BufferType` values of the ABI.
 pub const HTTP_REQUEST_BODY: u32 = 0;
@@ -86,6 +87,12 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_get_shared_data(
         key_data: *const u8,
         key_size: usize,
@@ -217,6 +224,13 @@ pub fn send_local_response(
             -1,
         )
     })
+}
+
+/// Sets a property of the stream; Envoy keeps it as the filter state object
+/// `wasm.<path>` (a one-segment path: no NUL separators).
+pub fn set_property(path: &str, value: &[u8]) -> Result<(), HostStatus> {
+    // SAFETY: pointers and lengths of live buffers.
+    check(unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) })
 }
 
 /// (value, cas) of a shared-data key; `(None, None)` when it is not set.

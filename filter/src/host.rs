@@ -26,6 +26,12 @@ pub trait Host {
     /// Replaces the whole request body (`size`: its current length) with `body`.
     fn set_request_body(&self, size: usize, body: &[u8]);
     fn send_local_reply(&self, status: u16, headers: &[(&str, &str)], body: &str);
+    /// The response's headers as bytes.
+    fn response_headers(&self) -> RawHeaders;
+    fn remove_response_header(&self, name: &str);
+    /// Sets a property of the stream (Envoy: filter state `wasm.<name>`, which the
+    /// access log carries).
+    fn set_property(&self, name: &str, value: &[u8]);
     /// Adds one to the counter `name` (created on first use).
     fn increment_counter(&self, name: &str);
 
@@ -109,6 +115,25 @@ impl Host for AbiHost {
     fn set_request_body(&self, size: usize, body: &[u8]) {
         if let Err(status) = abi::set_buffer(abi::HTTP_REQUEST_BODY, size, body) {
             log::error!("meshgate: could not replace the request body: {status:?}");
+        }
+    }
+
+    fn response_headers(&self) -> RawHeaders {
+        abi::header_pairs(abi::HTTP_RESPONSE_HEADERS).unwrap_or_else(|status| {
+            log::warn!("meshgate: cannot read the response headers: {status:?}");
+            Vec::new()
+        })
+    }
+
+    fn remove_response_header(&self, name: &str) {
+        if let Err(status) = abi::remove_header(abi::HTTP_RESPONSE_HEADERS, name) {
+            log::warn!("meshgate: could not remove response header {name}: {status:?}");
+        }
+    }
+
+    fn set_property(&self, name: &str, value: &[u8]) {
+        if let Err(status) = abi::set_property(name, value) {
+            log::warn!("meshgate: could not set property {name}: {status:?}");
         }
     }
 

@@ -41,6 +41,9 @@ pub struct MockHost {
     /// Bodies the filter put in place of the request's.
     pub replaced_bodies: RefCell<Vec<Vec<u8>>>,
     pub counters: RefCell<HashMap<String, u64>>,
+    /// Properties the filter set (the last value of each).
+    pub properties: RefCell<HashMap<String, Vec<u8>>>,
+    pub response_headers: RefCell<Vec<(String, String)>>,
     pub replies: RefCell<Vec<LocalReply>>,
     pub callouts: RefCell<Vec<Callout>>,
     /// Refuse to start callouts (the host said no).
@@ -70,6 +73,13 @@ impl MockHost {
 
     pub fn last_callout(&self) -> Option<Callout> {
         self.callouts.borrow().last().cloned()
+    }
+
+    /// The audit record the filter left for the access log.
+    pub fn audit(&self) -> Option<meshgate_policy::audit::AuditRecord> {
+        let props = self.properties.borrow();
+        let bytes = props.get(meshgate_policy::audit::PROPERTY)?;
+        meshgate_policy::audit::AuditRecord::parse(bytes).ok()
     }
 
     pub fn request_header(&self, name: &str) -> Option<String> {
@@ -142,6 +152,26 @@ impl Host for MockHost {
                 .collect(),
             body: body.to_string(),
         });
+    }
+
+    fn response_headers(&self) -> RawHeaders {
+        self.response_headers
+            .borrow()
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn remove_response_header(&self, name: &str) {
+        self.response_headers
+            .borrow_mut()
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    fn set_property(&self, name: &str, value: &[u8]) {
+        self.properties
+            .borrow_mut()
+            .insert(name.to_string(), value.to_vec());
     }
 
     fn dispatch_http_call(

@@ -51,8 +51,18 @@ pub enum Step {
     Wait,
     /// Forward with this decision header.
     Sealed(String),
-    /// A local reply was sent.
-    Refused,
+    /// A local reply was sent; why, for the audit record.
+    Refused(Refusal),
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The reply's error kind (`body_too_large`, `rate_limited`).
+    Reason(&'static str),
+    /// A pre_mcp_call guardrail blocked a call (the block, when one guardrail found
+    /// something; none for an unknown guardrail name).
+    Guardrail(Option<Event>),
 }
 
 impl PendingSeal {
@@ -184,7 +194,8 @@ fn guarded_body(
         Outcome::Pass => {}
         Outcome::Reply { status, body } => {
             host.send_local_reply(status, &[("content-type", "application/json")], &body);
-            return Step::Refused;
+            let block = events.into_iter().find(|e| e.action == "block");
+            return Step::Refused(Refusal::Guardrail(block));
         }
         Outcome::Rewrite(masked) => {
             host.set_request_body(size, &masked);
@@ -251,7 +262,7 @@ fn too_large(host: &impl Host, limit: usize, what: &str) -> Step {
         })
         .to_string(),
     );
-    Step::Refused
+    Step::Refused(Refusal::Reason("body_too_large"))
 }
 
 /// Charges a batch's requests beyond the first against the key's limit.
@@ -281,7 +292,7 @@ fn charge_batch(
                 })
                 .to_string(),
             );
-            return Step::Refused;
+            return Step::Refused(Refusal::Reason("rate_limited"));
         }
     }
     Step::Sealed(pending.seal(shared, now, None))

@@ -5,6 +5,7 @@ use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use meshgate_policy::audit::{self, AuditRecord};
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
 use meshgate_policy::paths::Route;
 use meshgate_policy::request_head::read_head;
@@ -15,13 +16,15 @@ use crate::guard::{header_names, GUARDRAILS_HEADER};
 use crate::host::{header, Host};
 use crate::ratelimit::SharedRateGate;
 use crate::root::Shared;
-use crate::seal::{self, GuardPlan, PendingSeal};
+use crate::seal::{self, GuardPlan, PendingSeal, Refusal};
 
 pub struct FilterStream<H: Host> {
     host: Rc<H>,
     shared: Rc<RefCell<Shared>>,
     /// A decision waiting for the request body (admin bodies to bind, batches to count).
     pending: Option<PendingSeal>,
+    /// What the access log will say about this request (kept to amend it).
+    audit: Option<AuditRecord>,
 }
 
 impl<H: Host> FilterStream<H> {
@@ -30,6 +33,7 @@ impl<H: Host> FilterStream<H> {
             host,
             shared,
             pending: None,
+            audit: None,
         }
     }
 }
@@ -52,9 +56,14 @@ impl<H: Host> HttpContext for FilterStream<H> {
             .snapshot
             .as_deref()
             .map_or(DEFAULT_KEY_HEADER, |s| s.key_header.as_str());
+        let snapshot = shared.snapshot.as_deref();
         let head = match read_head(&raw, key_header) {
             Ok(head) => head,
-            Err(rejection) => return reply(host, &rejection),
+            Err(rejection) => {
+                let record = AuditRecord::refused(snapshot, &rejection, &[]);
+                keep(host, &mut self.audit, record);
+                return reply(host, &rejection);
+            }
         };
         // Nothing a client sends may look like a filter decision.
         for name in &head.internal {
@@ -71,8 +80,14 @@ impl<H: Host> HttpContext for FilterStream<H> {
             now,
             &mut SharedRateGate(host),
         ) {
-            Decision::Reject(rejection) => reply(host, &rejection),
+            Decision::Reject(rejection) => {
+                let record = AuditRecord::refused(snapshot, &rejection, &head.headers);
+                keep(host, &mut self.audit, record);
+                reply(host, &rejection)
+            }
             Decision::Forward(forward) => {
+                let record = AuditRecord::allowed(snapshot, &forward.principal, &head.headers);
+                keep(host, &mut self.audit, record);
                 for name in &forward.remove_headers {
                     host.remove_request_header(name);
                 }
@@ -122,11 +137,41 @@ impl<H: Host> HttpContext for FilterStream<H> {
                 self.pending = None;
                 Action::Continue
             }
-            seal::Step::Refused => {
+            seal::Step::Refused(why) => {
                 self.pending = None;
+                if let Some(mut record) = self.audit.take() {
+                    match why {
+                        Refusal::Reason(reason) => record.refuse(reason),
+                        Refusal::Guardrail(block) => match block {
+                            Some(e) => record.guardrail_blocked(&e.guardrail, &e.server, None),
+                            None => record.refuse(audit::GUARDRAIL_BLOCKED),
+                        },
+                    }
+                    keep(host, &mut self.audit, record);
+                }
                 Action::Pause
             }
         }
+    }
+
+    /// The sidecar names the call it answered ([`audit::CALL_HEADER`]): moved into the
+    /// audit record, never passed to the client.
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let host = &*self.host;
+        let headers = host.response_headers();
+        let Some(value) = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(audit::CALL_HEADER.as_bytes()))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        else {
+            return Action::Continue;
+        };
+        host.remove_response_header(audit::CALL_HEADER);
+        if let Some(mut record) = self.audit.take() {
+            record.note_call(self.shared.borrow().snapshot.as_deref(), &value);
+            keep(host, &mut self.audit, record);
+        }
+        Action::Continue
     }
 
     // Responses (including `text/event-stream`) pass through unbuffered: the default
@@ -167,6 +212,12 @@ fn guard_plan(
         header_names: header_names(header(headers, GUARDRAILS_HEADER)),
         rest,
     })
+}
+
+/// Hands the record to Envoy (the access log reads it) and keeps it to amend.
+fn keep(host: &impl Host, slot: &mut Option<AuditRecord>, record: AuditRecord) {
+    host.set_property(audit::PROPERTY, record.encode().as_bytes());
+    *slot = Some(record);
 }
 
 /// LiteLLM's REST tool call.

@@ -3,6 +3,7 @@
 //! No I/O, no async, no panics: everything here compiles for `wasm32-wasip1` and is
 //! unit-tested on the host.
 
+pub mod audit;
 pub mod auth;
 pub mod compile;
 pub mod config;

@@ -171,7 +171,7 @@ pub fn binds_body(path: &str) -> bool {
 }
 
 /// The admin API's paths (keys, teams, organizations, MCP servers, `/mcp-rest`,
-/// `/guardrails/` — the sidecar's guardrail counters): one
+/// `/guardrails/` — the sidecar's guardrail counters, `/audit/` — the audit trail): one
 /// list, so every admin route the sidecar serves has its body bound by the filter.
 pub fn is_admin_api_path(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
@@ -180,6 +180,7 @@ pub fn is_admin_api_path(path: &str) -> bool {
         "/organization/",
         "/v1/mcp/",
         "/guardrails/",
+        "/audit/",
         REST_PREFIX,
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"
@@ -238,6 +239,7 @@ mod tests {
             ("GET", "/messages", Route::Other),
             ("POST", "/key/generate", Route::AdminApi),
             ("GET", "/v1/mcp/server", Route::AdminApi),
+            ("GET", "/audit/logs?page=2", Route::AdminApi),
             ("POST", "/mcp-rest/tools/call", Route::Rest),
             ("POST", "/mcp", Route::Mcp(PathTarget::All)),
             ("DELETE", "/mcp/a,b", Route::Mcp(PathTarget::Named("a,b"))),

@@ -1,6 +1,7 @@
 //! meshgate sidecar: terminates MCP sessions for the filter, runs and pools upstreams.
 
 mod admin;
+mod audit;
 mod body;
 mod error;
 mod guard;
@@ -59,6 +60,8 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --tls-key FILE      the PEM private key of --tls-cert
   --tls-client-ca F   require client certificates signed by this PEM CA (mTLS with Envoy)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
+  --als-listen ADDR   serve Envoy's AccessLogService (the audit trail) here (env MESHGATE_ALS_LISTEN)
+  --als-token-env N   environment variable holding the access-log stream's token (default MESHGATE_ALS_TOKEN)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
 Credentials at rest: env MESHGATE_STORE_KEY seals them (default: derived from the shared secret);
   MESHGATE_STORE_KEY_PREVIOUS (comma-separated) still opens rows sealed before a rotation.
@@ -75,6 +78,8 @@ struct Args {
     workers: Option<usize>,
     tls: tls::TlsFiles,
     host: guard::flags::HostArgs,
+    als_listen: Option<SocketAddr>,
+    als_token_env: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -96,6 +101,15 @@ fn parse_args() -> Result<Args, String> {
             .filter(|n| *n > 0),
         tls: tls::TlsFiles::default(),
         host: guard::flags::HostArgs::from_env(),
+        als_listen: match std::env::var("MESHGATE_ALS_LISTEN") {
+            Ok(v) if !v.trim().is_empty() => Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| "MESHGATE_ALS_LISTEN needs HOST:PORT".to_string())?,
+            ),
+            _ => None,
+        },
+        als_token_env: "MESHGATE_ALS_TOKEN".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -107,6 +121,14 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| "--listen needs HOST:PORT".to_string())?
             }
             "--data-dir" => args.data_dir = value()?,
+            "--als-listen" => {
+                args.als_listen = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--als-listen needs HOST:PORT".to_string())?,
+                )
+            }
+            "--als-token-env" => args.als_token_env = value()?,
             "--secret-env" => args.secret_env = value()?,
             "--config" => args.config = Some(value()?),
             "--database-url" => args.database_url = Some(value()?),
@@ -259,6 +281,8 @@ async fn run(mut args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("{path}: {e}"))?;
     }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let audit = start_audit(&args, &state, stop_rx.clone()).await?;
     let tls = args.tls.acceptor()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -268,7 +292,6 @@ async fn run(mut args: Args) -> Result<(), String> {
         "meshgate sidecar listening on {}",
         args.listen
     );
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(server::serve(listener, tls, Arc::clone(&state), stop_rx));
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -279,7 +302,38 @@ async fn run(mut args: Args) -> Result<(), String> {
     // Give stdio supervisors a moment to stop their children.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.abort();
+    if let Some((als, writer)) = audit {
+        // The access-log server stops on `stop` (Envoy's open stream gets 2 s to end);
+        // what it queued is written out.
+        let _ = tokio::time::timeout(Duration::from_secs(2), als).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
     Ok(())
+}
+
+/// The audit trail's access-log server and writer, when `--als-listen` is given; its
+/// token must be set (see docs/audit.md).
+async fn start_audit(
+    args: &Args,
+    state: &Arc<state::AppState>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>, String> {
+    let Some(addr) = args.als_listen else {
+        return Ok(None);
+    };
+    let token = std::env::var(&args.als_token_env).unwrap_or_default();
+    if token.trim().len() < audit::als::MIN_TOKEN_LEN {
+        return Err(format!(
+            "--als-listen needs the access-log token in {} (at least {} characters)",
+            args.als_token_env,
+            audit::als::MIN_TOKEN_LEN
+        ));
+    }
+    let listener = audit::als::bind(addr).await?;
+    tracing::info!("audit: access-log service listening on {addr}");
+    let (trail, writer) = audit::AuditTrail::start(Arc::clone(state));
+    let als = tokio::spawn(audit::als::serve(listener, token, trail, stop));
+    Ok(Some((als, writer)))
 }
 
 /// The key that seals credentials at rest: `MESHGATE_STORE_KEY`, else derived from the

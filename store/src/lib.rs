@@ -17,6 +17,7 @@
 //! - Deleting a team or organization that keys (or teams) still reference is a
 //!   [`StoreError::Conflict`], never a silent cascade.
 
+mod audit;
 mod columns;
 mod crypt;
 mod db;
@@ -33,6 +34,7 @@ mod snapshot;
 mod teams;
 mod validate;
 
+pub use audit::{AuditQuery, AuditRow, NewAuditRow, MAX_PAGE_SIZE as MAX_AUDIT_PAGE_SIZE};
 pub use crypt::StoreKeys;
 pub use error::StoreError;
 pub use open::{redact, Backend, OpenOptions, Store, DEFAULT_DB_FILE};

@@ -16,6 +16,8 @@ use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "test-shared-secret-0123456789";
 pub const MASTER_KEY: &str = "sk-test-master-key";
+/// The token Envoy's access-log stream carries to the sidecar (`x-meshgate-als-token`).
+pub const ALS_TOKEN: &str = "test-access-log-token-0123456789";
 /// Every process a test starts ends by itself after this long, whatever happens.
 pub const MAX_LIFETIME_SECS: u64 = 600;
 
@@ -233,6 +235,8 @@ pub struct Gateway {
     pub port: u16,
     pub sidecar_port: u16,
     pub admin_port: u16,
+    /// The sidecar's AccessLogService listener (the audit trail).
+    pub als_port: u16,
     pub envoy: Proc,
     pub sidecar: Proc,
     pub dir: TempDir,
@@ -274,6 +278,9 @@ pub struct GatewayOptions {
     /// Extra environment variables of the sidecar (override the harness defaults, e.g.
     /// `MESHGATE_ALLOWED_OUTBOUND_RANGES`).
     pub sidecar_env: Vec<(String, String)>,
+    /// Envoy streams its access log (the audit trail) to the sidecar (default: on, as
+    /// envoy/envoy.yaml); off only to measure what it costs.
+    pub access_log: bool,
 }
 
 /// Envoy circuit breakers of one cluster to the sidecar (see docs/security.md).
@@ -315,6 +322,7 @@ pub const CONTROL_PREFIXES: &[&str] = &[
     "/organization/",
     "/v1/mcp/",
     "/guardrails/",
+    "/audit/",
     "/health/",
 ];
 
@@ -344,6 +352,7 @@ impl GatewayOptions {
             wasm: None,
             mcp_budget: None,
             sidecar_env: Vec::new(),
+            access_log: true,
         }
     }
 }
@@ -375,6 +384,7 @@ impl Gateway {
     async fn start_once(opts: &GatewayOptions) -> Gateway {
         let dir = TempDir::new("gw");
         let (port, sidecar_port, admin_port) = (free_port(), free_port(), free_port());
+        let als_port = free_port();
         let document = gateway_document(opts);
         let wasm = opts.wasm.clone().unwrap_or_else(wasm_path);
         let envoy_yaml = render_envoy_config(
@@ -382,6 +392,7 @@ impl Gateway {
                 port,
                 admin_port,
                 sidecar_port,
+                als_port: opts.access_log.then_some(als_port),
             },
             &document,
             opts.plain_route,
@@ -402,6 +413,13 @@ impl Gateway {
             "MESHGATE_DENIED_OUTBOUND_PORTS".to_string(),
             format!("{port},{admin_port}"),
         )];
+        if opts.access_log {
+            env.push((
+                "MESHGATE_ALS_LISTEN".to_string(),
+                format!("127.0.0.1:{als_port}"),
+            ));
+            env.push(("MESHGATE_ALS_TOKEN".to_string(), ALS_TOKEN.to_string()));
+        }
         env.extend(opts.sidecar_env.iter().cloned());
         let sidecar = start_sidecar_full(sidecar_port, &dir.0, schema.as_deref(), None, &env);
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
@@ -410,6 +428,7 @@ impl Gateway {
             port,
             sidecar_port,
             admin_port,
+            als_port,
             envoy,
             sidecar,
             dir,
@@ -591,6 +610,7 @@ pub fn envoy_config_with_plain_route(
             port,
             admin_port,
             sidecar_port,
+            als_port: None,
         },
         document,
         plain,
@@ -604,6 +624,9 @@ pub struct EnvoyPorts {
     pub port: u16,
     pub admin_port: u16,
     pub sidecar_port: u16,
+    /// The sidecar's AccessLogService: with it, every request's access-log entry (the
+    /// filter's audit record included) is streamed there.
+    pub als_port: Option<u16>,
 }
 
 /// The bootstrap: the filter (`failure_policy: FAIL_RELOAD`, so a trapped VM is
@@ -621,7 +644,12 @@ fn render_envoy_config(
         port,
         admin_port,
         sidecar_port,
+        als_port,
     } = ports;
+    let (access_log, als_cluster) = match als_port {
+        None => (String::new(), String::new()),
+        Some(als_port) => (access_log_yaml(), als_cluster_yaml(als_port)),
+    };
     let filtered_cluster = if filter_only && plain.is_some() {
         "plain_upstream"
     } else {
@@ -697,7 +725,7 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: meshgate
           stream_idle_timeout: 0s
-          route_config:
+{access_log}          route_config:
             virtual_hosts:
             - name: mcp
               domains: ["*"]
@@ -744,8 +772,49 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {sidecar_port}}}}}}}
-{plain_cluster}"#,
+{als_cluster}{plain_cluster}"#,
         wasm = wasm.display()
+    )
+}
+
+/// The listener's access log: Envoy's gRPC AccessLogService to the sidecar, with the
+/// filter's audit record (filter state) and the shared token (as envoy/envoy.yaml).
+fn access_log_yaml() -> String {
+    format!(
+        r#"          access_log:
+          - name: envoy.access_loggers.http_grpc
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig
+              common_config:
+                log_name: meshgate_audit
+                transport_api_version: V3
+                buffer_flush_interval: 0.2s
+                filter_state_objects_to_log: [{}]
+                grpc_service:
+                  envoy_grpc: {{cluster_name: meshgate_als}}
+                  initial_metadata:
+                  - {{key: x-meshgate-als-token, value: "{ALS_TOKEN}"}}
+"#,
+        meshgate_policy::audit::FILTER_STATE_KEY
+    )
+}
+
+/// The sidecar's AccessLogService (gRPC: HTTP/2).
+fn als_cluster_yaml(als_port: u16) -> String {
+    format!(
+        r#"  - name: meshgate_als
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{http2_protocol_options: {{}}}}
+    load_assignment:
+      cluster_name: meshgate_als
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {als_port}}}}}}}
+"#
     )
 }
 

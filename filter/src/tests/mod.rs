@@ -2,6 +2,7 @@
 //! host on the build machine (tests may unwrap: a failure is the test failing).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod guard;
 mod root;
 mod stream;

@@ -5,6 +5,7 @@
 //! (`error.rs`). Every successful write recompiles the policy at once, and the answer
 //! waits until the filters hold it (`AppState::propagate`, called by the router).
 
+mod audit;
 mod error;
 mod keys;
 mod orgs;
@@ -115,6 +116,7 @@ fn methods(path: &str) -> Option<&'static [&'static str]> {
         "/mcp-rest/tools/list" => GET,
         "/mcp-rest/tools/call" => POST,
         "/guardrails/metrics" => GET,
+        "/audit/logs" => GET,
         ENABLED => GET,
         p if server_ident(p).is_some() => &["GET", "DELETE"],
         _ => return None,
@@ -167,6 +169,7 @@ async fn dispatch(state: &AppState, req: &AdminRequest) -> AdminResult {
         (_, "/mcp-rest/tools/list") => rest::tools_list(state, req).await,
         (_, "/mcp-rest/tools/call") => rest::tools_call(state, req).await,
         (_, "/guardrails/metrics") => rest::guardrail_metrics(req),
+        (_, "/audit/logs") => audit::logs(state, req).await,
         (_, ENABLED) => request::ok(&serde_json::json!({"enabled": true})),
         (method, p) => match server_ident(p) {
             Some(id) if method == Method::GET => servers::get(state, req, id).await,

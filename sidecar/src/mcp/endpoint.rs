@@ -25,6 +25,7 @@ use crate::verify::Principal;
 use meshgate_policy::origin::origin_allowed;
 
 const SESSION_HEADER: &str = "mcp-session-id";
+use meshgate_policy::audit::CALL_HEADER;
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Methods answered by an upstream that may send the client notifications or requests
@@ -167,6 +168,49 @@ async fn post(
             return batch(&ctx, items, sse).await;
         }
     };
+    let call = audit_call(&msg);
+    let resp = post_one(state, runtime, principal, parts, msg, header_version, sse).await;
+    resp.map(|mut resp| {
+        if let Some(value) = call {
+            resp.headers_mut().insert(CALL_HEADER, value);
+        }
+        resp
+    })
+}
+
+/// The `x-meshgate-call` value of a request: its method, and for a `tools/call` or
+/// `prompts/get` the name it calls (`<method> <name>`); the filter moves it into the
+/// audit record. Never arguments or resource URIs (they may carry data). None for
+/// responses and notifications-less frames, and for text a header cannot carry.
+fn audit_call(msg: &jsonrpc::Message) -> Option<HeaderValue> {
+    let method = msg.method.as_deref()?;
+    let name = match method {
+        "tools/call" | "prompts/get" => msg
+            .params
+            .as_ref()
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str),
+        _ => None,
+    };
+    let text = match name {
+        Some(name) => format!("{method} {name}"),
+        None => method.to_string(),
+    };
+    HeaderValue::from_str(&text)
+        .or_else(|_| HeaderValue::from_str(method))
+        .ok()
+}
+
+/// One JSON-RPC message (not a batch).
+async fn post_one(
+    state: &Arc<AppState>,
+    runtime: Arc<crate::state::Runtime>,
+    principal: Principal,
+    mut parts: http::request::Parts,
+    msg: jsonrpc::Message,
+    header_version: Option<&'static str>,
+    sse: bool,
+) -> Result<Response<Body>, HttpError> {
     if stateless::declares_stateless(header_version, &msg) {
         let headers = std::mem::take(&mut parts.headers);
         return Ok(stateless::serve(state, runtime, principal, headers, msg, header_version).await);

@@ -4,6 +4,7 @@
 //! `cargo test -p meshgate-store sqlite::` or `… postgres::` runs one backend. PostgreSQL must be
 //! reachable (see `scripts/setup-postgres.sh`); if it is not, the PostgreSQL tests fail.
 
+mod audit;
 mod harness;
 mod keys;
 mod misc;
@@ -75,6 +76,9 @@ suite! {
     ],
     sessions: [
         revocations_are_shared_bounded_and_pruned,
+    ],
+    audit: [
+        audit_rows_filter_page_and_leave_the_revision_alone,
     ],
 }
 
