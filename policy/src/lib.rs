@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod compile;
 pub mod config;
+pub mod cost;
 pub mod decision;
 pub mod env;
 pub mod error;
