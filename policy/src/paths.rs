@@ -180,6 +180,7 @@ pub fn is_admin_api_path(path: &str) -> bool {
         "/organization/",
         "/v1/mcp/",
         "/guardrails/",
+        "/spend/",
         REST_PREFIX,
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"

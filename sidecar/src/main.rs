@@ -15,6 +15,7 @@ mod relay;
 mod replay;
 mod server;
 mod sessions;
+mod spend;
 mod sse;
 mod state;
 mod stored;
@@ -45,6 +46,8 @@ use std::time::Duration;
 /// this sidecar's filters within it (pushed to their long-polls at once); writes through
 /// this sidecar are enforced when they return (`AppState::propagate`).
 const STORE_POLL: Duration = Duration::from_millis(250);
+/// How long shutdown waits for queued spend rows to be written.
+const SPEND_FLUSH_DEADLINE: Duration = Duration::from_secs(20);
 
 const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [--secret-env NAME] [--config FILE]
        meshgate-sidecar --check-config FILE
@@ -59,6 +62,11 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --tls-key FILE      the PEM private key of --tls-cert
   --tls-client-ca F   require client certificates signed by this PEM CA (mTLS with Envoy)
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
+  --spend-queue N     spend rows held for the writer (default 10000); when full a request
+                      waits up to --spend-queue-wait-ms (default 10) for room, then the row
+                      is dropped and counted (GET /spend/metrics)
+  --spend-batch-ms MS the spend writer gathers rows this long after the first (default 100)
+                      (env MESHGATE_SPEND_QUEUE, MESHGATE_SPEND_QUEUE_WAIT_MS, MESHGATE_SPEND_BATCH_MS)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
 Credentials at rest: env MESHGATE_STORE_KEY seals them (default: derived from the shared secret);
   MESHGATE_STORE_KEY_PREVIOUS (comma-separated) still opens rows sealed before a rotation.
@@ -73,6 +81,7 @@ struct Args {
     database_schema: Option<String>,
     check: Option<String>,
     workers: Option<usize>,
+    spend: spend::QueueSettings,
     tls: tls::TlsFiles,
     host: guard::flags::HostArgs,
 }
@@ -94,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0),
+        spend: spend_from_env()?,
         tls: tls::TlsFiles::default(),
         host: guard::flags::HostArgs::from_env(),
     };
@@ -124,6 +134,15 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a positive number")?,
                 )
             }
+            "--spend-queue" => {
+                args.spend.capacity = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--spend-queue needs a positive number")?
+            }
+            "--spend-queue-wait-ms" => args.spend.wait = millis(&flag, &value()?)?,
+            "--spend-batch-ms" => args.spend.linger = millis(&flag, &value()?)?,
             f if guard::flags::HostArgs::is_flag(f) => {
                 let v = value()?;
                 args.host.take(f, v);
@@ -133,6 +152,35 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// The spend queue's knobs from `MESHGATE_SPEND_QUEUE`, `MESHGATE_SPEND_QUEUE_WAIT_MS`
+/// and `MESHGATE_SPEND_BATCH_MS` (the flags win).
+fn spend_from_env() -> Result<spend::QueueSettings, String> {
+    let mut q = spend::QueueSettings::default();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(v) = var("MESHGATE_SPEND_QUEUE") {
+        q.capacity = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("MESHGATE_SPEND_QUEUE needs a positive number")?;
+    }
+    if let Some(v) = var("MESHGATE_SPEND_QUEUE_WAIT_MS") {
+        q.wait = millis("MESHGATE_SPEND_QUEUE_WAIT_MS", &v)?;
+    }
+    if let Some(v) = var("MESHGATE_SPEND_BATCH_MS") {
+        q.linger = millis("MESHGATE_SPEND_BATCH_MS", &v)?;
+    }
+    Ok(q)
+}
+
+fn millis(flag: &str, v: &str) -> Result<Duration, String> {
+    v.trim()
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{flag} needs a number of milliseconds"))
 }
 
 fn main() -> ExitCode {
@@ -239,6 +287,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         upstream::new_http_client(),
         store,
         host,
+        args.spend,
     ));
     // Other replicas (or the admin API) change the database: recompile when it moves.
     {
@@ -276,8 +325,15 @@ async fn run(mut args: Args) -> Result<(), String> {
     for upstream in state.runtime().upstreams.values() {
         upstream.shutdown();
     }
-    // Give stdio supervisors a moment to stop their children.
+    // Give stdio supervisors a moment to stop their children (and requests in flight
+    // a moment to record their spend rows).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every spend row recorded so far reaches the store before the process ends.
+    if !state.spend.flush(SPEND_FLUSH_DEADLINE).await {
+        tracing::error!(
+            "spend rows still queued after {SPEND_FLUSH_DEADLINE:?}: the store did not take them"
+        );
+    }
     server.abort();
     Ok(())
 }

@@ -34,6 +34,10 @@ pub struct Runtime {
     pub snapshot_json: Bytes,
     /// Key principal id → tool permissions.
     pub principals: HashMap<String, KeyPolicy>,
+    /// Key principal id → alias, team, organization, user (for spend rows).
+    pub identities: HashMap<String, crate::spend::record::KeyIdentity>,
+    /// SHA-256 of the master key: the master key's spend rows carry it, as LiteLLM's.
+    pub master_key_hash: Option<String>,
     /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
     pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
@@ -79,6 +83,8 @@ impl Runtime {
             config,
             snapshot,
             principals: HashMap::new(),
+            identities: HashMap::new(),
+            master_key_hash: None,
             guardrails: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
@@ -119,11 +125,26 @@ pub struct AppState {
     pub replay: crate::replay::ReplayGuard,
     /// Filter VMs syncing with this sidecar and what they hold.
     pub sync: crate::sync_book::SyncBook,
+    /// Spend rows on their way to the store (`crate::spend`).
+    pub spend: crate::spend::SpendLog,
 }
 
 impl AppState {
-    pub fn new(secret: Vec<u8>, client: HttpClient, store: Store, host: HostPolicy) -> Self {
+    /// Needs a tokio runtime: the spend writer task starts here.
+    pub fn new(
+        secret: Vec<u8>,
+        client: HttpClient,
+        store: Store,
+        host: HostPolicy,
+        spend_queue: crate::spend::QueueSettings,
+    ) -> Self {
         AppState {
+            spend: crate::spend::SpendLog::start(
+                crate::spend::store_sink(store.clone()),
+                spend_queue.capacity,
+                spend_queue.wait,
+                spend_queue.linger,
+            ),
             sessions: SessionKeys::derive(&secret),
             secret,
             runtime: ArcSwap::from_pointee(Runtime::empty()),
@@ -231,7 +252,16 @@ impl AppState {
             }
         }
         let guardrails = Arc::new(compile_guardrails(&compiled.config));
+        let identities = crate::stored::identities(&db);
+        let master_key_hash = compiled
+            .config
+            .general_settings
+            .master_key
+            .as_deref()
+            .map(meshgate_store::hash_key);
         let runtime = Arc::new(Runtime {
+            identities,
+            master_key_hash,
             guardrails,
             config_hash,
             store_revision: db.revision,

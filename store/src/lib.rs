@@ -30,6 +30,7 @@ mod secret;
 mod servers;
 mod sessions;
 mod snapshot;
+mod spend;
 mod teams;
 mod validate;
 
@@ -44,3 +45,4 @@ pub use records::{
 pub use secret::{hash_key, parse_duration};
 pub use sessions::SessionRevocation;
 pub use snapshot::Snapshot;
+pub use spend::{SpendFilter, SpendGroup, SpendOwner, SpendRow, MAX_BATCH as MAX_SPEND_BATCH};

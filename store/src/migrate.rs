@@ -31,6 +31,11 @@ pub(crate) const SQLITE: Embedded = &[
         "key and team guardrails",
         include_str!("../migrations/sqlite/0003_guardrails.sql"),
     ),
+    (
+        4,
+        "spend and budgets",
+        include_str!("../migrations/sqlite/0004_spend.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -48,6 +53,11 @@ pub(crate) const POSTGRES: Embedded = &[
         3,
         "key and team guardrails",
         include_str!("../migrations/postgres/0003_guardrails.sql"),
+    ),
+    (
+        4,
+        "spend and budgets",
+        include_str!("../migrations/postgres/0004_spend.sql"),
     ),
 ];
 

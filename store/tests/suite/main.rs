@@ -11,6 +11,7 @@ mod open;
 mod orgs;
 mod servers;
 mod sessions;
+mod spend;
 mod teams;
 
 macro_rules! suite {
@@ -75,6 +76,9 @@ suite! {
     ],
     sessions: [
         revocations_are_shared_bounded_and_pruned,
+    ],
+    spend: [
+        spend_rows_batch_filter_page_and_sum,
     ],
 }
 
