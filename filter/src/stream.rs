@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
+use meshgate_policy::budget::{self, BudgetCheck, BudgetExceeded};
 use meshgate_policy::paths::Route;
 use meshgate_policy::request_head::read_head;
 use meshgate_policy::signing::DECISION_HEADER;
@@ -76,9 +77,21 @@ impl<H: Host> HttpContext for FilterStream<H> {
                 for name in &forward.remove_headers {
                     host.remove_request_header(name);
                 }
+                // A key over budget: its tool calls are refused here (`policy::budget`).
+                let mut budget_body = None;
+                if let Some(exceeded) = over_budget(&shared, &forward) {
+                    match budget::at_headers(exceeded, &head.method, &head.path, &head.headers) {
+                        BudgetCheck::Refuse(rejection) => return reply(host, &rejection),
+                        BudgetCheck::ReadBody { jsonrpc } => {
+                            budget_body = Some((exceeded.clone(), jsonrpc))
+                        }
+                        BudgetCheck::Pass => {}
+                    }
+                }
                 let guard = guard_plan(&shared, &head.method, &head.path, &forward, &head.headers);
                 let mut pending = PendingSeal::new(head.method, head.path, forward);
                 pending.guard = guard;
+                pending.budget = budget_body;
                 match pending.waits() {
                     // Sealed now: the body streams through untouched.
                     false => {
@@ -167,6 +180,22 @@ fn guard_plan(
         header_names: header_names(header(headers, GUARDRAILS_HEADER)),
         rest,
     })
+}
+
+/// The budget a key has used up (its own, its team's or its organization's).
+fn over_budget<'s>(
+    shared: &'s Shared,
+    forward: &meshgate_policy::Forward,
+) -> Option<&'s BudgetExceeded> {
+    match &forward.principal {
+        Principal::Key(id) => shared
+            .snapshot
+            .as_deref()?
+            .key_by_id(id)?
+            .budget_exceeded
+            .as_ref(),
+        _ => None,
+    }
 }
 
 /// LiteLLM's REST tool call.

@@ -4,6 +4,7 @@
 //! unit-tested on the host.
 
 pub mod auth;
+pub mod budget;
 pub mod compile;
 pub mod config;
 pub mod cost;

@@ -298,6 +298,7 @@ async fn run(mut args: Args) -> Result<(), String> {
                 tick.tick().await;
                 state.refresh_from_store().await;
                 mcp::revocation_poll::poll(&state).await;
+                spend::budget::poll(&state).await;
             }
         });
     }

@@ -38,6 +38,8 @@ pub struct Runtime {
     pub identities: HashMap<String, crate::spend::record::KeyIdentity>,
     /// SHA-256 of the master key: the master key's spend rows carry it, as LiteLLM's.
     pub master_key_hash: Option<String>,
+    /// Keys, teams and organizations with a `max_budget` (`crate::spend::budget`).
+    pub budgets: Vec<crate::spend::budget::Budgeted>,
     /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
     pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
@@ -85,6 +87,7 @@ impl Runtime {
             principals: HashMap::new(),
             identities: HashMap::new(),
             master_key_hash: None,
+            budgets: Vec::new(),
             guardrails: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
@@ -127,6 +130,8 @@ pub struct AppState {
     pub sync: crate::sync_book::SyncBook,
     /// Spend rows on their way to the store (`crate::spend`).
     pub spend: crate::spend::SpendLog,
+    /// Budgets used up, as last read from the store (`crate::spend::budget::poll`).
+    budgets_exceeded: std::sync::Mutex<crate::spend::budget::Exceeded>,
 }
 
 impl AppState {
@@ -158,6 +163,7 @@ impl AppState {
             reload_lock: tokio::sync::Mutex::new(()),
             replay: crate::replay::ReplayGuard::default(),
             sync: crate::sync_book::SyncBook::default(),
+            budgets_exceeded: Default::default(),
         }
     }
 
@@ -196,6 +202,28 @@ impl AppState {
         if current.store_revision == revision {
             return;
         }
+        self.rebuild(current.config_hash.clone(), current.file_config.clone())
+            .await;
+    }
+
+    /// Records which budgets are used up; true when that changed (the policy must be
+    /// recompiled).
+    pub fn set_budgets_exceeded(&self, exceeded: crate::spend::budget::Exceeded) -> bool {
+        let mut current = self
+            .budgets_exceeded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *current == exceeded {
+            return false;
+        }
+        *current = exceeded;
+        true
+    }
+
+    /// Recompiles from the current document and the database (budgets changed).
+    pub async fn recompile(&self) {
+        let _guard = self.reload_lock.lock().await;
+        let current = self.runtime();
         self.rebuild(current.config_hash.clone(), current.file_config.clone())
             .await;
     }
@@ -253,6 +281,18 @@ impl AppState {
         }
         let guardrails = Arc::new(compile_guardrails(&compiled.config));
         let identities = crate::stored::identities(&db);
+        let budgets = crate::spend::budget::budgeted(&db);
+        let mut compiled = compiled;
+        {
+            let exceeded = self
+                .budgets_exceeded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let per_key = crate::spend::budget::per_key(&db, &exceeded);
+            compiled
+                .snapshot
+                .set_budgets(|hash| per_key.get(hash).cloned());
+        }
         let master_key_hash = compiled
             .config
             .general_settings
@@ -260,6 +300,7 @@ impl AppState {
             .as_deref()
             .map(meshgate_store::hash_key);
         let runtime = Arc::new(Runtime {
+            budgets,
             identities,
             master_key_hash,
             guardrails,

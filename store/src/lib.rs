@@ -17,6 +17,7 @@
 //! - Deleting a team or organization that keys (or teams) still reference is a
 //!   [`StoreError::Conflict`], never a silent cascade.
 
+mod budget;
 mod columns;
 mod crypt;
 mod db;
@@ -38,9 +39,10 @@ pub use crypt::StoreKeys;
 pub use error::StoreError;
 pub use open::{redact, Backend, OpenOptions, Store, DEFAULT_DB_FILE};
 pub use records::{
-    JsonObject, KeyPatch, KeyRecord, McpServerPatch, McpServerRecord, NewKey, NewMcpServer,
-    NewOrganization, NewTeam, ObjectPermission, ObjectPermissionPatch, OrganizationPatch,
-    OrganizationRecord, TeamMember, TeamPatch, TeamRecord, TeamRole,
+    Budget, BudgetInput, BudgetPatch, JsonObject, KeyPatch, KeyRecord, McpServerPatch,
+    McpServerRecord, NewKey, NewMcpServer, NewOrganization, NewTeam, ObjectPermission,
+    ObjectPermissionPatch, OrganizationPatch, OrganizationRecord, TeamMember, TeamPatch,
+    TeamRecord, TeamRole,
 };
 pub use secret::{hash_key, parse_duration};
 pub use sessions::SessionRevocation;

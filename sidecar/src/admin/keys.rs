@@ -141,7 +141,7 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
         }
         _ => return Err(ApiError::Forbidden("this principal has no key".into())),
     };
-    let spend = super::spend::total(state, SpendOwner::Key, &record.token).await?;
+    let spend = super::spend::total(state, SpendOwner::Key, &record.token, &record.budget).await?;
     let mut info = to_object(&record)?;
     info.insert("spend".into(), spend.into());
     ok(&serde_json::json!({"key": record.token, "info": info}))

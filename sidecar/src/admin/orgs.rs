@@ -94,6 +94,7 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
         state,
         meshgate_store::SpendOwner::Organization,
         &org.organization_id,
+        &org.budget,
     )
     .await?;
     let mut info = super::request::to_object(&org)?;

@@ -149,7 +149,17 @@ pub fn metrics(state: &AppState, req: &AdminRequest) -> AdminResult {
     ok(&state.spend.metrics())
 }
 
-/// The total spend of a key (by hash), team or organization, for their `/…/info`.
-pub async fn total(state: &AppState, owner: SpendOwner, id: &str) -> Result<f64, ApiError> {
-    Ok(state.store.spend_of(owner, id, None).await?)
+/// The spend of a key (by hash), team or organization for their `/…/info`: in the
+/// current budget window when it has a `budget_duration` (LiteLLM resets `spend` at
+/// `budget_reset_at`), else all of it.
+pub async fn total(
+    state: &AppState,
+    owner: SpendOwner,
+    id: &str,
+    budget: &meshgate_store::Budget,
+) -> Result<f64, ApiError> {
+    Ok(state
+        .store
+        .spend_of(owner, id, budget.window_start())
+        .await?)
 }

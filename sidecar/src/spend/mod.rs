@@ -5,6 +5,7 @@
 //! dropped and counted (`spend_rows_dropped`, `GET /spend/metrics`). On graceful
 //! shutdown [`SpendLog::flush`] writes everything queued (docs/spend.md).
 
+pub mod budget;
 pub mod record;
 
 use futures_util::future::BoxFuture;

@@ -79,6 +79,7 @@ suite! {
     ],
     spend: [
         spend_rows_batch_filter_page_and_sum,
+        budgets_round_trip_and_windows_advance,
     ],
 }
 

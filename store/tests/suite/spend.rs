@@ -36,7 +36,13 @@ pub async fn spend_rows_batch_filter_page_and_sum(h: Harness) {
             } else {
                 ("k2", None)
             };
-            row(i, key, team, if i.is_multiple_of(3) { "add" } else { "echo" }, 0.25)
+            row(
+                i,
+                key,
+                team,
+                if i.is_multiple_of(3) { "add" } else { "echo" },
+                0.25,
+            )
         })
         .collect();
     rows[0].spend = 1.5;
@@ -103,4 +109,124 @@ pub async fn spend_rows_batch_filter_page_and_sum(h: Harness) {
     assert_eq!(calls, 100);
     assert_eq!(summary.len(), 2);
     assert!(summary[0].spend >= summary[1].spend);
+}
+
+pub async fn budgets_round_trip_and_windows_advance(h: Harness) {
+    use meshgate_store::{
+        BudgetInput, BudgetPatch, KeyPatch, NewKey, NewOrganization, NewTeam, TeamPatch,
+    };
+    let s = &h.store;
+    let org = s
+        .create_organization(NewOrganization {
+            organization_alias: "o".into(),
+            budget: BudgetInput {
+                max_budget: Some(10.0),
+                budget_duration: None,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(org.budget.max_budget, Some(10.0));
+    assert_eq!(
+        s.get_organization(&org.organization_id)
+            .await
+            .unwrap()
+            .budget,
+        org.budget
+    );
+    let team = s
+        .create_team(NewTeam {
+            team_id: Some("t".into()),
+            budget: BudgetInput {
+                max_budget: Some(2.5),
+                budget_duration: Some("1h".into()),
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let reset = team.budget.budget_reset_at.unwrap();
+    assert_eq!(s.get_team("t").await.unwrap().budget, team.budget);
+    let (_, key) = s
+        .generate_key(NewKey {
+            budget: BudgetInput {
+                max_budget: Some(1.0),
+                budget_duration: Some("2s".into()),
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.key_info(&key.token).await.unwrap().budget, key.budget);
+    let bad = s
+        .generate_key(NewKey {
+            budget: BudgetInput {
+                max_budget: Some(f64::NAN),
+                budget_duration: None,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("max_budget"), "{bad}");
+
+    // Nothing due: no write, the revision stays.
+    let rev = s.revision().await.unwrap();
+    assert_eq!(
+        s.advance_budget_resets(chrono::Utc::now()).await.unwrap(),
+        0
+    );
+    assert_eq!(s.revision().await.unwrap(), rev);
+    // The key's window ended: moved past `now`, by whole windows; the team's has not.
+    let later = key.budget.budget_reset_at.unwrap() + Duration::milliseconds(4500);
+    assert_eq!(s.advance_budget_resets(later).await.unwrap(), 1);
+    assert!(s.revision().await.unwrap() > rev);
+    let moved = s
+        .key_info(&key.token)
+        .await
+        .unwrap()
+        .budget
+        .budget_reset_at
+        .unwrap();
+    assert_eq!(
+        moved,
+        key.budget.budget_reset_at.unwrap() + Duration::seconds(6)
+    );
+    assert_eq!(
+        s.get_team("t").await.unwrap().budget.budget_reset_at,
+        Some(reset)
+    );
+
+    // Updates: a new duration starts a new window; null clears.
+    let k = s
+        .update_key(
+            &key.token,
+            KeyPatch {
+                budget: BudgetPatch {
+                    max_budget: Some(None),
+                    budget_duration: None,
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(k.budget.max_budget, None);
+    assert_eq!(k.budget.budget_duration.as_deref(), Some("2s"));
+    let t = s
+        .update_team(
+            "t",
+            TeamPatch {
+                budget: BudgetPatch {
+                    max_budget: None,
+                    budget_duration: Some(Some("30d".into())),
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(t.budget.budget_reset_at.unwrap() > reset + Duration::days(29));
+    assert_eq!(t.budget.max_budget, Some(2.5));
 }
