@@ -44,12 +44,19 @@ async fn spend_until_refused(gw: &Gateway, key: &str, max: f64) -> (Resp, usize)
 }
 
 async fn gateway(db: Database) -> (Gateway, Proc) {
+    let (gw, web, _) = gateway_with_servers(db).await;
+    (gw, web)
+}
+
+/// The gateway, its upstream, and its `mcp_servers` YAML (for a second replica).
+async fn gateway_with_servers(db: Database) -> (Gateway, Proc, String) {
     let (web, addr) = demo_http("web", &[]).await;
-    let mut opts = GatewayOptions::new(format!(
+    let servers = format!(
         "  web:\n    url: http://{addr}/mcp\n    transport: http\n    mcp_info:\n      mcp_server_cost_info: {{default_cost_per_query: 0.5}}\n"
-    ));
+    );
+    let mut opts = GatewayOptions::new(servers.clone());
     opts.database = db;
-    (Gateway::start_with(opts).await, web)
+    (Gateway::start_with(opts).await, web, servers)
 }
 
 async fn new_key(gw: &Gateway, body: Value) -> String {
@@ -276,4 +283,86 @@ async fn budgets_reset_at_the_window_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn budgets_reset_at_the_window_postgres() {
     budgets_reset_at_the_window(Database::Postgres).await;
+}
+
+/// Two sidecars (each behind its own Envoy) on one PostgreSQL, one key calling through
+/// both at once: both refuse once the shared spend reaches the budget, and the spend
+/// past the budget (the overshoot) is what the calls within about one budget poll cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_holds_across_two_replicas_on_postgres() {
+    let (gw, _web, servers) = gateway_with_servers(Database::Postgres).await;
+    let max = 10.0;
+    let key = new_key(&gw, json!({"max_budget": max})).await;
+
+    // Replica B: a second sidecar on the same schema, and an Envoy of its own.
+    let dir = TempDir::new("replica-b");
+    let config = dir.0.join("replica.yaml");
+    let doc = gateway_document(&GatewayOptions::new(servers));
+    std::fs::write(&config, &doc).unwrap();
+    let sidecar_port = free_port();
+    let _sidecar_b = start_replica_sharing(sidecar_port, &dir.0, gw.pg_schema.as_deref(), &config);
+    wait_for_port(sidecar_port, Duration::from_secs(20)).await;
+    let (port, admin_port) = (free_port(), free_port());
+    let envoy_file = dir.0.join("envoy.yaml");
+    std::fs::write(
+        &envoy_file,
+        envoy_config(port, admin_port, sidecar_port, &doc),
+    )
+    .unwrap();
+    let _envoy_b = start_envoy(&envoy_file, 1, &dir.0.join("envoy.log"));
+    let b_url = format!("http://127.0.0.1:{port}/mcp");
+    // B serves the key once it has polled the store (tools/list costs nothing).
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let deadline = Instant::now() + BUDGET_WAIT;
+    loop {
+        let r = meshgate_e2e::http::post(
+            &b_url,
+            &[("authorization", &format!("Bearer {key}"))],
+            &list.to_string(),
+        )
+        .await;
+        if r.as_ref().is_ok_and(|r| r.status == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica B never served the key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "web-add", "arguments": {"a": 1, "b": 2}}})
+    .to_string();
+    let auth = format!("Bearer {key}");
+    let run = |url: String| {
+        let (body, auth) = (body.clone(), auth.clone());
+        async move {
+            let deadline = Instant::now() + BUDGET_WAIT;
+            let mut answered = 0u32;
+            loop {
+                let r = meshgate_e2e::http::post(&url, &[("authorization", &auth)], &body)
+                    .await
+                    .unwrap();
+                if refused(&r) {
+                    return answered;
+                }
+                assert_eq!(r.status, 200, "{}", r.text());
+                answered += 1;
+                assert!(Instant::now() < deadline, "never refused");
+            }
+        }
+    };
+    let (a, b) = tokio::join!(run(gw.url()), run(b_url));
+    // Let both writers store what they hold, then read the shared spend.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let info = send(&gw, &key, "GET", "/key/info", &[], "").await.json();
+    let spend = info["info"]["spend"].as_f64().unwrap();
+    eprintln!(
+        "two replicas: {a} + {b} calls answered, spend {spend} for a budget of {max} (overshoot {:.1} = {} calls)",
+        spend - max,
+        ((spend - max) / 0.5).round()
+    );
+    assert!(
+        (spend - 0.5 * f64::from(a + b)).abs() < 1e-9,
+        "every answered call is charged once"
+    );
+    assert!(spend >= max);
 }
