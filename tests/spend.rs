@@ -142,6 +142,17 @@ async fn costs_rows_and_totals(db: Database) {
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     assert_eq!(rpc(&gw, &key, &[], &list).await.status, 200);
     call_tool(&gw, &other_key, &[], "web-add", json!({"a": 1, "b": 1})).await;
+    // LiteLLM's REST tool call is a tool call too: charged as on MCP.
+    let rest = send(
+        &gw,
+        &other_key,
+        "POST",
+        "/mcp-rest/tools/call",
+        &[],
+        &json!({"server_id": "web", "name": "add", "arguments": {"a": 1, "b": 1}}).to_string(),
+    )
+    .await;
+    assert_eq!(rest.status, 200, "{}", rest.text());
 
     let v = await_rows(&gw, &format!("api_key={hash}"), 7).await;
     let rows = v["data"].as_array().unwrap();
@@ -214,18 +225,28 @@ async fn costs_rows_and_totals(db: Database) {
     );
 
     // Filters and pages.
-    await_rows(&gw, "", 8).await;
+    await_rows(&gw, "", 9).await;
     let v = await_rows(&gw, "team_id=team1&end_user=alice", 2).await;
     assert!(v["data"]
         .as_array()
         .unwrap()
         .iter()
         .all(|r| r["end_user"] == "alice"));
-    await_rows(&gw, &format!("api_key={}", sha256_hex(&other_key)), 1).await;
-    await_rows(&gw, &format!("api_key={other_key}"), 1).await;
+    let theirs = await_rows(&gw, &format!("api_key={}", sha256_hex(&other_key)), 2).await;
+    assert!(
+        theirs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["model"] == "MCP: web-add"
+                && r["status"] == "ok"
+                && close(r["spend"].as_f64().unwrap(), 0.5)),
+        "{theirs}"
+    );
+    await_rows(&gw, &format!("api_key={other_key}"), 2).await;
     await_rows(&gw, "user_id=u1", 7).await;
     await_rows(&gw, "start_date=2000-01-01&end_date=2000-12-31", 0).await;
-    await_rows(&gw, "start_date=2000-01-01", 8).await;
+    await_rows(&gw, "start_date=2000-01-01", 9).await;
     let p1 = logs(&gw, "page_size=3&page=1").await;
     let p3 = logs(&gw, "page_size=3&page=3").await;
     assert_eq!(
@@ -235,7 +256,7 @@ async fn costs_rows_and_totals(db: Database) {
         ),
         (Some(3), 3)
     );
-    assert_eq!(p3["data"].as_array().unwrap().len(), 2);
+    assert_eq!(p3["data"].as_array().unwrap().len(), 3);
     let bad = send(
         &gw,
         MASTER_KEY,
@@ -251,7 +272,7 @@ async fn costs_rows_and_totals(db: Database) {
     assert_eq!(bad.status, 400, "{}", bad.text());
     // A virtual key sees its own rows only, and may not ask for another key's.
     let mine = send(&gw, &other_key, "GET", "/spend/logs", &[], "").await;
-    assert_eq!(mine.json()["total"], 1, "{}", mine.text());
+    assert_eq!(mine.json()["total"], 2, "{}", mine.text());
     let theirs = send(
         &gw,
         &other_key,
@@ -286,7 +307,7 @@ async fn costs_rows_and_totals(db: Database) {
     assert_eq!(web_add["calls"], 1);
 
     let m = master(&gw, "GET", "/spend/metrics", Value::Null).await;
-    assert_eq!(m["spend_rows_written"], 8, "{m}");
+    assert_eq!(m["spend_rows_written"], 9, "{m}");
     assert_eq!(m["spend_rows_dropped"], 0, "{m}");
     let denied = send(&gw, &key, "GET", "/spend/metrics", &[], "").await;
     assert_eq!(denied.status, 403);
