@@ -298,6 +298,18 @@ async fn run(mut args: Args) -> Result<(), String> {
                 tick.tick().await;
                 state.refresh_from_store().await;
                 mcp::revocation_poll::poll(&state).await;
+            }
+        });
+    }
+    // Budgets: on the same period, and at once when a charge here reaches one.
+    {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(STORE_POLL) => {}
+                    _ = state.budget_watch.wake.notified() => {}
+                }
                 spend::budget::poll(&state).await;
             }
         });

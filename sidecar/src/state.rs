@@ -130,6 +130,8 @@ pub struct AppState {
     pub sync: crate::sync_book::SyncBook,
     /// Spend rows on their way to the store (`crate::spend`).
     pub spend: crate::spend::SpendLog,
+    /// Spend recorded here but not yet stored, for budgets (`crate::spend::budget`).
+    pub budget_watch: Arc<crate::spend::budget::BudgetWatch>,
     /// Budgets used up, as last read from the store (`crate::spend::budget::poll`).
     budgets_exceeded: std::sync::Mutex<crate::spend::budget::Exceeded>,
 }
@@ -143,9 +145,11 @@ impl AppState {
         host: HostPolicy,
         spend_queue: crate::spend::QueueSettings,
     ) -> Self {
+        let budget_watch = Arc::new(crate::spend::budget::BudgetWatch::default());
         AppState {
+            budget_watch: Arc::clone(&budget_watch),
             spend: crate::spend::SpendLog::start(
-                crate::spend::store_sink(store.clone()),
+                crate::spend::store_sink(store.clone(), budget_watch),
                 spend_queue.capacity,
                 spend_queue.wait,
                 spend_queue.linger,

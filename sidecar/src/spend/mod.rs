@@ -29,16 +29,14 @@ const WRITE_ATTEMPTS: u32 = 5;
 /// Where batches go: the store, or a test's stand-in.
 pub type Sink = Arc<dyn Fn(Vec<SpendRow>) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
-/// A sink writing to the store.
-pub fn store_sink(store: Store) -> Sink {
+/// A sink writing to the store; stored rows leave the budget watch's unwritten spend.
+pub fn store_sink(store: Store, watch: Arc<budget::BudgetWatch>) -> Sink {
     Arc::new(move |rows: Vec<SpendRow>| {
-        let store = store.clone();
+        let (store, watch) = (store.clone(), Arc::clone(&watch));
         Box::pin(async move {
-            store
-                .insert_spend(&rows)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            store.insert_spend(&rows).await.map_err(|e| e.to_string())?;
+            watch.stored(&rows);
+            Ok(())
         })
     })
 }
@@ -98,21 +96,24 @@ impl SpendLog {
         }
     }
 
-    /// Queues a row. Returns at once while the queue has room; when it is full, waits at
-    /// most [`SpendLog::wait`] for room, then drops the row and counts it.
-    pub async fn record(&self, row: SpendRow) {
+    /// Queues a row; true when it was queued. Returns at once while the queue has
+    /// room; when it is full, waits at most [`SpendLog::wait`] for room, then drops the
+    /// row and counts it.
+    pub async fn record(&self, row: SpendRow) -> bool {
         self.counters.recorded.fetch_add(1, Ordering::Relaxed);
         let row = match self.rows.try_send(row) {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(mpsc::error::TrySendError::Full(row)) => row,
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.dropped("the spend writer has stopped");
-                return;
+                return false;
             }
         };
         if self.rows.send_timeout(row, self.wait).await.is_err() {
             self.dropped("the spend queue is full");
+            return false;
         }
+        true
     }
 
     fn dropped(&self, why: &str) {

@@ -146,7 +146,12 @@ pub async fn tool_call(ctx: &Ctx<'_>, outcome: &ToolCallOutcome, started: Starte
         row.mcp_tool = Some(bare.clone());
         row.upstream_protocol = Some(upstream.protocol().to_string());
     }
-    ctx.state.spend.record(row).await;
+    let charged = (row.spend > 0.0).then(|| row.clone());
+    if ctx.state.spend.record(row).await {
+        if let Some(row) = charged {
+            ctx.state.budget_watch.charge(&row);
+        }
+    }
 }
 
 /// Records an aggregated `tools/list`'s row (cost 0): `ok` when a server answered or

@@ -120,3 +120,36 @@ async fn a_failing_store_is_retried_then_counted() {
     assert!(log.flush(Duration::from_secs(10)).await);
     assert_eq!(log.counters.failed.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn unwritten_spend_counts_and_a_crossing_wakes_the_budget_poller() {
+    use super::budget::BudgetWatch;
+    use meshgate_policy::budget::BudgetOwner;
+    let watch = BudgetWatch::default();
+    let mut charged = row(0);
+    charged.api_key = "k".into();
+    charged.team_id = Some("t".into());
+    charged.spend = 0.5;
+    // No budget known for the key yet: nothing is tracked.
+    watch.charge(&charged);
+    watch.stored(&[charged.clone()]);
+    watch.set_known_for_tests(&[
+        ((BudgetOwner::Key, "k"), (0.4, 1.0)),
+        ((BudgetOwner::Team, "t"), (0.0, 10.0)),
+    ]);
+    watch.charge(&charged);
+    assert!((watch.unwritten_for_tests(BudgetOwner::Key, "k") - 0.5).abs() < 1e-12);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), watch.wake.notified())
+            .await
+            .is_err(),
+        "0.9 of 1.0: not crossed"
+    );
+    watch.charge(&charged);
+    tokio::time::timeout(Duration::from_secs(1), watch.wake.notified())
+        .await
+        .expect("1.4 of 1.0 wakes the poller");
+    watch.stored(&[charged.clone(), charged]);
+    assert_eq!(watch.unwritten_for_tests(BudgetOwner::Key, "k"), 0.0);
+    assert_eq!(watch.unwritten_for_tests(BudgetOwner::Team, "t"), 0.0);
+}
