@@ -104,12 +104,13 @@ impl BudgetWatch {
         *self.known.lock().unwrap_or_else(|e| e.into_inner()) = known;
     }
 
+    /// (owner, id, window spend, max) per budget.
     #[cfg(test)]
-    pub fn set_known_for_tests(&self, known: &[((BudgetOwner, &str), (f64, f64))]) {
+    pub fn set_known_for_tests(&self, known: &[(BudgetOwner, &str, f64, f64)]) {
         self.set_known(
             known
                 .iter()
-                .map(|((o, id), v)| ((*o, id.to_string()), *v))
+                .map(|(o, id, spend, max)| ((*o, id.to_string()), (*spend, *max)))
                 .collect(),
         );
     }
