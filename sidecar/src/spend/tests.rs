@@ -134,8 +134,8 @@ async fn unwritten_spend_counts_and_a_crossing_wakes_the_budget_poller() {
     watch.charge(&charged);
     watch.stored(&[charged.clone()]);
     watch.set_known_for_tests(&[
-        ((BudgetOwner::Key, "k"), (0.4, 1.0)),
-        ((BudgetOwner::Team, "t"), (0.0, 10.0)),
+        (BudgetOwner::Key, "k", 0.4, 1.0),
+        (BudgetOwner::Team, "t", 0.0, 10.0),
     ]);
     watch.charge(&charged);
     assert!((watch.unwritten_for_tests(BudgetOwner::Key, "k") - 0.5).abs() < 1e-12);
