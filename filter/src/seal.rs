@@ -3,7 +3,9 @@
 //! keys, charged once per request they carry. Everything else is sealed at header time
 //! and streams. When the snapshot has pre_mcp_call guardrails, MCP request bodies are
 //! read whole too (up to `meshgate.max_body_bytes`) and checked before anything is
-//! sealed (`crate::guard`). Responses are never buffered.
+//! sealed (`crate::guard`). The bodies of MCP `POST`s of a key over budget are read
+//! whole too, and refused when they call a tool (`policy::budget`). Responses are never
+//! buffered.
 
 use meshgate_policy::budget::{self, BudgetExceeded};
 use meshgate_policy::decision::RateLimited;
