@@ -41,8 +41,50 @@ const COLUMNS: &str = "request_id, call_type, api_key, key_alias, team_id, organ
      user_id, end_user, model, mcp_server, mcp_tool, spend, status, start_time, end_time, \
      latency_ms, upstream_protocol";
 const COLUMN_COUNT: usize = 17;
-/// Rows per INSERT statement (17 parameters each, well within both drivers' limits).
+/// Rows per transaction (the sidecar's writer batches up to this many).
 pub const MAX_BATCH: usize = 256;
+/// Rows per multi-row INSERT (17 parameters each).
+const ROWS_PER_STATEMENT: usize = 16;
+
+/// `INSERT … VALUES (…), (…) ON CONFLICT (request_id) DO NOTHING` for these rows.
+fn insert_statement(rows: &[SpendRow]) -> Q {
+    let mut sql = format!("INSERT INTO spend_logs ({COLUMNS}) VALUES ");
+    for i in 0..rows.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let base = i * COLUMN_COUNT;
+        let params: Vec<String> = (1..=COLUMN_COUNT)
+            .map(|c| format!("${}", base + c))
+            .collect();
+        sql.push('(');
+        sql.push_str(&params.join(","));
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
+    let mut q = Q::new(sql);
+    for r in rows {
+        q = q
+            .text(&r.request_id)
+            .text(&r.call_type)
+            .text(&r.api_key)
+            .opt_text(r.key_alias.as_deref())
+            .opt_text(r.team_id.as_deref())
+            .opt_text(r.organization_id.as_deref())
+            .opt_text(r.user_id.as_deref())
+            .opt_text(r.end_user.as_deref())
+            .text(&r.model)
+            .opt_text(r.mcp_server.as_deref())
+            .opt_text(r.mcp_tool.as_deref())
+            .float(Some(r.spend))
+            .text(&r.status)
+            .time(Some(crate::validate::timestamp(r.start_time)))
+            .time(Some(crate::validate::timestamp(r.end_time)))
+            .int(Some(r.latency_ms))
+            .opt_text(r.upstream_protocol.as_deref());
+    }
+    q
+}
 
 fn from_row(r: &Row) -> Result<SpendRow, StoreError> {
     Ok(SpendRow {
@@ -151,47 +193,23 @@ impl SpendOwner {
 impl Store {
     /// Writes rows in one transaction per [`MAX_BATCH`]; a row whose `request_id` is
     /// already stored is skipped (a retried batch writes nothing twice). Returns how
-    /// many rows were new.
+    /// many rows were new. Statements come in two shapes only — [`ROWS_PER_STATEMENT`]
+    /// rows, and one row for the remainder — so both drivers' prepared-statement caches
+    /// hold them whatever the batch size (a statement per size would be prepared anew
+    /// all the time).
     pub async fn insert_spend(&self, rows: &[SpendRow]) -> Result<u64, StoreError> {
         let mut written = 0;
-        for chunk in rows.chunks(MAX_BATCH) {
-            let mut sql = format!("INSERT INTO spend_logs ({COLUMNS}) VALUES ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                let base = i * COLUMN_COUNT;
-                let params: Vec<String> = (1..=COLUMN_COUNT)
-                    .map(|c| format!("${}", base + c))
-                    .collect();
-                sql.push('(');
-                sql.push_str(&params.join(","));
-                sql.push(')');
-            }
-            sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
-            let mut q = Q::new(sql);
-            for r in chunk {
-                q = q
-                    .text(&r.request_id)
-                    .text(&r.call_type)
-                    .text(&r.api_key)
-                    .opt_text(r.key_alias.as_deref())
-                    .opt_text(r.team_id.as_deref())
-                    .opt_text(r.organization_id.as_deref())
-                    .opt_text(r.user_id.as_deref())
-                    .opt_text(r.end_user.as_deref())
-                    .text(&r.model)
-                    .opt_text(r.mcp_server.as_deref())
-                    .opt_text(r.mcp_tool.as_deref())
-                    .float(Some(r.spend))
-                    .text(&r.status)
-                    .time(Some(crate::validate::timestamp(r.start_time)))
-                    .time(Some(crate::validate::timestamp(r.end_time)))
-                    .int(Some(r.latency_ms))
-                    .opt_text(r.upstream_protocol.as_deref());
-            }
+        for batch in rows.chunks(MAX_BATCH) {
             let mut tx = self.write_unversioned().await?;
-            written += tx.execute(q).await?;
+            let mut chunks = batch.chunks_exact(ROWS_PER_STATEMENT);
+            for chunk in chunks.by_ref() {
+                written += tx.execute(insert_statement(chunk)).await?;
+            }
+            for row in chunks.remainder() {
+                written += tx
+                    .execute(insert_statement(std::slice::from_ref(row)))
+                    .await?;
+            }
             tx.commit().await?;
         }
         Ok(written)
