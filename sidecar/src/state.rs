@@ -250,7 +250,7 @@ impl AppState {
                 }
             }
         };
-        let compiled = compile(&file_config, &db, &self.host);
+        let mut compiled = compile(&file_config, &db, &self.host);
         let known_prefixes = crate::upstream::known_prefixes(
             compiled
                 .config
@@ -286,7 +286,7 @@ impl AppState {
         let guardrails = Arc::new(compile_guardrails(&compiled.config));
         let identities = crate::stored::identities(&db);
         let budgets = crate::spend::budget::budgeted(&db);
-        let mut compiled = compiled;
+        // Keys whose budget (or their team's or organization's) is used up, as last read.
         {
             let exceeded = self
                 .budgets_exceeded
