@@ -20,6 +20,7 @@ bench: tools wasm release
 	$(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guardrails
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guarded
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-audit
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-spend
 
 # The official MCP conformance suite against the gateway (and directly against the
 # upstreams, for comparison); scores land in target/conformance/summary.md.

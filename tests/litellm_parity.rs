@@ -309,9 +309,10 @@ fn check_config_lists_what_meshgate_does_not_act_on_in_one_warning() {
     assert_eq!(inert.len(), 1, "{stdout}");
     // Its presidio guardrail is run by the sidecar now, so it is not "not acted on".
     assert!(!inert[0].contains("guardrails"), "{}", inert[0]);
+    // Server costs (`mcp_info.mcp_server_cost_info`) are acted on: spend rows and budgets.
+    assert!(!inert[0].contains("mcp_server_cost_info"), "{}", inert[0]);
     for field in [
         "model_list",
-        "mcp_server_cost_info",
         "litellm_settings.callbacks",
         "aws_region_name",
     ] {

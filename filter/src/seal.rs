@@ -3,8 +3,11 @@
 //! keys, charged once per request they carry. Everything else is sealed at header time
 //! and streams. When the snapshot has pre_mcp_call guardrails, MCP request bodies are
 //! read whole too (up to `meshgate.max_body_bytes`) and checked before anything is
-//! sealed (`crate::guard`). Responses are never buffered.
+//! sealed (`crate::guard`). The bodies of MCP `POST`s of a key over budget are read
+//! whole too, and refused when they call a tool (`policy::budget`). Responses are never
+//! buffered.
 
+use meshgate_policy::budget::{self, BudgetExceeded};
 use meshgate_policy::decision::RateLimited;
 use meshgate_policy::paths::{path_target, PathTarget};
 use meshgate_policy::ratelimit::{batch_len, body_shape, BodyShape, RateGate};
@@ -34,6 +37,9 @@ pub struct PendingSeal {
     pub need: BodyNeed,
     /// Guardrails to run on the body before sealing.
     pub guard: Option<GuardPlan>,
+    /// The key is over budget: a body that calls a tool is refused (and whether the
+    /// client reads refusals as JSON-RPC).
+    pub budget: Option<(BudgetExceeded, bool)>,
 }
 
 /// What the body's guardrail check needs from the request head.
@@ -84,12 +90,13 @@ impl PendingSeal {
             servers: forward.servers.encode(),
             need,
             guard: None,
+            budget: None,
         }
     }
 
     /// Whether the decision waits for the body.
     pub fn waits(&self) -> bool {
-        !matches!(self.need, BodyNeed::None) || self.guard.is_some()
+        !matches!(self.need, BodyNeed::None) || self.guard.is_some() || self.budget.is_some()
     }
 
     pub fn seal(&self, shared: &Shared, now_ms: u64, body_sha256: Option<&str>) -> String {
@@ -124,6 +131,28 @@ pub fn on_body(
     size: usize,
     end: bool,
 ) -> Step {
+    if let Some((exceeded, jsonrpc)) = &pending.budget {
+        if size > shared.max_body_bytes {
+            // Fail closed: a body that may call a tool is not forwarded unread.
+            return too_large(
+                host,
+                shared.max_body_bytes,
+                "request bodies of keys over budget",
+            );
+        }
+        if !end {
+            return Step::Wait;
+        }
+        let body = host.request_body(size);
+        if let Some(rejection) = budget::in_body(exceeded, &body, *jsonrpc) {
+            host.send_local_reply(
+                rejection.status,
+                &[("content-type", "application/json")],
+                &rejection.body(),
+            );
+            return Step::Refused(Refusal::Reason(budget::REASON));
+        }
+    }
     if let Some(plan) = &pending.guard {
         return guarded_body(host, pending, plan, shared, size, end);
     }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use meshgate_policy::audit::{self, AuditRecord};
 use meshgate_policy::auth::DEFAULT_KEY_HEADER;
+use meshgate_policy::budget::{self, BudgetCheck, BudgetExceeded};
 use meshgate_policy::paths::Route;
 use meshgate_policy::request_head::read_head;
 use meshgate_policy::signing::DECISION_HEADER;
@@ -91,9 +92,27 @@ impl<H: Host> HttpContext for FilterStream<H> {
                 for name in &forward.remove_headers {
                     host.remove_request_header(name);
                 }
+                // A key over budget: its tool calls are refused here (`policy::budget`).
+                let mut budget_body = None;
+                if let Some(exceeded) = over_budget(&shared, &forward) {
+                    match budget::at_headers(exceeded, &head.method, &head.path, &head.headers) {
+                        BudgetCheck::Refuse(rejection) => {
+                            if let Some(mut record) = self.audit.take() {
+                                record.refuse(budget::REASON);
+                                keep(host, &mut self.audit, record);
+                            }
+                            return reply(host, &rejection);
+                        }
+                        BudgetCheck::ReadBody { jsonrpc } => {
+                            budget_body = Some((exceeded.clone(), jsonrpc))
+                        }
+                        BudgetCheck::Pass => {}
+                    }
+                }
                 let guard = guard_plan(&shared, &head.method, &head.path, &forward, &head.headers);
                 let mut pending = PendingSeal::new(head.method, head.path, forward);
                 pending.guard = guard;
+                pending.budget = budget_body;
                 match pending.waits() {
                     // Sealed now: the body streams through untouched.
                     false => {
@@ -218,6 +237,22 @@ fn guard_plan(
 fn keep(host: &impl Host, slot: &mut Option<AuditRecord>, record: AuditRecord) {
     host.set_property(audit::PROPERTY, record.encode().as_bytes());
     *slot = Some(record);
+}
+
+/// The budget a key has used up (its own, its team's or its organization's).
+fn over_budget<'s>(
+    shared: &'s Shared,
+    forward: &meshgate_policy::Forward,
+) -> Option<&'s BudgetExceeded> {
+    match &forward.principal {
+        Principal::Key(id) => shared
+            .snapshot
+            .as_deref()?
+            .key_by_id(id)?
+            .budget_exceeded
+            .as_ref(),
+        _ => None,
+    }
 }
 
 /// LiteLLM's REST tool call.

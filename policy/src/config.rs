@@ -101,6 +101,14 @@ pub struct MeshgateSettings {
     /// Tool names of OpenAPI (`spec_path`) servers: LiteLLM's (default) or `exact`.
     #[serde(default)]
     pub openapi_tool_names: OpenApiToolNames,
+    /// Spend rows (one per `tools/call` and per aggregated `tools/list`, docs/spend.md);
+    /// `false` writes none (budgets then see no new spend).
+    #[serde(default = "default_true")]
+    pub spend_logs: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// How the tools of an OpenAPI server are named.
@@ -167,6 +175,7 @@ impl Default for MeshgateSettings {
             max_streams_per_session: default_max_streams_per_session(),
             max_streams_per_key: default_max_streams_per_key(),
             openapi_tool_names: OpenApiToolNames::default(),
+            spend_logs: true,
         }
     }
 }

@@ -59,6 +59,9 @@ pub struct Rejection {
     pub retry_after: Option<u64>,
     /// The client speaks MCP 2026-07-28: the body is a JSON-RPC error response.
     pub jsonrpc: bool,
+    /// LiteLLM's `ProxyException` body (`{"error": {"message", "type", "param",
+    /// "code"}}`) instead of `{"error", "message"}` (budget refusals).
+    pub litellm_shape: bool,
 }
 
 /// JSON-RPC code of a refusal of a malformed request (400).
@@ -76,6 +79,7 @@ impl Rejection {
             www_authenticate: None,
             retry_after: None,
             jsonrpc: false,
+            litellm_shape: false,
         }
     }
 
@@ -91,6 +95,15 @@ impl Rejection {
     /// `error.data.error`). The id is `null`: headers never carry the JSON-RPC id
     /// (2026-07-28 mirrors only the method and the name) and the body is not read here.
     pub fn body(&self) -> String {
+        if !self.jsonrpc && self.litellm_shape {
+            return serde_json::json!({"error": {
+                "message": self.message,
+                "type": self.error,
+                "param": null,
+                "code": self.status.to_string(),
+            }})
+            .to_string();
+        }
         if !self.jsonrpc {
             return serde_json::json!({"error": self.error, "message": self.message}).to_string();
         }

@@ -401,6 +401,8 @@ pub fn compile_keys(
             blocked: key.blocked || team.is_some_and(|t| t.blocked),
             rpm_limit: key.rpm_limit.or(team.and_then(|t| t.rpm_limit)),
             guardrails: guardrails.clone(),
+            // Set by the sidecar from the spend it reads (`PolicySnapshot::set_budgets`).
+            budget_exceeded: None,
         });
         policies.insert(
             id,

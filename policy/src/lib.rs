@@ -5,8 +5,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod budget;
 pub mod compile;
 pub mod config;
+pub mod cost;
 pub mod decision;
 pub mod env;
 pub mod error;

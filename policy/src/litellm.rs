@@ -27,10 +27,11 @@ const GENERAL_SETTINGS_USED: &[&str] = &[
 /// `litellm_settings` keys meshgate reads.
 const LITELLM_SETTINGS_USED: &[&str] = &["mcp_aliases"];
 /// Server fields meshgate parses but does not act on yet (OAuth2 client credentials are
-/// not fetched; costs are not tracked).
+/// not fetched).
 const SERVER_FIELDS_INERT: &[&str] = &["client_id", "client_secret", "scopes", "token_url"];
-/// `mcp_info` keys meshgate does not act on yet.
-const MCP_INFO_INERT: &[&str] = &["mcp_server_cost_info"];
+/// `mcp_info` keys meshgate does not act on yet (`mcp_server_cost_info` is acted on:
+/// `crate::cost`, the sidecar's spend rows and budgets).
+const MCP_INFO_INERT: &[&str] = &[];
 
 /// Whether the value at this path is read by meshgate (its `os.environ/` values are
 /// resolved and must be set); `path` is the document path, outermost first.
@@ -225,7 +226,6 @@ mcp_servers:
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",
                 "mcp_servers.github_mcp.available_on_public_internet",
-                "mcp_servers.github_mcp.mcp_info.mcp_server_cost_info",
                 "model_list",
             ]
         );

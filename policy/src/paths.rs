@@ -181,6 +181,7 @@ pub fn is_admin_api_path(path: &str) -> bool {
         "/v1/mcp/",
         "/guardrails/",
         "/audit/",
+        "/spend/",
         REST_PREFIX,
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/v1/mcp/server"

@@ -61,7 +61,7 @@ impl PartialEq for PolicySnapshot {
 }
 
 /// A virtual key as the filter needs it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotKey {
     /// SHA-256 hex of the key.
     pub hash: String,
@@ -82,6 +82,10 @@ pub struct SnapshotKey {
     /// Guardrail names attached to the key and its team (key's first, each once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<String>,
+    /// The key's, its team's or its organization's budget is used up: its tool calls
+    /// are refused (`crate::budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_exceeded: Option<crate::budget::BudgetExceeded>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -153,6 +157,14 @@ impl PolicySnapshot {
         };
         snapshot.version = snapshot.content_hash();
         snapshot
+    }
+
+    /// Marks the keys whose budget is used up (`over(key hash)`) and moves the version.
+    pub fn set_budgets(&mut self, over: impl Fn(&str) -> Option<crate::budget::BudgetExceeded>) {
+        for key in &mut self.keys {
+            key.budget_exceeded = over(&key.hash);
+        }
+        self.version = self.content_hash();
     }
 
     /// The virtual key with this SHA-256 hash.

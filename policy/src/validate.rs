@@ -185,6 +185,13 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), ConfigError> {
         validate_prefix(alias)
             .map_err(|m| ConfigError::field(at("alias"), format!("alias {m}")))?;
     }
+    if let Some(cost) = s
+        .mcp_info
+        .as_ref()
+        .and_then(|i| i.mcp_server_cost_info.as_ref())
+    {
+        crate::cost::validate_cost_info(name, cost)?;
+    }
     match s.effective_transport() {
         Some(Transport::Stdio) => {
             if s.command.as_deref().is_none_or(|c| c.trim().is_empty()) {

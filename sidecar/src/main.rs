@@ -16,6 +16,7 @@ mod relay;
 mod replay;
 mod server;
 mod sessions;
+mod spend;
 mod sse;
 mod state;
 mod stored;
@@ -46,6 +47,8 @@ use std::time::Duration;
 /// this sidecar's filters within it (pushed to their long-polls at once); writes through
 /// this sidecar are enforced when they return (`AppState::propagate`).
 const STORE_POLL: Duration = Duration::from_millis(250);
+/// How long shutdown waits for queued spend rows to be written.
+const SPEND_FLUSH_DEADLINE: Duration = Duration::from_secs(20);
 
 const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [--secret-env NAME] [--config FILE]
        meshgate-sidecar --check-config FILE
@@ -62,6 +65,11 @@ const USAGE: &str = "usage: meshgate-sidecar [--listen ADDR] [--data-dir DIR] [-
   --workers N         runtime threads (default: half the cores, at least 1; env MESHGATE_WORKERS)
   --als-listen ADDR   serve Envoy's AccessLogService (the audit trail) here (env MESHGATE_ALS_LISTEN)
   --als-token-env N   environment variable holding the access-log stream's token (default MESHGATE_ALS_TOKEN)
+  --spend-queue N     spend rows held for the writer (default 10000); when full a request
+                      waits up to --spend-queue-wait-ms (default 10) for room, then the row
+                      is dropped and counted (GET /spend/metrics)
+  --spend-batch-ms MS the spend writer gathers rows this long after the first (default 100)
+                      (env MESHGATE_SPEND_QUEUE, MESHGATE_SPEND_QUEUE_WAIT_MS, MESHGATE_SPEND_BATCH_MS)
   --check-config FILE validate a gateway document (envoy filter configuration or LiteLLM config.yaml) and exit
 Credentials at rest: env MESHGATE_STORE_KEY seals them (default: derived from the shared secret);
   MESHGATE_STORE_KEY_PREVIOUS (comma-separated) still opens rows sealed before a rotation.
@@ -76,6 +84,7 @@ struct Args {
     database_schema: Option<String>,
     check: Option<String>,
     workers: Option<usize>,
+    spend: spend::QueueSettings,
     tls: tls::TlsFiles,
     host: guard::flags::HostArgs,
     als_listen: Option<SocketAddr>,
@@ -99,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0),
+        spend: spend_from_env()?,
         tls: tls::TlsFiles::default(),
         host: guard::flags::HostArgs::from_env(),
         als_listen: match std::env::var("MESHGATE_ALS_LISTEN") {
@@ -146,6 +156,15 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a positive number")?,
                 )
             }
+            "--spend-queue" => {
+                args.spend.capacity = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--spend-queue needs a positive number")?
+            }
+            "--spend-queue-wait-ms" => args.spend.wait = millis(&flag, &value()?)?,
+            "--spend-batch-ms" => args.spend.linger = millis(&flag, &value()?)?,
             f if guard::flags::HostArgs::is_flag(f) => {
                 let v = value()?;
                 args.host.take(f, v);
@@ -155,6 +174,35 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// The spend queue's knobs from `MESHGATE_SPEND_QUEUE`, `MESHGATE_SPEND_QUEUE_WAIT_MS`
+/// and `MESHGATE_SPEND_BATCH_MS` (the flags win).
+fn spend_from_env() -> Result<spend::QueueSettings, String> {
+    let mut q = spend::QueueSettings::default();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(v) = var("MESHGATE_SPEND_QUEUE") {
+        q.capacity = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("MESHGATE_SPEND_QUEUE needs a positive number")?;
+    }
+    if let Some(v) = var("MESHGATE_SPEND_QUEUE_WAIT_MS") {
+        q.wait = millis("MESHGATE_SPEND_QUEUE_WAIT_MS", &v)?;
+    }
+    if let Some(v) = var("MESHGATE_SPEND_BATCH_MS") {
+        q.linger = millis("MESHGATE_SPEND_BATCH_MS", &v)?;
+    }
+    Ok(q)
+}
+
+fn millis(flag: &str, v: &str) -> Result<Duration, String> {
+    v.trim()
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{flag} needs a number of milliseconds"))
 }
 
 fn main() -> ExitCode {
@@ -261,6 +309,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         upstream::new_http_client(),
         store,
         host,
+        args.spend,
     ));
     // Other replicas (or the admin API) change the database: recompile when it moves.
     {
@@ -271,6 +320,19 @@ async fn run(mut args: Args) -> Result<(), String> {
                 tick.tick().await;
                 state.refresh_from_store().await;
                 mcp::revocation_poll::poll(&state).await;
+            }
+        });
+    }
+    // Budgets: on the same period, and at once when a charge here reaches one.
+    {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(STORE_POLL) => {}
+                    _ = state.budget_watch.wake.notified() => {}
+                }
+                spend::budget::poll(&state).await;
             }
         });
     }
@@ -299,8 +361,15 @@ async fn run(mut args: Args) -> Result<(), String> {
     for upstream in state.runtime().upstreams.values() {
         upstream.shutdown();
     }
-    // Give stdio supervisors a moment to stop their children.
+    // Give stdio supervisors a moment to stop their children (and requests in flight
+    // a moment to record their spend rows).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every spend row recorded so far reaches the store before the process ends.
+    if !state.spend.flush(SPEND_FLUSH_DEADLINE).await {
+        tracing::error!(
+            "spend rows still queued after {SPEND_FLUSH_DEADLINE:?}: the store did not take them"
+        );
+    }
     server.abort();
     if let Some((als, writer)) = audit {
         // The access-log server stops on `stop` (Envoy's open stream gets 2 s to end);

@@ -34,6 +34,12 @@ pub struct Runtime {
     pub snapshot_json: Bytes,
     /// Key principal id → tool permissions.
     pub principals: HashMap<String, KeyPolicy>,
+    /// Key principal id → alias, team, organization, user (for spend rows).
+    pub identities: HashMap<String, crate::spend::record::KeyIdentity>,
+    /// SHA-256 of the master key: the master key's spend rows carry it, as LiteLLM's.
+    pub master_key_hash: Option<String>,
+    /// Keys, teams and organizations with a `max_budget` (`crate::spend::budget`).
+    pub budgets: Vec<crate::spend::budget::Budgeted>,
     /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
     pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
@@ -79,6 +85,9 @@ impl Runtime {
             config,
             snapshot,
             principals: HashMap::new(),
+            identities: HashMap::new(),
+            master_key_hash: None,
+            budgets: Vec::new(),
             guardrails: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
@@ -119,11 +128,32 @@ pub struct AppState {
     pub replay: crate::replay::ReplayGuard,
     /// Filter VMs syncing with this sidecar and what they hold.
     pub sync: crate::sync_book::SyncBook,
+    /// Spend rows on their way to the store (`crate::spend`).
+    pub spend: crate::spend::SpendLog,
+    /// Spend recorded here but not yet stored, for budgets (`crate::spend::budget`).
+    pub budget_watch: Arc<crate::spend::budget::BudgetWatch>,
+    /// Budgets used up, as last read from the store (`crate::spend::budget::poll`).
+    budgets_exceeded: std::sync::Mutex<crate::spend::budget::Exceeded>,
 }
 
 impl AppState {
-    pub fn new(secret: Vec<u8>, client: HttpClient, store: Store, host: HostPolicy) -> Self {
+    /// Needs a tokio runtime: the spend writer task starts here.
+    pub fn new(
+        secret: Vec<u8>,
+        client: HttpClient,
+        store: Store,
+        host: HostPolicy,
+        spend_queue: crate::spend::QueueSettings,
+    ) -> Self {
+        let budget_watch = Arc::new(crate::spend::budget::BudgetWatch::default());
         AppState {
+            budget_watch: Arc::clone(&budget_watch),
+            spend: crate::spend::SpendLog::start(
+                crate::spend::store_sink(store.clone(), budget_watch),
+                spend_queue.capacity,
+                spend_queue.wait,
+                spend_queue.linger,
+            ),
             sessions: SessionKeys::derive(&secret),
             secret,
             runtime: ArcSwap::from_pointee(Runtime::empty()),
@@ -137,6 +167,7 @@ impl AppState {
             reload_lock: tokio::sync::Mutex::new(()),
             replay: crate::replay::ReplayGuard::default(),
             sync: crate::sync_book::SyncBook::default(),
+            budgets_exceeded: Default::default(),
         }
     }
 
@@ -179,6 +210,28 @@ impl AppState {
             .await;
     }
 
+    /// Records which budgets are used up; true when that changed (the policy must be
+    /// recompiled).
+    pub fn set_budgets_exceeded(&self, exceeded: crate::spend::budget::Exceeded) -> bool {
+        let mut current = self
+            .budgets_exceeded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *current == exceeded {
+            return false;
+        }
+        *current = exceeded;
+        true
+    }
+
+    /// Recompiles from the current document and the database (budgets changed).
+    pub async fn recompile(&self) {
+        let _guard = self.reload_lock.lock().await;
+        let current = self.runtime();
+        self.rebuild(current.config_hash.clone(), current.file_config.clone())
+            .await;
+    }
+
     /// Builds and installs a runtime from a document and the database as it is now.
     /// Upstreams whose configuration is unchanged keep running; others are stopped.
     async fn rebuild(&self, config_hash: String, file_config: GatewayConfig) -> Arc<Runtime> {
@@ -197,7 +250,7 @@ impl AppState {
                 }
             }
         };
-        let compiled = compile(&file_config, &db, &self.host);
+        let mut compiled = compile(&file_config, &db, &self.host);
         let known_prefixes = crate::upstream::known_prefixes(
             compiled
                 .config
@@ -231,7 +284,29 @@ impl AppState {
             }
         }
         let guardrails = Arc::new(compile_guardrails(&compiled.config));
+        let identities = crate::stored::identities(&db);
+        let budgets = crate::spend::budget::budgeted(&db);
+        // Keys whose budget (or their team's or organization's) is used up, as last read.
+        {
+            let exceeded = self
+                .budgets_exceeded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let per_key = crate::spend::budget::per_key(&db, &exceeded);
+            compiled
+                .snapshot
+                .set_budgets(|hash| per_key.get(hash).cloned());
+        }
+        let master_key_hash = compiled
+            .config
+            .general_settings
+            .master_key
+            .as_deref()
+            .map(meshgate_store::hash_key);
         let runtime = Arc::new(Runtime {
+            budgets,
+            identities,
+            master_key_hash,
             guardrails,
             config_hash,
             store_revision: db.revision,

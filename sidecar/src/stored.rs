@@ -80,6 +80,24 @@ pub fn stored(db: &Snapshot, host: &HostPolicy) -> Stored {
     }
 }
 
+/// Key principal id (`grants::key_id`) → who the key is, for its spend rows.
+pub fn identities(db: &Snapshot) -> HashMap<String, crate::spend::record::KeyIdentity> {
+    db.keys
+        .iter()
+        .map(|k| {
+            let hash = k.token.to_ascii_lowercase();
+            let identity = crate::spend::record::KeyIdentity {
+                hash: hash.clone(),
+                key_alias: k.key_alias.clone(),
+                team_id: k.team_id.clone(),
+                organization_id: k.organization_id.clone(),
+                user_id: k.user_id.clone(),
+            };
+            (meshgate_policy::grants::key_id(&hash), identity)
+        })
+        .collect()
+}
+
 fn grants_of(p: &ObjectPermission) -> Grants {
     Grants {
         mcp_servers: p.mcp_servers.clone(),

@@ -16,6 +16,7 @@ use crate::error::StoreError;
 pub(crate) enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
+    Float(Option<f64>),
     Bool(bool),
     Json(Option<Value>),
     Time(Option<DateTime<Utc>>),
@@ -35,6 +36,12 @@ impl Q {
         }
     }
 
+    /// The same parameters under another statement (a filter's clause reused).
+    pub(crate) fn with_sql(mut self, sql: impl Into<String>) -> Self {
+        self.sql = sql.into();
+        self
+    }
+
     pub(crate) fn text(mut self, value: impl Into<String>) -> Self {
         self.args.push(Arg::Text(Some(value.into())));
         self
@@ -47,6 +54,11 @@ impl Q {
 
     pub(crate) fn int(mut self, value: Option<i64>) -> Self {
         self.args.push(Arg::Int(value));
+        self
+    }
+
+    pub(crate) fn float(mut self, value: Option<f64>) -> Self {
+        self.args.push(Arg::Float(value));
         self
     }
 
@@ -73,6 +85,7 @@ macro_rules! build_query {
             query = match arg {
                 Arg::Text(v) => query.bind(v),
                 Arg::Int(v) => query.bind(v),
+                Arg::Float(v) => query.bind(v),
                 Arg::Bool(v) => query.bind(v),
                 Arg::Json(v) => query.bind(v.map(Json)),
                 Arg::Time(v) => query.bind(v),

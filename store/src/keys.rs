@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::budget::{Budget, BUDGET_COLUMNS};
 use crate::columns::{
     bind_permission, names_from_row, names_value, object_from_row, object_value, patch,
     patch_object, patch_permission, permission_from_row, PERMISSION_COLUMNS,
@@ -18,7 +19,7 @@ const KIND: &str = "key";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT token, key_name, key_alias, metadata, team_id, user_id, organization_id, expires, \
-         blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, created_at, updated_at FROM api_keys {filter}"
+         blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, {BUDGET_COLUMNS}, created_at, updated_at FROM api_keys {filter}"
     )
 }
 
@@ -36,6 +37,7 @@ fn from_row(row: &Row) -> Result<KeyRecord, StoreError> {
         rpm_limit: row.get("rpm_limit")?,
         object_permission: permission_from_row(row)?,
         guardrails: names_from_row(row, "guardrails")?,
+        budget: Budget::from_row(row)?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -159,6 +161,7 @@ impl Store {
             rpm_limit: req.rpm_limit,
             object_permission: req.object_permission,
             guardrails: req.guardrails.unwrap_or_default(),
+            budget: Budget::create(req.budget, now)?,
             created_at: now,
             updated_at: now,
         };
@@ -189,6 +192,10 @@ impl Store {
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
+        record
+            .budget
+            .store(&mut tx, "api_keys", "token", &record.token)
+            .await?;
         tx.commit().await?;
         tracing::debug!(key = %record.key_name, "key generated");
         Ok((plaintext, record))
@@ -237,6 +244,7 @@ impl Store {
         if let Some(names) = patch_req.guardrails {
             k.guardrails = names.unwrap_or_default();
         }
+        k.budget.apply(patch_req.budget, now)?;
         k.updated_at = now.max(k.created_at);
         validate_record(&k)?;
         check_links(&mut tx, &k).await?;
@@ -260,6 +268,9 @@ impl Store {
             .time(Some(k.updated_at))
             .text(&k.token);
         tx.execute(q).await?;
+        k.budget
+            .store(&mut tx, "api_keys", "token", &k.token)
+            .await?;
         tx.commit().await?;
         Ok(k)
     }

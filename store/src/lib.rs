@@ -18,6 +18,7 @@
 //!   [`StoreError::Conflict`], never a silent cascade.
 
 mod audit;
+mod budget;
 mod columns;
 mod crypt;
 mod db;
@@ -31,6 +32,7 @@ mod secret;
 mod servers;
 mod sessions;
 mod snapshot;
+mod spend;
 mod teams;
 mod validate;
 
@@ -39,10 +41,12 @@ pub use crypt::StoreKeys;
 pub use error::StoreError;
 pub use open::{redact, Backend, OpenOptions, Store, DEFAULT_DB_FILE};
 pub use records::{
-    JsonObject, KeyPatch, KeyRecord, McpServerPatch, McpServerRecord, NewKey, NewMcpServer,
-    NewOrganization, NewTeam, ObjectPermission, ObjectPermissionPatch, OrganizationPatch,
-    OrganizationRecord, TeamMember, TeamPatch, TeamRecord, TeamRole,
+    Budget, BudgetInput, BudgetPatch, JsonObject, KeyPatch, KeyRecord, McpServerPatch,
+    McpServerRecord, NewKey, NewMcpServer, NewOrganization, NewTeam, ObjectPermission,
+    ObjectPermissionPatch, OrganizationPatch, OrganizationRecord, TeamMember, TeamPatch,
+    TeamRecord, TeamRole,
 };
 pub use secret::{hash_key, parse_duration};
 pub use sessions::SessionRevocation;
 pub use snapshot::Snapshot;
+pub use spend::{SpendFilter, SpendGroup, SpendOwner, SpendRow, MAX_BATCH as MAX_SPEND_BATCH};

@@ -32,6 +32,11 @@ pub(crate) const SQLITE: Embedded = &[
         include_str!("../migrations/sqlite/0003_guardrails.sql"),
     ),
     (
+        4,
+        "spend and budgets",
+        include_str!("../migrations/sqlite/0004_spend.sql"),
+    ),
+    (
         5,
         "audit trail",
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
@@ -53,6 +58,11 @@ pub(crate) const POSTGRES: Embedded = &[
         3,
         "key and team guardrails",
         include_str!("../migrations/postgres/0003_guardrails.sql"),
+    ),
+    (
+        4,
+        "spend and budgets",
+        include_str!("../migrations/postgres/0004_spend.sql"),
     ),
     (
         5,

@@ -1,5 +1,6 @@
 //! Organizations.
 
+use crate::budget::{Budget, BUDGET_COLUMNS};
 use crate::columns::{
     bind_permission, object_from_row, object_value, patch_object, patch_permission,
     permission_from_row, PERMISSION_COLUMNS,
@@ -15,7 +16,7 @@ const KIND: &str = "organization";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT organization_id, organization_alias, metadata, {PERMISSION_COLUMNS}, \
-         created_at, updated_at FROM organizations {filter}"
+         {BUDGET_COLUMNS}, created_at, updated_at FROM organizations {filter}"
     )
 }
 
@@ -25,6 +26,7 @@ fn from_row(row: &Row) -> Result<OrganizationRecord, StoreError> {
         organization_alias: row.get("organization_alias")?,
         metadata: object_from_row(row, "metadata")?,
         object_permission: permission_from_row(row)?,
+        budget: Budget::from_row(row)?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -94,6 +96,7 @@ impl Store {
             organization_alias: req.organization_alias,
             metadata: req.metadata.unwrap_or_default(),
             object_permission: req.object_permission,
+            budget: Budget::create(req.budget, now)?,
             created_at: now,
             updated_at: now,
         };
@@ -117,6 +120,15 @@ impl Store {
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
+        record
+            .budget
+            .store(
+                &mut tx,
+                "organizations",
+                "organization_id",
+                &record.organization_id,
+            )
+            .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -134,7 +146,9 @@ impl Store {
         }
         patch_object(&mut o.metadata, patch.metadata);
         patch_permission(&mut o.object_permission, patch.object_permission);
-        o.updated_at = validate::now().max(o.created_at);
+        let now = validate::now();
+        o.budget.apply(patch.budget, now)?;
+        o.updated_at = now.max(o.created_at);
         validate_record(&o)?;
         check_alias(&mut tx, &o).await?;
         let q = Q::new(
@@ -148,6 +162,14 @@ impl Store {
             .time(Some(o.updated_at))
             .text(&o.organization_id);
         tx.execute(q).await?;
+        o.budget
+            .store(
+                &mut tx,
+                "organizations",
+                "organization_id",
+                &o.organization_id,
+            )
+            .await?;
         tx.commit().await?;
         Ok(o)
     }

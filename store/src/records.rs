@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::budget::{Budget, BudgetInput, BudgetPatch};
+
 /// A JSON object (`metadata`, a server's `config`).
 pub type JsonObject = Map<String, Value>;
 
@@ -70,7 +72,7 @@ impl ObjectPermission {
 
 /// A virtual key. The plaintext is never stored: `token` is its SHA-256 (lowercase hex) and is
 /// also the key's id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
     /// Lowercase hex SHA-256 of the whole plaintext key; the key's id.
     pub token: String,
@@ -90,6 +92,8 @@ pub struct KeyRecord {
     /// Guardrail names attached to the key (LiteLLM's `guardrails`).
     #[serde(default)]
     pub guardrails: Vec<String>,
+    #[serde(flatten)]
+    pub budget: Budget,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -137,6 +141,8 @@ pub struct NewKey {
     /// Guardrail names to attach (checked against the configuration by the admin API).
     #[serde(default)]
     pub guardrails: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub budget: BudgetInput,
 }
 
 impl fmt::Debug for NewKey {
@@ -154,12 +160,13 @@ impl fmt::Debug for NewKey {
             .field("rpm_limit", &self.rpm_limit)
             .field("object_permission", &self.object_permission)
             .field("guardrails", &self.guardrails)
+            .field("budget", &self.budget)
             .finish()
     }
 }
 
 /// `/key/update`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyPatch {
     #[serde(
         default,
@@ -224,6 +231,8 @@ pub struct KeyPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub guardrails: Option<Option<Vec<String>>>,
+    #[serde(flatten)]
+    pub budget: BudgetPatch,
 }
 
 /// A team member's role (LiteLLM's `Member.role`).
@@ -264,7 +273,7 @@ fn default_role() -> TeamRole {
 }
 
 /// A team.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamRecord {
     pub team_id: String,
     pub team_alias: Option<String>,
@@ -280,12 +289,14 @@ pub struct TeamRecord {
     /// Guardrail names attached to the team (its keys get them too).
     #[serde(default)]
     pub guardrails: Vec<String>,
+    #[serde(flatten)]
+    pub budget: Budget,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// `/team/new`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewTeam {
     /// Random UUID if absent.
     #[serde(default)]
@@ -306,10 +317,12 @@ pub struct NewTeam {
     pub object_permission: ObjectPermission,
     #[serde(default)]
     pub guardrails: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub budget: BudgetInput,
 }
 
 /// `/team/update` (members change through `add_team_member` / `remove_team_member`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeamPatch {
     #[serde(
         default,
@@ -350,21 +363,25 @@ pub struct TeamPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub guardrails: Option<Option<Vec<String>>>,
+    #[serde(flatten)]
+    pub budget: BudgetPatch,
 }
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationRecord {
     pub organization_id: String,
     pub organization_alias: String,
     pub metadata: JsonObject,
     pub object_permission: ObjectPermission,
+    #[serde(flatten)]
+    pub budget: Budget,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// `/organization/new`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewOrganization {
     /// Random UUID if absent.
     #[serde(default)]
@@ -375,10 +392,12 @@ pub struct NewOrganization {
     pub metadata: Option<JsonObject>,
     #[serde(default)]
     pub object_permission: ObjectPermission,
+    #[serde(flatten)]
+    pub budget: BudgetInput,
 }
 
 /// `/organization/update`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_alias: Option<String>,
@@ -394,6 +413,8 @@ pub struct OrganizationPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub object_permission: Option<Option<ObjectPermissionPatch>>,
+    #[serde(flatten)]
+    pub budget: BudgetPatch,
 }
 
 /// An MCP server defined in the database (`/v1/mcp/server`).

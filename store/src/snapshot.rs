@@ -9,7 +9,7 @@ use crate::records::{KeyRecord, McpServerRecord, OrganizationRecord, TeamRecord}
 use crate::{keys, orgs, servers, teams};
 
 /// Every record as of one `revision`, read in a single transaction (no write in between).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The [`Store::revision`] this snapshot reflects.
     pub revision: i64,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::budget::{Budget, BUDGET_COLUMNS};
 use crate::columns::{
     bind_permission, names_from_row, names_value, object_from_row, object_value, patch,
     patch_object, patch_permission, permission_from_row, PERMISSION_COLUMNS,
@@ -17,7 +18,7 @@ const KIND: &str = "team";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT team_id, team_alias, organization_id, metadata, blocked, rpm_limit, \
-         {PERMISSION_COLUMNS}, guardrails, created_at, updated_at FROM teams {filter}"
+         {PERMISSION_COLUMNS}, guardrails, {BUDGET_COLUMNS}, created_at, updated_at FROM teams {filter}"
     )
 }
 
@@ -32,6 +33,7 @@ fn from_row(row: &Row, members: Vec<TeamMember>) -> Result<TeamRecord, StoreErro
         rpm_limit: row.get("rpm_limit")?,
         object_permission: permission_from_row(row)?,
         guardrails: names_from_row(row, "guardrails")?,
+        budget: Budget::from_row(row)?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -205,6 +207,7 @@ impl Store {
             rpm_limit: req.rpm_limit,
             object_permission: req.object_permission,
             guardrails: req.guardrails.unwrap_or_default(),
+            budget: Budget::create(req.budget, now)?,
             created_at: now,
             updated_at: now,
         };
@@ -234,6 +237,10 @@ impl Store {
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
+        record
+            .budget
+            .store(&mut tx, "teams", "team_id", &record.team_id)
+            .await?;
         for m in &record.members {
             insert_member(&mut tx, &record.team_id, m).await?;
         }
@@ -260,7 +267,9 @@ impl Store {
         if let Some(names) = patch_req.guardrails {
             t.guardrails = names.unwrap_or_default();
         }
-        t.updated_at = validate::now().max(t.created_at);
+        let now = validate::now();
+        t.budget.apply(patch_req.budget, now)?;
+        t.updated_at = now.max(t.created_at);
         validate_record(&t)?;
         check_links(&mut tx, &t).await?;
         let q = Q::new(
@@ -278,6 +287,9 @@ impl Store {
             .time(Some(t.updated_at))
             .text(&t.team_id);
         tx.execute(q).await?;
+        t.budget
+            .store(&mut tx, "teams", "team_id", &t.team_id)
+            .await?;
         tx.commit().await?;
         Ok(t)
     }

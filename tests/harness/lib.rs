@@ -4,6 +4,7 @@
 // panic is a failed run, so the lints the workspace denies in product code are allowed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod admin;
 pub mod http;
 pub mod load;
 pub mod mcp;
@@ -323,6 +324,7 @@ pub const CONTROL_PREFIXES: &[&str] = &[
     "/v1/mcp/",
     "/guardrails/",
     "/audit/",
+    "/spend/",
     "/health/",
 ];
 

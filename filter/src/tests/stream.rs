@@ -210,3 +210,76 @@ fn probes_pass_without_a_key() {
     let sealed = open("GET", "/health/liveliness", decision_of(&sent));
     assert_eq!(sealed.who(), Some(Principal::Health));
 }
+
+#[test]
+fn tool_calls_of_a_key_over_budget_are_refused_here() {
+    let over = || {
+        let mut snap = snapshot();
+        snap.set_budgets(|_| {
+            Some(meshgate_policy::budget::BudgetExceeded {
+                owner: meshgate_policy::budget::BudgetOwner::Key,
+                id: None,
+                spend: 1.5,
+                max_budget: 1.0,
+            })
+        });
+        snap
+    };
+    // Without Mcp-Method the body is read: a tools/call is answered locally, LiteLLM's 400.
+    let mut s = stream(
+        Some(over()),
+        &request("POST", "/mcp", "Bearer sk-limited-key"),
+    );
+    assert_eq!(s.on_http_request_headers(4, false), Action::Pause);
+    let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b-x"}}"#;
+    *s.host().request_body.borrow_mut() = call.to_vec();
+    assert_eq!(
+        s.on_http_request_body(call.len(), false),
+        Action::Pause,
+        "waits for the end"
+    );
+    assert_eq!(s.on_http_request_body(call.len(), true), Action::Pause);
+    let replies = s.host().replies.borrow().clone();
+    assert_eq!(replies[0].status, 400);
+    let body: serde_json::Value = serde_json::from_str(&replies[0].body).unwrap();
+    assert_eq!(body["error"]["type"], "budget_exceeded");
+    assert_eq!(
+        body["error"]["message"],
+        "Budget has been exceeded! Current cost: 1.5, Max budget: 1.0"
+    );
+    assert_eq!(decision_of(&s.host().request_headers.borrow()), None);
+    // The audit trail says why.
+    let record = s.host().audit().unwrap();
+    assert_eq!(record.reason, meshgate_policy::budget::REASON);
+    assert_eq!(record.decision, meshgate_policy::audit::Verdict::Refused);
+
+    // Anything else passes, sealed.
+    let mut s = stream(
+        Some(over()),
+        &request("POST", "/mcp", "Bearer sk-limited-key"),
+    );
+    assert_eq!(s.on_http_request_headers(4, false), Action::Pause);
+    let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    *s.host().request_body.borrow_mut() = list.to_vec();
+    assert_eq!(s.on_http_request_body(list.len(), true), Action::Continue);
+    assert!(s.host().replies.borrow().is_empty());
+    assert!(decision_of(&s.host().request_headers.borrow()).is_some());
+
+    // Mcp-Method names the method: refused at header time, without the body.
+    let mut headers = request("POST", "/mcp", "Bearer sk-limited-key");
+    headers.push(("mcp-method", "tools/call"));
+    let mut s = stream(Some(over()), &headers);
+    assert_eq!(s.on_http_request_headers(5, false), Action::Pause);
+    assert_eq!(s.host().replies.borrow()[0].status, 400);
+    assert_eq!(
+        s.host().audit().unwrap().reason,
+        meshgate_policy::budget::REASON
+    );
+
+    // Within budget, nothing is held for it (a key without rpm_limit streams).
+    let mut headers = request("POST", "/mcp", "Bearer sk-limited-key");
+    headers.push(("mcp-method", "tools/call"));
+    let mut s = stream(Some(snapshot()), &headers);
+    s.on_http_request_headers(5, false);
+    assert!(s.host().replies.borrow().is_empty());
+}

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use meshgate_policy::grants::key_id;
-use meshgate_store::{hash_key, KeyPatch, KeyRecord, NewKey};
+use meshgate_store::{hash_key, KeyPatch, KeyRecord, NewKey, SpendOwner};
 
 use super::error::ApiError;
 use super::request::{
@@ -141,7 +141,10 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
         }
         _ => return Err(ApiError::Forbidden("this principal has no key".into())),
     };
-    ok(&serde_json::json!({"key": record.token, "info": record}))
+    let spend = super::spend::total(state, SpendOwner::Key, &record.token, &record.budget).await?;
+    let mut info = to_object(&record)?;
+    info.insert("spend".into(), spend.into());
+    ok(&serde_json::json!({"key": record.token, "info": info}))
 }
 
 /// The record of the key whose principal id (hash prefix) is `id`.

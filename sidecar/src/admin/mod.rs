@@ -13,6 +13,7 @@ mod redact;
 mod request;
 mod rest;
 mod servers;
+mod spend;
 mod teams;
 
 use http::{Method, Request, Response};
@@ -117,6 +118,7 @@ fn methods(path: &str) -> Option<&'static [&'static str]> {
         "/mcp-rest/tools/call" => POST,
         "/guardrails/metrics" => GET,
         "/audit/logs" => GET,
+        "/spend/logs" | "/spend/summary" | "/spend/metrics" => GET,
         ENABLED => GET,
         p if server_ident(p).is_some() => &["GET", "DELETE"],
         _ => return None,
@@ -170,6 +172,9 @@ async fn dispatch(state: &AppState, req: &AdminRequest) -> AdminResult {
         (_, "/mcp-rest/tools/call") => rest::tools_call(state, req).await,
         (_, "/guardrails/metrics") => rest::guardrail_metrics(req),
         (_, "/audit/logs") => audit::logs(state, req).await,
+        (_, "/spend/logs") => spend::logs(state, req).await,
+        (_, "/spend/summary") => spend::summary(state, req).await,
+        (_, "/spend/metrics") => spend::metrics(state, req),
         (_, ENABLED) => request::ok(&serde_json::json!({"enabled": true})),
         (method, p) => match server_ident(p) {
             Some(id) if method == Method::GET => servers::get(state, req, id).await,

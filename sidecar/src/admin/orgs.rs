@@ -89,7 +89,17 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
     let id = req
         .query("organization_id")
         .ok_or_else(|| ApiError::missing("organization_id"))?;
-    ok(&state.store.get_organization(id).await?)
+    let org = state.store.get_organization(id).await?;
+    let spend = super::spend::total(
+        state,
+        meshgate_store::SpendOwner::Organization,
+        &org.organization_id,
+        &org.budget,
+    )
+    .await?;
+    let mut info = super::request::to_object(&org)?;
+    info.insert("spend".into(), spend.into());
+    ok(&info)
 }
 
 /// `GET /organization/list` → `[organization…]`.

@@ -21,6 +21,7 @@ use crate::guardrails;
 use crate::mcp::context::Ctx;
 use crate::mcp::tools;
 use crate::relay::Exchange;
+use crate::spend::record::{self as spend, CallStatus, Started, ToolCallOutcome};
 use crate::state::AppState;
 use crate::upstream::Upstream;
 
@@ -197,6 +198,27 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
 /// An upstream that fails or does not answer in time is a 200 `isError` result (as
 /// LiteLLM answers), its text free of URLs and secrets.
 pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
+    let started = Started::now();
+    let ctx = ctx(state, req);
+    let name = req
+        .object()
+        .ok()
+        .and_then(|b| b.get("name").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    let mut outcome = ToolCallOutcome::new(&name);
+    let answer = call_tool(state, req, &ctx, &mut outcome).await;
+    // A REST call is a tool call: its spend row as on MCP (refusals cost nothing).
+    spend::tool_call(&ctx, &outcome, started).await;
+    answer
+}
+
+/// `tools_call`'s work; where it was routed and how it ended go into `outcome`.
+async fn call_tool(
+    state: &AppState,
+    req: &AdminRequest,
+    ctx: &Ctx<'_>,
+    outcome: &mut ToolCallOutcome,
+) -> AdminResult {
     let body = req.object()?;
     let server = required_str(&body, "server_id")?;
     let name = required_str(&body, "name")?;
@@ -213,10 +235,10 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
             ))
         }
     };
-    let ctx = ctx(state, req);
-    let ids = server_ids(state, &ctx).await;
-    let upstream = resolve(&ctx, &ids, server, false).await?;
-    let bare = bare_name(&ctx, &upstream, name);
+    let ids = server_ids(state, ctx).await;
+    let upstream = resolve(ctx, &ids, server, false).await?;
+    let bare = bare_name(ctx, &upstream, name);
+    outcome.routed = Some((Arc::clone(&upstream), bare.clone()));
     let shown = prefixed(&upstream.prefix, &bare);
     if !ToolRules::for_server(&upstream.name, &upstream.prefix, &upstream.config).permits(&bare) {
         return Err(ApiError::Denied {
@@ -245,7 +267,7 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
             message: text.to_string().trim_start_matches("Error: ").to_string(),
         });
     }
-    if !tools::offers(&ctx, &upstream, &bare).await {
+    if !tools::offers(ctx, &upstream, &bare).await {
         return Err(ApiError::NotFound {
             code: "tool_not_found",
             message: format!("Tool '{bare}' not found on server '{}'", upstream.prefix),
@@ -282,19 +304,23 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
             e.cancel();
         }
     };
-    let outcome = match plan
+    let answered = match plan
         .during(client, &params["arguments"], request, cancel)
         .await
     {
-        Ok(outcome) => outcome,
+        Ok(answered) => answered,
         Err(r) => return Ok(guardrail_violation(&r)),
     };
-    match outcome {
+    match answered {
         Ok(raw) => match plan.post(client, raw).await {
-            Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
+            Ok(raw) => {
+                outcome.status = CallStatus::of_result(&raw);
+                Ok(body::json(StatusCode::OK, raw.get().to_owned()))
+            }
             Err(r) => Ok(guardrail_violation(&r)),
         },
         Err(e) => {
+            outcome.status = CallStatus::UpstreamError;
             let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
             ok(&serde_json::json!({
                 "content": [{"type": "text", "text": text}],

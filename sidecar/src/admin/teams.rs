@@ -95,7 +95,16 @@ pub async fn info(state: &AppState, req: &AdminRequest) -> AdminResult {
         .ok_or_else(|| ApiError::missing("team_id"))?;
     let team = state.store.get_team(team_id).await?;
     let keys = state.store.list_team_keys(team_id).await?;
-    ok(&serde_json::json!({"team_id": team.team_id, "team_info": team, "keys": keys}))
+    let spend = super::spend::total(
+        state,
+        meshgate_store::SpendOwner::Team,
+        &team.team_id,
+        &team.budget,
+    )
+    .await?;
+    let mut team_info = super::request::to_object(&team)?;
+    team_info.insert("spend".into(), spend.into());
+    ok(&serde_json::json!({"team_id": team.team_id, "team_info": team_info, "keys": keys}))
 }
 
 /// `GET /team/list[?organization_id=]` → `[team…]`.

@@ -15,9 +15,11 @@ use crate::guardrails;
 use crate::jsonrpc::{tool_error_result, RpcError};
 use crate::log_limit::warn_limited;
 use crate::relay::Exchange;
+use crate::spend::record::{self as spend, CallStatus, Started, ToolCallOutcome};
 use crate::upstream::{Upstream, UpstreamError};
 
 pub async fn list(ctx: &Ctx<'_>) -> Handled {
+    let started = Started::now();
     let ttl = ctx.runtime.tools_ttl();
     let timeout = ctx.runtime.list_timeout();
     let upstreams = ctx.allowed();
@@ -40,6 +42,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Handled {
             .ok()
         })
         .collect();
+    let answered = catalogs.iter().any(Option::is_some);
+    spend::tools_list(ctx, answered, upstreams.len(), started).await;
     let mut out = String::with_capacity(4096);
     out.push_str("{\"tools\":[");
     let mut first = true;
@@ -121,20 +125,33 @@ pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     else {
         return Err(RpcError::invalid_params("tools/call needs a string `name`"));
     };
-    match call_routed(ctx, &name, &mut params).await {
+    let started = Started::now();
+    let mut outcome = ToolCallOutcome::new(&name);
+    let routed = call_routed(ctx, &name, &mut params, &mut outcome).await;
+    outcome.status = match &routed {
+        Ok(Ok(Answer::Raw(raw))) => CallStatus::of_result(raw),
+        Ok(Ok(_)) => CallStatus::Ok,
+        Ok(Err(_)) | Err(ToolRefusal::Failed { .. }) => CallStatus::UpstreamError,
+        Err(_) => CallStatus::Refused,
+    };
+    spend::tool_call(ctx, &outcome, started).await;
+    match routed {
         Ok(answer) => answer,
         Err(refusal) => Ok(Answer::Value(tool_error_result(&refusal.to_string()))),
     }
 }
 
 /// Routes, checks and forwards a call; the upstream's own JSON-RPC error is the
-/// request's error (inside `Ok`), anything else refused is a [`ToolRefusal`].
+/// request's error (inside `Ok`), anything else refused is a [`ToolRefusal`]. Where it
+/// was routed goes into `outcome` (its spend row).
 async fn call_routed(
     ctx: &Ctx<'_>,
     name: &str,
     params: &mut serde_json::Map<String, Value>,
+    outcome: &mut ToolCallOutcome,
 ) -> Result<Handled, ToolRefusal> {
     let (upstream, bare) = route(ctx, name).await?;
+    outcome.routed = Some((Arc::clone(&upstream), bare.clone()));
     if ctx
         .tool_permissions(&upstream.name)
         .is_some_and(|p| !p.contains(&bare.to_ascii_lowercase()))

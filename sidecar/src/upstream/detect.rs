@@ -56,6 +56,11 @@ impl DetectingUpstream {
         })
     }
 
+    /// The transport detection chose, once it has.
+    pub fn chosen(&self) -> Option<Transport> {
+        self.chosen.get().copied()
+    }
+
     pub(super) fn server_headers(&self) -> &ServerHeaders {
         self.http.server_headers()
     }

@@ -88,6 +88,23 @@ impl Reach {
 }
 
 impl Upstream {
+    /// The protocol calls to this server speak (a spend row's `upstream_protocol`):
+    /// `stdio`, `http`, `sse`, `openapi`; `detecting` until a URL server's transport is known.
+    pub fn protocol(&self) -> &'static str {
+        match &self.connector {
+            Connector::Stdio(_) => "stdio",
+            Connector::Http(_) => "http",
+            Connector::Sse(_) => "sse",
+            Connector::Detect(d) => match d.chosen() {
+                Some(Transport::Sse) => "sse",
+                Some(_) => "http",
+                None => "detecting",
+            },
+            Connector::OpenApi(_) => "openapi",
+            Connector::Unsupported(_) => "unsupported",
+        }
+    }
+
     pub fn start(
         name: &str,
         prefix: &str,

@@ -12,6 +12,7 @@ mod open;
 mod orgs;
 mod servers;
 mod sessions;
+mod spend;
 mod teams;
 
 macro_rules! suite {
@@ -76,6 +77,10 @@ suite! {
     ],
     sessions: [
         revocations_are_shared_bounded_and_pruned,
+    ],
+    spend: [
+        spend_rows_batch_filter_page_and_sum,
+        budgets_round_trip_and_windows_advance,
     ],
     audit: [
         audit_rows_filter_page_and_leave_the_revision_alone,
