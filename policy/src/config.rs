@@ -101,6 +101,10 @@ pub struct MeshgateSettings {
     /// Tool names of OpenAPI (`spec_path`) servers: LiteLLM's (default) or `exact`.
     #[serde(default)]
     pub openapi_tool_names: OpenApiToolNames,
+    /// Custom hooks: WebAssembly modules run around each `tools/call` (`crate::hooks`,
+    /// docs/hooks.md).
+    #[serde(default)]
+    pub hooks: Vec<crate::hooks::HookSpec>,
 }
 
 /// How the tools of an OpenAPI server are named.
@@ -167,6 +171,7 @@ impl Default for MeshgateSettings {
             max_streams_per_session: default_max_streams_per_session(),
             max_streams_per_key: default_max_streams_per_key(),
             openapi_tool_names: OpenApiToolNames::default(),
+            hooks: Vec::new(),
         }
     }
 }

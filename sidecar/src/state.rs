@@ -36,6 +36,8 @@ pub struct Runtime {
     pub principals: HashMap<String, KeyPolicy>,
     /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
     pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
+    /// The document's custom hooks (`meshgate.hooks`), loaded with it (`crate::hooks`).
+    pub hooks: Arc<crate::hooks::HookSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
     /// Servers from the database: they run on the guarded client (`crate::guard`).
     pub database_servers: HashSet<String>,
@@ -80,6 +82,7 @@ impl Runtime {
             snapshot,
             principals: HashMap::new(),
             guardrails: Arc::default(),
+            hooks: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
             known_prefixes: Vec::new(),
@@ -155,10 +158,11 @@ impl AppState {
             return Ok(self.runtime());
         }
         let file_config = load_effective_config(text)?;
+        let hooks = Arc::new(crate::hooks::load(&file_config.meshgate.hooks)?);
         for warning in &file_config.warnings {
             tracing::warn!("configuration: {warning}");
         }
-        Ok(self.rebuild(hash, file_config).await)
+        Ok(self.rebuild(hash, file_config, hooks).await)
     }
 
     /// Recompiles when the database changed since the current runtime was built (called
@@ -175,13 +179,22 @@ impl AppState {
         if current.store_revision == revision {
             return;
         }
-        self.rebuild(current.config_hash.clone(), current.file_config.clone())
-            .await;
+        self.rebuild(
+            current.config_hash.clone(),
+            current.file_config.clone(),
+            Arc::clone(&current.hooks),
+        )
+        .await;
     }
 
     /// Builds and installs a runtime from a document and the database as it is now.
     /// Upstreams whose configuration is unchanged keep running; others are stopped.
-    async fn rebuild(&self, config_hash: String, file_config: GatewayConfig) -> Arc<Runtime> {
+    async fn rebuild(
+        &self,
+        config_hash: String,
+        file_config: GatewayConfig,
+        hooks: Arc<crate::hooks::HookSet>,
+    ) -> Arc<Runtime> {
         let db = match self.store.snapshot().await {
             Ok(db) => db,
             Err(e) => {
@@ -233,6 +246,7 @@ impl AppState {
         let guardrails = Arc::new(compile_guardrails(&compiled.config));
         let runtime = Arc::new(Runtime {
             guardrails,
+            hooks,
             config_hash,
             store_revision: db.revision,
             snapshot_json: Bytes::from(serde_json::to_vec(&compiled.snapshot).unwrap_or_default()),

@@ -6,6 +6,7 @@
 
 use futures_util::future::join_all;
 use http::StatusCode;
+use meshgate_policy::hooks::HookEvent;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -265,12 +266,29 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
     if let Err(r) = plan.pre(client, &mut arguments).await {
         return Ok(guardrail_violation(&r));
     }
+    let hooks = std::sync::Arc::clone(&ctx.runtime.hooks);
+    let hook_call = crate::hooks::Call {
+        server: &upstream.name,
+        tool: &bare,
+        name: &shown,
+        who: ctx.hook_who(),
+    };
+    let pre = if hooks.wants(HookEvent::PreCall, &upstream.name) {
+        match hooks.pre_call(&hook_call, &mut arguments) {
+            Ok(pre) => pre,
+            Err(r) => return Ok(hook_refusal(&r)),
+        }
+    } else {
+        crate::hooks::Pre::default()
+    };
     let params = serde_json::json!({"name": bare, "arguments": arguments});
     let exchange = plan
         .has_during_service()
         .then(|| Exchange::new(ctx.caps(), false).0);
     let mut call = ctx.call_context();
     call.exchange = exchange.as_ref();
+    call.hook_headers = Some(&pre.headers).filter(|h| !h.is_empty());
+    let clock = crate::hooks::Clock::start();
     let request = upstream.request(
         "tools/call",
         Some(&params),
@@ -290,10 +308,20 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
         Err(r) => return Ok(guardrail_violation(&r)),
     };
     match outcome {
-        Ok(raw) => match plan.post(client, raw).await {
-            Ok(raw) => Ok(body::json(StatusCode::OK, raw.get().to_owned())),
-            Err(r) => Ok(guardrail_violation(&r)),
-        },
+        Ok(raw) => {
+            let timing = clock.stop();
+            let raw = match plan.post(client, raw).await {
+                Ok(raw) => raw,
+                Err(r) => return Ok(guardrail_violation(&r)),
+            };
+            if !hooks.wants(HookEvent::PostCall, &upstream.name) {
+                return Ok(body::json(StatusCode::OK, raw.get().to_owned()));
+            }
+            match hooks.post_call(&hook_call, &params["arguments"], raw, timing) {
+                Ok(post) => Ok(body::json(StatusCode::OK, post.result.get().to_owned())),
+                Err(r) => Ok(hook_refusal(&r)),
+            }
+        }
         Err(e) => {
             let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
             ok(&serde_json::json!({
@@ -302,6 +330,19 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
             }))
         }
     }
+}
+
+/// A custom hook's refusal: an `isError` result naming the hook's message, as MCP
+/// clients get it.
+fn hook_refusal(r: &crate::hooks::Refused) -> http::Response<body::Body> {
+    body::json(
+        StatusCode::OK,
+        serde_json::json!({
+            "content": [{"type": "text", "text": r.text()}],
+            "isError": true,
+        })
+        .to_string(),
+    )
 }
 
 /// A guardrail's refusal as LiteLLM's REST endpoint answers it: 400 with
