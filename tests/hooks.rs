@@ -7,7 +7,7 @@
 // The e2e crate is test code: a failed unwrap, expect or panic is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use meshgate_e2e::hooks::{echo_hook, failing_hook, fixed_hook, write_hook, Failing};
+use meshgate_e2e::hooks::{echo_hook, example_hook, failing_hook, fixed_hook, write_hook, Failing};
 use meshgate_e2e::http::{request, Resp};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
@@ -498,4 +498,63 @@ async fn bad_hook_config_is_refused_naming_the_field() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The shipped examples (`make hooks`): the Rust hook redacts secret fields of the
+/// result and sets the cost; the AssemblyScript hook refuses `DROP TABLE`.
+#[tokio::test]
+async fn example_hooks_redact_set_the_cost_and_guard_sql() {
+    let (upstream, addr) = demo_http("up", &[]).await;
+    let cost = example_hook("cost_redact.wasm");
+    let sql = example_hook("sql_guard.wasm");
+    let gw = Gateway::start_with(GatewayOptions {
+        meshgate_yaml: format!(
+            "  hooks:\n    - {{path: \"{}\", events: [post_call], servers: [cost]}}\n    - {{path: \"{}\", events: [pre_call], servers: [sql]}}\n",
+            cost.display(),
+            sql.display()
+        ),
+        sidecar_log: true,
+        sidecar_env: vec![(
+            "MESHGATE_LOG".into(),
+            "warn,meshgate_sidecar::hooks=info".into(),
+        )],
+        ..GatewayOptions::new(format!(
+            "  cost:\n    url: http://{addr}/mcp\n    transport: http\n  sql:\n    url: http://{addr}/mcp\n    transport: http\n"
+        ))
+    })
+    .await;
+
+    // Rust: the upstream answered the password; the client gets it redacted.
+    let r = call(
+        &gw,
+        MASTER_KEY,
+        "cost",
+        json!({"user": "jane", "password": "hunter2"}),
+    )
+    .await;
+    assert_eq!(
+        received(&r),
+        json!({"user": "jane", "password": "[REDACTED]"})
+    );
+    assert!(!r.to_string().contains("hunter2"), "{r}");
+    let log = gw.sidecar_log();
+    assert!(
+        log.lines().any(|l| l.contains("hook set the call's cost")
+            && l.contains("hook=cost_redact")
+            && l.contains("cost_override=0.02")),
+        "{log}"
+    );
+
+    // AssemblyScript: a destructive statement never reaches the upstream.
+    let before = upstream_record(&addr).await.len();
+    let r = call(&gw, MASTER_KEY, "sql", json!({"query": "DROP TABLE users"})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(
+        text_of(&r),
+        "Error: call refused by hook 'sql_guard': sql-guard: destructive SQL (DROP TABLE) is not allowed"
+    );
+    assert_eq!(upstream_record(&addr).await.len(), before);
+    let r = call(&gw, MASTER_KEY, "sql", json!({"query": "SELECT 1"})).await;
+    assert_eq!(received(&r), json!({"query": "SELECT 1"}));
+    drop(upstream);
 }
