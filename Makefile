@@ -19,6 +19,8 @@ bench: tools wasm release
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-keys
 	$(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guardrails
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guarded
+	scripts/build-hooks.sh --rust-only
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-hooks
 
 # The official MCP conformance suite against the gateway (and directly against the
 # upstreams, for comparison); scores land in target/conformance/summary.md.

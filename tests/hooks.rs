@@ -77,6 +77,12 @@ fn scenarios() -> Vec<(&'static str, String, &'static str, &'static str)> {
             both,
             ", fail_open: true",
         ),
+        (
+            "openloop",
+            failing_hook(Failing::Loop),
+            both,
+            ", fail_open: true",
+        ),
         ("postfail", failing_hook(Failing::Loop), "[post_call]", ""),
     ]
 }
@@ -392,6 +398,13 @@ async fn failing_hooks_neither_hang_nor_crash_the_gateway() {
         .sidecar_log()
         .lines()
         .any(|l| l.contains("hook=open ") && l.contains("fail_open")));
+    let r = call(&s.gw, MASTER_KEY, "openloop", json!({"kept": 2})).await;
+    assert_eq!(received(&r), json!({"kept": 2}));
+    assert!(s
+        .gw
+        .sidecar_log()
+        .lines()
+        .any(|l| l.contains("hook=openloop ") && l.contains("kind=out_of_fuel")));
     // A post_call hook that loops: the upstream ran, its result is withheld.
     let before = upstream_record(&s.addr).await.len();
     let r = call(&s.gw, MASTER_KEY, "postfail", json!({"a": 1})).await;

@@ -158,7 +158,15 @@ impl AppState {
             return Ok(self.runtime());
         }
         let file_config = load_effective_config(text)?;
-        let hooks = Arc::new(crate::hooks::load(&file_config.meshgate.hooks)?);
+        // Compiling modules is CPU work: off the async workers.
+        let specs = file_config.meshgate.hooks.clone();
+        let hooks = tokio::task::spawn_blocking(move || crate::hooks::load(&specs))
+            .await
+            .map_err(|e| ConfigError::Field {
+                field: "meshgate.hooks".into(),
+                message: format!("loading the hooks failed: {e}"),
+            })??;
+        let hooks = Arc::new(hooks);
         for warning in &file_config.warnings {
             tracing::warn!("configuration: {warning}");
         }

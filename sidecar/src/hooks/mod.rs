@@ -278,3 +278,43 @@ fn denied(hook: &Hook, event: HookEvent, call: &Call<'_>, message: String) -> Re
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_texts_name_the_hook_never_the_data() {
+        let denied = Refused::Denied {
+            hook: "sql-guard".into(),
+            message: "no DROP".into(),
+        };
+        assert_eq!(
+            denied.text(),
+            "Error: call refused by hook 'sql-guard': no DROP"
+        );
+        let failed = Refused::Failed {
+            hook: "cost".into(),
+            fault: HookFault::Trap("wasm `unreachable` instruction executed".into()),
+        };
+        assert_eq!(
+            failed.text(),
+            "Error: call refused: hook 'cost' failed (trap)"
+        );
+    }
+
+    #[test]
+    fn an_empty_set_wants_nothing() {
+        let set = HookSet::default();
+        assert!(!set.wants(HookEvent::PreCall, "any"));
+        let mut args = serde_json::json!({"a": 1});
+        let call = Call {
+            server: "s",
+            tool: "t",
+            name: "s-t",
+            who: Who::default(),
+        };
+        assert!(set.pre_call(&call, &mut args).is_ok());
+        assert_eq!(args, serde_json::json!({"a": 1}));
+    }
+}
