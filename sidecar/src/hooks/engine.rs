@@ -5,7 +5,8 @@
 //!
 //! A fresh instance per call (no pool of live instances) means nothing a hook keeps in
 //! its memory survives into another principal's call; instantiating from an
-//! `InstancePre` costs a few microseconds (docs/benchmarks.md#custom-hooks).
+//! `InstancePre` into a slot of wasmtime's pooling allocator costs a few microseconds
+//! (docs/benchmarks.md, "Custom hooks").
 //!
 //! Hooks get no host functions: every import a module declares (WASI's, AssemblyScript's
 //! `env.abort`) links to a function that traps when called. So a hook cannot block, do
@@ -17,13 +18,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wasmtime::{
-    Config, Engine, Extern, InstancePre, Linker, Module, ModuleExport, ResourceLimiter, Store,
-    Trap, Val, ValType,
+    Config, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Module, ModuleExport,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, Val, ValType,
 };
 
 use super::abi::ABI_VERSION;
 use super::error::{HookFault, LoadError};
-use meshgate_policy::hooks::HookEvent;
+use meshgate_policy::hooks::{HookEvent, MAX_MEMORY_BYTES};
 
 /// The exports of ABI v1 (docs/hooks.md).
 const MEMORY: &str = "memory";
@@ -35,6 +36,8 @@ const INITIALIZE: &str = "_initialize";
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// Most table elements a hook may grow its tables to.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Instances that can exist at once (the pooling allocator's slots).
+const POOL_SLOTS: u32 = 128;
 /// Fuel a module gets to answer `meshgate_hook_abi_version` at load.
 const LOAD_FUEL: u64 = 10_000_000;
 
@@ -100,6 +103,15 @@ impl HookEngine {
     fn new() -> Result<HookEngine, String> {
         let mut config = Config::new();
         config.consume_fuel(true);
+        // Instances come from a pool of pre-reserved slots (memories reset on release):
+        // half the cost of mapping a fresh memory per call (docs/benchmarks.md). At most
+        // POOL_SLOTS hooks run at once — more than the threads that can run one.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(POOL_SLOTS)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS)
+            .max_memory_size(usize::try_from(MAX_MEMORY_BYTES).unwrap_or(usize::MAX));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| format!("wasmtime: {e}"))?;
         Ok(HookEngine {
             engine,
