@@ -1,9 +1,9 @@
 //! `make bench`: custom hooks (docs/hooks.md), two measurements in one run.
 //!
 //! 1. In-process, under the sidecar's engine settings (Cranelift, fuel on): one
-//!    invocation of a pass-through hook — what the sidecar does (a fresh instance from a
-//!    pre-linked `InstancePre`, on-demand allocator), the same with wasmtime's pooling
-//!    allocator, and calling one live instance again (the lower bound a pool of live
+//!    invocation of a pass-through hook — a fresh instance from a pre-linked
+//!    `InstancePre` with the on-demand allocator, the same with wasmtime's pooling
+//!    allocator (what the sidecar does), and calling one live instance again (the lower bound a pool of live
 //!    instances could reach, at the price of state surviving between principals' calls).
 //! 2. End to end: `tools/call` (`echo`) through Envoy + meshgate with no hook, with a
 //!    pass-through hook on pre_call and post_call (both answer "no change"), and with the
@@ -101,10 +101,13 @@ fn in_process(wasm: &[u8]) -> Vec<(&'static str, f64)> {
     };
     for (label, pooling) in [
         (
-            "fresh instance from InstancePre, on-demand allocator (the sidecar)",
+            "fresh instance from InstancePre, on-demand allocator",
             false,
         ),
-        ("fresh instance from InstancePre, pooling allocator", true),
+        (
+            "fresh instance from InstancePre, pooling allocator (the sidecar)",
+            true,
+        ),
     ] {
         let engine = engine_with(pooling);
         let module = Module::from_binary(&engine, wasm).unwrap();
