@@ -3,14 +3,14 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 WASM := target/$(WASM_TARGET)/release-wasm/meshgate_filter.wasm
 
-.PHONY: run test bench conformance wasm wasm-panic build release tools test-deps lint fmt unit e2e clean fuzz faults soak
+.PHONY: run test bench conformance wasm wasm-panic build release tools test-deps lint fmt unit e2e clean fuzz faults soak hooks
 
 
 run: tools wasm release
 	scripts/run.sh
 
 
-test: tools test-deps wasm wasm-panic build lint
+test: tools test-deps wasm wasm-panic build hooks lint
 	scripts/test.sh
 
 
@@ -21,6 +21,8 @@ bench: tools wasm release
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-guarded
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-audit
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-spend
+	scripts/build-hooks.sh --rust-only
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-hooks
 
 # The official MCP conformance suite against the gateway (and directly against the
 # upstreams, for comparison); scores land in target/conformance/summary.md.
@@ -54,6 +56,11 @@ wasm-panic:
 
 build:
 	$(CARGO) build -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest
+	scripts/build-hooks.sh --rust-only
+
+# The example custom hooks (Rust and AssemblyScript) into target/hooks/ (docs/hooks.md).
+hooks:
+	scripts/build-hooks.sh
 
 release:
 	$(CARGO) build --release -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest

@@ -8,6 +8,12 @@ command -v node >/dev/null || { echo "node (>= 20) is required for the npm test 
 if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The AssemblyScript compiler for the example hook in another language than Rust
+# (examples/hooks/sql-guard-as, built by scripts/build-hooks.sh).
+hooks_as=examples/hooks/sql-guard-as
+if [ ! -x $hooks_as/node_modules/.bin/asc ] || [ $hooks_as/package-lock.json -nt $hooks_as/node_modules ]; then
+  (cd $hooks_as && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The official Python SDK, for the client-compatibility tests (next to Envoy in .tools/).
 MCP_PY_VERSION=2.3.0
 if [ -x .tools/venv/bin/python ]; then

@@ -320,4 +320,6 @@ fn check_config_lists_what_meshgate_does_not_act_on_in_one_warning() {
     }
     assert!(stdout.contains("aws_sigv4"), "{stdout}");
     assert!(stdout.contains("mcp_aliases"), "{stdout}");
+    // Its Python callbacks cannot run; the warning says where meshgate's hooks go.
+    assert!(stdout.contains("`meshgate.hooks`"), "{stdout}");
 }

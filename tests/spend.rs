@@ -4,7 +4,7 @@
 //! filters and pages, `/spend/summary`, and no row lost on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use meshgate_e2e::admin::{call_tool, master, rpc, send};
+use meshgate_e2e::admin::{await_spend_rows, call_tool, master, rpc, send, spend_logs};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -21,24 +21,6 @@ type Headers<'a> = &'a [(&'a str, &'a str)];
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
-}
-
-/// `/spend/logs` with a query, as the master key.
-async fn logs(gw: &Gateway, query: &str) -> Value {
-    master(gw, "GET", &format!("/spend/logs?{query}"), Value::Null).await
-}
-
-/// Rows are written off the request path: waits until `n` rows match `query`.
-async fn await_rows(gw: &Gateway, query: &str, n: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let v = logs(gw, query).await;
-        if v["total"].as_u64() == Some(n) || Instant::now() > deadline {
-            assert_eq!(v["total"].as_u64(), Some(n), "{query}: {v}");
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn row_for<'a>(rows: &'a [Value], model: &str) -> &'a Value {
@@ -154,7 +136,7 @@ async fn costs_rows_and_totals(db: Database) {
     .await;
     assert_eq!(rest.status, 200, "{}", rest.text());
 
-    let v = await_rows(&gw, &format!("api_key={hash}"), 7).await;
+    let v = await_spend_rows(&gw, &format!("api_key={hash}"), 7).await;
     let rows = v["data"].as_array().unwrap();
     let expect = [
         ("MCP: web-add", "ok", 0.5, Some("web"), Some("add")),
@@ -225,14 +207,14 @@ async fn costs_rows_and_totals(db: Database) {
     );
 
     // Filters and pages.
-    await_rows(&gw, "", 9).await;
-    let v = await_rows(&gw, "team_id=team1&end_user=alice", 2).await;
+    await_spend_rows(&gw, "", 9).await;
+    let v = await_spend_rows(&gw, "team_id=team1&end_user=alice", 2).await;
     assert!(v["data"]
         .as_array()
         .unwrap()
         .iter()
         .all(|r| r["end_user"] == "alice"));
-    let theirs = await_rows(&gw, &format!("api_key={}", sha256_hex(&other_key)), 2).await;
+    let theirs = await_spend_rows(&gw, &format!("api_key={}", sha256_hex(&other_key)), 2).await;
     assert!(
         theirs["data"]
             .as_array()
@@ -243,12 +225,12 @@ async fn costs_rows_and_totals(db: Database) {
                 && close(r["spend"].as_f64().unwrap(), 0.5)),
         "{theirs}"
     );
-    await_rows(&gw, &format!("api_key={other_key}"), 2).await;
-    await_rows(&gw, "user_id=u1", 7).await;
-    await_rows(&gw, "start_date=2000-01-01&end_date=2000-12-31", 0).await;
-    await_rows(&gw, "start_date=2000-01-01", 9).await;
-    let p1 = logs(&gw, "page_size=3&page=1").await;
-    let p3 = logs(&gw, "page_size=3&page=3").await;
+    await_spend_rows(&gw, &format!("api_key={other_key}"), 2).await;
+    await_spend_rows(&gw, "user_id=u1", 7).await;
+    await_spend_rows(&gw, "start_date=2000-01-01&end_date=2000-12-31", 0).await;
+    await_spend_rows(&gw, "start_date=2000-01-01", 9).await;
+    let p1 = spend_logs(&gw, "page_size=3&page=1").await;
+    let p3 = spend_logs(&gw, "page_size=3&page=3").await;
     assert_eq!(
         (
             p1["total_pages"].as_u64(),
@@ -335,7 +317,7 @@ async fn spend_logs_can_be_turned_off() {
     call_tool(&gw, MASTER_KEY, &[], "web-add", json!({"a": 1, "b": 2})).await;
     let m = master(&gw, "GET", "/spend/metrics", Value::Null).await;
     assert_eq!(m["spend_rows_recorded"], 0, "{m}");
-    assert_eq!(logs(&gw, "").await["total"], 0);
+    assert_eq!(spend_logs(&gw, "").await["total"], 0);
 }
 
 /// N calls answered, SIGTERM right after the last answer: N rows in the database.

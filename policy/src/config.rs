@@ -105,6 +105,10 @@ pub struct MeshgateSettings {
     /// `false` writes none (budgets then see no new spend).
     #[serde(default = "default_true")]
     pub spend_logs: bool,
+    /// Custom hooks: WebAssembly modules run around each `tools/call` (`crate::hooks`,
+    /// docs/hooks.md).
+    #[serde(default)]
+    pub hooks: Vec<crate::hooks::HookSpec>,
 }
 
 fn default_true() -> bool {
@@ -176,6 +180,7 @@ impl Default for MeshgateSettings {
             max_streams_per_key: default_max_streams_per_key(),
             openapi_tool_names: OpenApiToolNames::default(),
             spend_logs: true,
+            hooks: Vec::new(),
         }
     }
 }

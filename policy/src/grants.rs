@@ -311,6 +311,8 @@ mod tests {
 #[derive(Debug, Clone, Default)]
 pub struct KeyInput {
     pub hash: String,
+    /// LiteLLM's `key_alias` (what hooks and logs name the key by).
+    pub key_alias: Option<String>,
     pub grants: Grants,
     pub team_id: Option<String>,
     pub organization_id: Option<String>,
@@ -337,6 +339,9 @@ pub struct KeyPolicy {
     /// server name → allowed bare tool names (lowercase); absent = unrestricted.
     pub tool_permissions: BTreeMap<String, BTreeSet<String>>,
     pub team_id: Option<String>,
+    pub key_alias: Option<String>,
+    /// The key's organization, else its team's.
+    pub organization_id: Option<String>,
     /// Guardrail names attached to the key or its team (key's first, each once): the
     /// sidecar selects its guardrails with them as the filter does with
     /// `SnapshotKey::guardrails`.
@@ -414,6 +419,8 @@ pub fn compile_keys(
                     catalog,
                 ),
                 team_id: key.team_id.clone(),
+                key_alias: key.key_alias.clone(),
+                organization_id: org_id.cloned(),
                 guardrails,
             },
         );

@@ -14,6 +14,7 @@ pub mod env;
 pub mod error;
 pub mod grants;
 pub mod guardrails;
+pub mod hooks;
 pub mod litellm;
 pub mod mcp_headers;
 pub mod names;
@@ -69,6 +70,7 @@ pub fn load_config(
             .filter(|s| !s.is_empty());
     }
     config.warnings = litellm::inert_warning(&inert).into_iter().collect();
+    config.warnings.extend(litellm::callbacks_hint(&inert));
     config.warnings.extend(validate::warnings(&config));
     Ok(config)
 }

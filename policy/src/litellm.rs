@@ -181,6 +181,24 @@ pub fn inert_warning(paths: &[String]) -> Option<String> {
     ))
 }
 
+/// LiteLLM's callback lists name Python classes (its MCP hooks among them), which
+/// meshgate cannot run: when one is present, say where meshgate's hooks go.
+pub fn callbacks_hint(paths: &[String]) -> Option<String> {
+    const CALLBACK_FIELDS: &[&str] = &[
+        "litellm_settings.callbacks",
+        "litellm_settings.success_callback",
+        "litellm_settings.failure_callback",
+    ];
+    paths
+        .iter()
+        .find(|p| CALLBACK_FIELDS.contains(&p.as_str()))
+        .map(|p| {
+            format!(
+                "`{p}` names Python classes, which meshgate cannot run; its custom hooks (pre/post tool call) are WebAssembly modules listed in `meshgate.hooks` (docs/hooks.md)"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +269,13 @@ mcp_servers:
             cfg.warnings
         );
         assert!(cfg.warnings.iter().any(|w| w.contains("zapier_mcp")));
+        assert!(
+            cfg.warnings.iter().any(|w| w
+                .starts_with("`litellm_settings.callbacks` names Python classes")
+                && w.contains("meshgate.hooks")),
+            "{:?}",
+            cfg.warnings
+        );
         // Every mode of the built-in and external providers is enforced (the filter runs
         // the built-ins' pre, the sidecar the rest): none of it is "not acted on".
         let doc = crate::config::parse_document(

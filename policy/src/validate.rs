@@ -162,6 +162,7 @@ pub(crate) fn validate(config: &GatewayConfig) -> Result<(), ConfigError> {
         ));
     }
 
+    crate::hooks::validate(&m.hooks)?;
     for (name, server) in &config.mcp_servers {
         validate_server(name, server)?;
     }

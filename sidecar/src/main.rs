@@ -7,6 +7,7 @@ mod error;
 mod guard;
 mod guardrails;
 mod health;
+mod hooks;
 mod jsonrpc;
 mod limited_body;
 mod log_limit;
@@ -267,6 +268,8 @@ fn worker_threads(requested: Option<usize>) -> usize {
 fn read_and_check(path: &str) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let config = state::load_effective_config(&text).map_err(|e| e.to_string())?;
+    // The hooks' modules are opened, compiled and checked as the sidecar would.
+    hooks::load(&config.meshgate.hooks).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         println!("{path}: warning: {warning}");
     }

@@ -42,6 +42,8 @@ pub struct Runtime {
     pub budgets: Vec<crate::spend::budget::Budgeted>,
     /// The configuration's guardrails, compiled once per runtime (`crate::guardrails`).
     pub guardrails: Arc<meshgate_policy::guardrails::GuardrailSet>,
+    /// The document's custom hooks (`meshgate.hooks`), loaded with it (`crate::hooks`).
+    pub hooks: Arc<crate::hooks::HookSet>,
     pub upstreams: IndexMap<String, Arc<Upstream>>,
     /// Servers from the database: they run on the guarded client (`crate::guard`).
     pub database_servers: HashSet<String>,
@@ -89,6 +91,7 @@ impl Runtime {
             master_key_hash: None,
             budgets: Vec::new(),
             guardrails: Arc::default(),
+            hooks: Arc::default(),
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
             known_prefixes: Vec::new(),
@@ -186,10 +189,19 @@ impl AppState {
             return Ok(self.runtime());
         }
         let file_config = load_effective_config(text)?;
+        // Compiling modules is CPU work: off the async workers.
+        let specs = file_config.meshgate.hooks.clone();
+        let hooks = tokio::task::spawn_blocking(move || crate::hooks::load(&specs))
+            .await
+            .map_err(|e| ConfigError::Field {
+                field: "meshgate.hooks".into(),
+                message: format!("loading the hooks failed: {e}"),
+            })??;
+        let hooks = Arc::new(hooks);
         for warning in &file_config.warnings {
             tracing::warn!("configuration: {warning}");
         }
-        Ok(self.rebuild(hash, file_config).await)
+        Ok(self.rebuild(hash, file_config, hooks).await)
     }
 
     /// Recompiles when the database changed since the current runtime was built (called
@@ -206,8 +218,12 @@ impl AppState {
         if current.store_revision == revision {
             return;
         }
-        self.rebuild(current.config_hash.clone(), current.file_config.clone())
-            .await;
+        self.rebuild(
+            current.config_hash.clone(),
+            current.file_config.clone(),
+            Arc::clone(&current.hooks),
+        )
+        .await;
     }
 
     /// Records which budgets are used up; true when that changed (the policy must be
@@ -228,13 +244,22 @@ impl AppState {
     pub async fn recompile(&self) {
         let _guard = self.reload_lock.lock().await;
         let current = self.runtime();
-        self.rebuild(current.config_hash.clone(), current.file_config.clone())
-            .await;
+        self.rebuild(
+            current.config_hash.clone(),
+            current.file_config.clone(),
+            Arc::clone(&current.hooks),
+        )
+        .await;
     }
 
     /// Builds and installs a runtime from a document and the database as it is now.
     /// Upstreams whose configuration is unchanged keep running; others are stopped.
-    async fn rebuild(&self, config_hash: String, file_config: GatewayConfig) -> Arc<Runtime> {
+    async fn rebuild(
+        &self,
+        config_hash: String,
+        file_config: GatewayConfig,
+        hooks: Arc<crate::hooks::HookSet>,
+    ) -> Arc<Runtime> {
         let db = match self.store.snapshot().await {
             Ok(db) => db,
             Err(e) => {
@@ -308,6 +333,7 @@ impl AppState {
             identities,
             master_key_hash,
             guardrails,
+            hooks,
             config_hash,
             store_revision: db.revision,
             snapshot_json: Bytes::from(serde_json::to_vec(&compiled.snapshot).unwrap_or_default()),

@@ -28,6 +28,7 @@ pub fn stored(db: &Snapshot, host: &HostPolicy) -> Stored {
         .iter()
         .map(|k| KeyInput {
             hash: k.token.to_ascii_lowercase(),
+            key_alias: k.key_alias.clone(),
             grants: grants_of(&k.object_permission),
             team_id: k.team_id.clone(),
             organization_id: k.organization_id.clone(),

@@ -1,6 +1,7 @@
 //! Admin API calls through Envoy (the filter signs them like any request).
 
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 use crate::http::{request, Resp};
 use crate::{Gateway, MASTER_KEY};
@@ -60,4 +61,22 @@ pub async fn call_tool(
     let resp = rpc(gw, key, headers, &body).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     resp.json()
+}
+
+/// `/spend/logs` with a query, as the master key.
+pub async fn spend_logs(gw: &Gateway, query: &str) -> Value {
+    master(gw, "GET", &format!("/spend/logs?{query}"), Value::Null).await
+}
+
+/// Rows are written off the request path: waits until `n` rows match `query`.
+pub async fn await_spend_rows(gw: &Gateway, query: &str, n: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = spend_logs(gw, query).await;
+        if v["total"].as_u64() == Some(n) || Instant::now() > deadline {
+            assert_eq!(v["total"].as_u64(), Some(n), "{query}: {v}");
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

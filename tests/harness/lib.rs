@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod admin;
+pub mod hooks;
 pub mod http;
 pub mod load;
 pub mod mcp;
@@ -282,6 +283,9 @@ pub struct GatewayOptions {
     /// Envoy streams its access log (the audit trail) to the sidecar (default: on, as
     /// envoy/envoy.yaml); off only to measure what it costs.
     pub access_log: bool,
+    /// The sidecar's log goes to a file ([`Gateway::sidecar_log`]) instead of the test's
+    /// output.
+    pub sidecar_log: bool,
 }
 
 /// Envoy circuit breakers of one cluster to the sidecar (see docs/security.md).
@@ -355,6 +359,7 @@ impl GatewayOptions {
             mcp_budget: None,
             sidecar_env: Vec::new(),
             access_log: true,
+            sidecar_log: false,
         }
     }
 }
@@ -423,7 +428,15 @@ impl Gateway {
             env.push(("MESHGATE_ALS_TOKEN".to_string(), ALS_TOKEN.to_string()));
         }
         env.extend(opts.sidecar_env.iter().cloned());
-        let sidecar = start_sidecar_full(sidecar_port, &dir.0, schema.as_deref(), None, &env);
+        let log = opts.sidecar_log.then(|| dir.0.join("sidecar.log"));
+        let sidecar = start_sidecar_inner(
+            sidecar_port,
+            &dir.0,
+            schema.as_deref(),
+            None,
+            &env,
+            log.as_deref(),
+        );
         wait_for_port(sidecar_port, Duration::from_secs(20)).await;
         let envoy = start_envoy(&envoy_file, opts.concurrency, &dir.0.join("envoy.log"));
         Gateway {
@@ -474,6 +487,26 @@ impl Gateway {
     pub fn envoy_log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
     }
+
+    /// What the sidecar logged (with [`GatewayOptions::sidecar_log`]), colours removed.
+    pub fn sidecar_log(&self) -> String {
+        let raw = std::fs::read_to_string(self.dir.0.join("sidecar.log")).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // An ANSI sequence: ESC [ … final letter.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+                continue;
+            }
+            out.push(c);
+        }
+        out
+    }
 }
 
 pub fn start_sidecar(port: u16, data_dir: &Path) -> Proc {
@@ -509,7 +542,7 @@ fn start_sidecar_full(
     config: Option<&Path>,
     extra_env: &[(String, String)],
 ) -> Proc {
-    start_sidecar_inner(port, data_dir, pg_schema, config, extra_env)
+    start_sidecar_inner(port, data_dir, pg_schema, config, extra_env, None)
 }
 
 fn start_sidecar_inner(
@@ -518,6 +551,7 @@ fn start_sidecar_inner(
     pg_schema: Option<&str>,
     config: Option<&Path>,
     env: &[(String, String)],
+    log: Option<&Path>,
 ) -> Proc {
     let path = bin("meshgate-sidecar");
     require(&path, "run `cargo build -p meshgate-sidecar`");
@@ -539,7 +573,12 @@ fn start_sidecar_inner(
         )
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+        .stderr(match log {
+            Some(path) => std::fs::File::create(path)
+                .map(Stdio::from)
+                .unwrap_or_else(|e| panic!("sidecar log {}: {e}", path.display())),
+            None => Stdio::inherit(),
+        });
     if let Some(schema) = pg_schema {
         cmd.args(["--database-url", POSTGRES_URL, "--database-schema", schema]);
     }

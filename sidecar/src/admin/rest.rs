@@ -6,6 +6,7 @@
 
 use futures_util::future::join_all;
 use http::StatusCode;
+use meshgate_policy::hooks::HookEvent;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -287,12 +288,29 @@ async fn call_tool(
     if let Err(r) = plan.pre(client, &mut arguments).await {
         return Ok(guardrail_violation(&r));
     }
+    let hooks = std::sync::Arc::clone(&ctx.runtime.hooks);
+    let hook_call = crate::hooks::Call {
+        server: &upstream.name,
+        tool: &bare,
+        name: &shown,
+        who: ctx.hook_who(),
+    };
+    let pre = if hooks.wants(HookEvent::PreCall, &upstream.name) {
+        match hooks.pre_call(&hook_call, &mut arguments) {
+            Ok(pre) => pre,
+            Err(r) => return Ok(hook_refusal(&r)),
+        }
+    } else {
+        crate::hooks::Pre::default()
+    };
     let params = serde_json::json!({"name": bare, "arguments": arguments});
     let exchange = plan
         .has_during_service()
         .then(|| Exchange::new(ctx.caps(), false).0);
     let mut call = ctx.call_context();
     call.exchange = exchange.as_ref();
+    call.hook_headers = Some(&pre.headers).filter(|h| !h.is_empty());
+    let clock = crate::hooks::Clock::start();
     let request = upstream.request(
         "tools/call",
         Some(&params),
@@ -312,13 +330,26 @@ async fn call_tool(
         Err(r) => return Ok(guardrail_violation(&r)),
     };
     match answered {
-        Ok(raw) => match plan.post(client, raw).await {
-            Ok(raw) => {
-                outcome.status = CallStatus::of_result(&raw);
-                Ok(body::json(StatusCode::OK, raw.get().to_owned()))
-            }
-            Err(r) => Ok(guardrail_violation(&r)),
-        },
+        Ok(raw) => {
+            let timing = clock.stop();
+            let raw = match plan.post(client, raw).await {
+                Ok(raw) => raw,
+                Err(r) => return Ok(guardrail_violation(&r)),
+            };
+            let raw = if hooks.wants(HookEvent::PostCall, &upstream.name) {
+                match hooks.post_call(&hook_call, &params["arguments"], raw, timing) {
+                    Ok(post) => {
+                        outcome.cost_override = post.cost_override;
+                        post.result
+                    }
+                    Err(r) => return Ok(hook_refusal(&r)),
+                }
+            } else {
+                raw
+            };
+            outcome.status = CallStatus::of_result(&raw);
+            Ok(body::json(StatusCode::OK, raw.get().to_owned()))
+        }
         Err(e) => {
             outcome.status = CallStatus::UpstreamError;
             let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
@@ -328,6 +359,19 @@ async fn call_tool(
             }))
         }
     }
+}
+
+/// A custom hook's refusal: an `isError` result naming the hook's message, as MCP
+/// clients get it.
+fn hook_refusal(r: &crate::hooks::Refused) -> http::Response<body::Body> {
+    body::json(
+        StatusCode::OK,
+        serde_json::json!({
+            "content": [{"type": "text", "text": r.text()}],
+            "isError": true,
+        })
+        .to_string(),
+    )
 }
 
 /// A guardrail's refusal as LiteLLM's REST endpoint answers it: 400 with

@@ -85,6 +85,28 @@ impl Ctx<'_> {
             .get(server)
     }
 
+    /// Who the request acts as, for custom hooks (`crate::hooks`).
+    pub fn hook_who(&self) -> crate::hooks::Who {
+        let Some(id) = self.principal.key_id() else {
+            return crate::hooks::Who {
+                kind: if self.principal.who.is_master() {
+                    "master"
+                } else {
+                    "other"
+                },
+                ..Default::default()
+            };
+        };
+        let policy = self.runtime.principals.get(id);
+        crate::hooks::Who {
+            kind: "key",
+            key_id: Some(id.to_string()),
+            key_alias: policy.and_then(|p| p.key_alias.clone()),
+            team_id: policy.and_then(|p| p.team_id.clone()),
+            organization_id: policy.and_then(|p| p.organization_id.clone()),
+        }
+    }
+
     pub fn caps(&self) -> ClientCaps {
         self.caps
             .or_else(|| self.session.as_ref().map(|s| s.info.caps))
@@ -111,6 +133,7 @@ impl Ctx<'_> {
                 .as_deref(),
             legacy_auth_header: Some(&self.runtime.client_auth_header),
             known_prefixes: &self.runtime.known_prefixes,
+            hook_headers: None,
         }
     }
 

@@ -12,11 +12,13 @@ use meshgate_policy::tool_rules::ToolRules;
 
 use super::context::{Answer, Ctx, Handled};
 use crate::guardrails;
+use crate::hooks;
 use crate::jsonrpc::{tool_error_result, RpcError};
 use crate::log_limit::warn_limited;
 use crate::relay::Exchange;
 use crate::spend::record::{self as spend, CallStatus, Started, ToolCallOutcome};
 use crate::upstream::{Upstream, UpstreamError};
+use meshgate_policy::hooks::HookEvent;
 
 pub async fn list(ctx: &Ctx<'_>) -> Handled {
     let started = Started::now();
@@ -104,6 +106,15 @@ pub enum ToolRefusal {
     /// A guardrail refused the arguments or the result (its text as LiteLLM words it).
     #[error("{text}")]
     Guardrail { text: String },
+    /// A custom hook denied the call, or failed and fails closed (`crate::hooks`).
+    #[error("{text}")]
+    Hook { text: String },
+}
+
+impl From<hooks::Refused> for ToolRefusal {
+    fn from(r: hooks::Refused) -> Self {
+        ToolRefusal::Hook { text: r.text() }
+    }
 }
 
 impl From<guardrails::Refusal> for ToolRefusal {
@@ -112,6 +123,8 @@ impl From<guardrails::Refusal> for ToolRefusal {
     }
 }
 
+/// A `tools/call`: answered, and its spend row written (with the cost a `post_call`
+/// hook set, if any: [`ToolCallOutcome::cost_override`]).
 pub async fn call(ctx: &Ctx<'_>, params: Option<Value>) -> Handled {
     let Some(Value::Object(mut params)) = params else {
         return Err(RpcError::invalid_params(
@@ -177,7 +190,22 @@ async fn call_routed(
     if let Some(arguments) = params.get_mut("arguments") {
         plan.pre(client, arguments).await?;
     }
-    params.insert("name".into(), Value::String(bare));
+    let hooks = Arc::clone(&ctx.runtime.hooks);
+    let hook_call = hooks::Call {
+        server: &upstream.name,
+        tool: &bare,
+        name,
+        who: ctx.hook_who(),
+    };
+    let pre = if hooks.wants(HookEvent::PreCall, &upstream.name) {
+        let arguments = params
+            .entry("arguments")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        hooks.pre_call(&hook_call, arguments)?
+    } else {
+        hooks::Pre::default()
+    };
+    params.insert("name".into(), Value::String(bare.clone()));
     let params = Value::Object(std::mem::take(params));
     let arguments = params.get("arguments").unwrap_or(&Value::Null);
     // A during guardrail cancels the upstream request through the request's exchange
@@ -187,21 +215,32 @@ async fn call_routed(
     let exchange = ctx.exchange.as_ref().or(own_exchange.as_ref());
     let mut call = ctx.call_context();
     call.exchange = exchange;
+    call.hook_headers = Some(&pre.headers).filter(|h| !h.is_empty());
+    let clock = hooks::Clock::start();
     let request = upstream.request(
         "tools/call",
         Some(&params),
         ctx.runtime.call_timeout(),
         &call,
     );
-    let outcome = plan
+    let result = plan
         .during(client, arguments, request, || {
             if let Some(e) = exchange {
                 e.cancel();
             }
         })
         .await?;
-    match outcome {
-        Ok(raw) => Ok(Ok(Answer::Raw(plan.post(client, raw).await?))),
+    match result {
+        Ok(raw) => {
+            let timing = clock.stop();
+            let raw = plan.post(client, raw).await?;
+            if !hooks.wants(HookEvent::PostCall, &upstream.name) {
+                return Ok(Ok(Answer::Raw(raw)));
+            }
+            let post = hooks.post_call(&hook_call, arguments, raw, timing)?;
+            outcome.cost_override = post.cost_override;
+            Ok(Ok(Answer::Raw(post.result)))
+        }
         Err(UpstreamError::Rpc(e)) => Ok(Err(e)),
         Err(e) => Err(ToolRefusal::Failed {
             name: name.to_string(),

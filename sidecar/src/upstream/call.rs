@@ -30,6 +30,9 @@ pub struct CallContext<'a> {
     /// Every configured server prefix, lowercased ([`credentials::known_prefixes`]):
     /// an `x-mcp-<prefix>-…` header goes to the server with the longest one.
     pub known_prefixes: &'a [String],
+    /// Headers custom hooks added to this call (`crate::hooks`; their names are checked
+    /// there): sent last, to this server only, and part of the upstream-session key.
+    pub hook_headers: Option<&'a HeaderMap>,
 }
 
 /// One call as one HTTP-based server sees it: the headers it receives and the key of
@@ -46,7 +49,7 @@ impl Outbound {
         let client = call
             .client_headers
             .unwrap_or_else(|| EMPTY.get_or_init(HeaderMap::new));
-        let headers = credentials::outbound_headers(
+        let mut headers = credentials::outbound_headers(
             server,
             client,
             call.key_header
@@ -55,6 +58,9 @@ impl Outbound {
                 .unwrap_or(credentials::DEFAULT_LEGACY_AUTH_HEADER),
             call.known_prefixes,
         );
+        for (name, value) in call.hook_headers.into_iter().flatten() {
+            headers.insert(name.clone(), value.clone());
+        }
         let key = session_key(&headers, call.caps);
         Outbound { headers, key }
     }

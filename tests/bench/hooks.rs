@@ -1,0 +1,295 @@
+//! `make bench`: custom hooks (docs/hooks.md), two measurements in one run.
+//!
+//! 1. In-process, under the sidecar's engine settings (Cranelift, fuel on): one
+//!    invocation of a pass-through hook — a fresh instance from a pre-linked
+//!    `InstancePre` with the on-demand allocator, the same with wasmtime's pooling
+//!    allocator (what the sidecar does), and calling one live instance again (the lower bound a pool of live
+//!    instances could reach, at the price of state surviving between principals' calls).
+//! 2. End to end: `tools/call` (`echo`) through Envoy + meshgate with no hook, with a
+//!    pass-through hook on pre_call and post_call (both answer "no change"), and with the
+//!    example Rust hook (post_call: redact + cost), three gateways to one upstream
+//!    measured in alternation; 1 client (the per-call cost is the difference of mean
+//!    latency) and 16 clients.
+//!
+//! Writes the `bench:hooks` section of docs/benchmarks.md.
+// The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
+// panic is a failed run, so the lints the workspace denies in product code are allowed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bytes::Bytes;
+use meshgate_e2e::hooks::{example_hook, failing_hook, fixed_hook, write_hook, Failing};
+use meshgate_e2e::http::post;
+use meshgate_e2e::load::*;
+use meshgate_e2e::*;
+use serde_json::json;
+use std::time::Instant;
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder,
+};
+
+const ROUNDS: usize = 2;
+const INVOCATIONS: u32 = 20_000;
+const MAX_MEMORY: usize = 16 * 1024 * 1024;
+
+/// A typical pre_call input (~400 bytes).
+fn input() -> Vec<u8> {
+    json!({"abi": 1, "event": "pre_call", "server": "web", "tool": "echo", "name": "web-echo",
+        "principal": {"kind": "key", "key_id": "3f9c2a1b7d", "key_alias": "ci-bot", "team_id": "team-1", "organization_id": "org-1"},
+        "arguments": {"text": "hello", "query": "SELECT name FROM users WHERE id = 7", "limit": 20}})
+    .to_string()
+    .into_bytes()
+}
+
+fn store(engine: &Engine) -> Store<StoreLimits> {
+    let mut store = Store::new(
+        engine,
+        StoreLimitsBuilder::new().memory_size(MAX_MEMORY).build(),
+    );
+    store.limiter(|l| l);
+    store.set_fuel(50_000_000).unwrap();
+    store
+}
+
+/// One invocation as the sidecar makes it: instantiate, alloc, write, call.
+fn invoke(pre: &wasmtime::InstancePre<StoreLimits>, engine: &Engine, input: &[u8]) -> i64 {
+    let mut store = store(engine);
+    let instance = pre.instantiate(&mut store).unwrap();
+    call(&instance, &mut store, input)
+}
+
+fn call(instance: &wasmtime::Instance, store: &mut Store<StoreLimits>, input: &[u8]) -> i64 {
+    let memory = instance.get_memory(&mut *store, "memory").unwrap();
+    let alloc = instance
+        .get_typed_func::<i32, i32>(&mut *store, "alloc")
+        .unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i32), i64>(&mut *store, "pre_call")
+        .unwrap();
+    let ptr = alloc.call(&mut *store, input.len() as i32).unwrap();
+    memory.write(&mut *store, ptr as usize, input).unwrap();
+    f.call(&mut *store, (ptr, input.len() as i32)).unwrap()
+}
+
+fn per_call_us(mut f: impl FnMut()) -> f64 {
+    for _ in 0..1000 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..INVOCATIONS {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(INVOCATIONS)
+}
+
+/// (label, µs per invocation)
+fn in_process(wasm: &[u8]) -> Vec<(&'static str, f64)> {
+    let input = input();
+    let mut out = Vec::new();
+    let engine_with = |pooling: bool| {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        if pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_core_instances(64)
+                .total_memories(64)
+                .total_tables(64)
+                .max_memory_size(MAX_MEMORY);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        Engine::new(&config).unwrap()
+    };
+    for (label, pooling) in [
+        (
+            "fresh instance from InstancePre, on-demand allocator",
+            false,
+        ),
+        (
+            "fresh instance from InstancePre, pooling allocator (the sidecar)",
+            true,
+        ),
+    ] {
+        let engine = engine_with(pooling);
+        let module = Module::from_binary(&engine, wasm).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker.define_unknown_imports_as_traps(&module).unwrap();
+        let pre = linker.instantiate_pre(&module).unwrap();
+        let us = per_call_us(|| {
+            assert_eq!(invoke(&pre, &engine, &input) & 0xffff_ffff, 0);
+        });
+        out.push((label, us));
+    }
+    let engine = engine_with(false);
+    let module = Module::from_binary(&engine, wasm).unwrap();
+    let linker = Linker::new(&engine);
+    let mut store = store(&engine);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let us = per_call_us(|| {
+        store.set_fuel(50_000_000).unwrap();
+        assert_eq!(call(&instance, &mut store, &input) & 0xffff_ffff, 0);
+    });
+    out.push(("one live instance called again (no isolation)", us));
+    out
+}
+
+/// How long a hook that loops forever holds a worker before the default fuel (50 M)
+/// stops it, in ms (mean of 20).
+fn fuel_stop_ms() -> f64 {
+    let wasm = wat::parse_str(failing_hook(Failing::Loop)).unwrap();
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::from_binary(&engine, &wasm).unwrap();
+    let pre = Linker::new(&engine).instantiate_pre(&module).unwrap();
+    let input = input();
+    let start = Instant::now();
+    for _ in 0..20 {
+        let mut store = store(&engine);
+        let instance = pre.instantiate(&mut store).unwrap();
+        let f = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, "pre_call")
+            .unwrap();
+        let e = f.call(&mut store, (0, input.len() as i32)).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::OutOfFuel)
+        );
+    }
+    start.elapsed().as_secs_f64() * 1000.0 / 20.0
+}
+
+async fn gateway(addr: &str, hooks: &str) -> Gateway {
+    let mut opts = GatewayOptions::new(format!(
+        "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
+    ));
+    opts.meshgate_yaml = hooks.to_string();
+    Gateway::start_with(opts).await
+}
+
+async fn target(label: &'static str, gw: &Gateway, body: &Bytes) -> Target {
+    let key = format!("Bearer {MASTER_KEY}");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+    let session = post(&gw.url(), &[("x-litellm-api-key", &key)], init)
+        .await
+        .expect("initialize")
+        .header("mcp-session-id")
+        .expect("session")
+        .to_string();
+    Target {
+        label,
+        method: "POST",
+        expect: "hello",
+        port: gw.port,
+        path: "/mcp".into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (
+                "accept".into(),
+                "application/json, text/event-stream".into(),
+            ),
+            ("mcp-protocol-version".into(), "2025-11-25".into()),
+            ("mcp-session-id".into(), session),
+            ("x-litellm-api-key".into(), key),
+        ],
+        body: body.clone(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = TempDir::new("bench-hooks");
+    let pass = write_hook(&dir.0, "pass", &fixed_hook(Some(""), Some("")));
+    let wasm = std::fs::read(&pass).unwrap();
+    let micro = in_process(&wasm);
+    let fuel_ms = fuel_stop_ms();
+
+    let example = example_hook("cost_redact.wasm");
+    let (_upstream, addr) = demo_http("bench_hooks", &[]).await;
+    let none = gateway(&addr, "").await;
+    let passing = gateway(
+        &addr,
+        &format!(
+            "  hooks:\n    - {{path: \"{}\", events: [pre_call, post_call]}}\n",
+            pass.display()
+        ),
+    )
+    .await;
+    let rust = gateway(
+        &addr,
+        &format!(
+            "  hooks:\n    - {{path: \"{}\", events: [post_call]}}\n",
+            example.display()
+        ),
+    )
+    .await;
+    let body = Bytes::from(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "web-echo", "arguments": {"text": "hello"}}})
+            .to_string(),
+    );
+    let targets = [
+        target("no hook", &none, &body).await,
+        target("pass-through hook (pre_call + post_call)", &passing, &body).await,
+        target("example Rust hook (post_call: redact + cost)", &rust, &body).await,
+    ];
+    for t in &targets {
+        let (ok, text) = one_call(t).await;
+        assert!(ok && text.contains("hello"), "{} answered: {text}", t.label);
+    }
+    let mut rows = Vec::new();
+    for clients in [1, 16] {
+        for _ in 0..ROUNDS {
+            for t in &targets {
+                rows.push(measure(t, clients).await);
+            }
+        }
+    }
+    let table = render(&micro, fuel_ms, &rows);
+    println!("{table}");
+    write_into_docs("hooks", &table);
+}
+
+fn render(micro: &[(&str, f64)], fuel_ms: f64, rows: &[Row]) -> String {
+    let mut out = format!(
+        "In-process, one invocation of a pass-through hook (input {} bytes; alloc, write, call; answer \"no change\"), {INVOCATIONS} invocations, release build:\n\n| how | µs per invocation |\n|---|---:|\n",
+        input().len()
+    );
+    for (label, us) in micro {
+        out.push_str(&format!("| {label} | {us:.2} |\n"));
+    }
+    out.push_str(&format!(
+        "\nA hook that loops forever is stopped by the default fuel (50 M) after {fuel_ms:.1} ms.\n"
+    ));
+    out.push_str(&format!(
+        "\nEnd to end: `tools/call` (`echo`, tiny arguments) through Envoy + meshgate, three gateways to one upstream measured in alternation ({ROUNDS} rounds), {}s per row after {}ms warm-up, Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars and the upstream. Mean µs = 1 s / (req/s ÷ clients); \"+µs\" is the mean's difference to no hook in the same round.\n\n| path | clients | round | req/s | mean µs | p50 µs | p99 µs | errors | vs no hook | +µs per call |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        MEASURE.as_secs(),
+        WARMUP.as_millis()
+    ));
+    for (i, round) in rows.chunks(3).enumerate() {
+        let mean = |r: &Row| r.clients as f64 * 1e6 / r.rps.max(1.0);
+        let base = &round[0];
+        for (j, r) in round.iter().enumerate() {
+            let (ratio, extra) = if j == 0 {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!("{:.2}×", r.rps / base.rps.max(1.0)),
+                    format!("{:+.0}", mean(r) - mean(base)),
+                )
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |\n",
+                r.label,
+                r.clients,
+                i % ROUNDS + 1,
+                r.rps,
+                mean(r),
+                r.p50_us,
+                r.p99_us,
+                r.errors,
+                ratio,
+                extra
+            ));
+        }
+    }
+    out
+}
