@@ -8,7 +8,7 @@ use meshgate_e2e::admin::{await_spend_rows, call_tool, master, rpc, send, spend_
 use meshgate_e2e::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes())
