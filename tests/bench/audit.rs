@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use meshgate_e2e::http::{post, request};
+use meshgate_e2e::http::request;
 use meshgate_e2e::load::*;
 use meshgate_e2e::*;
 
@@ -26,34 +26,9 @@ async fn gateway(addr: &str, access_log: bool) -> Gateway {
 }
 
 async fn target(label: &'static str, gw: &Gateway) -> Target {
-    let key = format!("Bearer {MASTER_KEY}");
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let session = post(&gw.url(), &[("x-litellm-api-key", &key)], init)
-        .await
-        .expect("initialize")
-        .header("mcp-session-id")
-        .expect("session")
-        .to_string();
-    Target {
-        label,
-        method: "POST",
-        expect: "hello",
-        port: gw.port,
-        path: "/mcp".into(),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (
-                "accept".into(),
-                "application/json, text/event-stream".into(),
-            ),
-            ("mcp-protocol-version".into(), "2025-11-25".into()),
-            ("mcp-session-id".into(), session),
-            ("x-litellm-api-key".into(), key),
-        ],
-        body: Bytes::from_static(
+    session_target(label, gw, Bytes::from_static(
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web-echo","arguments":{"text":"hello"}}}"#,
-        ),
-    }
+        ), "hello").await
 }
 
 /// Rows of `tools/call` in the trail, once the count stops growing (Envoy flushes its

@@ -18,7 +18,6 @@
 
 use bytes::Bytes;
 use meshgate_e2e::hooks::{example_hook, failing_hook, fixed_hook, write_hook, Failing};
-use meshgate_e2e::http::post;
 use meshgate_e2e::load::*;
 use meshgate_e2e::*;
 use serde_json::json;
@@ -167,32 +166,7 @@ async fn gateway(addr: &str, hooks: &str) -> Gateway {
 }
 
 async fn target(label: &'static str, gw: &Gateway, body: &Bytes) -> Target {
-    let key = format!("Bearer {MASTER_KEY}");
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let session = post(&gw.url(), &[("x-litellm-api-key", &key)], init)
-        .await
-        .expect("initialize")
-        .header("mcp-session-id")
-        .expect("session")
-        .to_string();
-    Target {
-        label,
-        method: "POST",
-        expect: "hello",
-        port: gw.port,
-        path: "/mcp".into(),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (
-                "accept".into(),
-                "application/json, text/event-stream".into(),
-            ),
-            ("mcp-protocol-version".into(), "2025-11-25".into()),
-            ("mcp-session-id".into(), session),
-            ("x-litellm-api-key".into(), key),
-        ],
-        body: body.clone(),
-    }
+    session_target(label, gw, body.clone(), "hello").await
 }
 
 #[tokio::main]

@@ -12,7 +12,6 @@
 use bytes::Bytes;
 use chrono::Utc;
 use meshgate_e2e::admin::master;
-use meshgate_e2e::http::post;
 use meshgate_e2e::load::*;
 use meshgate_e2e::*;
 use meshgate_store::{OpenOptions, SpendRow, Store, MAX_SPEND_BATCH};
@@ -35,36 +34,17 @@ async fn gateway(addr: &str, spend_logs: bool, database: Database) -> Gateway {
 }
 
 async fn target(label: &'static str, gw: &Gateway) -> Target {
-    let key = format!("Bearer {MASTER_KEY}");
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let session = post(&gw.url(), &[("x-litellm-api-key", &key)], init)
-        .await
-        .expect("initialize")
-        .header("mcp-session-id")
-        .expect("session")
-        .to_string();
-    Target {
+    session_target(
         label,
-        method: "POST",
-        expect: "3",
-        port: gw.port,
-        path: "/mcp".into(),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (
-                "accept".into(),
-                "application/json, text/event-stream".into(),
-            ),
-            ("mcp-protocol-version".into(), "2025-11-25".into()),
-            ("mcp-session-id".into(), session),
-            ("x-litellm-api-key".into(), key),
-        ],
-        body: Bytes::from(
+        gw,
+        Bytes::from(
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                    "params": {"name": "web-add", "arguments": {"a": 1, "b": 2}}})
             .to_string(),
         ),
-    }
+        "3",
+    )
+    .await
 }
 
 fn row(i: u64) -> SpendRow {

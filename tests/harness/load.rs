@@ -8,6 +8,7 @@ use hyper_util::rt::TokioIo;
 use std::time::{Duration, Instant};
 
 use crate::repo_root;
+use crate::{Gateway, MASTER_KEY};
 
 pub const WARMUP: Duration = Duration::from_millis(500);
 pub const MEASURE: Duration = Duration::from_secs(3);
@@ -20,6 +21,42 @@ pub struct Target {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+}
+
+/// POSTs of `body` to `/mcp` on a 2025-11-25 session of `gw` opened here with the master
+/// key (what the gateway benches compare).
+pub async fn session_target(
+    label: &'static str,
+    gw: &Gateway,
+    body: Bytes,
+    expect: &'static str,
+) -> Target {
+    let key = format!("Bearer {MASTER_KEY}");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+    let session = crate::http::post(&gw.url(), &[("x-litellm-api-key", &key)], init)
+        .await
+        .expect("initialize")
+        .header("mcp-session-id")
+        .expect("session")
+        .to_string();
+    Target {
+        label,
+        method: "POST",
+        expect,
+        port: gw.port,
+        path: "/mcp".into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (
+                "accept".into(),
+                "application/json, text/event-stream".into(),
+            ),
+            ("mcp-protocol-version".into(), "2025-11-25".into()),
+            ("mcp-session-id".into(), session),
+            ("x-litellm-api-key".into(), key),
+        ],
+        body,
+    }
 }
 
 pub struct Row {
