@@ -37,11 +37,16 @@ on_both_databases!(
     the_admin_route_filters_and_pages,
     a_forged_access_log_stream_is_refused,
     every_request_of_a_burst_is_in_the_trail,
+    arguments_are_recorded_only_when_configured,
 );
 
 const CARDS: &str = "guardrails:\n  - guardrail_name: no-cards\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true, pii_entities_config: {CREDIT_CARD: BLOCK}}\n";
 
 async fn start(db: Database) -> Gateway {
+    start_with(db, "").await
+}
+
+async fn start_with(db: Database, meshgate_yaml: &str) -> Gateway {
     let servers = format!(
         "{}{}{CARDS}",
         demo_stdio_yaml("alpha", ""),
@@ -49,6 +54,7 @@ async fn start(db: Database) -> Gateway {
     );
     Gateway::start_with(GatewayOptions {
         database: db,
+        meshgate_yaml: meshgate_yaml.to_string(),
         ..GatewayOptions::new(servers)
     })
     .await
@@ -237,6 +243,8 @@ async fn an_allowed_call_and_a_guardrail_block_are_recorded(db: Database) {
     assert_eq!(row["mcp_method"], "tools/call");
     assert_eq!(row["tool"], "add");
     assert_eq!(row["http_status"], 200);
+    // Argument values only when configured (they are not here).
+    assert!(row.get("arguments").is_none(), "{row}");
 
     let v = rows(&gw, "reason=guardrail_blocked", 1).await;
     let row = &v["data"][0];
@@ -244,6 +252,46 @@ async fn an_allowed_call_and_a_guardrail_block_are_recorded(db: Database) {
     assert_eq!(row["guardrail"], "no-cards");
     assert_eq!(row["server"], "beta");
     assert!(!v.to_string().contains("4111"));
+}
+
+/// `meshgate.audit_arguments: true`: a call's arguments are in its row (ASCII JSON, long
+/// ones cut and marked); the header carrying them never reaches the client.
+async fn arguments_are_recorded_only_when_configured(db: Database) {
+    let gw = start_with(db, "  audit_arguments: true\n").await;
+    let mcp = RawMcp::connect(&gw.url(), MASTER_KEY, json!({})).await;
+    let session = mcp.session.clone().expect("a session");
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let echo = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "alpha-echo", "arguments": {"text": "héllo wörld"}}});
+    let resp = send(&gw, Some(MASTER_KEY), "/mcp", &headers, &echo.to_string()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains("héllo wörld"), "{}", resp.text());
+    assert!(resp
+        .header(meshgate_policy::audit::ARGUMENTS_HEADER)
+        .is_none());
+    let v = rows(&gw, "decision=allowed&server=alpha", 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["tool"], "echo");
+    assert_eq!(
+        row["arguments"], r#"{"text":"h\u00e9llo w\u00f6rld"}"#,
+        "{row}"
+    );
+    let back: Value = serde_json::from_str(row["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(back, json!({"text": "héllo wörld"}));
+
+    let long = "x".repeat(10_000);
+    let echo = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"name": "beta-echo", "arguments": {"text": long}}});
+    let resp = send(&gw, Some(MASTER_KEY), "/mcp", &headers, &echo.to_string()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let v = rows(&gw, "decision=allowed&server=beta", 1).await;
+    let kept = v["data"][0]["arguments"].as_str().unwrap().to_string();
+    assert!(kept.starts_with(r#"{"text":"xxx"#), "{kept}");
+    assert!(kept.ends_with("...[truncated, 10011 bytes]"), "{kept}");
+    assert!(kept.len() <= meshgate_policy::audit::MAX_ARGUMENTS + 40);
 }
 
 async fn the_admin_route_filters_and_pages(db: Database) {

@@ -7,7 +7,9 @@
 // The e2e crate is test code: a failed unwrap, expect or panic is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use meshgate_e2e::hooks::{echo_hook, example_hook, failing_hook, fixed_hook, write_hook, Failing};
+use meshgate_e2e::hooks::{
+    echo_hook, example_hook, failing_hook, fixed_hook, remembering_hook, write_hook, Failing,
+};
 use meshgate_e2e::http::{request, Resp};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
@@ -38,6 +40,7 @@ fn scenarios() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "",
         ),
         ("echo", echo_hook(), both, ""),
+        ("remember", remembering_hook(), "[pre_call]", ""),
         (
             "post",
             fixed_hook(
@@ -254,6 +257,43 @@ async fn pre_call_denies_rewrites_and_adds_headers() {
         log.contains("x-meshgate-decision") && log.contains("may not set it"),
         "{log}"
     );
+}
+
+/// A hook instance's memory never reaches the next call (another principal's, maybe):
+/// the hook marks its memory on every call and denies when it finds a mark.
+#[tokio::test]
+async fn no_call_sees_an_earlier_calls_hook_memory() {
+    let s = start().await;
+    let key = send(
+        &s.gw,
+        MASTER_KEY,
+        "/key/generate",
+        &json!({"key_alias": "other", "object_permission": {"mcp_servers": ["remember"]}})
+            .to_string(),
+    )
+    .await
+    .json()["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    for (i, who) in [MASTER_KEY, key.as_str()]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        let r = call(&s.gw, who, "remember", json!({"i": i})).await;
+        assert_eq!(received(&r), json!({"i": i}), "call {i}");
+    }
+    // Concurrent calls take several pool slots; each is reset when released.
+    let calls = (0..32).map(|i| call(&s.gw, MASTER_KEY, "remember", json!({"i": i})));
+    for (i, r) in futures_util::future::join_all(calls)
+        .await
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(received(r), json!({"i": i}), "concurrent call {i}");
+    }
 }
 
 #[tokio::test]

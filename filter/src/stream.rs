@@ -173,21 +173,31 @@ impl<H: Host> HttpContext for FilterStream<H> {
         }
     }
 
-    /// The sidecar names the call it answered ([`audit::CALL_HEADER`]): moved into the
-    /// audit record, never passed to the client.
+    /// The sidecar names the call it answered ([`audit::CALL_HEADER`]) and, when
+    /// configured, its arguments ([`audit::ARGUMENTS_HEADER`]): moved into the audit
+    /// record, never passed to the client.
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let host = &*self.host;
         let headers = host.response_headers();
-        let Some(value) = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(audit::CALL_HEADER.as_bytes()))
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        else {
-            return Action::Continue;
+        let take = |name: &str| {
+            let value = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())?;
+            host.remove_response_header(name);
+            Some(value)
         };
-        host.remove_response_header(audit::CALL_HEADER);
+        let (call, arguments) = (take(audit::CALL_HEADER), take(audit::ARGUMENTS_HEADER));
+        if call.is_none() && arguments.is_none() {
+            return Action::Continue;
+        }
         if let Some(mut record) = self.audit.take() {
-            record.note_call(self.shared.borrow().snapshot.as_deref(), &value);
+            if let Some(call) = call {
+                record.note_call(self.shared.borrow().snapshot.as_deref(), &call);
+            }
+            if let Some(arguments) = arguments {
+                record.note_arguments(&arguments);
+            }
             keep(host, &mut self.audit, record);
         }
         Action::Continue

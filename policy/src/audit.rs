@@ -3,9 +3,10 @@
 //! The filter stores it as Envoy filter state (proxy-wasm `set_property`), Envoy sends it
 //! with the request's access-log entry to the sidecar (AccessLogService), and the sidecar
 //! turns it into an audit row — so refusals the sidecar never saw are in the trail too.
-//! The record never carries a secret or an argument value: the principal is its wire form
-//! (`master`, `key:<16 hex of the key's SHA-256>`), an unknown key only the first 16 hex
-//! digits of its SHA-256.
+//! The record never carries a secret, nor an argument value unless the configuration asks
+//! for them (`meshgate.audit_arguments`): the principal is its wire form (`master`,
+//! `key:<16 hex of the key's SHA-256>`), an unknown key only the first 16 hex digits of its
+//! SHA-256.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,14 @@ pub const FILTER_STATE_KEY: &str = "wasm.meshgate_audit";
 /// `tools/call` or `prompts/get` addressed). The filter moves it into the record and
 /// removes it, so it never reaches the client.
 pub const CALL_HEADER: &str = "x-meshgate-call";
+/// Response header the sidecar sets, when `meshgate.audit_arguments` is on, on an
+/// answered `tools/call`: its arguments as [`arguments_for_audit`] writes them. Moved into
+/// the record and removed by the filter like [`CALL_HEADER`].
+pub const ARGUMENTS_HEADER: &str = "x-meshgate-call-arguments";
+/// Most bytes of arguments an audit record keeps; longer ones are cut and marked.
+pub const MAX_ARGUMENTS: usize = 2048;
+/// Room for the mark after cut arguments (`...[truncated, N bytes]`).
+const MARK_ROOM: usize = 48;
 /// Reason of an allowed request.
 pub const OK: &str = "ok";
 /// Reason of a call a pre_mcp_call guardrail blocked in the filter.
@@ -71,6 +80,10 @@ pub struct AuditRecord {
     pub tool: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrail: Option<String>,
+    /// The call's arguments (only with `meshgate.audit_arguments`): JSON with every
+    /// non-ASCII character escaped, cut at [`MAX_ARGUMENTS`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
 }
 
 impl AuditRecord {
@@ -140,6 +153,17 @@ impl AuditRecord {
         }
     }
 
+    /// The sidecar's [`ARGUMENTS_HEADER`]: kept (cut to [`MAX_ARGUMENTS`] bytes and
+    /// marked, should a longer value arrive).
+    pub fn note_arguments(&mut self, value: &str) {
+        // The sidecar cut it already (its mark makes it a little longer than the limit).
+        self.arguments = Some(if value.len() <= MAX_ARGUMENTS + MARK_ROOM {
+            value.to_string()
+        } else {
+            cut_arguments(value.to_string())
+        });
+    }
+
     /// The JSON text Envoy carries.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -169,6 +193,7 @@ impl AuditRecord {
             server: None,
             tool: None,
             guardrail: None,
+            arguments: None,
         }
     }
 
@@ -230,6 +255,41 @@ fn who(snapshot: &PolicySnapshot, headers: &[(String, String)]) -> Who {
         Some(key) => Who::Known(Principal::Key(key.id.clone())),
         None => Who::Unknown(hashed.get(..16).unwrap_or_default().to_string()),
     }
+}
+
+/// A call's arguments as an audit record keeps them: compact JSON with every non-ASCII
+/// character written `\uXXXX` (so a header can carry it), cut at [`MAX_ARGUMENTS`] bytes
+/// and then ending `...[truncated, N bytes]` (no longer JSON).
+pub fn arguments_for_audit(arguments: &serde_json::Value) -> String {
+    let json = serde_json::to_string(arguments).unwrap_or_default();
+    let mut ascii = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            // Non-ASCII only occurs inside JSON strings, where `\uXXXX` means the same.
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                ascii.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    cut_arguments(ascii)
+}
+
+fn cut_arguments(text: String) -> String {
+    if text.len() <= MAX_ARGUMENTS {
+        return text;
+    }
+    let mut end = MAX_ARGUMENTS;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}...[truncated, {} bytes]",
+        text.get(..end).unwrap_or_default(),
+        text.len()
+    )
 }
 
 /// A method name: printable ASCII without spaces.
@@ -397,5 +457,47 @@ mod tests {
         r.note_call(None, &format!("tools/call {long}"));
         let tool = r.tool.unwrap();
         assert!(tool.len() <= MAX_FIELD && tool.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn arguments_are_ascii_json_that_reads_back_the_same() {
+        let args = serde_json::json!({"q": "café 😀 \"quoted\"\n", "n": 1});
+        let text = arguments_for_audit(&args);
+        assert!(text.is_ascii(), "{text}");
+        assert!(text.contains("caf\\u00e9 \\ud83d\\ude00"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, args);
+        // A header value can carry it: visible ASCII and spaces only.
+        assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b)), "{text}");
+    }
+
+    #[test]
+    fn long_arguments_are_cut_and_marked() {
+        let args = serde_json::json!({"blob": "é".repeat(5000)});
+        let text = arguments_for_audit(&args);
+        assert!(text.starts_with("{\"blob\":\"\\u00e9"), "{}", &text[..40]);
+        assert!(
+            text.ends_with("...[truncated, 30011 bytes]"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        assert!(text.len() <= MAX_ARGUMENTS + 40);
+        // A hostile header is cut too, at a character boundary.
+        let mut r = AuditRecord::new(Verdict::Allowed, OK);
+        r.note_arguments(&text);
+        assert_eq!(r.arguments.as_deref(), Some(text.as_str()), "kept as cut");
+        r.note_arguments(&"ü".repeat(3000));
+        let kept = r.arguments.clone().unwrap();
+        assert!(kept.ends_with("...[truncated, 6000 bytes]"), "{kept}");
+        assert!(kept.len() <= MAX_ARGUMENTS + 40);
+    }
+
+    #[test]
+    fn arguments_travel_only_when_noted() {
+        let mut r = AuditRecord::new(Verdict::Allowed, OK);
+        assert!(!r.encode().contains("arguments"));
+        r.note_arguments(r#"{"a":1}"#);
+        let back = AuditRecord::parse(r.encode().as_bytes()).unwrap();
+        assert_eq!(back.arguments.as_deref(), Some(r#"{"a":1}"#));
     }
 }

@@ -109,6 +109,11 @@ pub struct MeshgateSettings {
     /// docs/hooks.md).
     #[serde(default)]
     pub hooks: Vec<crate::hooks::HookSpec>,
+    /// Audit rows of `tools/call`s carry the call's arguments (at most
+    /// [`crate::audit::MAX_ARGUMENTS`] bytes; docs/audit.md). Off by default: arguments
+    /// may hold personal data or secrets.
+    #[serde(default)]
+    pub audit_arguments: bool,
 }
 
 fn default_true() -> bool {
@@ -181,6 +186,7 @@ impl Default for MeshgateSettings {
             openapi_tool_names: OpenApiToolNames::default(),
             spend_logs: true,
             hooks: Vec::new(),
+            audit_arguments: false,
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::open::Store;
 /// Most rows one page returns.
 pub const MAX_PAGE_SIZE: i64 = 1000;
 
-/// One audit row as written (no secrets, no argument values, no query strings).
+/// One audit row as written (no secrets, no query strings; argument values only when
+/// `meshgate.audit_arguments` asks for them, migration 7).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NewAuditRow {
     /// When the request started, Unix ms.
@@ -33,6 +34,9 @@ pub struct NewAuditRow {
     pub server: Option<String>,
     pub tool: Option<String>,
     pub guardrail: Option<String>,
+    /// A `tools/call`'s arguments, when configured (JSON, ASCII, at most 2 KiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
 }
 
 /// A stored row: its id (increasing in insertion order) and what was written.
@@ -63,14 +67,14 @@ pub struct AuditQuery {
     pub page_size: i64,
 }
 
-/// Rows per `INSERT` statement: 100 × 15 parameters stays far below SQLite's (32,766) and
+/// Rows per `INSERT` statement: 100 × 16 parameters stays far below SQLite's (32,766) and
 /// PostgreSQL's (65,535) limits.
 const ROWS_PER_STATEMENT: usize = 100;
 /// Columns written per row (the parameters of one tuple).
-const FIELDS: usize = 15;
+const FIELDS: usize = 16;
 
 const COLUMNS: &str = "at_ms, request_id, decision, reason, http_status, principal, key_alias, \
-     team_id, organization_id, http_method, path, mcp_method, server, tool, guardrail";
+     team_id, organization_id, http_method, path, mcp_method, server, tool, guardrail, arguments";
 
 impl Store {
     /// Appends rows in one transaction (all or none), [`ROWS_PER_STATEMENT`] rows per
@@ -109,7 +113,8 @@ impl Store {
                     .opt_text(r.mcp_method.as_deref())
                     .opt_text(r.server.as_deref())
                     .opt_text(r.tool.as_deref())
-                    .opt_text(r.guardrail.as_deref());
+                    .opt_text(r.guardrail.as_deref())
+                    .opt_text(r.arguments.as_deref());
             }
             tx.execute(q).await?;
         }
@@ -206,6 +211,7 @@ impl Store {
                         server: r.get("server")?,
                         tool: r.get("tool")?,
                         guardrail: r.get("guardrail")?,
+                        arguments: r.get("arguments")?,
                     },
                 })
             })

@@ -41,6 +41,11 @@ pub(crate) const SQLITE: Embedded = &[
         "audit trail",
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        7,
+        "audit arguments",
+        include_str!("../migrations/sqlite/0007_audit_arguments.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -68,6 +73,11 @@ pub(crate) const POSTGRES: Embedded = &[
         5,
         "audit trail",
         include_str!("../migrations/postgres/0005_audit_log.sql"),
+    ),
+    (
+        7,
+        "audit arguments",
+        include_str!("../migrations/postgres/0007_audit_arguments.sql"),
     ),
 ];
 

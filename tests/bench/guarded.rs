@@ -105,13 +105,9 @@ async fn main() {
     let mut rows = Vec::new();
     for _ in 0..rounds() {
         for (t, gw) in targets.iter().zip(gateways) {
-            let before = (cpu_seconds(&gw.envoy), cpu_seconds(&gw.sidecar));
-            let row = measure(t, CLIENTS).await;
-            let envoy = cpu_seconds(&gw.envoy) - before.0;
-            let sidecar = cpu_seconds(&gw.sidecar) - before.1;
-            // Warm-up requests ran too: CPU over all requests of the row.
-            let per_request = 1e6 / (row.rps * (MEASURE + WARMUP).as_secs_f64()).max(1.0);
-            rows.push((row, envoy * per_request, sidecar * per_request));
+            let (row, [envoy, sidecar]) =
+                measure_with_cpu(t, CLIENTS, [&gw.envoy, &gw.sidecar]).await;
+            rows.push((row, envoy, sidecar));
         }
     }
     let table = render(&rows, body.len());
@@ -120,30 +116,6 @@ async fn main() {
         write_into_docs("guarded-call", &table);
     }
 }
-
-/// CPU time (user + system) the process has used, from /proc (Linux).
-fn cpu_seconds(process: &Proc) -> f64 {
-    let Some(pid) = process.child.id() else {
-        return 0.0;
-    };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
-}
-
-/// `getconf CLK_TCK` on Linux.
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn render(rows: &[(Row, f64, f64)], body_bytes: usize) -> String {
     let mut out = format!(

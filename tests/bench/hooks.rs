@@ -7,9 +7,9 @@
 //!    instances could reach, at the price of state surviving between principals' calls).
 //! 2. End to end: `tools/call` (`echo`) through Envoy + meshgate with no hook, with a
 //!    pass-through hook on pre_call and post_call (both answer "no change"), and with the
-//!    example Rust hook (post_call: redact + cost), three gateways to one upstream
-//!    measured in alternation; 1 client (the per-call cost is the difference of mean
-//!    latency) and 16 clients.
+//!    example Rust hook (post_call: redact + cost): one gateway, three servers on one
+//!    upstream, measured in alternation; 1 client and 16 clients. The per-call cost is
+//!    the difference of mean latency and of the sidecar's CPU time per call.
 //!
 //! Writes the `bench:hooks` section of docs/benchmarks.md.
 // The e2e crate is test code (and the bench/soak drivers): a failed unwrap, expect or
@@ -27,7 +27,6 @@ use wasmtime::{
     StoreLimits, StoreLimitsBuilder,
 };
 
-const ROUNDS: usize = 2;
 const INVOCATIONS: u32 = 20_000;
 const MAX_MEMORY: usize = 16 * 1024 * 1024;
 
@@ -85,7 +84,8 @@ fn per_call_us(mut f: impl FnMut()) -> f64 {
 fn in_process(wasm: &[u8]) -> Vec<(&'static str, f64)> {
     let input = input();
     let mut out = Vec::new();
-    let engine_with = |pooling: bool| {
+    // (pooling, memory reset by a scan of the dirty pages instead of `madvise`)
+    let engine_with = |pooling: bool, keep_resident: bool| {
         let mut config = Config::new();
         config.consume_fuel(true);
         if pooling {
@@ -94,21 +94,33 @@ fn in_process(wasm: &[u8]) -> Vec<(&'static str, f64)> {
                 .total_memories(64)
                 .total_tables(64)
                 .max_memory_size(MAX_MEMORY);
+            if keep_resident {
+                pool.linear_memory_keep_resident(MAX_MEMORY)
+                    .table_keep_resident(64 * 1024)
+                    .pagemap_scan(wasmtime::Enabled::Auto);
+            }
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         Engine::new(&config).unwrap()
     };
-    for (label, pooling) in [
+    for (label, pooling, keep_resident) in [
         (
             "fresh instance from InstancePre, on-demand allocator",
             false,
+            false,
         ),
         (
-            "fresh instance from InstancePre, pooling allocator (the sidecar)",
+            "fresh instance from InstancePre, pooling allocator, memory reset by madvise",
+            true,
+            false,
+        ),
+        (
+            "fresh instance from InstancePre, pooling allocator, dirty pages reset in place (the sidecar)",
+            true,
             true,
         ),
     ] {
-        let engine = engine_with(pooling);
+        let engine = engine_with(pooling, keep_resident);
         let module = Module::from_binary(&engine, wasm).unwrap();
         let mut linker = Linker::new(&engine);
         linker.define_unknown_imports_as_traps(&module).unwrap();
@@ -118,7 +130,7 @@ fn in_process(wasm: &[u8]) -> Vec<(&'static str, f64)> {
         });
         out.push((label, us));
     }
-    let engine = engine_with(false);
+    let engine = engine_with(false, false);
     let module = Module::from_binary(&engine, wasm).unwrap();
     let linker = Linker::new(&engine);
     let mut store = store(&engine);
@@ -157,16 +169,41 @@ fn fuel_stop_ms() -> f64 {
     start.elapsed().as_secs_f64() * 1000.0 / 20.0
 }
 
-async fn gateway(addr: &str, hooks: &str) -> Gateway {
+/// One gateway, three servers on one upstream: `plain` has no hook, `pass` a
+/// pass-through hook on both events, `example` the example Rust hook on post_call. The
+/// three paths share Envoy, sidecar and upstream, so their difference is the hooks'.
+async fn gateway(addr: &str, pass: &std::path::Path, example: &std::path::Path) -> Gateway {
     let mut opts = GatewayOptions::new(format!(
-        "  web:\n    url: http://{addr}/mcp\n    transport: http\n"
+        "  plain:\n    url: http://{addr}/mcp\n    transport: http\n\
+  pass:\n    url: http://{addr}/mcp\n    transport: http\n\
+  example:\n    url: http://{addr}/mcp\n    transport: http\n"
     ));
-    opts.meshgate_yaml = hooks.to_string();
+    opts.meshgate_yaml = format!(
+        "  hooks:\n    - {{path: \"{}\", events: [pre_call, post_call], servers: [pass]}}\n    - {{path: \"{}\", events: [post_call], servers: [example]}}\n",
+        pass.display(),
+        example.display()
+    );
     Gateway::start_with(opts).await
 }
 
-async fn target(label: &'static str, gw: &Gateway, body: &Bytes) -> Target {
-    session_target(label, gw, body.clone(), "hello").await
+async fn target(label: &'static str, gw: &Gateway, server: &str) -> Target {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": format!("{server}-echo"), "arguments": {"text": "hello"}}});
+    session_target(label, gw, Bytes::from(body.to_string()), "hello").await
+}
+
+fn rounds() -> usize {
+    std::env::var("HOOKS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+/// One measured row: the load generator's numbers and the sidecar's CPU µs per call.
+struct Measured {
+    row: Row,
+    round: usize,
+    sidecar_cpu_us: f64,
 }
 
 #[tokio::main]
@@ -179,31 +216,16 @@ async fn main() {
 
     let example = example_hook("cost_redact.wasm");
     let (_upstream, addr) = demo_http("bench_hooks", &[]).await;
-    let none = gateway(&addr, "").await;
-    let passing = gateway(
-        &addr,
-        &format!(
-            "  hooks:\n    - {{path: \"{}\", events: [pre_call, post_call]}}\n",
-            pass.display()
-        ),
-    )
-    .await;
-    let rust = gateway(
-        &addr,
-        &format!(
-            "  hooks:\n    - {{path: \"{}\", events: [post_call]}}\n",
-            example.display()
-        ),
-    )
-    .await;
-    let body = Bytes::from(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "web-echo", "arguments": {"text": "hello"}}})
-            .to_string(),
-    );
+    let gw = gateway(&addr, &pass, &example).await;
     let targets = [
-        target("no hook", &none, &body).await,
-        target("pass-through hook (pre_call + post_call)", &passing, &body).await,
-        target("example Rust hook (post_call: redact + cost)", &rust, &body).await,
+        target("no hook", &gw, "plain").await,
+        target("pass-through hook (pre_call + post_call)", &gw, "pass").await,
+        target(
+            "example Rust hook (post_call: redact + cost)",
+            &gw,
+            "example",
+        )
+        .await,
     ];
     for t in &targets {
         let (ok, text) = one_call(t).await;
@@ -211,9 +233,14 @@ async fn main() {
     }
     let mut rows = Vec::new();
     for clients in [1, 16] {
-        for _ in 0..ROUNDS {
+        for round in 0..rounds() {
             for t in &targets {
-                rows.push(measure(t, clients).await);
+                let (row, [sidecar_cpu_us]) = measure_with_cpu(t, clients, [&gw.sidecar]).await;
+                rows.push(Measured {
+                    row,
+                    round,
+                    sidecar_cpu_us,
+                });
             }
         }
     }
@@ -222,7 +249,12 @@ async fn main() {
     write_into_docs("hooks", &table);
 }
 
-fn render(micro: &[(&str, f64)], fuel_ms: f64, rows: &[Row]) -> String {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn render(micro: &[(&str, f64)], fuel_ms: f64, rows: &[Measured]) -> String {
     let mut out = format!(
         "In-process, one invocation of a pass-through hook (input {} bytes; alloc, write, call; answer \"no change\"), {INVOCATIONS} invocations, release build:\n\n| how | µs per invocation |\n|---|---:|\n",
         input().len()
@@ -233,37 +265,54 @@ fn render(micro: &[(&str, f64)], fuel_ms: f64, rows: &[Row]) -> String {
     out.push_str(&format!(
         "\nA hook that loops forever is stopped by the default fuel (50 M) after {fuel_ms:.1} ms.\n"
     ));
+    let rounds = rows.iter().map(|m| m.round + 1).max().unwrap_or(0);
     out.push_str(&format!(
-        "\nEnd to end: `tools/call` (`echo`, tiny arguments) through Envoy + meshgate, three gateways to one upstream measured in alternation ({ROUNDS} rounds), {}s per row after {}ms warm-up, Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars and the upstream. Mean µs = 1 s / (req/s ÷ clients); \"+µs\" is the mean's difference to no hook in the same round.\n\n| path | clients | round | req/s | mean µs | p50 µs | p99 µs | errors | vs no hook | +µs per call |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "\nEnd to end: `tools/call` (`echo`, tiny arguments) through Envoy + meshgate: one gateway with three servers on one upstream (no hook / pass-through hook / example hook), measured in alternation ({rounds} rounds), {}s per row after {}ms warm-up, Envoy with 1 worker, one machine (2 cores) shared by the load generator, Envoy, the sidecar and the upstream. Mean µs = 1 s / (req/s ÷ clients); sidecar CPU is the sidecar process's user + system time per answered call; \"+\" columns are the difference to no hook in the same round.\n\n| path | clients | round | req/s | mean µs | p50 µs | p99 µs | errors | sidecar CPU µs/call | +µs per call | +sidecar CPU µs/call |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
         WARMUP.as_millis()
     ));
-    for (i, round) in rows.chunks(3).enumerate() {
-        let mean = |r: &Row| r.clients as f64 * 1e6 / r.rps.max(1.0);
+    let mean = |r: &Row| r.clients as f64 * 1e6 / r.rps.max(1.0);
+    // (clients, target index) -> (+latency, +cpu) per round, for the medians.
+    let mut deltas: std::collections::BTreeMap<(usize, usize), (Vec<f64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for round in rows.chunks(3) {
         let base = &round[0];
-        for (j, r) in round.iter().enumerate() {
-            let (ratio, extra) = if j == 0 {
+        for (j, m) in round.iter().enumerate() {
+            let r = &m.row;
+            let (extra, extra_cpu) = if j == 0 {
                 (String::new(), String::new())
             } else {
-                (
-                    format!("{:.2}×", r.rps / base.rps.max(1.0)),
-                    format!("{:+.0}", mean(r) - mean(base)),
-                )
+                let d = mean(r) - mean(&base.row);
+                let c = m.sidecar_cpu_us - base.sidecar_cpu_us;
+                let entry = deltas.entry((r.clients, j)).or_default();
+                entry.0.push(d);
+                entry.1.push(c);
+                (format!("{d:+.0}"), format!("{c:+.1}"))
             };
             out.push_str(&format!(
-                "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {:.1} | {} | {} |\n",
                 r.label,
                 r.clients,
-                i % ROUNDS + 1,
+                m.round + 1,
                 r.rps,
                 mean(r),
                 r.p50_us,
                 r.p99_us,
                 r.errors,
-                ratio,
-                extra
+                m.sidecar_cpu_us,
+                extra,
+                extra_cpu
             ));
         }
+    }
+    out.push_str("\nMedians over the rounds:\n\n| path | clients | +µs per call | +sidecar CPU µs per call |\n|---|---:|---:|---:|\n");
+    for ((clients, j), (d, c)) in deltas {
+        let label = rows.get(j).map_or("", |m| m.row.label);
+        out.push_str(&format!(
+            "| {label} | {clients} | {:+.0} | {:+.1} |\n",
+            median(d),
+            median(c)
+        ));
     }
     out
 }

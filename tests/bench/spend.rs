@@ -19,7 +19,12 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 16;
-const ROUNDS: usize = 2;
+fn rounds() -> usize {
+    std::env::var("SPEND_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
 const INSERT_FOR: Duration = Duration::from_secs(3);
 
 async fn gateway(addr: &str, spend_logs: bool, database: Database) -> Gateway {
@@ -108,11 +113,11 @@ async fn main() {
         );
     }
     let mut rows = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         for (t, gw) in targets.iter().zip(gateways) {
-            let r = measure(t, CLIENTS).await;
+            let (r, cpu) = measure_with_cpu(t, CLIENTS, [&gw.envoy, &gw.sidecar]).await;
             let c = counters(gw).await;
-            rows.push((r, c));
+            rows.push((r, c, cpu));
         }
     }
 
@@ -151,22 +156,36 @@ async fn main() {
     write_into_docs("spend", &table);
 }
 
-fn render(rows: &[(Row, Value)], inserts: &[(&str, usize, f64)]) -> String {
+type Measured = (Row, Value, [f64; 2]);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn render(rows: &[Measured], inserts: &[(&str, usize, f64)]) -> String {
+    let rounds = rows.len() / 3;
     let mut out = format!(
-        "`tools/call` (`add`, priced 0.01) through Envoy + meshgate, {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({ROUNDS} rounds), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars, the upstream and PostgreSQL. Rows written / dropped: the sidecar's `GET /spend/metrics`, cumulative.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs off | rows written | rows dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "`tools/call` (`add`, priced 0.01) through Envoy + meshgate, {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({rounds} rounds), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars, the upstream and PostgreSQL. CPU µs per call: the process's user + system time over the row divided by the calls answered. Rows written / dropped: the sidecar's `GET /spend/metrics`, cumulative.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs off | Envoy CPU µs/call | sidecar CPU µs/call | rows written | rows dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
         WARMUP.as_millis()
     );
+    let mut ratios = [Vec::new(), Vec::new()];
+    let mut extra_cpu = [Vec::new(), Vec::new()];
     for (i, round) in rows.chunks(3).enumerate() {
-        let base = round.first().map_or(1.0, |(r, _)| r.rps.max(1.0));
-        for (j, (r, c)) in round.iter().enumerate() {
+        let (base, base_cpu) = round
+            .first()
+            .map_or((1.0, 0.0), |(r, _, cpu)| (r.rps.max(1.0), cpu[1]));
+        for (j, (r, c, cpu)) in round.iter().enumerate() {
             let ratio = if j == 0 {
                 String::new()
             } else {
+                ratios[j - 1].push(r.rps / base);
+                extra_cpu[j - 1].push(cpu[1] - base_cpu);
                 format!("{:.2}×", r.rps / base)
             };
             out.push_str(&format!(
-                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} |\n",
                 r.label,
                 i + 1,
                 r.rps,
@@ -174,10 +193,23 @@ fn render(rows: &[(Row, Value)], inserts: &[(&str, usize, f64)]) -> String {
                 r.p99_us,
                 r.errors,
                 ratio,
+                cpu[0],
+                cpu[1],
                 c["spend_rows_written"],
                 c["spend_rows_dropped"],
             ));
         }
+    }
+    out.push_str("\nMedians over the rounds:\n\n| path | throughput vs off | + sidecar CPU µs per call |\n|---|---:|---:|\n");
+    for (j, label) in ["spend logs on (SQLite)", "spend logs on (PostgreSQL)"]
+        .iter()
+        .enumerate()
+    {
+        out.push_str(&format!(
+            "| {label} | {:.2}× | {:+.1} |\n",
+            median(ratios[j].clone()),
+            median(extra_cpu[j].clone())
+        ));
     }
     out.push_str(&format!(
         "\nSpend rows stored per second by `Store::insert_spend` ({}s each, one transaction per batch):\n\n| database | rows per transaction | rows/s |\n|---|---:|---:|\n",

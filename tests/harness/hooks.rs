@@ -67,6 +67,33 @@ pub fn echo_hook() -> String {
     module(&format!("{pre}{post}"))
 }
 
+/// Addresses a [`remembering_hook`] marks: one low in memory, one in its last page.
+const MARKS: [u32; 2] = [40_000, 4 * 65536 - 8];
+
+/// pre_call denies when it finds its own marks from an earlier call in memory, else
+/// leaves them and answers "no change": every call allowed proves that no instance's
+/// memory reached the next call (the sidecar resets a pooled slot's memory).
+pub fn remembering_hook() -> String {
+    let denial = r#"{"allow":false,"message":"memory of an earlier call survived"}"#;
+    let checks: String = MARKS
+        .iter()
+        .map(|at| {
+            format!(
+                "(if (i32.eq (i32.load8_u (i32.const {at})) (i32.const 7)) (then (return (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {})))))\n",
+                denial.len()
+            )
+        })
+        .collect();
+    let marks: String = MARKS
+        .iter()
+        .map(|at| format!("(i32.store8 (i32.const {at}) (i32.const 7))\n"))
+        .collect();
+    module(&format!(
+        "(func (export \"pre_call\") (param i32 i32) (result i64)\n{checks}{marks}(i64.const 0))\n(data (i32.const 16) \"{}\")\n",
+        escape(denial)
+    ))
+}
+
 /// Ways a hook can fail, each a module that does exactly that on both events.
 #[derive(Debug, Clone, Copy)]
 pub enum Failing {

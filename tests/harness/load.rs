@@ -66,6 +66,9 @@ pub struct Row {
     pub p50_us: u64,
     pub p99_us: u64,
     pub errors: u64,
+    /// Answered requests including the warm-up's (what a process's CPU time over the
+    /// whole row is divided by).
+    pub total: u64,
 }
 
 pub async fn measure(t: &Target, clients: usize) -> Row {
@@ -75,6 +78,45 @@ pub async fn measure(t: &Target, clients: usize) -> Row {
         row.label, clients, row.rps, row.p50_us, row.p99_us, row.errors
     );
     row
+}
+
+/// CPU time (user + system) a process has used, in seconds, from /proc (Linux).
+pub fn cpu_seconds(process: &crate::Proc) -> f64 {
+    let Some(pid) = process.child.id() else {
+        return 0.0;
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (in parentheses): utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
+}
+
+/// `getconf CLK_TCK` on Linux.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// A row measured with the CPU time `processes` used over it, in µs per answered request.
+pub async fn measure_with_cpu<const N: usize>(
+    t: &Target,
+    clients: usize,
+    processes: [&crate::Proc; N],
+) -> (Row, [f64; N]) {
+    let before = processes.map(cpu_seconds);
+    let row = measure(t, clients).await;
+    let mut per_request = [0.0; N];
+    for (i, p) in processes.iter().enumerate() {
+        per_request[i] = (cpu_seconds(p) - before[i]) * 1e6 / (row.total.max(1) as f64);
+    }
+    (row, per_request)
 }
 
 pub fn rss_kb(pid: u32) -> i64 {
@@ -146,6 +188,7 @@ pub async fn load(t: &Target, clients: usize) -> Row {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
             let mut errors = 0u64;
+            let mut answered = 0u64;
             loop {
                 let now = Instant::now();
                 if now >= end {
@@ -164,6 +207,7 @@ pub async fn load(t: &Target, clients: usize) -> Row {
                     Err(_) => false,
                 };
                 let took = sent.elapsed();
+                answered += u64::from(ok);
                 if sent >= warm_until {
                     if ok {
                         latencies.push(took.as_micros() as u64);
@@ -175,15 +219,17 @@ pub async fn load(t: &Target, clients: usize) -> Row {
                     break;
                 }
             }
-            (latencies, errors)
+            (latencies, errors, answered)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut total = 0;
     for task in tasks {
-        if let Ok((l, e)) = task.await {
+        if let Ok((l, e, a)) = task.await {
             all.extend(l);
             errors += e;
+            total += a;
         }
     }
     all.sort_unstable();
@@ -199,6 +245,7 @@ pub async fn load(t: &Target, clients: usize) -> Row {
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         errors,
+        total,
     }
 }
 

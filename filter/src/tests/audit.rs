@@ -9,7 +9,7 @@ use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use meshgate_policy::audit::{Verdict, CALL_HEADER, GUARDRAIL_BLOCKED, OK};
+use meshgate_policy::audit::{Verdict, ARGUMENTS_HEADER, CALL_HEADER, GUARDRAIL_BLOCKED, OK};
 use meshgate_policy::auth::hash_key;
 use meshgate_policy::snapshot::SnapshotKey;
 use meshgate_policy::{load_config, PolicySnapshot};
@@ -129,6 +129,42 @@ fn an_allowed_call_takes_server_and_tool_from_the_sidecars_header_which_is_remov
         .borrow()
         .iter()
         .all(|(n, _)| n != CALL_HEADER));
+}
+
+#[test]
+fn the_sidecars_arguments_header_goes_into_the_record_never_to_the_client() {
+    let mut s = stream(false, &post(Some("Bearer sk-master"), &[]));
+    assert_eq!(s.on_http_request_headers(4, true), Action::Continue);
+    *s.host().response_headers.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        (CALL_HEADER.into(), "tools/call b-add".into()),
+        (ARGUMENTS_HEADER.into(), r#"{"a":1,"b":"caf\u00e9"}"#.into()),
+    ];
+    assert_eq!(s.on_http_response_headers(3, false), Action::Continue);
+    let r = s.host().audit().unwrap();
+    assert_eq!(r.arguments.as_deref(), Some(r#"{"a":1,"b":"caf\u00e9"}"#));
+    assert_eq!(r.tool.as_deref(), Some("add"));
+    let left = s.host().response_headers.borrow().clone();
+    assert!(
+        left.iter()
+            .all(|(n, _)| n != CALL_HEADER && n != ARGUMENTS_HEADER),
+        "{left:?}"
+    );
+
+    // Without a call header (never sent alone by the sidecar) it is still removed.
+    let mut s = stream(false, &post(Some("Bearer sk-master"), &[]));
+    assert_eq!(s.on_http_request_headers(4, true), Action::Continue);
+    *s.host().response_headers.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        (ARGUMENTS_HEADER.into(), "{}".into()),
+    ];
+    assert_eq!(s.on_http_response_headers(2, false), Action::Continue);
+    assert!(s
+        .host()
+        .response_headers
+        .borrow()
+        .iter()
+        .all(|(n, _)| n != ARGUMENTS_HEADER));
 }
 
 #[test]

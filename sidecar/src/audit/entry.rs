@@ -52,6 +52,7 @@ pub fn row_of(entry: &HttpAccessLogEntry) -> NewAuditRow {
             row.server = r.server;
             row.tool = r.tool;
             row.guardrail = r.guardrail;
+            row.arguments = r.arguments;
         }
         None => {
             row.decision = UNRECORDED.to_string();

@@ -25,7 +25,7 @@ use crate::verify::Principal;
 use meshgate_policy::origin::origin_allowed;
 
 const SESSION_HEADER: &str = "mcp-session-id";
-use meshgate_policy::audit::CALL_HEADER;
+use meshgate_policy::audit::{ARGUMENTS_HEADER, CALL_HEADER};
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Methods answered by an upstream that may send the client notifications or requests
@@ -169,13 +169,31 @@ async fn post(
         }
     };
     let call = audit_call(&msg);
+    let arguments = if runtime.config.meshgate.audit_arguments {
+        audit_arguments(&msg)
+    } else {
+        None
+    };
     let resp = post_one(state, runtime, principal, parts, msg, header_version, sse).await;
     resp.map(|mut resp| {
         if let Some(value) = call {
             resp.headers_mut().insert(CALL_HEADER, value);
         }
+        if let Some(value) = arguments {
+            resp.headers_mut().insert(ARGUMENTS_HEADER, value);
+        }
         resp
     })
+}
+
+/// The `x-meshgate-call-arguments` value of a `tools/call` (only with
+/// `meshgate.audit_arguments`): its arguments as the audit record keeps them.
+fn audit_arguments(msg: &jsonrpc::Message) -> Option<HeaderValue> {
+    if msg.method.as_deref() != Some("tools/call") {
+        return None;
+    }
+    let arguments = msg.params.as_ref()?.get("arguments")?;
+    HeaderValue::from_str(&meshgate_policy::audit::arguments_for_audit(arguments)).ok()
 }
 
 /// The `x-meshgate-call` value of a request: its method, and for a `tools/call` or
