@@ -173,11 +173,11 @@ fn fuel_stop_ms() -> f64 {
 /// pass-through hook on both events, `example` the example Rust hook on post_call. The
 /// three paths share Envoy, sidecar and upstream, so their difference is the hooks'.
 async fn gateway(addr: &str, pass: &std::path::Path, example: &std::path::Path) -> Gateway {
-    let mut opts = GatewayOptions::new(format!(
-        "  plain:\n    url: http://{addr}/mcp\n    transport: http\n\
-  pass:\n    url: http://{addr}/mcp\n    transport: http\n\
-  example:\n    url: http://{addr}/mcp\n    transport: http\n"
-    ));
+    let servers: String = ["plain", "pass", "example"]
+        .iter()
+        .map(|name| format!("  {name}:\n    url: http://{addr}/mcp\n    transport: http\n"))
+        .collect();
+    let mut opts = GatewayOptions::new(servers);
     opts.meshgate_yaml = format!(
         "  hooks:\n    - {{path: \"{}\", events: [pre_call, post_call], servers: [pass]}}\n    - {{path: \"{}\", events: [post_call], servers: [example]}}\n",
         pass.display(),

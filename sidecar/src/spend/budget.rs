@@ -56,6 +56,15 @@ fn owners(row: &SpendRow) -> impl Iterator<Item = (BudgetOwner, &str)> {
 }
 
 impl BudgetWatch {
+    /// Whether any key, team or organization has a budget (else rows need no charging).
+    pub fn watches_any(&self) -> bool {
+        !self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     /// A row was queued: its cost counts towards its budgets until it is stored; a
     /// budget it takes to its maximum wakes the poller.
     pub fn charge(&self, row: &SpendRow) {
@@ -82,6 +91,9 @@ impl BudgetWatch {
     /// Rows are stored: they count through the store from now on.
     pub fn stored(&self, rows: &[SpendRow]) {
         let mut unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
+        if unwritten.is_empty() {
+            return;
+        }
         for row in rows.iter().filter(|r| r.spend > 0.0) {
             for (owner, id) in owners(row) {
                 if let Some(pending) = unwritten.get_mut(&(owner, id.to_string())) {

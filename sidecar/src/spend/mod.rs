@@ -26,12 +26,14 @@ pub const DEFAULT_LINGER: Duration = Duration::from_millis(100);
 /// Attempts to write one batch before its rows count as failed.
 const WRITE_ATTEMPTS: u32 = 5;
 
-/// Where batches go: the store, or a test's stand-in.
-pub type Sink = Arc<dyn Fn(Vec<SpendRow>) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// Where batches go: the store, or a test's stand-in. A batch is shared, not copied,
+/// between a write and its retries.
+pub type Sink =
+    Arc<dyn Fn(Arc<Vec<SpendRow>>) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// A sink writing to the store; stored rows leave the budget watch's unwritten spend.
 pub fn store_sink(store: Store, watch: Arc<budget::BudgetWatch>) -> Sink {
-    Arc::new(move |rows: Vec<SpendRow>| {
+    Arc::new(move |rows: Arc<Vec<SpendRow>>| {
         let (store, watch) = (store.clone(), Arc::clone(&watch));
         Box::pin(async move {
             store.insert_spend(&rows).await.map_err(|e| e.to_string())?;
@@ -209,9 +211,10 @@ fn take_queued(rx: &mut mpsc::Receiver<SpendRow>, mut batch: Vec<SpendRow>) -> V
 
 async fn write(sink: &Sink, batch: Vec<SpendRow>, counters: &SpendCounters) {
     let n = batch.len() as u64;
+    let batch = Arc::new(batch);
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
-        match sink(batch.clone()).await {
+        match sink(Arc::clone(&batch)).await {
             Ok(()) => {
                 counters.written.fetch_add(n, Ordering::Relaxed);
                 return;

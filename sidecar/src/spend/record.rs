@@ -146,7 +146,8 @@ pub async fn tool_call(ctx: &Ctx<'_>, outcome: &ToolCallOutcome, started: Starte
         row.mcp_tool = Some(bare.clone());
         row.upstream_protocol = Some(upstream.protocol().to_string());
     }
-    let charged = (row.spend > 0.0).then(|| row.clone());
+    // Only a priced row of a gateway with budgets is charged (and copied for it).
+    let charged = (row.spend > 0.0 && ctx.state.budget_watch.watches_any()).then(|| row.clone());
     if ctx.state.spend.record(row).await {
         if let Some(row) = charged {
             ctx.state.budget_watch.charge(&row);

@@ -41,7 +41,7 @@ fn gated() -> (Arc<Gate>, Sink) {
         got: Mutex::new(Vec::new()),
     });
     let g = Arc::clone(&gate);
-    let sink: Sink = Arc::new(move |rows: Vec<SpendRow>| {
+    let sink: Sink = Arc::new(move |rows: Arc<Vec<SpendRow>>| {
         let g = Arc::clone(&g);
         Box::pin(async move {
             g.entered.notify_one();
@@ -51,7 +51,7 @@ fn gated() -> (Arc<Gate>, Sink) {
             g.got
                 .lock()
                 .unwrap()
-                .extend(rows.into_iter().map(|r| r.request_id));
+                .extend(rows.iter().map(|r| r.request_id.clone()));
             Ok(())
         })
     });
