@@ -104,9 +104,16 @@ async fn rmcp_session_loads_converted_tools_and_runs_model_tool_calls_through_en
     );
 
     // Responses and Anthropic shapes of the same tools.
-    let responses = by_name(&load_mcp_tools(&client, Format::OpenAiResponses).await.unwrap());
+    let responses = by_name(
+        &load_mcp_tools(&client, Format::OpenAiResponses)
+            .await
+            .unwrap(),
+    );
     assert_eq!(responses["web-add"]["type"], "function");
-    assert_eq!(responses["web-add"]["parameters"]["required"], json!(["a", "b"]));
+    assert_eq!(
+        responses["web-add"]["parameters"]["required"],
+        json!(["a", "b"])
+    );
     let anthropic = by_name(&load_mcp_tools(&client, Format::Anthropic).await.unwrap());
     assert_eq!(
         anthropic["local-echo_args"],
@@ -159,15 +166,26 @@ async fn rmcp_session_loads_converted_tools_and_runs_model_tool_calls_through_en
     client.cancel().await.unwrap();
 
     // A virtual key sees only its server's tools through the bridge too.
-    let key = new_key(&gw, json!({"object_permission": {"mcp_servers": ["local"]}})).await;
+    let key = new_key(
+        &gw,
+        json!({"object_permission": {"mcp_servers": ["local"]}}),
+    )
+    .await;
     let client = connect(&gw, &key).await;
     let names: Vec<String> = by_name(&load_mcp_tools(&client, Format::OpenAi).await.unwrap())
         .into_keys()
         .collect();
-    assert!(!names.is_empty() && names.iter().all(|n| n.starts_with("local-")), "{names:?}");
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("local-")),
+        "{names:?}"
+    );
     let call = OpenAiToolCall::new("web-add", r#"{"a": 1, "b": 1}"#);
     let message = call_openai_tool(&client, &call).await.unwrap();
-    assert!(message.content.contains("not allowed"), "{}", message.content);
+    assert!(
+        message.content.contains("not allowed"),
+        "{}",
+        message.content
+    );
     client.cancel().await.unwrap();
 }
 
@@ -215,8 +233,9 @@ async fn the_example_program_lists_openai_tools_and_calls_one_through_envoy() {
     let (message, tools) = lines.split_last().expect("output");
     let tools = by_name(tools);
     assert!(tools.contains_key("local-echo") && tools.contains_key("web-add"));
-    assert!(tools.values().all(|t| t["type"] == "function"
-        && t["function"]["parameters"]["type"] == "object"));
+    assert!(tools
+        .values()
+        .all(|t| t["type"] == "function" && t["function"]["parameters"]["type"] == "object"));
     assert_eq!(
         *message,
         json!({"role": "tool", "tool_call_id": "call_example_1", "content": "42"})
@@ -302,7 +321,10 @@ async fn mcp_rest_lists_tools_in_each_format_within_the_key_scope() {
     );
     let r = list("?format=responses").await;
     let tools = by_name(r.json()["tools"].as_array().unwrap());
-    assert_eq!(tools["web-add"]["parameters"]["additionalProperties"], false);
+    assert_eq!(
+        tools["web-add"]["parameters"]["additionalProperties"],
+        false
+    );
     assert_eq!(tools["web-add"]["strict"], false);
 
     // `format=mcp` (and no format) is LiteLLM's shape: bare names with mcp_info.
