@@ -78,12 +78,14 @@
 //! ## Over an rmcp session
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")]
+//! # mod demo {
 //! use meshgate_bridge::{call_openai_tool, load_mcp_tools, Format, OpenAiToolCall};
 //! use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 //! use rmcp::transport::StreamableHttpClientTransport;
 //! use rmcp::ServiceExt;
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # pub async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = StreamableHttpClientTransportConfig::with_uri("http://mesh.local/mcp")
 //!     .auth_header("sk-my-key");
 //! let client = ().serve(StreamableHttpClientTransport::from_config(config)).await?;
@@ -94,6 +96,7 @@
 //! let message = call_openai_tool(&client, &call).await?;     // → next "messages" entry
 //! println!("{}", message.content);
 //! # Ok(())
+//! # }
 //! # }
 //! ```
 //!
