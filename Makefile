@@ -56,6 +56,7 @@ wasm-panic:
 
 build:
 	$(CARGO) build -p meshgate-sidecar -p meshgate-demo -p meshgate-demo-rest
+	$(CARGO) build -p meshgate-bridge --example openai_tools
 	scripts/build-hooks.sh --rust-only
 
 # The example custom hooks (Rust and AssemblyScript) into target/hooks/ (docs/hooks.md).

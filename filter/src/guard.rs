@@ -216,6 +216,9 @@ fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcom
     let Ok(call) = serde_json::from_slice::<RawObject<'_>>(body) else {
         return Outcome::Pass;
     };
+    if let Some(slot) = model_call_slot(&call) {
+        return check_model_call(req, body, slot, events);
+    }
     let server = call
         .get("server_id")
         .and_then(|s| serde_json::from_str::<String>(s.get()).ok())
@@ -241,6 +244,112 @@ fn check_rest(req: &Request<'_>, body: &[u8], events: &mut Vec<Event>) -> Outcom
                     .to_string(),
             },
         },
+    }
+}
+
+/// Where a model's tool call, which `/mcp-rest/tools/call` takes beside LiteLLM's
+/// shape (docs/bridge.md), keeps its tool name and arguments.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// OpenAI Chat: `function.name`, `function.arguments` (JSON text or an object).
+    Function,
+    /// Responses `function_call` item: `name`, `arguments` (JSON text or an object).
+    Arguments,
+    /// Anthropic `tool_use` block: `name`, `input`.
+    Input,
+}
+
+/// The shape of a model's tool call, as the sidecar tells them apart
+/// (`meshgate_bridge::ToolCall::detect`); `None` for LiteLLM's shape.
+fn model_call_slot(call: &RawObject<'_>) -> Option<Slot> {
+    if call.contains_key("function") {
+        return Some(Slot::Function);
+    }
+    let kind = call
+        .get("type")
+        .and_then(|t| serde_json::from_str::<String>(t.get()).ok());
+    match kind.as_deref() {
+        Some("function_call") => Some(Slot::Arguments),
+        Some("tool_use") => Some(Slot::Input),
+        _ => None,
+    }
+}
+
+/// A model-shaped REST call: its arguments — parsed from their JSON text when they are
+/// a string, as the sidecar will read them — are checked like any call's, and a mask
+/// is written back in the form they came in. Arguments that do not parse pass here:
+/// the sidecar refuses them (400) before any upstream is contacted.
+fn check_model_call(
+    req: &Request<'_>,
+    body: &[u8],
+    slot: Slot,
+    events: &mut Vec<Event>,
+) -> Outcome {
+    let Ok(Value::Object(mut call)) = serde_json::from_slice::<Value>(body) else {
+        return Outcome::Pass;
+    };
+    let holder = match slot {
+        Slot::Function => match call.get("function") {
+            Some(Value::Object(f)) => f,
+            _ => return Outcome::Pass,
+        },
+        Slot::Arguments | Slot::Input => &call,
+    };
+    let key = match slot {
+        Slot::Input => "input",
+        Slot::Function | Slot::Arguments => "arguments",
+    };
+    let tool = holder
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let server = match call.get("server_id").and_then(Value::as_str) {
+        Some(id) => id.to_string(),
+        None => server_of(req.snapshot, tool),
+    };
+    let (arguments, as_text) = match holder.get(key) {
+        Some(Value::String(text)) if matches!(slot, Slot::Function | Slot::Arguments) => {
+            if text.trim().is_empty() {
+                return Outcome::Pass;
+            }
+            match serde_json::from_str::<Value>(text) {
+                Ok(tree) => (tree, true),
+                Err(_) => return Outcome::Pass,
+            }
+        }
+        Some(other) => (other.clone(), false),
+        None => (Value::Null, false),
+    };
+    match verdict(req, &[], Arguments::Tree(&arguments), &server, events) {
+        Checked::Pass => Outcome::Pass,
+        Checked::Refused(text) => Outcome::Reply {
+            status: 400,
+            body: json!({"error": "guardrail_violation", "message": text, "detail": text})
+                .to_string(),
+        },
+        Checked::Masked(value) => {
+            let value = if as_text {
+                Value::String(value.to_string())
+            } else {
+                value
+            };
+            let holder = match slot {
+                Slot::Function => call.get_mut("function").and_then(Value::as_object_mut),
+                Slot::Arguments | Slot::Input => Some(&mut call),
+            };
+            match holder {
+                Some(holder) => {
+                    holder.insert(key.into(), value);
+                    Outcome::Rewrite(Value::Object(call).to_string().into_bytes())
+                }
+                // Cannot happen (read above); refuse rather than forward unmasked.
+                None => Outcome::Reply {
+                    status: 400,
+                    body: json!({"error": "guardrail_violation", "message": "the body could not be masked"})
+                        .to_string(),
+                },
+            }
+        }
     }
 }
 

@@ -331,6 +331,55 @@ fn the_rest_call_is_refused_with_litellms_400() {
 }
 
 #[test]
+fn model_shaped_rest_calls_are_checked_like_litellms() {
+    // OpenAI Chat tool call: the arguments are JSON text inside a string.
+    let args = json!({"c": CARD}).to_string();
+    let body = json!({"id": "call_1", "type": "function", "function": {"name": "a-echo", "arguments": args}})
+        .to_string();
+    let (s, _) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), &body);
+    let (status, text) = reply(&s);
+    assert_eq!(status, 400);
+    assert!(text.contains("CREDIT_CARD by Guardrail: cards"), "{text}");
+    assert!(!text.contains("4111"));
+    // Anthropic tool_use and Responses function_call, blocked the same way.
+    for body in [
+        json!({"type": "tool_use", "id": "toolu_1", "name": "a-echo", "input": {"c": CARD}}),
+        json!({"type": "function_call", "call_id": "c1", "name": "a-echo", "arguments": json!({"c": CARD}).to_string()}),
+        json!({"function": {"name": "echo", "arguments": {"c": CARD}}, "server_id": "a"}),
+    ] {
+        let (s, _) = send(
+            &post("/mcp-rest/tools/call", "Bearer sk-master"),
+            &body.to_string(),
+        );
+        assert_eq!(reply(&s).0, 400, "{body}");
+    }
+    // A mask is written back as JSON text where the arguments were text.
+    let args = json!({"m": "x@y.example.com", "n": 1}).to_string();
+    let body =
+        json!({"type": "function", "function": {"name": "a-echo", "arguments": args}}).to_string();
+    let (s, last) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), &body);
+    assert_eq!(last, Action::Continue);
+    let sent: Value = serde_json::from_slice(&s.host().replaced_bodies.borrow()[0]).unwrap();
+    let masked: Value =
+        serde_json::from_str(sent["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(masked, json!({"m": "<EMAIL_ADDRESS>", "n": 1}));
+    assert_eq!(sent["type"], "function");
+    let body =
+        json!({"type": "tool_use", "id": "t", "name": "a-echo", "input": {"m": "x@y.example.com"}})
+            .to_string();
+    let (s, _) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), &body);
+    let sent: Value = serde_json::from_slice(&s.host().replaced_bodies.borrow()[0]).unwrap();
+    assert_eq!(sent["input"]["m"], "<EMAIL_ADDRESS>");
+    // Clean, and unparseable (the sidecar refuses those), pass untouched.
+    for args in [json!({"q": "fine"}).to_string(), "{\"c\": ".to_string()] {
+        let body = json!({"function": {"name": "a-echo", "arguments": args}}).to_string();
+        let (s, last) = send(&post("/mcp-rest/tools/call", "Bearer sk-master"), &body);
+        assert_eq!(last, Action::Continue);
+        assert!(s.host().replaced_bodies.borrow().is_empty());
+    }
+}
+
+#[test]
 fn a_2026_request_is_decided_at_header_time_then_its_body_checked() {
     let mut headers = post("/mcp", "Bearer sk-master");
     headers.push(("mcp-protocol-version", "2026-07-28"));

@@ -3,9 +3,18 @@
 //! enforcing the same tool rules as MCP `tools/call` (server `allowed_tools` /
 //! `disallowed_tools`, key and team tool permissions, `allowed_params`), all checked
 //! before the upstream is called.
+//!
+//! Beside LiteLLM's shapes they speak the LLM APIs' (docs/bridge.md, with the
+//! `meshgate-bridge` crate's conversions): `tools/list?format=openai|responses|anthropic`
+//! lists the tools as the API's tool definitions (prefixed names, schemas normalized as
+//! LiteLLM does), and `tools/call` takes a model's tool call — OpenAI `{"id",
+//! "type": "function", "function": {"name", "arguments"}}`, a Responses `function_call`
+//! item or an Anthropic `tool_use` block — and answers in the matching shape (a `tool`
+//! message, a `function_call_output` item, a `tool_result` block).
 
 use futures_util::future::join_all;
 use http::StatusCode;
+use meshgate_bridge::{convert_tool, BridgeError, Format, McpTool, ToolCall};
 use meshgate_policy::hooks::HookEvent;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -99,9 +108,12 @@ fn mcp_info(upstream: &Upstream, ids: &HashMap<String, String>) -> Value {
     })
 }
 
-/// `GET /mcp-rest/tools/list[?server_id=]` → `{"tools": [{name (bare), description,
-/// inputSchema, mcp_info}], "error": null | "partial_failure" | "server_error" |
-/// "access_denied", "message"}`; a refusal keeps the envelope (`"tools": []`).
+/// `GET /mcp-rest/tools/list[?server_id=][&format=]` → `{"tools": [{name (bare),
+/// description, inputSchema, mcp_info}], "error": null | "partial_failure" |
+/// "server_error" | "access_denied", "message"}`; a refusal keeps the envelope
+/// (`"tools": []`). With `format=openai` (`responses`, `anthropic`) each tool is that
+/// API's tool definition instead, named by its prefixed name (what a call needs without
+/// `server_id`); `format=mcp` is the default shape; any other format is a 400.
 pub async fn tools_list(state: &AppState, req: &AdminRequest) -> AdminResult {
     Ok(list_tools(state, req).await.unwrap_or_else(|e| {
         e.into_response_with(|body| {
@@ -111,6 +123,12 @@ pub async fn tools_list(state: &AppState, req: &AdminRequest) -> AdminResult {
 }
 
 async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
+    let format = match req.query("format") {
+        None => Format::Mcp,
+        Some(f) => f
+            .parse::<Format>()
+            .map_err(|e| ApiError::invalid("format", e.to_string()))?,
+    };
     let ctx = ctx(state, req);
     let ids = server_ids(state, &ctx).await;
     let asked = req
@@ -156,6 +174,13 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
                 continue;
             }
             let tool: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            if format != Format::Mcp {
+                // The catalog's entries are the prefixed tools, validated when listed.
+                if let Ok(tool) = McpTool::from_value(&tool) {
+                    listed.push(convert_tool(&tool, format));
+                }
+                continue;
+            }
             let mut entry = Map::new();
             entry.insert("name".into(), Value::String(bare.clone()));
             entry.insert(
@@ -198,13 +223,22 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
 /// `tool_not_found`, 403 `access_denied` / `tool_not_allowed` / `parameters_not_allowed`.
 /// An upstream that fails or does not answer in time is a 200 `isError` result (as
 /// LiteLLM answers), its text free of URLs and secrets.
+///
+/// The body may instead be a model's tool call ([`ToolCall::detect`]; `server_id`
+/// optional, the name routed as on MCP when absent): arguments that are not a JSON
+/// object are a 400 naming the tool, and the result (an `isError` one too) is answered
+/// as the tool message / `function_call_output` / `tool_result` that the API expects.
 pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
     let started = Started::now();
     let ctx = ctx(state, req);
     let name = req
         .object()
         .ok()
-        .and_then(|b| b.get("name").and_then(Value::as_str).map(str::to_string))
+        .and_then(|b| match ToolCall::detect(&Value::Object(b.clone())) {
+            Some(Ok(call)) => Some(call.name().to_string()),
+            Some(Err(_)) => None,
+            None => b.get("name").and_then(Value::as_str).map(str::to_string),
+        })
         .unwrap_or_default();
     let mut outcome = ToolCallOutcome::new(&name);
     let answer = call_tool(state, req, &ctx, &mut outcome).await;
@@ -221,24 +255,27 @@ async fn call_tool(
     outcome: &mut ToolCallOutcome,
 ) -> AdminResult {
     let body = req.object()?;
-    let server = required_str(&body, "server_id")?;
-    let name = required_str(&body, "name")?;
-    let arguments = match body.get("arguments") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "arguments",
-                format!(
-                    "invalid arguments: expected an object, found {}",
-                    type_name(other)
-                ),
-            ))
+    let RestCall {
+        server,
+        name,
+        arguments,
+        shape,
+    } = read_call(&body)?;
+    let name = name.as_str();
+    let (upstream, bare) = match server {
+        Some(server) => {
+            let ids = server_ids(state, ctx).await;
+            let upstream = resolve(ctx, &ids, &server, false).await?;
+            let bare = bare_name(ctx, &upstream, name);
+            (upstream, bare)
         }
+        None => tools::route(ctx, name).await.map_err(route_refused)?,
     };
-    let ids = server_ids(state, ctx).await;
-    let upstream = resolve(ctx, &ids, server, false).await?;
-    let bare = bare_name(ctx, &upstream, name);
+    // A model's tool call is answered in its API's shape (an `isError` result too).
+    let answer = |result: http::Response<body::Body>, raw: &Value| match &shape {
+        Some(call) => body::json(StatusCode::OK, call.answer(raw).to_string()),
+        None => result,
+    };
     outcome.routed = Some((Arc::clone(&upstream), bare.clone()));
     let shown = prefixed(&upstream.prefix, &bare);
     if !ToolRules::for_server(&upstream.name, &upstream.prefix, &upstream.config).permits(&bare) {
@@ -342,36 +379,118 @@ async fn call_tool(
                         outcome.cost_override = post.cost_override;
                         post.result
                     }
-                    Err(r) => return Ok(hook_refusal(&r)),
+                    Err(r) => return Ok(answer(hook_refusal(&r), &refusal_result(&r.text()))),
                 }
             } else {
                 raw
             };
             outcome.status = CallStatus::of_result(&raw);
-            Ok(body::json(StatusCode::OK, raw.get().to_owned()))
+            let parsed = match &shape {
+                Some(_) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            Ok(answer(
+                body::json(StatusCode::OK, raw.get().to_owned()),
+                &parsed,
+            ))
         }
         Err(e) => {
             outcome.status = CallStatus::UpstreamError;
             let text = format!("Error: server '{}' {}", upstream.name, tools::describe(&e));
-            ok(&serde_json::json!({
-                "content": [{"type": "text", "text": text}],
-                "isError": true,
-            }))
+            let result = refusal_result(&text);
+            Ok(answer(
+                body::json(StatusCode::OK, result.to_string()),
+                &result,
+            ))
         }
     }
+}
+
+/// What a `tools/call` body asked for.
+struct RestCall {
+    /// `server_id`, when given (required in LiteLLM's shape).
+    server: Option<String>,
+    name: String,
+    arguments: Value,
+    /// The model's tool call when the body is one: the answer takes its shape.
+    shape: Option<ToolCall>,
+}
+
+/// Reads LiteLLM's `{"server_id", "name", "arguments"}` or a model's tool call.
+fn read_call(body: &Map<String, Value>) -> Result<RestCall, ApiError> {
+    let Some(detected) = ToolCall::detect(&Value::Object(body.clone())) else {
+        let server = required_str(body, "server_id")?.to_string();
+        let name = required_str(body, "name")?.to_string();
+        let arguments = match body.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "arguments",
+                    format!(
+                        "invalid arguments: expected an object, found {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
+        return Ok(RestCall {
+            server: Some(server),
+            name,
+            arguments,
+            shape: None,
+        });
+    };
+    let call = detected.map_err(|e| ApiError::invalid("tool_call", e.to_string()))?;
+    let mcp = call.to_mcp_call().map_err(|e| match e {
+        BridgeError::InvalidArguments { .. } => ApiError::invalid("arguments", e.to_string()),
+        other => ApiError::invalid("tool_call", other.to_string()),
+    })?;
+    let server = match body.get("server_id") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(required_str(body, "server_id")?.to_string()),
+    };
+    Ok(RestCall {
+        server,
+        name: mcp.name,
+        arguments: Value::Object(mcp.arguments),
+        shape: Some(call),
+    })
+}
+
+/// A routing refusal (a tool call without `server_id`) as the REST error LiteLLM's
+/// endpoint gives for the same case.
+fn route_refused(r: tools::ToolRefusal) -> ApiError {
+    let message = r.to_string().trim_start_matches("Error: ").to_string();
+    match r {
+        tools::ToolRefusal::NotFound { .. } => ApiError::NotFound {
+            code: "tool_not_found",
+            message,
+        },
+        tools::ToolRefusal::Ambiguous { .. } => ApiError::invalid("name", message),
+        tools::ToolRefusal::ServerNotAllowed { .. } => ApiError::Denied {
+            code: "access_denied",
+            message,
+        },
+        _ => ApiError::Denied {
+            code: "tool_not_allowed",
+            message,
+        },
+    }
+}
+
+/// An `isError` CallToolResult with one text.
+fn refusal_result(text: &str) -> Value {
+    serde_json::json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+    })
 }
 
 /// A custom hook's refusal: an `isError` result naming the hook's message, as MCP
 /// clients get it.
 fn hook_refusal(r: &crate::hooks::Refused) -> http::Response<body::Body> {
-    body::json(
-        StatusCode::OK,
-        serde_json::json!({
-            "content": [{"type": "text", "text": r.text()}],
-            "isError": true,
-        })
-        .to_string(),
-    )
+    body::json(StatusCode::OK, refusal_result(&r.text()).to_string())
 }
 
 /// A guardrail's refusal as LiteLLM's REST endpoint answers it: 400 with

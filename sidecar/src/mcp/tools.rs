@@ -320,7 +320,10 @@ pub(crate) async fn offers(ctx: &Ctx<'_>, upstream: &Upstream, bare: &str) -> bo
 /// Finds the upstream for a tool name by the routing rule (`policy::routing`): a
 /// prefixed name must be a tool its server's rules permit and that it offers; a bare
 /// name must be offered by exactly one allowed server.
-async fn route(ctx: &Ctx<'_>, name: &str) -> Result<(Arc<Upstream>, String), ToolRefusal> {
+pub(crate) async fn route(
+    ctx: &Ctx<'_>,
+    name: &str,
+) -> Result<(Arc<Upstream>, String), ToolRefusal> {
     let upstreams = ctx.allowed();
     let not_found = || ToolRefusal::NotFound {
         name: name.to_string(),
