@@ -41,6 +41,11 @@ pub(crate) const SQLITE: Embedded = &[
         "audit trail",
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "key models",
+        include_str!("../migrations/sqlite/0006_key_models.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -68,6 +73,11 @@ pub(crate) const POSTGRES: Embedded = &[
         5,
         "audit trail",
         include_str!("../migrations/postgres/0005_audit_log.sql"),
+    ),
+    (
+        6,
+        "key models",
+        include_str!("../migrations/postgres/0006_key_models.sql"),
     ),
 ];
 
