@@ -108,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/v1/chat/completions":
             self.chat(body)
         elif self.path == "/v1/responses":
-            self.responses(body)
+            self.responses_api(body)
         else:
             self.reply({"error": {"message": f"no route {self.path}"}}, 404)
         entry["answered_ms"] = now_ms()
@@ -154,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def responses(self, body):
+    def responses_api(self, body):
         items = body.get("input", [])
         if isinstance(items, str):
             items = [{"role": "user", "content": items}]
