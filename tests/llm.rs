@@ -118,7 +118,10 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
     let got = recorded(&llm).await;
     let first = got.last().unwrap();
     assert_eq!(first["path"], "/v1/chat/completions");
-    assert_eq!(first["body"]["model"], "scripted-1", "the provider's model id");
+    assert_eq!(
+        first["body"]["model"], "scripted-1",
+        "the provider's model id"
+    );
     assert_eq!(
         first["authorization"],
         format!("Bearer {PROVIDER_KEY}"),
@@ -174,7 +177,11 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
             .contains("Invalid model name passed in model=nosuch"),
         "{unknown}"
     );
-    assert_eq!(recorded(&llm).await.len(), before, "refused before the provider");
+    assert_eq!(
+        recorded(&llm).await.len(),
+        before,
+        "refused before the provider"
+    );
 
     // The MCP tool loop on Chat Completions: the model calls two tools in one round,
     // the gateway runs them at once (each sleeps 1.5 s upstream), feeds the results
@@ -193,12 +200,22 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert!(offered.contains(&"demo-sleep") && offered.contains(&"demo-add"), "{chat}");
-    assert_eq!(fields["mcp_tool_calls"].as_array().unwrap().len(), 2, "{chat}");
+    assert!(
+        offered.contains(&"demo-sleep") && offered.contains(&"demo-add"),
+        "{chat}"
+    );
+    assert_eq!(
+        fields["mcp_tool_calls"].as_array().unwrap().len(),
+        2,
+        "{chat}"
+    );
     let results = fields["mcp_call_results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{chat}");
     assert!(results.iter().all(|r| r["is_error"] == false), "{chat}");
-    assert_eq!(chat["usage"]["total_tokens"], 30, "both rounds' usage: {chat}");
+    assert_eq!(
+        chat["usage"]["total_tokens"], 30,
+        "both rounds' usage: {chat}"
+    );
     let rounds = since(&recorded(&llm).await, from, "parallel")
         .into_iter()
         .cloned()
@@ -217,7 +234,8 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
         .collect();
     assert_eq!(fed_back.len(), 2, "{:?}", rounds[1]);
     assert_eq!(fed_back[0]["tool_call_id"], "call_a0");
-    let gap = rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
+    let gap =
+        rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
     assert!(
         (1400..2800).contains(&gap),
         "two 1.5 s calls took {gap} ms between the rounds: they ran in parallel"
@@ -226,9 +244,13 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
     // A tool error and a tool the key does not have: both fed back to the model as
     // LiteLLM's texts, the loop goes on.
     let failed = sdk(&v1, &key, "chat:fail").await;
-    let content = failed["choices"][0]["message"]["content"].as_str().unwrap();
+    let content = failed["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{failed}"));
     assert!(
-        content.starts_with("saw: Tool call failed: kaput|Tool call failed: Error: Tool 'demo-nosuch' not found"),
+        content.starts_with(
+            "saw: Tool call failed: kaput|Tool call failed: Error: Tool 'demo-nosuch' not found"
+        ),
         "{failed}"
     );
     let results = failed["choices"][0]["message"]["provider_specific_fields"]["mcp_call_results"]
@@ -251,7 +273,10 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
     // The Responses API: mcp_list_tools and mcp_call output items, then the answer.
     let from = recorded(&llm).await.len();
     let resp = sdk(&v1, &key, "responses:parallel").await;
-    assert_eq!(resp["output_text"], "done: slept 1500 ms|slept 1500 ms", "{resp}");
+    assert_eq!(
+        resp["output_text"], "done: slept 1500 ms|slept 1500 ms",
+        "{resp}"
+    );
     let output = resp["output"].as_array().unwrap();
     assert_eq!(output[0]["type"], "mcp_list_tools", "{resp}");
     assert_eq!(output[0]["server_label"], "litellm", "{resp}");
@@ -271,8 +296,12 @@ async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
     assert_eq!(rounds[0]["path"], "/v1/responses");
     let outputs = rounds[1]["body"]["input"].to_string();
     assert!(outputs.contains("function_call_output"), "{outputs}");
-    let gap = rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
-    assert!((1400..2800).contains(&gap), "parallel on Responses too: {gap} ms");
+    let gap =
+        rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
+    assert!(
+        (1400..2800).contains(&gap),
+        "parallel on Responses too: {gap} ms"
+    );
 
     // The tool calls went through the MCP path: a spend row for each, on this key.
     let hash: String = sha2::Sha256::digest(key.as_bytes())

@@ -29,6 +29,13 @@ pub async fn run(
         Some(Value::Array(t)) => t,
         _ => Vec::new(),
     };
+    // The client's own function tools: a call of one of them goes back to the client.
+    let clients: HashSet<String> = tools
+        .iter()
+        .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+        .filter(|n| !ours.contains(n))
+        .map(str::to_string)
+        .collect();
     tools.extend(offered.iter().cloned());
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
@@ -53,14 +60,11 @@ pub async fn run(
         )
         .await?;
         usage::add(&mut total_usage, resp.get("usage"));
-        let message = resp
-            .pointer("/choices/0/message")
-            .cloned()
-            .ok_or_else(|| {
-                LlmError::provider(format!(
-                    "model `{model_name}`: the provider's answer has no choices[0].message"
-                ))
-            })?;
+        let message = resp.pointer("/choices/0/message").cloned().ok_or_else(|| {
+            LlmError::provider(format!(
+                "model `{model_name}`: the provider's answer has no choices[0].message"
+            ))
+        })?;
         let tool_calls: Vec<Value> = message
             .get("tool_calls")
             .and_then(Value::as_array)
@@ -70,9 +74,14 @@ pub async fn run(
             .iter()
             .filter_map(|c| {
                 let name = c.pointer("/function/name")?.as_str()?;
-                ours.contains(name).then(|| {
+                // Not the client's: run through the MCP path (an unknown name gets
+                // "Tool ... not found" back, as LiteLLM's clients see it).
+                (!clients.contains(name)).then(|| {
                     (
-                        c.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+                        c.get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                         name.to_string(),
                         c.pointer("/function/arguments")
                             .and_then(Value::as_str)
@@ -84,12 +93,18 @@ pub async fn run(
             .collect();
         // The client runs the calls itself: approval asked for, or a call of one of its
         // own tools among them.
-        let hand_back = !mcp.auto_execute
-            || tool_calls.is_empty()
-            || runnable.len() != tool_calls.len();
+        let hand_back =
+            !mcp.auto_execute || tool_calls.is_empty() || runnable.len() != tool_calls.len();
         if hand_back || executed >= rounds {
             let exhausted = !hand_back;
-            finish(&mut resp, &offered, calls_made, results, total_usage, exhausted);
+            finish(
+                &mut resp,
+                &offered,
+                calls_made,
+                results,
+                total_usage,
+                exhausted,
+            );
             return Ok(resp);
         }
         let outcomes = gw.call_all(runnable).await;

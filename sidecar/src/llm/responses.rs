@@ -30,15 +30,28 @@ pub async fn run(
         Some(Value::Array(t)) => t,
         _ => Vec::new(),
     };
+    // The client's own function tools: a call of one of them goes back to the client.
+    let clients: HashSet<String> = tools
+        .iter()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .filter(|n| !ours.contains(n))
+        .map(str::to_string)
+        .collect();
     tools.extend(listed.iter().map(ListedTool::responses_tool));
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
     }
     body.insert("stream".into(), Value::Bool(false));
     let mut input: Vec<Value> = match body.remove("input") {
-        Some(Value::String(text)) => vec![json!({"type": "message", "role": "user", "content": text})],
+        Some(Value::String(text)) => {
+            vec![json!({"type": "message", "role": "user", "content": text})]
+        }
         Some(Value::Array(items)) => items,
-        _ => return Err(LlmError::invalid("`input` must be a string or a list of items")),
+        _ => {
+            return Err(LlmError::invalid(
+                "`input` must be a string or a list of items",
+            ))
+        }
     };
     let mut items = vec![json!({
         "type": "mcp_list_tools",
@@ -80,11 +93,17 @@ pub async fn run(
             .iter()
             .filter_map(|c| {
                 let name = c.get("name")?.as_str()?;
-                ours.contains(name).then(|| {
+                (!clients.contains(name)).then(|| {
                     (
-                        c.get("call_id").and_then(Value::as_str).unwrap_or("").to_string(),
+                        c.get("call_id")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                         name.to_string(),
-                        c.get("arguments").and_then(Value::as_str).unwrap_or("{}").to_string(),
+                        c.get("arguments")
+                            .and_then(Value::as_str)
+                            .unwrap_or("{}")
+                            .to_string(),
                     )
                 })
             })

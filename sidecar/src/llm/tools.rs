@@ -78,10 +78,14 @@ impl McpRequest {
                 .and_then(|r| r.strip_prefix("mcp"))
                 .map(|r| r.trim_matches('/'))
             {
-                Some(names) if !names.is_empty() => req
-                    .servers
-                    .get_or_insert_with(Vec::new)
-                    .extend(names.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty())),
+                Some(names) if !names.is_empty() => {
+                    req.servers.get_or_insert_with(Vec::new).extend(
+                        names
+                            .split(',')
+                            .map(|n| n.trim().to_string())
+                            .filter(|n| !n.is_empty()),
+                    )
+                }
                 _ => every_server = true,
             }
             match tool.get("allowed_tools") {
@@ -104,7 +108,12 @@ impl McpRequest {
                 }
                 Some(Value::Object(o)) => {
                     let set = req.allowed_tools.get_or_insert_with(BTreeSet::new);
-                    for n in o.get("tool_names").and_then(Value::as_array).into_iter().flatten() {
+                    for n in o
+                        .get("tool_names")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         if let Some(s) = n.as_str() {
                             set.insert(s.to_string());
                         }
@@ -252,7 +261,10 @@ impl<'a> Gateway<'a> {
                     asked.iter().any(|a| {
                         a.eq_ignore_ascii_case(&u.name)
                             || a.eq_ignore_ascii_case(&u.prefix)
-                            || u.config.access_groups.iter().any(|g| g.eq_ignore_ascii_case(a))
+                            || u.config
+                                .access_groups
+                                .iter()
+                                .any(|g| g.eq_ignore_ascii_case(a))
                     })
                 })
                 .map(|u| u.name.clone())
@@ -291,7 +303,11 @@ impl<'a> Gateway<'a> {
             .flatten()
             .filter_map(|t| {
                 let name = t.get("name")?.as_str()?.to_string();
-                if mcp.allowed_tools.as_ref().is_some_and(|a| !a.contains(&name)) {
+                if mcp
+                    .allowed_tools
+                    .as_ref()
+                    .is_some_and(|a| !a.contains(&name))
+                {
                     return None;
                 }
                 // First wins, as LiteLLM de-duplicates.
@@ -369,9 +385,19 @@ impl<'a> Gateway<'a> {
 fn result_text(result: &Value) -> (String, Option<String>) {
     let mut texts = Vec::new();
     let mut others = Vec::new();
-    for c in result.get("content").and_then(Value::as_array).into_iter().flatten() {
+    for c in result
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         match c.get("type").and_then(Value::as_str) {
-            Some("text") => texts.push(c.get("text").and_then(Value::as_str).unwrap_or("").to_string()),
+            Some("text") => texts.push(
+                c.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
             Some("image") => others.push("Generated Image"),
             Some("resource") => others.push("EmbeddedResource"),
             Some("resource_link") => others.push("ResourceLink"),
@@ -394,7 +420,11 @@ fn result_text(result: &Value) -> (String, Option<String>) {
     if result.get("isError").and_then(Value::as_bool) == Some(true) {
         let failed = format!(
             "Tool call failed: {}",
-            if text.is_empty() { "the tool reported an error" } else { &text }
+            if text.is_empty() {
+                "the tool reported an error"
+            } else {
+                &text
+            }
         );
         return (failed.clone(), Some(failed));
     }
@@ -427,11 +457,18 @@ mod tests {
     #[test]
     fn results_read_as_litellm_words_them() {
         assert_eq!(
-            result_text(&json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})).0,
+            result_text(
+                &json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+            )
+            .0,
             "a b"
         );
-        assert_eq!(result_text(&json!({"content": []})).0, "Tool executed successfully");
-        let (text, err) = result_text(&json!({"content": [{"type": "text", "text": "boom"}], "isError": true}));
+        assert_eq!(
+            result_text(&json!({"content": []})).0,
+            "Tool executed successfully"
+        );
+        let (text, err) =
+            result_text(&json!({"content": [{"type": "text", "text": "boom"}], "isError": true}));
         assert_eq!(text, "Tool call failed: boom");
         assert!(err.is_some());
     }
@@ -443,19 +480,32 @@ mod tests {
             {"type": "function", "function": {"name": "mine"}},
             {"type": "mcp", "server_label": "other", "server_url": "https://example.com/mcp"},
         ]});
-        let Value::Object(map) = &mut body else { unreachable!() };
-        let mcp = McpRequest::take(map, LlmRoute::ChatCompletions).unwrap().unwrap();
+        let Value::Object(map) = &mut body else {
+            unreachable!()
+        };
+        let mcp = McpRequest::take(map, LlmRoute::ChatCompletions)
+            .unwrap()
+            .unwrap();
         assert!(mcp.auto_execute);
         assert_eq!(mcp.server_label, "litellm");
         assert!(mcp.servers.is_none() && mcp.allowed_tools.is_none());
-        assert_eq!(map["tools"].as_array().unwrap().len(), 2, "other tools stay");
+        assert_eq!(
+            map["tools"].as_array().unwrap().len(),
+            2,
+            "other tools stay"
+        );
         let mut body = json!({"tools": [
             {"type": "mcp", "server_url": "litellm_proxy/mcp/a,b", "allowed_tools": ["a-x"]},
         ]});
-        let Value::Object(map) = &mut body else { unreachable!() };
+        let Value::Object(map) = &mut body else {
+            unreachable!()
+        };
         let mcp = McpRequest::take(map, LlmRoute::Responses).unwrap().unwrap();
         assert!(!mcp.auto_execute);
-        assert_eq!(mcp.servers.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!(
+            mcp.servers.as_deref(),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
         assert!(!map.contains_key("tools"));
     }
 }

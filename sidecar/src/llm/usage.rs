@@ -59,12 +59,24 @@ mod tests {
     #[test]
     fn usage_is_summed_field_by_field() {
         let mut total = None;
-        add(&mut total, Some(&json!({"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4, "prompt_tokens_details": {"cached_tokens": 1}})));
-        add(&mut total, Some(&json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "prompt_tokens_details": {"cached_tokens": 2}})));
+        add(
+            &mut total,
+            Some(
+                &json!({"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4, "prompt_tokens_details": {"cached_tokens": 1}}),
+            ),
+        );
+        add(
+            &mut total,
+            Some(
+                &json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "prompt_tokens_details": {"cached_tokens": 2}}),
+            ),
+        );
         add(&mut total, None);
         assert_eq!(
             total,
-            Some(json!({"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11, "prompt_tokens_details": {"cached_tokens": 3}}))
+            Some(
+                json!({"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11, "prompt_tokens_details": {"cached_tokens": 3}})
+            )
         );
     }
 }

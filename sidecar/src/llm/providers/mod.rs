@@ -39,7 +39,13 @@ impl std::fmt::Debug for Provider {
             .field("model_name", &self.model_name)
             .field("provider", &self.provider)
             .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|k| k.as_ref().map(|_| "<redacted>")))
+            .field(
+                "api_key",
+                &self
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.as_ref().map(|_| "<redacted>")),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -117,10 +123,14 @@ impl Providers {
             }
             let provider = Provider::from_spec(spec, env);
             if let Err(why) = &provider.api_key {
-                tracing::warn!("model_list: {why}; requests for `{}` will fail", spec.model_name);
+                tracing::warn!(
+                    "model_list: {why}; requests for `{}` will fail",
+                    spec.model_name
+                );
             }
             out.order.push(spec.model_name.clone());
-            out.by_name.insert(spec.model_name.clone(), Arc::new(provider));
+            out.by_name
+                .insert(spec.model_name.clone(), Arc::new(provider));
         }
         out
     }

@@ -94,7 +94,11 @@ pub async fn call_json(
         let message = parsed
             .as_ref()
             .ok()
-            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+            .and_then(|v| {
+                v.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(500).collect());
         let mut e = LlmError::new(
             StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -118,9 +122,8 @@ pub async fn call_json(
 async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, LlmError> {
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            LlmError::provider(format!("the provider's answer broke off ({e})"))
-        })?;
+        let frame = frame
+            .map_err(|e| LlmError::provider(format!("the provider's answer broke off ({e})")))?;
         if let Some(data) = frame.data_ref() {
             if buf.len() + data.len() > limit {
                 return Err(LlmError::provider(format!(
@@ -155,7 +158,10 @@ pub fn relay(resp: Response<Incoming>, idle: Duration) -> Response<Body> {
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    tracing::warn!("LLM provider stream idle for {} ms; ended", idle.as_millis());
+                    tracing::warn!(
+                        "LLM provider stream idle for {} ms; ended",
+                        idle.as_millis()
+                    );
                     break;
                 }
             };
