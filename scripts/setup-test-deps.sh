@@ -23,6 +23,15 @@ else
   PYTHONPATH=.tools/pylib python3 -c "import mcp" 2>/dev/null \
     || python3 -m pip install --quiet --target .tools/pylib "mcp==$MCP_PY_VERSION"
 fi
+# The official OpenAI Python SDK, the client of the LLM route tests (tests/llm.rs).
+OPENAI_PY_VERSION=3.51.0
+if [ -x .tools/venv/bin/python ]; then
+  .tools/venv/bin/python -c "import openai, importlib.metadata as m; assert m.version('openai') == '$OPENAI_PY_VERSION'" 2>/dev/null \
+    || .tools/venv/bin/python -m pip install --quiet --disable-pip-version-check "openai==$OPENAI_PY_VERSION"
+else
+  PYTHONPATH=.tools/pylib python3 -c "import openai" 2>/dev/null \
+    || python3 -m pip install --quiet --target .tools/pylib "openai==$OPENAI_PY_VERSION"
+fi
 # Presidio (analyzer + anonymizer, PyPI) for tests/guardrails_sidecar.rs, in a venv of
 # its own (spaCy is large; the test gives it a blank English pipeline, no model download).
 PRESIDIO_VERSION=2.2.366

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::{header, Rejection};
 use crate::mcp_headers::METHOD_HEADER;
-use crate::paths::Route;
+use crate::paths::{LlmRoute, Route};
 use crate::request_head::wants_jsonrpc;
 
 /// The refusal's error type, and its reason in the audit trail.
@@ -97,6 +97,13 @@ pub fn at_headers(
         return BudgetCheck::Pass;
     }
     if path.split(['?', '#']).next() == Some(REST_CALL_PATH) {
+        return BudgetCheck::Refuse(exceeded.rejection(false));
+    }
+    // An LLM call (LiteLLM refuses every one of an over-budget key).
+    if matches!(
+        Route::of(method, path),
+        Route::Llm(LlmRoute::ChatCompletions | LlmRoute::Responses)
+    ) {
         return BudgetCheck::Refuse(exceeded.rejection(false));
     }
     if !matches!(
@@ -203,6 +210,16 @@ mod tests {
             BudgetCheck::Refuse(_)
         ));
         assert_eq!(at_headers(&k, "GET", "/mcp", &none), BudgetCheck::Pass);
+        for llm in ["/v1/chat/completions", "/responses"] {
+            assert!(matches!(
+                at_headers(&k, "POST", llm, &none),
+                BudgetCheck::Refuse(_)
+            ));
+        }
+        assert_eq!(
+            at_headers(&k, "GET", "/v1/models", &none),
+            BudgetCheck::Pass
+        );
         assert_eq!(
             at_headers(&k, "POST", "/key/info", &none),
             BudgetCheck::Pass

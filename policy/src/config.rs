@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::error::ConfigError;
 use crate::validate;
 
-/// The whole document. Unknown top-level sections (`model_list`, `router_settings`…) are
-/// accepted so a LiteLLM file loads unchanged.
+/// The whole document. Unknown top-level sections (`router_settings`…) are accepted so a
+/// LiteLLM file loads unchanged.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct GatewayConfig {
     #[serde(default)]
@@ -33,8 +33,13 @@ pub struct GatewayConfig {
     /// is named in the start-up warnings (`crate::guardrails::config::warnings`).
     #[serde(skip)]
     pub guardrail_specs: Vec<crate::guardrails::GuardrailSpec>,
+    /// LiteLLM's `model_list:` as written; read into [`Self::model_specs`].
     #[serde(default)]
     pub model_list: Vec<Value>,
+    /// The checked `model_list` (`crate::models`): the LLM deployments the sidecar's
+    /// OpenAI-compatible routes serve.
+    #[serde(skip)]
+    pub model_specs: Vec<crate::models::ModelSpec>,
     /// `MCP_TOOL_PREFIX_SEPARATOR` from the sidecar's environment (None: `-`); see
     /// [`GatewayConfig::separator`].
     #[serde(skip)]
@@ -114,6 +119,14 @@ pub struct MeshgateSettings {
     /// may hold personal data or secrets.
     #[serde(default)]
     pub audit_arguments: bool,
+    /// The LLM tool loop (`/v1/chat/completions`, `/v1/responses` with MCP tools): at
+    /// most this many rounds of tool calls per request (docs/llm.md).
+    #[serde(default = "default_max_tool_rounds")]
+    pub max_tool_rounds: u32,
+}
+
+fn default_max_tool_rounds() -> u32 {
+    8
 }
 
 fn default_true() -> bool {
@@ -187,6 +200,7 @@ impl Default for MeshgateSettings {
             spend_logs: true,
             hooks: Vec::new(),
             audit_arguments: false,
+            max_tool_rounds: default_max_tool_rounds(),
         }
     }
 }
@@ -426,6 +440,7 @@ impl GatewayConfig {
                 message: e.inner().to_string(),
             })?;
         config.guardrail_specs = crate::guardrails::parse_guardrails(&config.guardrails)?;
+        config.model_specs = crate::models::parse_model_list(&config.model_list)?;
         validate::validate(&config)?;
         Ok(config)
     }

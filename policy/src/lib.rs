@@ -17,6 +17,7 @@ pub mod guardrails;
 pub mod hooks;
 pub mod litellm;
 pub mod mcp_headers;
+pub mod models;
 pub mod names;
 pub mod origin;
 pub mod paths;

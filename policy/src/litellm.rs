@@ -39,7 +39,9 @@ const MCP_INFO_INERT: &[&str] = &[];
 /// `guardrails` by `crate::guardrails::config::warnings`. They stay out of
 /// [`is_used`], so their `os.environ/` values are resolved where they are used (the
 /// sidecar, when it calls a guardrail service), not at load.
-const REPORTED_ELSEWHERE: &[&str] = &["guardrails"];
+/// `model_list` by `crate::models::warnings` (its `api_key`s are resolved by the
+/// sidecar when it builds the providers).
+const REPORTED_ELSEWHERE: &[&str] = &["guardrails", "model_list"];
 
 fn is_used(path: &[&str]) -> bool {
     match path {
@@ -244,7 +246,6 @@ mcp_servers:
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",
                 "mcp_servers.github_mcp.available_on_public_internet",
-                "model_list",
             ]
         );
         let env: HashMap<String, String> = [("MASTER", "sk-m"), ("GH", "ghp")]
@@ -257,6 +258,17 @@ mcp_servers:
         assert_eq!(
             cfg.model_list[0]["litellm_params"]["api_key"],
             "os.environ/OPENAI_API_KEY"
+        );
+        // model_list is acted on (crate::models): its api_key is resolved by the
+        // sidecar when it builds the provider, not at load.
+        assert_eq!(
+            cfg.model_specs[0].api_key.as_deref(),
+            Some("os.environ/OPENAI_API_KEY")
+        );
+        assert!(
+            !cfg.warnings.iter().any(|w| w.contains("model_list")),
+            "{:?}",
+            cfg.warnings
         );
         let inert = cfg
             .warnings

@@ -40,10 +40,48 @@ pub enum Route<'a> {
     Rest,
     /// `/mcp/enabled` other than a probe (another method, a trailing slash): admin API.
     McpEnabled,
+    /// The OpenAI-compatible LLM routes (`model_list`, the tool loop): authenticated as
+    /// MCP requests are, bodies not bound (they stream), answered by the sidecar.
+    Llm(LlmRoute),
     /// An MCP endpoint: every allowed server, or the named ones.
     Mcp(PathTarget<'a>),
     /// Nothing: 404 at the sidecar.
     Other,
+}
+
+/// The OpenAI-compatible routes, with or without the `/v1` prefix (LiteLLM answers
+/// both; the OpenAI SDK pointed at the bare base URL sends the short form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmRoute {
+    /// `POST /v1/chat/completions`, `POST /chat/completions`.
+    ChatCompletions,
+    /// `POST /v1/responses`, `POST /responses`.
+    Responses,
+    /// `GET /v1/models`, `GET /models`.
+    Models,
+}
+
+impl LlmRoute {
+    /// The route of a method and path (query ignored), if it is one.
+    pub fn of(method: &str, path: &str) -> Option<LlmRoute> {
+        let path = without_query(path);
+        let short = path.strip_prefix("/v1").unwrap_or(path);
+        match (method, short.trim_end_matches('/')) {
+            ("POST", "/chat/completions") => Some(LlmRoute::ChatCompletions),
+            ("POST", "/responses") => Some(LlmRoute::Responses),
+            ("GET", "/models") => Some(LlmRoute::Models),
+            _ => None,
+        }
+    }
+
+    /// How LiteLLM names the route in its error messages (`/chat/completions: …`).
+    pub fn label(self) -> &'static str {
+        match self {
+            LlmRoute::ChatCompletions => "/chat/completions",
+            LlmRoute::Responses => "/responses",
+            LlmRoute::Models => "/models",
+        }
+    }
 }
 
 /// The three LiteLLM probes.
@@ -105,6 +143,9 @@ impl<'a> Route<'a> {
         }
         if path.starts_with(REST_PREFIX) {
             return Route::Rest;
+        }
+        if let Some(llm) = LlmRoute::of(method, path) {
+            return Route::Llm(llm);
         }
         if is_admin_api_path(path) {
             return Route::AdminApi;
@@ -242,6 +283,22 @@ mod tests {
             ("GET", "/v1/mcp/server", Route::AdminApi),
             ("GET", "/audit/logs?page=2", Route::AdminApi),
             ("POST", "/mcp-rest/tools/call", Route::Rest),
+            (
+                "POST",
+                "/v1/chat/completions",
+                Route::Llm(LlmRoute::ChatCompletions),
+            ),
+            (
+                "POST",
+                "/chat/completions?x=1",
+                Route::Llm(LlmRoute::ChatCompletions),
+            ),
+            ("POST", "/v1/responses", Route::Llm(LlmRoute::Responses)),
+            ("POST", "/responses", Route::Llm(LlmRoute::Responses)),
+            ("GET", "/v1/models", Route::Llm(LlmRoute::Models)),
+            ("GET", "/models", Route::Llm(LlmRoute::Models)),
+            ("GET", "/v1/chat/completions", Route::Other),
+            ("POST", "/v1/models", Route::Other),
             ("POST", "/mcp", Route::Mcp(PathTarget::All)),
             ("DELETE", "/mcp/a,b", Route::Mcp(PathTarget::Named("a,b"))),
             (

@@ -162,6 +162,12 @@ pub(crate) fn validate(config: &GatewayConfig) -> Result<(), ConfigError> {
         ));
     }
 
+    if !(1..=64).contains(&m.max_tool_rounds) {
+        return Err(ConfigError::field(
+            "meshgate.max_tool_rounds",
+            format!("must be between 1 and 64, found {}", m.max_tool_rounds),
+        ));
+    }
     crate::hooks::validate(&m.hooks)?;
     for (name, server) in &config.mcp_servers {
         validate_server(name, server)?;
@@ -296,6 +302,7 @@ pub(crate) fn warnings(config: &GatewayConfig) -> Vec<String> {
         }
     }
     out.extend(crate::guardrails::config::warnings(&config.guardrail_specs));
+    out.extend(crate::models::warnings(&config.model_specs));
     out
 }
 

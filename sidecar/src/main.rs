@@ -10,6 +10,7 @@ mod health;
 mod hooks;
 mod jsonrpc;
 mod limited_body;
+mod llm;
 mod log_limit;
 mod mcp;
 mod naming;

@@ -116,6 +116,7 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Response<Body> 
             resp
         }
         Route::Mcp(_) => mcp::endpoint::handle(state, principal, req).await,
+        Route::Llm(llm) => crate::llm::handle(state, principal, llm, req).await,
         Route::Sync | Route::Internal | Route::Other | Route::SidecarHealth | Route::Probe(_) => {
             HttpError::NotFound.into_response()
         }

@@ -53,6 +53,8 @@ pub struct Runtime {
     /// Every server prefix, lowercased: `x-mcp-<prefix>-…` headers go to the server
     /// with the longest one that matches.
     pub known_prefixes: Vec<String>,
+    /// `model_list`'s providers and the keys' `models` (`crate::llm`).
+    pub llm: Arc<crate::llm::LlmState>,
 }
 
 fn client_auth_header(config: &GatewayConfig) -> String {
@@ -95,6 +97,7 @@ impl Runtime {
             upstreams: IndexMap::new(),
             database_servers: HashSet::new(),
             known_prefixes: Vec::new(),
+            llm: Arc::default(),
         }
     }
 
@@ -328,7 +331,13 @@ impl AppState {
             .master_key
             .as_deref()
             .map(meshgate_store::hash_key);
+        let llm = Arc::new(crate::llm::LlmState::build(
+            &compiled.config,
+            &db.keys,
+            &ProcessEnv,
+        ));
         let runtime = Arc::new(Runtime {
+            llm,
             budgets,
             identities,
             master_key_hash,

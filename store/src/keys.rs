@@ -19,7 +19,7 @@ const KIND: &str = "key";
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT token, key_name, key_alias, metadata, team_id, user_id, organization_id, expires, \
-         blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, {BUDGET_COLUMNS}, created_at, updated_at FROM api_keys {filter}"
+         blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, models, {BUDGET_COLUMNS}, created_at, updated_at FROM api_keys {filter}"
     )
 }
 
@@ -37,6 +37,7 @@ fn from_row(row: &Row) -> Result<KeyRecord, StoreError> {
         rpm_limit: row.get("rpm_limit")?,
         object_permission: permission_from_row(row)?,
         guardrails: names_from_row(row, "guardrails")?,
+        models: names_from_row(row, "models")?,
         budget: Budget::from_row(row)?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
@@ -51,6 +52,7 @@ fn validate_record(k: &KeyRecord) -> Result<(), StoreError> {
     validate::opt_text("organization_id", k.organization_id.as_deref())?;
     validate::rpm_limit(k.rpm_limit)?;
     validate::names("guardrails", &k.guardrails)?;
+    validate::names("models", &k.models)?;
     validate::permission(&k.object_permission)
 }
 
@@ -161,6 +163,7 @@ impl Store {
             rpm_limit: req.rpm_limit,
             object_permission: req.object_permission,
             guardrails: req.guardrails.unwrap_or_default(),
+            models: req.models.unwrap_or_default(),
             budget: Budget::create(req.budget, now)?,
             created_at: now,
             updated_at: now,
@@ -175,8 +178,8 @@ impl Store {
         let q = Q::new(format!(
             "INSERT INTO api_keys (token, key_name, key_alias, metadata, team_id, user_id, \
              organization_id, expires, blocked, rpm_limit, {PERMISSION_COLUMNS}, guardrails, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+             models, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .text(&record.token)
         .text(&record.key_name)
@@ -189,6 +192,7 @@ impl Store {
         .bool(record.blocked);
         let q = bind_permission(q.int(record.rpm_limit), &record.object_permission)
             .json(names_value(&record.guardrails))
+            .json(names_value(&record.models))
             .time(Some(record.created_at))
             .time(Some(record.updated_at));
         tx.execute(q).await?;
@@ -244,6 +248,9 @@ impl Store {
         if let Some(names) = patch_req.guardrails {
             k.guardrails = names.unwrap_or_default();
         }
+        if let Some(models) = patch_req.models {
+            k.models = models.unwrap_or_default();
+        }
         k.budget.apply(patch_req.budget, now)?;
         k.updated_at = now.max(k.created_at);
         validate_record(&k)?;
@@ -253,7 +260,7 @@ impl Store {
             "UPDATE api_keys SET key_alias = $1, metadata = $2, team_id = $3, user_id = $4, \
              organization_id = $5, expires = $6, blocked = $7, rpm_limit = $8, mcp_servers = $9, \
              mcp_access_groups = $10, mcp_tool_permissions = $11, guardrails = $12, \
-             updated_at = $13 WHERE token = $14",
+             models = $13, updated_at = $14 WHERE token = $15",
         )
         .opt_text(k.key_alias.as_deref())
         .json(object_value(&k.metadata))
@@ -265,6 +272,7 @@ impl Store {
         .int(k.rpm_limit);
         let q = bind_permission(q, &k.object_permission)
             .json(names_value(&k.guardrails))
+            .json(names_value(&k.models))
             .time(Some(k.updated_at))
             .text(&k.token);
         tx.execute(q).await?;

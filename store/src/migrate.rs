@@ -42,6 +42,11 @@ pub(crate) const SQLITE: Embedded = &[
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
     ),
     (
+        6,
+        "key models",
+        include_str!("../migrations/sqlite/0006_key_models.sql"),
+    ),
+    (
         7,
         "audit arguments",
         include_str!("../migrations/sqlite/0007_audit_arguments.sql"),
@@ -73,6 +78,11 @@ pub(crate) const POSTGRES: Embedded = &[
         5,
         "audit trail",
         include_str!("../migrations/postgres/0005_audit_log.sql"),
+    ),
+    (
+        6,
+        "key models",
+        include_str!("../migrations/postgres/0006_key_models.sql"),
     ),
     (
         7,

@@ -92,6 +92,10 @@ pub struct KeyRecord {
     /// Guardrail names attached to the key (LiteLLM's `guardrails`).
     #[serde(default)]
     pub guardrails: Vec<String>,
+    /// Model names (`model_list`'s `model_name`) the key may call; empty = every model
+    /// (LiteLLM's `models`).
+    #[serde(default)]
+    pub models: Vec<String>,
     #[serde(flatten)]
     pub budget: Budget,
     pub created_at: DateTime<Utc>,
@@ -110,7 +114,7 @@ impl KeyRecord {
     }
 }
 
-/// `/key/generate`. Unknown JSON fields (LiteLLM's `models`, `max_budget`, …) are ignored.
+/// `/key/generate`. Unknown JSON fields (LiteLLM's `tpm_limit`, …) are ignored.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct NewKey {
     /// A caller-chosen plaintext key (`sk-…`, 20–256 printable ASCII characters); random if absent.
@@ -141,6 +145,9 @@ pub struct NewKey {
     /// Guardrail names to attach (checked against the configuration by the admin API).
     #[serde(default)]
     pub guardrails: Option<Vec<String>>,
+    /// Models the key may call (LiteLLM's `models`); absent or empty = every model.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
     #[serde(flatten)]
     pub budget: BudgetInput,
 }
@@ -160,6 +167,7 @@ impl fmt::Debug for NewKey {
             .field("rpm_limit", &self.rpm_limit)
             .field("object_permission", &self.object_permission)
             .field("guardrails", &self.guardrails)
+            .field("models", &self.models)
             .field("budget", &self.budget)
             .finish()
     }
@@ -231,6 +239,13 @@ pub struct KeyPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub guardrails: Option<Option<Vec<String>>>,
+    /// Replaces the models the key may call; `null` or `[]` = every model.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub models: Option<Option<Vec<String>>>,
     #[serde(flatten)]
     pub budget: BudgetPatch,
 }

@@ -1,0 +1,145 @@
+//! The providers of `model_list` (`meshgate_policy::models`), ready to call: each
+//! entry's `api_key` resolved against the sidecar's environment (a missing variable
+//! makes that model unusable, said at load and on each request, never the whole
+//! document), its timeout, its protocol.
+
+pub mod openai;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshgate_policy::env::{env_reference, EnvSource};
+use meshgate_policy::models::{ModelSpec, Protocol};
+
+use super::error::LlmError;
+
+/// A provider request's default time limit (LiteLLM's is far longer; a tool loop's
+/// round should not wait more than this for its model).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One `model_list` entry, resolved.
+pub struct Provider {
+    pub model_name: String,
+    /// `model_list[i]`, for messages.
+    pub path: String,
+    pub provider: String,
+    pub protocol: Protocol,
+    /// The provider's model id.
+    pub model: String,
+    pub api_base: Option<String>,
+    /// The key sent to the provider; Err: why there is none to send (an unset variable).
+    api_key: Result<Option<String>, String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("model_name", &self.model_name)
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .field(
+                "api_key",
+                &self
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.as_ref().map(|_| "<redacted>")),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    fn from_spec(spec: &ModelSpec, env: &dyn EnvSource) -> Self {
+        let api_key = match spec.api_key.as_deref() {
+            None => Ok(None),
+            Some(v) => match env_reference(v) {
+                None => Ok(Some(v.to_string())),
+                Some(name) => env.var(name).filter(|k| !k.is_empty()).map(Some).ok_or_else(|| {
+                    format!(
+                        "{}.litellm_params.api_key refers to environment variable `{name}`, which is not set in the sidecar",
+                        spec.path()
+                    )
+                }),
+            },
+        };
+        Provider {
+            model_name: spec.model_name.clone(),
+            path: spec.path(),
+            provider: spec.provider.clone(),
+            protocol: spec.protocol,
+            model: spec.model.clone(),
+            api_base: spec.api_base.clone(),
+            api_key,
+            timeout: spec
+                .timeout_ms
+                .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+        }
+    }
+
+    /// The key to send, or why the model cannot be served.
+    pub fn api_key(&self) -> Result<Option<&str>, LlmError> {
+        match &self.api_key {
+            Ok(k) => Ok(k.as_deref()),
+            Err(why) => Err(LlmError::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "configuration_error",
+                format!("model `{}` cannot be served: {why}", self.model_name),
+            )),
+        }
+    }
+
+    /// Refuses a provider meshgate does not speak.
+    pub fn check_served(&self) -> Result<(), LlmError> {
+        match self.protocol {
+            Protocol::OpenAi => Ok(()),
+            Protocol::Anthropic => Err(LlmError::invalid(format!(
+                "model `{}` is served by provider `anthropic`, whose Messages API meshgate does not speak yet",
+                self.model_name
+            ))),
+            Protocol::Unsupported => Err(LlmError::invalid(format!(
+                "model `{}` is served by provider `{}`, which meshgate does not support",
+                self.model_name, self.provider
+            ))),
+        }
+    }
+}
+
+/// Every model of the configuration, by `model_name` (the first entry of a name wins).
+#[derive(Debug, Default)]
+pub struct Providers {
+    by_name: HashMap<String, Arc<Provider>>,
+    /// Model names in configuration order (`/v1/models`).
+    order: Vec<String>,
+}
+
+impl Providers {
+    pub fn build(specs: &[ModelSpec], env: &dyn EnvSource) -> Self {
+        let mut out = Providers::default();
+        for spec in specs {
+            if out.by_name.contains_key(&spec.model_name) {
+                continue;
+            }
+            let provider = Provider::from_spec(spec, env);
+            if let Err(why) = &provider.api_key {
+                tracing::warn!(
+                    "model_list: {why}; requests for `{}` will fail",
+                    spec.model_name
+                );
+            }
+            out.order.push(spec.model_name.clone());
+            out.by_name
+                .insert(spec.model_name.clone(), Arc::new(provider));
+        }
+        out
+    }
+
+    pub fn get(&self, model_name: &str) -> Option<Arc<Provider>> {
+        self.by_name.get(model_name).cloned()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+}

@@ -1,0 +1,200 @@
+//! OpenAI's HTTP API as a provider: `POST {api_base}/chat/completions` and
+//! `/responses` with the provider's key as a bearer token. The client's headers never
+//! reach the provider (the gateway key was removed by the filter; `x-mcp-*` credentials
+//! belong to MCP servers).
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use serde_json::Value;
+use std::time::Duration;
+
+use super::Provider;
+use crate::body::{self, Body};
+use crate::llm::error::LlmError;
+use crate::upstream::HttpClient;
+
+/// Largest non-streamed provider answer the loop reads.
+const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// Sends `body` (JSON) to `{api_base}{path}`; the answer's head within the provider's
+/// timeout.
+pub async fn send(
+    client: &HttpClient,
+    provider: &Provider,
+    path: &str,
+    body: Bytes,
+) -> Result<Response<Incoming>, LlmError> {
+    provider.check_served()?;
+    let key = provider.api_key()?;
+    let base = provider.api_base.as_deref().ok_or_else(|| {
+        LlmError::invalid(format!("model `{}` has no api_base", provider.model_name))
+    })?;
+    let uri: http::Uri = format!("{base}{path}").parse().map_err(|_| {
+        LlmError::invalid(format!(
+            "{}.litellm_params.api_base does not make a valid URL",
+            provider.path
+        ))
+    })?;
+    let mut req = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream");
+    if let Some(key) = key {
+        let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            LlmError::invalid(format!(
+                "{}.litellm_params.api_key is not a valid header value",
+                provider.path
+            ))
+        })?;
+        req = req.header(header::AUTHORIZATION, value);
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| LlmError::provider(format!("cannot build the provider request: {e}")))?;
+    match tokio::time::timeout(provider.timeout, client.request(req)).await {
+        Err(_) => Err(LlmError::timeout(format!(
+            "model `{}`: the provider did not answer within {} ms",
+            provider.model_name,
+            provider.timeout.as_millis()
+        ))),
+        Ok(Err(e)) => Err(LlmError::provider(format!(
+            "model `{}`: the provider could not be reached ({})",
+            provider.model_name,
+            reason(&e)
+        ))),
+        Ok(Ok(resp)) => Ok(resp),
+    }
+}
+
+/// A non-streamed call: the provider's JSON answer, or its error as LiteLLM words it
+/// (`OpenAIException - <message>`, with the provider's status).
+pub async fn call_json(
+    client: &HttpClient,
+    provider: &Provider,
+    path: &str,
+    body: &Value,
+) -> Result<Value, LlmError> {
+    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+    let resp = send(client, provider, path, bytes).await?;
+    let status = resp.status();
+    let read = read_limited(resp.into_body(), MAX_ANSWER_BYTES);
+    let bytes = match tokio::time::timeout(provider.timeout, read).await {
+        Err(_) => {
+            return Err(LlmError::timeout(format!(
+                "model `{}`: the provider's answer did not complete within {} ms",
+                provider.model_name,
+                provider.timeout.as_millis()
+            )))
+        }
+        Ok(r) => r?,
+    };
+    let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
+    if !status.is_success() {
+        let message = parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| {
+                v.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(500).collect());
+        let mut e = LlmError::new(
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            "api_error",
+            format!("OpenAIException - {message}"),
+        );
+        if status == StatusCode::BAD_REQUEST {
+            e.kind = "invalid_request_error";
+        }
+        return Err(e);
+    }
+    match parsed {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(LlmError::provider(format!(
+            "model `{}`: the provider's answer is not a JSON object",
+            provider.model_name
+        ))),
+    }
+}
+
+async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, LlmError> {
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| LlmError::provider(format!("the provider's answer broke off ({e})")))?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > limit {
+                return Err(LlmError::provider(format!(
+                    "the provider's answer exceeds {limit} bytes"
+                )));
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Relays the provider's answer as it comes, chunk by chunk (an event stream is never
+/// held): its status and content type, then each body frame; a chunk that does not
+/// arrive within `idle` ends the stream.
+pub fn relay(resp: Response<Incoming>, idle: Duration) -> Response<Body> {
+    let status = resp.status();
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let is_stream = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let (tx, out) = body::channel(16);
+    let mut incoming = resp.into_body();
+    tokio::spawn(async move {
+        loop {
+            let frame = match tokio::time::timeout(idle, incoming.frame()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => {
+                    tracing::warn!("LLM provider stream broke off: {e}");
+                    break;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        "LLM provider stream idle for {} ms; ended",
+                        idle.as_millis()
+                    );
+                    break;
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                if !data.is_empty() && tx.send(data).await.is_err() {
+                    // The client went away: dropping `incoming` closes the provider's.
+                    break;
+                }
+            }
+        }
+    });
+    let mut out = if is_stream {
+        body::sse_response(out)
+    } else {
+        let mut r = Response::new(out);
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+        );
+        r
+    };
+    *out.status_mut() = status;
+    out
+}
+
+/// The innermost cause of a failed request, without anything that looks like a URL.
+fn reason(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error;
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    meshgate_policy::scrub::scrub_urls(&last)
+}

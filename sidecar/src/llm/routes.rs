@@ -1,0 +1,158 @@
+//! The OpenAI-compatible requests: which model, whether the key may call it, then a
+//! plain proxied call (a stream relayed chunk by chunk) or the tool loop when the
+//! request asks for the gateway's MCP tools.
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use meshgate_policy::models::allows_model;
+use meshgate_policy::paths::LlmRoute;
+
+use super::error::LlmError;
+use super::providers::{openai, Provider};
+use super::tools::McpRequest;
+use super::{chat, responses};
+use crate::body::{self, Body};
+use crate::limited_body::{self, BodyError};
+use crate::state::AppState;
+use crate::verify::Principal;
+
+/// Answers one request on an LLM route.
+pub async fn handle(
+    state: &Arc<AppState>,
+    principal: Principal,
+    route: LlmRoute,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    serve(state, principal, route, req)
+        .await
+        .unwrap_or_else(LlmError::into_response)
+}
+
+async fn serve(
+    state: &Arc<AppState>,
+    principal: Principal,
+    route: LlmRoute,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, LlmError> {
+    let runtime = state.runtime();
+    if !(principal.who.is_master() || principal.key_id().is_some()) {
+        return Err(LlmError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth_error",
+            "the LLM routes need a gateway key",
+        ));
+    }
+    let limited = runtime.llm.models_of(principal.key_id()).to_vec();
+    if route == LlmRoute::Models {
+        return Ok(models(&runtime.llm, &limited));
+    }
+    let (parts, incoming) = req.into_parts();
+    let bytes = limited_body::read(incoming, runtime.config.meshgate.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(limit) => LlmError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                format!("the request body exceeds {limit} bytes (meshgate.max_body_bytes)"),
+            ),
+            BodyError::Unreadable => LlmError::invalid("the request body could not be read"),
+        })?;
+    let mut body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(LlmError::invalid("the request body must be a JSON object")),
+        Err(e) => {
+            return Err(LlmError::invalid(format!(
+                "the request body is not valid JSON: {e}"
+            )))
+        }
+    };
+    let model = match body.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(LlmError::invalid("`model` must be a non-empty string")),
+        None => return Err(LlmError::invalid("`model` is required")),
+    };
+    let provider = runtime
+        .llm
+        .providers
+        .get(&model)
+        .ok_or_else(|| LlmError::unknown_model(route.label(), &model))?;
+    if !allows_model(&limited, &model) {
+        return Err(LlmError::model_not_allowed(&limited, &model));
+    }
+    provider.check_served()?;
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
+    body.remove("max_tool_rounds");
+    let mcp = McpRequest::take(&mut body, route)?;
+    body.insert("model".into(), Value::String(provider.model.clone()));
+    let Some(mcp) = mcp else {
+        return plain(state, &provider, route, &body).await;
+    };
+    if stream {
+        return Err(LlmError::invalid(
+            "streaming with MCP tools is not supported by meshgate yet; send `stream: false`",
+        ));
+    }
+    let call = super::tools::Gateway::new(state, runtime.clone(), principal, parts.headers, &mcp)?;
+    let answer = match route {
+        LlmRoute::ChatCompletions => {
+            chat::run(state, &provider, &call, &mcp, body, &model, rounds).await?
+        }
+        LlmRoute::Responses => {
+            responses::run(state, &provider, &call, &mcp, body, &model, rounds).await?
+        }
+        LlmRoute::Models => return Ok(models(&runtime.llm, &limited)),
+    };
+    Ok(body::json(StatusCode::OK, answer.to_string()))
+}
+
+/// `max_tool_rounds` of the request (meshgate's extension; it may only lower the
+/// configured limit), removed before the provider sees the body.
+fn requested_rounds(body: &Map<String, Value>, configured: u32) -> Result<u32, LlmError> {
+    match body.get("max_tool_rounds") {
+        None | Some(Value::Null) => Ok(configured),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => Ok(configured.min(u32::try_from(n).unwrap_or(u32::MAX))),
+            _ => Err(LlmError::invalid(
+                "`max_tool_rounds` must be a whole number of at least 1",
+            )),
+        },
+    }
+}
+
+/// A request without the gateway's MCP tools: the provider's answer as it is.
+async fn plain(
+    state: &AppState,
+    provider: &Provider,
+    route: LlmRoute,
+    body: &Map<String, Value>,
+) -> Result<Response<Body>, LlmError> {
+    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+    let resp = openai::send(&state.client, provider, route.label(), bytes).await?;
+    Ok(openai::relay(resp, provider.timeout))
+}
+
+/// `GET /v1/models`: the models of `model_list` this key may call, OpenAI's list shape.
+fn models(llm: &super::LlmState, limited: &[String]) -> Response<Body> {
+    let data: Vec<Value> = llm
+        .providers
+        .names()
+        .filter(|m| allows_model(limited, m))
+        .map(|m| {
+            serde_json::json!({
+                "id": m,
+                "object": "model",
+                "created": 1_677_610_602,
+                "owned_by": "openai",
+            })
+        })
+        .collect();
+    body::json(
+        StatusCode::OK,
+        serde_json::json!({"object": "list", "data": data}).to_string(),
+    )
+}

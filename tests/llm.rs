@@ -1,0 +1,324 @@
+//! The OpenAI-compatible routes and the LLM tool loop (issue 15) end to end: real
+//! Envoy with the built filter, the sidecar, the demo MCP server, and the official
+//! OpenAI Python SDK as the client; the model is the only scripted part
+//! (tests/python/scripted_llm.py, which records what it got and when).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use meshgate_e2e::admin::master;
+use meshgate_e2e::http::request;
+use meshgate_e2e::*;
+use serde_json::{json, Value};
+use sha2::Digest;
+use std::process::Stdio;
+use tokio::process::Command;
+
+/// The provider key the sidecar sends (from its environment, `os.environ/`).
+const PROVIDER_KEY: &str = "sk-provider-secret-0042";
+
+async fn scripted_llm() -> (Proc, String) {
+    let script = repo_root().join("tests/python/scripted_llm.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut proc = Proc::spawn("scripted-llm", cmd);
+    let addr = read_listening(&mut proc).await;
+    (proc, addr)
+}
+
+/// What the scripted model got so far, oldest first.
+async fn recorded(addr: &str) -> Vec<Value> {
+    let resp = request("GET", &format!("http://{addr}/__recorded"), &[], "")
+        .await
+        .unwrap();
+    resp.json().as_array().cloned().unwrap_or_default()
+}
+
+/// Runs the OpenAI SDK client (tests/python/openai_llm_client.py) for one scenario.
+async fn sdk(base: &str, key: &str, scenario: &str) -> Value {
+    let script = repo_root().join("tests/python/openai_llm_client.py");
+    let out = python_with_mcp()
+        .arg(script)
+        .args([base, key, scenario])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run the OpenAI SDK client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{scenario}: the SDK client failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{scenario}: {e}: {stdout}"))
+}
+
+/// The error object of an SDK error (the SDK hands over `error` or the whole body).
+fn error_of(v: &Value) -> &Value {
+    if v["body"]["error"].is_object() {
+        &v["body"]["error"]
+    } else {
+        &v["body"]
+    }
+}
+
+fn since<'a>(all: &'a [Value], from: usize, first_user: &str) -> Vec<&'a Value> {
+    all[from..]
+        .iter()
+        .filter(|r| {
+            let b = &r["body"];
+            let first = b["messages"][0]["content"]
+                .as_str()
+                .or_else(|| b["input"].as_str())
+                .or_else(|| b["input"][0]["content"].as_str());
+            first == Some(first_user)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn openai_sdk_through_the_gateway_plain_and_with_the_mcp_tool_loop() {
+    let (_llm, llm) = scripted_llm().await;
+    let (_demo, demo) = demo_http("demo", &[]).await;
+    let servers = format!("  demo:\n    url: http://{demo}/mcp\n    transport: http\n");
+    let mut opts = GatewayOptions::new(servers);
+    opts.meshgate_yaml = format!(
+        "  max_tool_rounds: 3\nmodel_list:\n  - model_name: scripted\n    litellm_params:\n      model: openai/scripted-1\n      api_base: http://{llm}/v1\n      api_key: os.environ/SCRIPTED_LLM_KEY\n      timeout: 30\n  - model_name: other\n    litellm_params: {{model: hosted_vllm/other-1, api_base: 'http://{llm}/v1'}}\n"
+    );
+    opts.sidecar_env
+        .push(("SCRIPTED_LLM_KEY".into(), PROVIDER_KEY.into()));
+    let gw = Gateway::start_with(opts).await;
+    let v1 = format!("{}/v1", gw.base());
+
+    // A key limited to one model and to the demo server (LiteLLM's `models`).
+    let made = master(
+        &gw,
+        "POST",
+        "/key/generate",
+        json!({"models": ["scripted"], "object_permission": {"mcp_servers": ["demo"]}}),
+    )
+    .await;
+    assert_eq!(made["models"], json!(["scripted"]), "{made}");
+    let key = made["key"].as_str().unwrap().to_string();
+
+    // /v1/models: what each key may call.
+    let listed = sdk(&v1, &key, "models").await;
+    assert_eq!(listed["ids"], json!(["scripted"]), "{listed}");
+    let listed = sdk(&v1, MASTER_KEY, "models").await;
+    assert_eq!(listed["ids"], json!(["scripted", "other"]), "{listed}");
+
+    // A plain chat completion, proxied; the SDK pointed at the bare base URL (the
+    // seeds' form): `/chat/completions` without `/v1`.
+    let plain = sdk(&gw.base(), &key, "plain").await;
+    assert_eq!(
+        plain["choices"][0]["message"]["content"], "Hello from the scripted model.",
+        "{plain}"
+    );
+    let got = recorded(&llm).await;
+    let first = got.last().unwrap();
+    assert_eq!(first["path"], "/v1/chat/completions");
+    assert_eq!(
+        first["body"]["model"], "scripted-1",
+        "the provider's model id"
+    );
+    assert_eq!(
+        first["authorization"],
+        format!("Bearer {PROVIDER_KEY}"),
+        "the provider key from the sidecar's environment"
+    );
+    let seen = first["headers"].to_string();
+    assert!(
+        !seen.contains(&key) && !seen.contains(MASTER_KEY),
+        "the gateway key never reaches the provider: {seen}"
+    );
+
+    // Streaming passes chunk by chunk: the first text arrives long before the last
+    // (the scripted model sends them 0.4 s apart).
+    let streamed = sdk(&v1, &key, "stream").await;
+    let chunks: Vec<&Value> = streamed["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["text"].as_str().is_some_and(|t| !t.is_empty()))
+        .collect();
+    let text: String = chunks.iter().map(|c| c["text"].as_str().unwrap()).collect();
+    assert_eq!(text, "Hello from the scripted model.", "{streamed}");
+    let (first_at, last_at) = (
+        chunks[0]["at_ms"].as_u64().unwrap(),
+        chunks[chunks.len() - 1]["at_ms"].as_u64().unwrap(),
+    );
+    assert!(
+        last_at >= first_at + 900,
+        "chunks were relayed as they came, not buffered: {streamed}"
+    );
+
+    // A model outside the key's `models`: LiteLLM's 401 key_model_access_denied, and
+    // the provider never asked.
+    let before = recorded(&llm).await.len();
+    let refused = sdk(&v1, &key, "forbidden").await;
+    assert_eq!(refused["status"], 401, "{refused}");
+    let err = error_of(&refused);
+    assert_eq!(err["type"], "key_model_access_denied", "{refused}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("This key can only access models=['scripted']. Tried to access other"),
+        "{refused}"
+    );
+    // An unknown model: LiteLLM's 400.
+    let unknown = sdk(&v1, &key, "unknown").await;
+    assert_eq!(unknown["status"], 400, "{unknown}");
+    assert!(
+        error_of(&unknown)["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid model name passed in model=nosuch"),
+        "{unknown}"
+    );
+    assert_eq!(
+        recorded(&llm).await.len(),
+        before,
+        "refused before the provider"
+    );
+
+    // The MCP tool loop on Chat Completions: the model calls two tools in one round,
+    // the gateway runs them at once (each sleeps 1.5 s upstream), feeds the results
+    // back and returns the final answer with LiteLLM's provider_specific_fields.
+    let from = recorded(&llm).await.len();
+    let chat = sdk(&v1, &key, "chat:parallel").await;
+    let message = &chat["choices"][0]["message"];
+    assert_eq!(
+        message["content"], "done: slept 1500 ms|slept 1500 ms",
+        "{chat}"
+    );
+    let fields = &message["provider_specific_fields"];
+    let offered: Vec<&str> = fields["mcp_list_tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        offered.contains(&"demo-sleep") && offered.contains(&"demo-add"),
+        "{chat}"
+    );
+    assert_eq!(
+        fields["mcp_tool_calls"].as_array().unwrap().len(),
+        2,
+        "{chat}"
+    );
+    let results = fields["mcp_call_results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{chat}");
+    assert!(results.iter().all(|r| r["is_error"] == false), "{chat}");
+    assert_eq!(
+        chat["usage"]["total_tokens"], 30,
+        "both rounds' usage: {chat}"
+    );
+    let rounds = since(&recorded(&llm).await, from, "parallel")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    let tools_sent = rounds[0]["body"]["tools"].to_string();
+    assert!(
+        tools_sent.contains("\"name\":\"demo-sleep\"") && !tools_sent.contains("litellm_proxy"),
+        "the MCP entry became function tools: {tools_sent}"
+    );
+    let fed_back: Vec<&Value> = rounds[1]["body"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .collect();
+    assert_eq!(fed_back.len(), 2, "{:?}", rounds[1]);
+    assert_eq!(fed_back[0]["tool_call_id"], "call_a0");
+    let gap =
+        rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
+    assert!(
+        (1400..2800).contains(&gap),
+        "two 1.5 s calls took {gap} ms between the rounds: they ran in parallel"
+    );
+
+    // A tool error and a tool the key does not have: both fed back to the model as
+    // LiteLLM's texts, the loop goes on.
+    let failed = sdk(&v1, &key, "chat:fail").await;
+    let content = failed["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{failed}"));
+    assert!(
+        content.starts_with(
+            "saw: Tool call failed: kaput|Tool call failed: Error: Tool 'demo-nosuch' not found"
+        ),
+        "{failed}"
+    );
+    let results = failed["choices"][0]["message"]["provider_specific_fields"]["mcp_call_results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(results.iter().all(|r| r["is_error"] == true), "{failed}");
+
+    // The round limit (meshgate.max_tool_rounds: 3): the model keeps calling, the
+    // gateway stops after three rounds and says so.
+    let from = recorded(&llm).await.len();
+    let looped = sdk(&v1, &key, "chat:loop").await;
+    assert_eq!(
+        looped["choices"][0]["message"]["provider_specific_fields"]["mcp_tool_rounds_exhausted"],
+        true,
+        "{looped}"
+    );
+    assert_eq!(since(&recorded(&llm).await, from, "loop").len(), 4);
+
+    // The Responses API: mcp_list_tools and mcp_call output items, then the answer.
+    let from = recorded(&llm).await.len();
+    let resp = sdk(&v1, &key, "responses:parallel").await;
+    assert_eq!(
+        resp["output_text"], "done: slept 1500 ms|slept 1500 ms",
+        "{resp}"
+    );
+    let output = resp["output"].as_array().unwrap();
+    assert_eq!(output[0]["type"], "mcp_list_tools", "{resp}");
+    assert_eq!(output[0]["server_label"], "litellm", "{resp}");
+    let calls: Vec<&Value> = output.iter().filter(|i| i["type"] == "mcp_call").collect();
+    assert_eq!(calls.len(), 2, "{resp}");
+    for c in &calls {
+        assert_eq!(c["name"], "demo-sleep");
+        assert_eq!(c["arguments"], "{\"ms\": 1500}");
+        assert_eq!(c["output"], "slept 1500 ms");
+    }
+    assert_eq!(resp["usage"]["total_tokens"], 30, "{resp}");
+    let rounds = since(&recorded(&llm).await, from, "parallel")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds[0]["path"], "/v1/responses");
+    let outputs = rounds[1]["body"]["input"].to_string();
+    assert!(outputs.contains("function_call_output"), "{outputs}");
+    let gap =
+        rounds[1]["received_ms"].as_u64().unwrap() - rounds[0]["answered_ms"].as_u64().unwrap();
+    assert!(
+        (1400..2800).contains(&gap),
+        "parallel on Responses too: {gap} ms"
+    );
+
+    // The tool calls went through the MCP path: a spend row for each, on this key.
+    let hash: String = sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = meshgate_e2e::admin::spend_logs(&gw, &format!("api_key={hash}")).await;
+        let sleeps = rows.to_string().matches("\"MCP: demo-sleep\"").count();
+        if sleeps == 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected 4 spend rows for demo-sleep: {rows}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
