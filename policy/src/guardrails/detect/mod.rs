@@ -10,6 +10,7 @@ mod ip;
 mod phone;
 mod secrets;
 mod ssn;
+mod stops;
 mod walk;
 
 use super::entity::{Builtin, BuiltinSet};

@@ -1,16 +1,15 @@
 //! One walk over a text for every built-in detector. Cards, phones, SSNs, IBANs, IPv4
 //! and credentials only ever start a match at the start of a word (phones also at `+` /
-//! `(`, PEM headers at `-`); e-mail is anchored on `@`, IPv6 on `:`. So the walk jumps
-//! from word start to word start once, looks at each byte between words, and lets each
-//! detector look at the positions that can anchor its entity. A detector's step says where its own scan goes on (past its match, or past a
-//! run it has ruled out) and is not asked again before that point; the positions the
-//! walk passes without asking it are ones its own scan would have skipped or rejected,
-//! so it finds exactly what it finds alone (the
-//! `fused_walk_finds_what_each_detector_finds_alone` test checks it). Most bytes of
-//! typical arguments are letters inside words: they are skipped once, not once per
-//! detector.
+//! `(`, PEM headers at `-`); e-mail is anchored on `@`, IPv6 on `:`. So the walk
+//! stops only at those positions — found 16 bytes at a time ([`stops`]) — and lets each
+//! detector look at the ones that can anchor its entity. A detector's step says where
+//! its own scan goes on (past its match, or past a run it has ruled out) and is not
+//! asked again before that point; the positions the walk passes without asking it are
+//! ones its own scan would have skipped or rejected, so it finds exactly what it finds
+//! alone (the `fused_walk_finds_what_each_detector_finds_alone` test checks it). Most
+//! bytes of typical arguments are letters inside words: no byte-by-byte look at all.
 
-use super::{card, email, iban, ip, is_alnum, next_word, phone, secrets, ssn, Hit};
+use super::{card, email, iban, ip, is_alnum, phone, secrets, ssn, stops, Hit};
 use crate::guardrails::entity::{Builtin, BuiltinSet};
 
 /// Which detectors run, and the next position each of them wants to look at.
@@ -58,34 +57,39 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
     let mut v6 = Detector::new(set.contains(Builtin::IpAddress));
     let mut email = Detector::new(set.contains(Builtin::EmailAddress));
     let mut secret = Detector::new(secrets::ENTITIES.iter().any(|&e| set.contains(e)));
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !is_alnum(c) {
-            match BETWEEN_WORDS[usize::from(c)] {
-                0 => {}
-                PHONE_START => phone.visit(i, || phone::at(b, i, out)),
-                DASH => secret.visit(i, || secrets::at(b, i, set, out)),
-                AT_SIGN => email.visit(i, || email::at(b, i, out)),
-                _ => v6.visit(i, || ip::v6_step(b, i, out)),
+    // The walk stops only where something can begin (`stops`): word starts that are a
+    // digit, an upper-case letter or a credential's first letter, and `+ ( - @ :`.
+    let (mut base, mut prev_alnum) = (0, false);
+    while base < b.len() {
+        let (mut stops, last_alnum) = stops::block(b, base, prev_alnum);
+        while stops != 0 {
+            let i = base + stops.trailing_zeros() as usize;
+            stops &= stops - 1;
+            let c = b[i];
+            if !is_alnum(c) {
+                match BETWEEN_WORDS[usize::from(c)] {
+                    PHONE_START => phone.visit(i, || phone::at(b, i, out)),
+                    DASH => secret.visit(i, || secrets::at(b, i, set, out)),
+                    AT_SIGN => email.visit(i, || email::at(b, i, out)),
+                    COLON => v6.visit(i, || ip::v6_step(b, i, out)),
+                    _ => {}
+                }
+            } else if c.is_ascii_digit() {
+                card.visit(i, || card::at(b, i, out));
+                phone.visit(i, || phone::at(b, i, out));
+                ssn.visit(i, || ssn::at(b, i, out));
+                v4.visit(i, || ip::v4_step(b, i, out));
+            } else {
+                if c.is_ascii_uppercase() {
+                    iban.visit(i, || iban::at(b, i, out));
+                }
+                if secrets::may_start(c) {
+                    secret.visit(i, || secrets::at(b, i, set, out));
+                }
             }
-            i += 1;
-            continue;
         }
-        // The walk lands only on word starts: at the text's start, or after a byte
-        // that is not a letter or digit.
-        if c.is_ascii_digit() {
-            card.visit(i, || card::at(b, i, out));
-            phone.visit(i, || phone::at(b, i, out));
-            ssn.visit(i, || ssn::at(b, i, out));
-            v4.visit(i, || ip::v4_step(b, i, out));
-        } else if c.is_ascii_uppercase() {
-            iban.visit(i, || iban::at(b, i, out));
-        }
-        if secrets::may_start(c) {
-            secret.visit(i, || secrets::at(b, i, set, out));
-        }
-        i = next_word(b, i);
+        prev_alnum = last_alnum;
+        base += stops::BLOCK;
     }
 }
 
