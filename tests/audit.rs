@@ -485,6 +485,72 @@ async fn every_request_of_a_burst_is_in_the_trail(db: Database) {
         .unwrap()
         .iter()
         .all(|r| r["decision"] == "allowed" && r["mcp_method"] == "ping"));
+    let m = metrics(&gw).await;
+    assert!(
+        m["audit_rows_written"].as_u64().unwrap() >= (refused + allowed) as u64,
+        "{m}"
+    );
+    assert_eq!(m["audit_rows_dropped"], 0, "{m}");
+    assert!(m["audit_rows_received"].as_u64() >= m["audit_rows_written"].as_u64());
+}
+
+/// `GET /audit/metrics` with the master key.
+async fn metrics(gw: &Gateway) -> Value {
+    let resp = send(gw, Some(MASTER_KEY), "/audit/metrics", &[], "").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.json()
+}
+
+fn psql(sql: &str) {
+    let status = std::process::Command::new("psql")
+        .args([POSTGRES_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{sql}");
+}
+
+/// Rows whose batch the database refuses (twice) are lost, and counted in
+/// `audit_rows_dropped`; once the database takes rows again, they are written. The
+/// table is renamed away under the running sidecar to make PostgreSQL refuse them.
+#[tokio::test]
+async fn rows_the_database_refuses_are_counted_as_dropped() {
+    let gw = start(Database::Postgres).await;
+    let schema = gw.pg_schema.clone().unwrap();
+    // One row written first: the trail works, and the counters start from it.
+    assert_eq!(
+        send(&gw, None, "/mcp", &[("x-first", "1")], PING)
+            .await
+            .status,
+        401
+    );
+    rows(&gw, "decision=refused", 1).await;
+    psql(&format!(
+        "ALTER TABLE \"{schema}\".audit_log RENAME TO audit_log_away"
+    ));
+    for _ in 0..5 {
+        assert_eq!(send(&gw, None, "/mcp", &[], PING).await.status, 401);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let m = loop {
+        let m = metrics(&gw).await;
+        if m["audit_rows_dropped"].as_u64().unwrap() >= 5 || Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(m["audit_rows_dropped"].as_u64().unwrap() >= 5, "{m}");
+    let written_before = m["audit_rows_written"].as_u64().unwrap();
+    assert!(written_before >= 1, "{m}");
+    psql(&format!(
+        "ALTER TABLE \"{schema}\".audit_log_away RENAME TO audit_log"
+    ));
+    assert_eq!(send(&gw, None, "/mcp", &[], PING).await.status, 401);
+    rows(&gw, "decision=refused", 2).await;
+    let m = metrics(&gw).await;
+    assert!(
+        m["audit_rows_written"].as_u64().unwrap() > written_before,
+        "{m}"
+    );
 }
 
 /// The shipped Envoy config (what `make run` renders and users copy) streams its access

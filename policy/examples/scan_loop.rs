@@ -37,11 +37,17 @@ fn arguments() -> Value {
 }
 
 fn main() {
-    let specs = parse_guardrails(&[json!({
-        "guardrail_name": "all",
-        "litellm_params": {"guardrail": "meshgate", "mode": "pre_mcp_call", "default_on": true}
-    })])
-    .unwrap();
+    // `SCAN_ENTITIES=EMAIL_ADDRESS,US_SSN` limits the detectors (default: all).
+    let mut params = json!({"guardrail": "meshgate", "mode": "pre_mcp_call", "default_on": true});
+    if let Ok(list) = std::env::var("SCAN_ENTITIES") {
+        let config: serde_json::Map<String, Value> = list
+            .split(',')
+            .map(|e| (e.to_string(), json!("BLOCK")))
+            .collect();
+        params["pii_entities_config"] = Value::Object(config);
+    }
+    let specs =
+        parse_guardrails(&[json!({"guardrail_name": "all", "litellm_params": params})]).unwrap();
     let set = GuardrailSet::compile(&specs).unwrap();
     let all: Vec<&Guardrail> = set.iter().collect();
     let body = serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "web-echo", "arguments": arguments()}})).unwrap();

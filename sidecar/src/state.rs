@@ -140,6 +140,8 @@ pub struct AppState {
     pub budget_watch: Arc<crate::spend::budget::BudgetWatch>,
     /// Budgets used up, as last read from the store (`crate::spend::budget::poll`).
     budgets_exceeded: std::sync::Mutex<crate::spend::budget::Exceeded>,
+    /// What the audit trail wrote and lost (`crate::audit`).
+    pub audit: Arc<crate::audit::AuditCounters>,
 }
 
 impl AppState {
@@ -174,6 +176,7 @@ impl AppState {
             replay: crate::replay::ReplayGuard::default(),
             sync: crate::sync_book::SyncBook::default(),
             budgets_exceeded: Default::default(),
+            audit: Arc::default(),
         }
     }
 

@@ -18,6 +18,12 @@ use crate::state::AppState;
 const DEFAULT_PAGE_SIZE: i64 = 50;
 const DECISIONS: &[&str] = &["allowed", "refused", crate::audit::entry::UNRECORDED];
 
+/// `GET /audit/metrics`: rows received, written and dropped since the sidecar started.
+pub fn metrics(state: &AppState, req: &AdminRequest) -> AdminResult {
+    req.require_master()?;
+    ok(&state.audit.snapshot())
+}
+
 pub async fn logs(state: &AppState, req: &AdminRequest) -> AdminResult {
     req.require_master()?;
     let query = query_of(req)?;

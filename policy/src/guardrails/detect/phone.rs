@@ -72,7 +72,7 @@ const MIN_DIGITS: usize = 8;
 /// Whether the characters a phone number can be made of, from `i` on, hold enough
 /// digits: most candidates (counts, dates, versions) are turned away here, before any
 /// parsing.
-fn enough_digits(b: &[u8], i: usize) -> bool {
+pub(super) fn enough_digits(b: &[u8], i: usize) -> bool {
     let mut digits = 0;
     for &c in &b[i..] {
         match c {

@@ -47,6 +47,44 @@ static BETWEEN_WORDS: [u8; 256] = {
     table
 };
 
+// Checks the walk makes before asking a detector (a call saved at most stops). Each is
+// true wherever its detector could find something starting at `i`; where it is false,
+// the detector would find nothing there, nor at any later stop its own scan would have
+// jumped over from `i` — so not asking it changes nothing the walk finds (the
+// `fused_walk…` test). Phone numbers, cards and SSNs all hold ≥ 8 digits among
+// `0-9 space - . ( ) +` from their first byte (`phone::enough_digits`); a PEM header
+// begins `--`.
+
+/// A dotted quad begins with 1–3 digits and a dot.
+fn may_start_v4(b: &[u8], i: usize) -> bool {
+    let digits = b[i..]
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    (1..=3).contains(&digits) && b.get(i + digits) == Some(&b'.')
+}
+
+/// An IBAN: two upper-case letters, two check digits, 15 characters at least.
+fn may_start_iban(b: &[u8], i: usize) -> bool {
+    b.get(i..i + 15).is_some_and(|h| {
+        h[1].is_ascii_uppercase() && h[2].is_ascii_digit() && h[3].is_ascii_digit()
+    })
+}
+
+/// The credentials' fixed prefixes, by first letter (`secrets`).
+fn may_start_secret(b: &[u8], i: usize) -> bool {
+    let rest = &b[i..];
+    match b[i] {
+        b'A' => rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA"),
+        b'g' => rest.starts_with(b"gh") || rest.starts_with(b"github_pat_"),
+        b'x' => rest.starts_with(b"xox"),
+        b's' => rest.starts_with(b"sk-"),
+        b'e' => rest.starts_with(b"eyJ"),
+        _ => false,
+    }
+}
+
 /// Runs the detectors of `set` over `b`, appending what they find to `out`.
 pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
     let mut card = Detector::new(set.contains(Builtin::CreditCard));
@@ -68,22 +106,30 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
             let c = b[i];
             if !is_alnum(c) {
                 match BETWEEN_WORDS[usize::from(c)] {
-                    PHONE_START => phone.visit(i, || phone::at(b, i, out)),
-                    DASH => secret.visit(i, || secrets::at(b, i, set, out)),
+                    PHONE_START if phone::enough_digits(b, i) => {
+                        phone.visit(i, || phone::at(b, i, out))
+                    }
+                    DASH if b.get(i + 1) == Some(&b'-') => {
+                        secret.visit(i, || secrets::at(b, i, set, out))
+                    }
                     AT_SIGN => email.visit(i, || email::at(b, i, out)),
                     COLON => v6.visit(i, || ip::v6_step(b, i, out)),
                     _ => {}
                 }
             } else if c.is_ascii_digit() {
-                card.visit(i, || card::at(b, i, out));
-                phone.visit(i, || phone::at(b, i, out));
-                ssn.visit(i, || ssn::at(b, i, out));
-                v4.visit(i, || ip::v4_step(b, i, out));
+                if phone::enough_digits(b, i) {
+                    card.visit(i, || card::at(b, i, out));
+                    phone.visit(i, || phone::at(b, i, out));
+                    ssn.visit(i, || ssn::at(b, i, out));
+                }
+                if may_start_v4(b, i) {
+                    v4.visit(i, || ip::v4_step(b, i, out));
+                }
             } else {
-                if c.is_ascii_uppercase() {
+                if c.is_ascii_uppercase() && may_start_iban(b, i) {
                     iban.visit(i, || iban::at(b, i, out));
                 }
-                if secrets::may_start(c) {
+                if may_start_secret(b, i) {
                     secret.visit(i, || secrets::at(b, i, set, out));
                 }
             }
@@ -153,6 +199,13 @@ mod tests {
         "v1.2.3.4",
         "AKIAIOSFODNN7EXAMPLE",
         "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "github_pat_11ABCDEFG0_x7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Yx7Y",
+        "xoxp-12345678901",
+        "(020) 7946 0958",
+        "+1 (415) 555-0132",
+        "4111-1111 1111-1111",
+        "1.2.3.4.5",
+        "999.1.1.1",
         "xoxb-1234567890-abcdefghij",
         "sk-proj-abc123def456ghi789jkl012",
         "sk-ant-api03-abcdefghijklmnopqrstuv",
