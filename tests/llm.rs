@@ -336,9 +336,8 @@ fn pos(events: &[Value], kind: &str, item: Option<&str>) -> usize {
         .iter()
         .position(|e| {
             e["event"]["type"] == kind
-                && item.is_none_or(|id| {
-                    e["event"]["item_id"] == id || e["event"]["item"]["id"] == id
-                })
+                && item
+                    .is_none_or(|id| e["event"]["item_id"] == id || e["event"]["item"]["id"] == id)
         })
         .unwrap_or_else(|| panic!("no {kind} for {item:?}: {events:#?}"))
 }
@@ -477,6 +476,30 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
         "the round's two 1.5 s calls ran in parallel: {gap} ms"
     );
 
+    assert_eq!(
+        events[0]["event"]["response"]["id"], whole["id"],
+        "one response id from response.created to response.completed"
+    );
+
+    // The SDK's own stream helper (`client.responses.stream`) accepts the events and
+    // rebuilds the same response.
+    let helped = sdk(&v1, &key, "helper-responses:parallel").await;
+    assert_eq!(
+        helped["output_text"], "done: slept 1500 ms|slept 1500 ms",
+        "{helped}"
+    );
+    let types: Vec<&str> = helped["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["mcp_list_tools", "mcp_call", "mcp_call", "message"],
+        "{helped}"
+    );
+
     // A tool error round: mcp_call.failed, the error in the item, fed to the model.
     let r = sdk(&v1, &key, "stream-responses:fail").await;
     let events = r["events"].as_array().unwrap();
@@ -494,15 +517,11 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
         })
         .map(|e| &e["event"]["item"])
         .collect();
+    assert!(items.iter().all(|i| i["status"] == "failed"), "{items:?}");
     assert!(
-        items.iter().all(|i| i["status"] == "failed"),
-        "{items:?}"
-    );
-    assert!(
-        r["output_text"]
-            .as_str()
-            .unwrap()
-            .starts_with("saw: Tool call failed: kaput|Tool call failed: Error: Tool 'demo-nosuch' not found"),
+        r["output_text"].as_str().unwrap().starts_with(
+            "saw: Tool call failed: kaput|Tool call failed: Error: Tool 'demo-nosuch' not found"
+        ),
         "{r}"
     );
 
@@ -597,10 +616,7 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
                 .is_some_and(|t| !t.is_empty())
         })
         .unwrap();
-    assert!(
-        listed_at < calls_at && calls_at < first_text,
-        "{chunks:#?}"
-    );
+    assert!(listed_at < calls_at && calls_at < first_text, "{chunks:#?}");
     assert_eq!(r["text"], "done: slept 1500 ms|slept 1500 ms", "{r}");
     let last = &chunks[chunks.len() - 1]["chunk"];
     assert_eq!(last["usage"]["total_tokens"], 30, "{last}");
@@ -639,7 +655,8 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
     let from = recorded(&llm).await.len();
     let r = sdk(&v1, &key, "stream-chat:slow").await;
     let chunks = r["chunks"].as_array().unwrap();
-    let rounds = since(&recorded(&llm).await, from, "slow");
+    let got = recorded(&llm).await;
+    let rounds = since(&got, from, "slow");
     assert_eq!(rounds.len(), 2);
     let asked_again = rounds[1]["received_ms"].as_u64().unwrap();
     let (results_at, _) = chunk_with(chunks, "mcp_call_results");

@@ -78,6 +78,15 @@ def main():
                     stream.close()
                     break
             out["ended_ms"] = wall_ms()
+        elif scenario.startswith("helper-responses:"):
+            # The SDK's own stream helper, which rebuilds the response from the events
+            # and checks their identities and indexes.
+            with client.responses.stream(model="scripted", input=scenario[17:], tools=[MCP_TOOL]) as s:
+                kinds = [ev.type for ev in s]
+                final = s.get_final_response()
+            out = final.model_dump()
+            out["output_text"] = final.output_text
+            out["kinds"] = kinds
         elif scenario.startswith("responses:"):
             r = client.responses.create(model="scripted", input=scenario[10:], tools=[MCP_TOOL])
             out = r.model_dump()

@@ -220,8 +220,7 @@ pub async fn run(
     lp.offer(&gw.list(mcp).await?);
     loop {
         let mut resp =
-            openai::call_json(&state.client, provider, "/chat/completions", &lp.request())
-                .await?;
+            openai::call_json(&state.client, provider, "/chat/completions", &lp.request()).await?;
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let message = resp.pointer("/choices/0/message").cloned().ok_or_else(|| {
             LlmError::provider(format!(

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use meshgate_policy::models::allows_model;
 use meshgate_policy::paths::LlmRoute;
 
+use super::chat::{self, ChatLoop};
 use super::error::LlmError;
 use super::providers::{openai, Provider};
-use super::chat::{self, ChatLoop};
 use super::responses::{self, ResponsesLoop};
 use super::stream;
 use super::tools::{Gateway, McpRequest};

@@ -211,7 +211,10 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
                     )
                     .await?;
                 }
-                let whole = lp.finish(resp, output, exhausted);
+                let mut whole = lp.finish(resp, output, exhausted);
+                // One response id for the whole stream (the SDK's stream helper checks
+                // it); the provider's own is the last round's, not this answer's.
+                whole["id"] = json!(em.id);
                 let kind = if exhausted {
                     "response.incomplete"
                 } else {

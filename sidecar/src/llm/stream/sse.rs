@@ -103,7 +103,8 @@ struct Parser {
 
 impl Parser {
     fn push(&mut self, data: &[u8]) {
-        self.buf.extend(data.iter().copied().filter(|b| *b != b'\r'));
+        self.buf
+            .extend(data.iter().copied().filter(|b| *b != b'\r'));
     }
 
     /// One complete event out of the buffer: its data lines (empty for a comment or an
