@@ -570,6 +570,36 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
     assert_eq!(events[k.len() - 1]["event"]["response"]["status"], "failed");
     assert!(k.contains(&"response.mcp_call.completed"), "{k:?}");
 
+    // The rounds run out (max_tool_rounds: 3): the model's last calls come back as
+    // function_call items and the stream ends with response.incomplete.
+    let r = sdk(&v1, &key, "stream-responses:loop").await;
+    let events = r["events"].as_array().unwrap();
+    let k = kinds(events);
+    assert_eq!(*k.last().unwrap(), "response.incomplete", "{k:?}");
+    assert_eq!(events.last().unwrap()["cls"], "ResponseIncompleteEvent");
+    let whole = &events.last().unwrap()["event"]["response"];
+    assert_eq!(
+        whole["incomplete_details"]["reason"], "max_tool_rounds",
+        "{whole}"
+    );
+    assert_eq!(
+        k.iter()
+            .filter(|t| **t == "response.mcp_call.completed")
+            .count(),
+        3,
+        "{k:?}"
+    );
+    let handed = pos(events, "response.function_call_arguments.done", None);
+    assert_eq!(
+        events[handed]["event"]["arguments"],
+        "{\"text\": \"turn 3\"}"
+    );
+    assert_eq!(
+        whole["output"].as_array().unwrap().last().unwrap()["type"],
+        "function_call",
+        "{whole}"
+    );
+
     // The client goes away while a tool runs: the loop stops (the model is not asked
     // again).
     let from = recorded(&llm).await.len();
@@ -666,6 +696,25 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
         "first chunk at {first_at}, the tool's result reached the model at {asked_again}"
     );
     assert_eq!(r["text"], "slow done: slept 2000 ms", "{r}");
+
+    // The rounds run out on Chat: the last calls as tool_calls deltas, the marker.
+    let r = sdk(&v1, &key, "stream-chat:loop").await;
+    let chunks = r["chunks"].as_array().unwrap();
+    let handed: Vec<&Value> = chunks
+        .iter()
+        .filter(|c| !c["chunk"]["choices"][0]["delta"]["tool_calls"].is_null())
+        .collect();
+    assert_eq!(handed.len(), 1, "{chunks:#?}");
+    assert_eq!(
+        handed[0]["chunk"]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "demo-echo"
+    );
+    let last = &chunks[chunks.len() - 2]["chunk"]["choices"][0];
+    assert_eq!(last["finish_reason"], "tool_calls", "{last}");
+    assert_eq!(
+        last["delta"]["provider_specific_fields"]["mcp_tool_rounds_exhausted"], true,
+        "{last}"
+    );
 
     // The provider fails mid-stream: the SDK raises the error chunk, nothing hangs.
     let r = sdk(&v1, &key, "stream-chat:midfail").await;

@@ -239,3 +239,88 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshgate_policy::paths::LlmRoute;
+
+    fn looping(tools: Value, never: bool, rounds: u32) -> ChatLoop {
+        let approval = if never { "never" } else { "always" };
+        let mut body = json!({"messages": [{"role": "user", "content": "hi"}], "tools": tools});
+        body["tools"].as_array_mut().unwrap().push(
+            json!({"type": "mcp", "server_url": "litellm_proxy", "require_approval": approval}),
+        );
+        let Value::Object(mut map) = body else {
+            unreachable!()
+        };
+        let mcp = McpRequest::take(&mut map, LlmRoute::ChatCompletions)
+            .unwrap()
+            .unwrap();
+        let mut lp = ChatLoop::new(map, &mcp, rounds, true).unwrap();
+        lp.offer(&[ListedTool {
+            name: "demo-echo".into(),
+            description: String::new(),
+            parameters: json!({"type": "object", "properties": {}}),
+            raw: json!({}),
+        }]);
+        lp
+    }
+
+    fn calling(names: &[&str]) -> Value {
+        let calls: Vec<Value> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({"id": format!("c{i}"), "type": "function",
+                "function": {"name": n, "arguments": "{}"}})
+            })
+            .collect();
+        json!({"role": "assistant", "content": null, "tool_calls": calls})
+    }
+
+    #[test]
+    fn a_round_runs_only_when_every_call_is_the_gateways_and_rounds_remain() {
+        let mine = json!([{"type": "function", "function": {"name": "mine"}}]);
+        let mut lp = looping(mine.clone(), true, 1);
+        assert_eq!(
+            lp.request()["tools"].as_array().unwrap().len(),
+            2,
+            "the client's tool and the gateway's"
+        );
+        assert!(
+            matches!(lp.next(&calling(&["demo-echo", "made-up"])), Next::Run(c) if c.len() == 2)
+        );
+        assert_eq!(
+            lp.next(&calling(&["demo-echo", "mine"])),
+            Next::Finish { exhausted: false },
+            "a call of the client's own tool hands the round back"
+        );
+        assert_eq!(
+            lp.next(&json!({"role": "assistant", "content": "done"})),
+            Next::Finish { exhausted: false }
+        );
+        let results = lp.record(
+            calling(&["demo-echo"]),
+            &[CallOutcome {
+                call_id: "c0".into(),
+                name: "demo-echo".into(),
+                output: "x".into(),
+                error: None,
+                took: std::time::Duration::ZERO,
+            }],
+        );
+        assert_eq!(results[0]["tool_call_id"], "c0");
+        assert_eq!(
+            lp.next(&calling(&["demo-echo"])),
+            Next::Finish { exhausted: true },
+            "one round allowed, one run"
+        );
+        let lp = looping(mine, false, 3);
+        assert_eq!(
+            lp.next(&calling(&["demo-echo"])),
+            Next::Finish { exhausted: false },
+            "without require_approval: never the calls go back"
+        );
+    }
+}
