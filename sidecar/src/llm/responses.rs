@@ -246,3 +246,56 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshgate_policy::paths::LlmRoute;
+
+    #[test]
+    fn an_executed_round_keeps_its_own_items_before_its_mcp_calls() {
+        let Value::Object(mut body) = json!({"input": "hi", "tools": [
+            {"type": "mcp", "server_label": "gw", "server_url": "litellm_proxy", "require_approval": "never"}]})
+        else {
+            unreachable!()
+        };
+        let mcp = McpRequest::take(&mut body, LlmRoute::Responses)
+            .unwrap()
+            .unwrap();
+        let mut lp = ResponsesLoop::new(body, &mcp, 8, false).unwrap();
+        lp.offer(&[], "mcpl_1".into());
+        let output = vec![
+            json!({"type": "message", "id": "msg_0", "role": "assistant", "content": []}),
+            json!({"type": "function_call", "call_id": "c1", "name": "demo-echo", "arguments": "{}"}),
+        ];
+        let Next::Run(calls) = lp.next(&output) else {
+            panic!("the gateway's call runs")
+        };
+        let outcome = CallOutcome {
+            call_id: "c1".into(),
+            name: "demo-echo".into(),
+            output: "Tool call failed: no".into(),
+            error: Some("Tool call failed: no".into()),
+            took: std::time::Duration::ZERO,
+        };
+        lp.record(output, &calls, &["mcp_1".into()], &[outcome]);
+        let input = lp.request()["input"].clone();
+        assert_eq!(
+            input.as_array().unwrap().len(),
+            4,
+            "user, message, call, output: {input}"
+        );
+        assert_eq!(input[3]["type"], "function_call_output");
+        let last = json!({"type": "message", "id": "msg_1", "role": "assistant", "content": []});
+        let whole = lp.finish(json!({"id": "r"}), vec![last], false);
+        let ids: Vec<&str> = whole["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["mcpl_1", "msg_0", "mcp_1", "msg_1"]);
+        assert_eq!(whole["output"][2]["status"], "failed");
+        assert_eq!(whole["output"][2]["error"], "Tool call failed: no");
+    }
+}

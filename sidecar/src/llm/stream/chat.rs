@@ -71,9 +71,20 @@ struct Round {
 impl Round {
     fn add_calls(&mut self, deltas: &Value) {
         for d in deltas.as_array().into_iter().flatten() {
-            let i = d.get("index").and_then(Value::as_u64).unwrap_or(0);
-            let slot = self.calls.entry(i).or_default();
             let text = |p: &str| d.pointer(p).and_then(Value::as_str).unwrap_or("");
+            let i = match d.get("index").and_then(Value::as_u64) {
+                Some(i) => i,
+                // Some providers leave `index` out: a new id starts a new call.
+                None => {
+                    let last = self.calls.iter().next_back();
+                    match last {
+                        Some((i, slot)) if text("/id").is_empty() || text("/id") == slot.0 => *i,
+                        Some((i, _)) => i + 1,
+                        None => 0,
+                    }
+                }
+            };
+            let slot = self.calls.entry(i).or_default();
             if !text("/id").is_empty() {
                 slot.0 = text("/id").to_string();
             }
@@ -228,5 +239,40 @@ async fn drive(job: &Job, lp: &mut ChatLoop, chunks: &Chunks) -> Result<(), Stop
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_call_deltas_are_put_together_by_index_or_by_id() {
+        let mut r = Round::default();
+        r.add_calls(&json!([{"index": 0, "id": "a", "type": "function",
+            "function": {"name": "demo-echo", "arguments": ""}}]));
+        r.add_calls(&json!([{"index": 1, "id": "b", "function": {"name": "demo-add", "arguments": "{\"a\":"}}]));
+        r.add_calls(&json!([{"index": 0, "function": {"arguments": "{\"text\": \"x\"}"}}]));
+        r.add_calls(&json!([{"index": 1, "function": {"arguments": " 1, \"b\": 2}"}}]));
+        let m = r.message();
+        assert_eq!(m["content"], Value::Null);
+        assert_eq!(
+            m["tool_calls"][0]["function"]["arguments"],
+            "{\"text\": \"x\"}"
+        );
+        assert_eq!(m["tool_calls"][1]["id"], "b");
+        assert_eq!(
+            m["tool_calls"][1]["function"]["arguments"],
+            "{\"a\": 1, \"b\": 2}"
+        );
+
+        // Without `index`: whole calls one after another, told apart by their ids.
+        let mut r = Round::default();
+        r.add_calls(&json!([{"id": "a", "function": {"name": "x", "arguments": "{}"}}]));
+        r.add_calls(&json!([{"id": "b", "function": {"name": "y", "arguments": "{"}}]));
+        r.add_calls(&json!([{"function": {"arguments": "}"}}]));
+        let m = r.message();
+        assert_eq!(m["tool_calls"].as_array().unwrap().len(), 2, "{m}");
+        assert_eq!(m["tool_calls"][1]["function"]["arguments"], "{}");
     }
 }

@@ -10,7 +10,7 @@
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::pin::pin;
 
 use super::{now_secs, or_gone, sse, Job, Out, Stop};
@@ -129,6 +129,8 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
         // The provider's output_index → the answer's (None: a call, held).
         let mut index: HashMap<u64, Option<usize>> = HashMap::new();
         let mut done = None;
+        // The round's finished items, for a `response.completed` without `output`.
+        let mut finished: BTreeMap<u64, Value> = BTreeMap::new();
         while let Some(data) = or_gone(&em.out, events.next()).await?? {
             let Ok(mut ev) = serde_json::from_str::<Value>(&data) else {
                 continue;
@@ -159,6 +161,9 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
             let Some(theirs) = ev.get("output_index").and_then(Value::as_u64) else {
                 continue; // response.created / in_progress: the gateway sent its own
             };
+            if kind == "response.output_item.done" {
+                finished.insert(theirs, ev["item"].clone());
+            }
             if kind == "response.output_item.added" && !index.contains_key(&theirs) {
                 let ours = (!is_call(&ev["item"])).then(|| {
                     next_index += 1;
@@ -172,12 +177,16 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
             ev["output_index"] = json!(ours);
             em.send(&kind, ev).await?;
         }
-        let resp = done.ok_or_else(|| {
+        let mut resp = done.ok_or_else(|| {
             LlmError::provider(format!(
                 "model `{}`: the provider's stream ended before `response.completed`",
                 job.model_name
             ))
         })?;
+        if !resp.get("output").is_some_and(Value::is_array) {
+            // The SDK's stream helper does the same for providers that leave it out.
+            resp["output"] = finished.into_values().collect();
+        }
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let output = output_of(&resp, &job.model_name)?;
         let calls = match lp.next(&output) {
