@@ -432,6 +432,19 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
         assert_eq!(item["status"], "completed", "{item}");
         assert_eq!(item["output"], "slept 1500 ms", "{item}");
         assert_eq!(item["arguments"], "{\"ms\": 1500}", "{item}");
+        let streamed: Vec<&str> = events
+            .iter()
+            .filter(|e| {
+                e["event"]["type"] == "response.mcp_call_arguments.delta"
+                    && e["event"]["item_id"] == id.as_str()
+            })
+            .map(|e| e["event"]["delta"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            streamed,
+            ["{\"ms\":", " 1500}"],
+            "the provider's argument deltas relayed as they came"
+        );
     }
     let deltas: Vec<&Value> = events
         .iter()
@@ -499,6 +512,24 @@ async fn the_tool_loop_streams_on_both_apis_through_the_openai_sdk() {
         ["mcp_list_tools", "mcp_call", "mcp_call", "message"],
         "{helped}"
     );
+
+    // With a function tool of the client's own the round's calls could go back to the
+    // client, so they are announced once the round is complete (arguments whole), then
+    // run as before.
+    let r = sdk(&v1, &key, "own-responses:parallel").await;
+    let events = r["events"].as_array().unwrap();
+    let deltas: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"]["type"] == "response.mcp_call_arguments.delta")
+        .collect();
+    assert_eq!(deltas.len(), 2, "{:?}", kinds(events));
+    assert!(
+        deltas
+            .iter()
+            .all(|d| d["event"]["delta"] == "{\"ms\": 1500}"),
+        "{deltas:?}"
+    );
+    assert_eq!(r["output_text"], "done: slept 1500 ms|slept 1500 ms", "{r}");
 
     // A tool error round: mcp_call.failed, the error in the item, fed to the model.
     let r = sdk(&v1, &key, "stream-responses:fail").await;

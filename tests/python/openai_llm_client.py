@@ -63,13 +63,18 @@ def main():
                 c["chunk"]["choices"][0]["delta"].get("content") or ""
                 for c in chunks if c["chunk"]["choices"])
             out["ended_ms"] = wall_ms()
-        elif scenario.startswith("stream-responses:") or scenario.startswith("abandon-responses:"):
+        elif scenario.split(":", 1)[0] in ("stream-responses", "abandon-responses", "own-responses"):
             # Every event with the SDK class it was parsed into and its arrival time;
-            # `abandon-…` closes the stream once a tool call is in progress.
+            # `abandon-…` closes the stream once a tool call is in progress; `own-…`
+            # offers a function tool of the client's own beside the gateway's.
             events = []
             out = {"events": events}
             text = scenario.split(":", 1)[1]
-            stream = client.responses.create(model="scripted", input=text, tools=[MCP_TOOL], stream=True)
+            tools = [MCP_TOOL]
+            if scenario.startswith("own"):
+                tools.append({"type": "function", "name": "mine",
+                              "parameters": {"type": "object", "properties": {}}})
+            stream = client.responses.create(model="scripted", input=text, tools=tools, stream=True)
             for ev in stream:
                 events.append({"at_ms": wall_ms(), "cls": type(ev).__name__, "event": ev.model_dump()})
                 if ev.type == "response.completed":

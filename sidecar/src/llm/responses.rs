@@ -3,9 +3,9 @@
 //! `function_call_output` items (the round's output items and results appended to the
 //! input, so stateless providers work too), up to the round limit. The answer's
 //! `output` starts with an `mcp_list_tools` item, then per executed round the round's
-//! own other items (a message said before calling, reasoning) and one `mcp_call` item
-//! per call (arguments, output, error), then the final response's own items; `usage`
-//! sums every round.
+//! items in the provider's order with each call replaced by an `mcp_call` item
+//! (arguments, output, error), then the final response's own items; `usage` sums every
+//! round.
 //!
 //! [`ResponsesLoop`] holds the round logic both paths share: this file's [`run`] (one
 //! JSON answer) and `stream::responses` (events as they come).
@@ -109,6 +109,13 @@ impl ResponsesLoop {
         Value::Object(body)
     }
 
+    /// Every call the next round makes will run (the gateway runs the calls, the client
+    /// has no function tools of its own, rounds remain): the stream may announce the
+    /// calls while their arguments arrive.
+    pub fn runs_every_call(&self) -> bool {
+        self.auto_execute && self.clients.is_empty() && self.executed < self.rounds
+    }
+
     /// What a round's `output` asks for.
     pub fn next(&self, output: &[Value]) -> Next {
         let calls: Vec<&Value> = output.iter().filter(|i| is_call(i)).collect();
@@ -154,8 +161,9 @@ impl ResponsesLoop {
         })
     }
 
-    /// Feeds a round back: its output and the results go to the input; its other
-    /// items and one `mcp_call` item per call (`ids[i]` for `calls[i]`) to the answer.
+    /// Feeds a round back: its output and the results go to the input; its items to
+    /// the answer, each call as an `mcp_call` item (`ids[i]` for `calls[i]`, in the
+    /// order of the output's calls).
     pub fn record(
         &mut self,
         output: Vec<Value>,
@@ -163,17 +171,24 @@ impl ResponsesLoop {
         ids: &[String],
         outcomes: &[CallOutcome],
     ) {
-        self.items
-            .extend(output.iter().filter(|i| !is_call(i)).cloned());
+        // The round's items in the provider's order, each call replaced by its
+        // `mcp_call` item.
+        let mut done = calls.iter().zip(ids).zip(outcomes);
+        for item in &output {
+            if !is_call(item) {
+                self.items.push(item.clone());
+            } else if let Some(((call, id), o)) = done.next() {
+                self.items.push(self.call_item(id, call, Some(o)));
+            }
+        }
         self.input.extend(output);
-        for ((call, id), o) in calls.iter().zip(ids).zip(outcomes) {
+        for o in outcomes {
             tracing::debug!(tool = %o.name, ms = o.took.as_millis() as u64, "LLM loop: tool call done");
             self.input.push(json!({
                 "type": "function_call_output",
                 "call_id": o.call_id,
                 "output": o.output,
             }));
-            self.items.push(self.call_item(id, call, Some(o)));
         }
         self.executed += 1;
         self.body.remove("tool_choice");
@@ -253,7 +268,7 @@ mod tests {
     use meshgate_policy::paths::LlmRoute;
 
     #[test]
-    fn an_executed_round_keeps_its_own_items_before_its_mcp_calls() {
+    fn an_executed_round_keeps_its_items_in_order_with_calls_as_mcp_calls() {
         let Value::Object(mut body) = json!({"input": "hi", "tools": [
             {"type": "mcp", "server_label": "gw", "server_url": "litellm_proxy", "require_approval": "never"}]})
         else {

@@ -10,7 +10,7 @@
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::pin;
 
 use super::{now_secs, or_gone, sse, Job, Out, Stop};
@@ -18,7 +18,7 @@ use crate::body::Body;
 use crate::llm::chat::Next;
 use crate::llm::error::LlmError;
 use crate::llm::responses::{is_call, output_of, ResponsesLoop};
-use crate::llm::tools::CallOutcome;
+use crate::llm::tools::{CallOutcome, ToolCall};
 use crate::llm::usage;
 
 /// Starts the stream; the loop runs in its own task.
@@ -122,104 +122,29 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
     )
     .await?;
     loop {
-        let mut next_index = lp.items.len();
-        let request = lp.request();
-        let open = sse::open(&job.state.client, &job.provider, "/responses", &request);
-        let mut events = or_gone(&em.out, open).await??;
-        // The provider's output_index → the answer's (None: a call, held).
-        let mut index: HashMap<u64, Option<usize>> = HashMap::new();
-        let mut done = None;
-        // The round's finished items, for a `response.completed` without `output`.
-        let mut finished: BTreeMap<u64, Value> = BTreeMap::new();
-        while let Some(data) = or_gone(&em.out, events.next()).await?? {
-            let Ok(mut ev) = serde_json::from_str::<Value>(&data) else {
-                continue;
-            };
-            let kind = ev
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            match kind.as_str() {
-                "response.completed" | "response.incomplete" => {
-                    done = Some(ev["response"].take());
-                    break;
-                }
-                "response.failed" | "error" => {
-                    let message = ev
-                        .pointer("/response/error/message")
-                        .or_else(|| ev.get("message"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("the provider's response failed");
-                    return Err(Stop::Failed(LlmError::provider(format!(
-                        "model `{}`: {message}",
-                        job.model_name
-                    ))));
-                }
-                _ => {}
-            }
-            let Some(theirs) = ev.get("output_index").and_then(Value::as_u64) else {
-                continue; // response.created / in_progress: the gateway sent its own
-            };
-            if kind == "response.output_item.done" {
-                finished.insert(theirs, ev["item"].clone());
-            }
-            if kind == "response.output_item.added" && !index.contains_key(&theirs) {
-                let ours = (!is_call(&ev["item"])).then(|| {
-                    next_index += 1;
-                    next_index - 1
-                });
-                index.insert(theirs, ours);
-            }
-            let Some(Some(ours)) = index.get(&theirs) else {
-                continue;
-            };
-            ev["output_index"] = json!(ours);
-            em.send(&kind, ev).await?;
-        }
-        let mut resp = done.ok_or_else(|| {
-            LlmError::provider(format!(
-                "model `{}`: the provider's stream ended before `response.completed`",
-                job.model_name
-            ))
-        })?;
-        if !resp.get("output").is_some_and(Value::is_array) {
-            // The SDK's stream helper does the same for providers that leave it out.
-            resp["output"] = finished.into_values().collect();
-        }
+        let round = relay_round(job, lp, em).await?;
+        let Round {
+            resp,
+            mut places,
+            live,
+            mut next_index,
+        } = round;
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let output = output_of(&resp, &job.model_name)?;
+        // The round's calls: output position, the answer's output_index.
+        let mut call_places: Vec<(u64, usize)> = Vec::new();
+        for (p, _) in output.iter().enumerate().filter(|(_, i)| is_call(i)) {
+            let p = p as u64;
+            let ours = *places.entry(p).or_insert_with(|| {
+                next_index += 1;
+                next_index - 1
+            });
+            call_places.push((p, ours));
+        }
         let calls = match lp.next(&output) {
             Next::Run(calls) => calls,
             Next::Finish { exhausted } => {
-                // The calls that go back to the client, as the provider made them.
-                for item in output.iter().filter(|i| is_call(i)) {
-                    let id = item.get("id").cloned().unwrap_or(Value::Null);
-                    let i = next_index;
-                    next_index += 1;
-                    em.send(
-                        "response.output_item.added",
-                        json!({"output_index": i, "item": item}),
-                    )
-                    .await?;
-                    let arguments = item.get("arguments").cloned().unwrap_or(json!("{}"));
-                    em.send(
-                        "response.function_call_arguments.delta",
-                        json!({"output_index": i, "item_id": id, "delta": arguments}),
-                    )
-                    .await?;
-                    em.send(
-                        "response.function_call_arguments.done",
-                        json!({"output_index": i, "item_id": id, "arguments": arguments,
-                            "name": item.get("name")}),
-                    )
-                    .await?;
-                    em.send(
-                        "response.output_item.done",
-                        json!({"output_index": i, "item": item}),
-                    )
-                    .await?;
-                }
+                hand_back(em, &output, &call_places).await?;
                 let mut whole = lp.finish(resp, output, exhausted);
                 // One response id for the whole stream (the SDK's stream helper checks
                 // it); the provider's own is the last round's, not this answer's.
@@ -233,27 +158,31 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
                 return Ok(());
             }
         };
-        let first = next_index;
-        let ids: Vec<String> = calls.iter().map(|_| usage::new_id("mcp_")).collect();
-        for (k, (call, id)) in calls.iter().zip(&ids).enumerate() {
-            let i = first + k;
-            let item = lp.call_item(id, call, None);
-            em.send(
-                "response.output_item.added",
-                json!({"output_index": i, "item": item}),
-            )
-            .await?;
-            em.send("response.mcp_call.in_progress", at(i, id)).await?;
-            em.send(
-                "response.mcp_call_arguments.delta",
-                json!({"output_index": i, "item_id": id, "delta": call.arguments}),
-            )
-            .await?;
+        // Every call of the round runs (Next::Run): announced now unless it already
+        // was while its arguments streamed.
+        let mut ids = Vec::with_capacity(calls.len());
+        let mut indexes = Vec::with_capacity(calls.len());
+        for (call, (p, ours)) in calls.iter().zip(&call_places) {
+            let id = match live.get(p) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = usage::new_id("mcp_");
+                    announce(em, lp, *ours, &id, call).await?;
+                    em.send(
+                        "response.mcp_call_arguments.delta",
+                        json!({"output_index": ours, "item_id": id, "delta": call.arguments}),
+                    )
+                    .await?;
+                    id
+                }
+            };
             em.send(
                 "response.mcp_call_arguments.done",
-                json!({"output_index": i, "item_id": id, "arguments": call.arguments}),
+                json!({"output_index": ours, "item_id": id, "arguments": call.arguments}),
             )
             .await?;
+            ids.push(id);
+            indexes.push(*ours);
         }
         let mut outcomes: Vec<Option<CallOutcome>> = vec![None; calls.len()];
         let mut running = pin!(gw.calls_as_done(calls.clone()));
@@ -263,11 +192,11 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
             } else {
                 "response.mcp_call.completed"
             };
-            em.send(kind, at(first + k, &ids[k])).await?;
+            em.send(kind, at(indexes[k], &ids[k])).await?;
             let item = lp.call_item(&ids[k], &calls[k], Some(&o));
             em.send(
                 "response.output_item.done",
-                json!({"output_index": first + k, "item": item}),
+                json!({"output_index": indexes[k], "item": item}),
             )
             .await?;
             if let Some(slot) = outcomes.get_mut(k) {
@@ -277,4 +206,180 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
         let outcomes: Vec<CallOutcome> = outcomes.into_iter().flatten().collect();
         lp.record(output, &calls, &ids, &outcomes);
     }
+}
+
+/// What one round's stream showed.
+struct Round {
+    /// The provider's whole response (`response.completed`).
+    resp: Value,
+    /// The provider's output_index → the answer's.
+    places: HashMap<u64, usize>,
+    /// Calls announced while their arguments streamed: output_index → `mcp_call` id.
+    live: HashMap<u64, String>,
+    next_index: usize,
+}
+
+/// Relays one round: the provider's items as they come (renumbered), its calls held —
+/// or, when every call of the round will run, announced as `mcp_call`s with their
+/// arguments streamed.
+async fn relay_round(job: &Job, lp: &ResponsesLoop, em: &mut Emitter) -> Result<Round, Stop> {
+    let streams_calls = lp.runs_every_call();
+    let request = lp.request();
+    let open = sse::open(&job.state.client, &job.provider, "/responses", &request);
+    let mut events = or_gone(&em.out, open).await??;
+    let mut round = Round {
+        resp: Value::Null,
+        places: HashMap::new(),
+        live: HashMap::new(),
+        next_index: lp.items.len(),
+    };
+    let mut calls: HashSet<u64> = HashSet::new();
+    let mut done = None;
+    // The round's finished items, for a `response.completed` without `output`.
+    let mut finished: BTreeMap<u64, Value> = BTreeMap::new();
+    while let Some(data) = or_gone(&em.out, events.next()).await?? {
+        let Ok(mut ev) = serde_json::from_str::<Value>(&data) else {
+            continue;
+        };
+        let kind = ev
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        match kind.as_str() {
+            "response.completed" | "response.incomplete" => {
+                done = Some(ev["response"].take());
+                break;
+            }
+            "response.failed" | "error" => {
+                let message = ev
+                    .pointer("/response/error/message")
+                    .or_else(|| ev.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the provider's response failed");
+                return Err(Stop::Failed(LlmError::provider(format!(
+                    "model `{}`: {message}",
+                    job.model_name
+                ))));
+            }
+            _ => {}
+        }
+        let Some(theirs) = ev.get("output_index").and_then(Value::as_u64) else {
+            continue; // response.created / in_progress: the gateway sent its own
+        };
+        if kind == "response.output_item.done" {
+            finished.insert(theirs, ev["item"].clone());
+        }
+        if kind == "response.output_item.added" && !round.places.contains_key(&theirs) {
+            let ours = round.next_index;
+            round.next_index += 1;
+            round.places.insert(theirs, ours);
+            if is_call(&ev["item"]) {
+                calls.insert(theirs);
+                if streams_calls {
+                    let id = usage::new_id("mcp_");
+                    let call = ToolCall {
+                        call_id: String::new(),
+                        name: ev["item"]["name"].as_str().unwrap_or("").to_string(),
+                        arguments: String::new(),
+                    };
+                    announce(em, lp, ours, &id, &call).await?;
+                    round.live.insert(theirs, id);
+                }
+                continue;
+            }
+        }
+        let Some(&ours) = round.places.get(&theirs) else {
+            continue;
+        };
+        if calls.contains(&theirs) {
+            // A call's events: its argument deltas when it is announced, else held.
+            if let (Some(id), "response.function_call_arguments.delta") =
+                (round.live.get(&theirs), kind.as_str())
+            {
+                let delta = ev.get("delta").cloned().unwrap_or(json!(""));
+                em.send(
+                    "response.mcp_call_arguments.delta",
+                    json!({"output_index": ours, "item_id": id, "delta": delta}),
+                )
+                .await?;
+            }
+            continue;
+        }
+        ev["output_index"] = json!(ours);
+        em.send(&kind, ev).await?;
+    }
+    let mut resp = done.ok_or_else(|| {
+        LlmError::provider(format!(
+            "model `{}`: the provider's stream ended before `response.completed`",
+            job.model_name
+        ))
+    })?;
+    if !resp.get("output").is_some_and(Value::is_array) {
+        // The SDK's stream helper does the same for providers that leave it out.
+        resp["output"] = finished.into_values().collect();
+    }
+    round.resp = resp;
+    Ok(round)
+}
+
+/// `response.output_item.added` (an `mcp_call` in progress) and
+/// `response.mcp_call.in_progress`.
+async fn announce(
+    em: &mut Emitter,
+    lp: &ResponsesLoop,
+    index: usize,
+    id: &str,
+    call: &ToolCall,
+) -> Result<(), Stop> {
+    let mut item = lp.call_item(id, call, None);
+    item["arguments"] = json!("");
+    em.send(
+        "response.output_item.added",
+        json!({"output_index": index, "item": item}),
+    )
+    .await?;
+    em.send(
+        "response.mcp_call.in_progress",
+        json!({"output_index": index, "item_id": id}),
+    )
+    .await
+}
+
+/// The calls that go back to the client (approval, the client's own tools, rounds
+/// exhausted), as the provider made them, at the places they were given.
+async fn hand_back(
+    em: &mut Emitter,
+    output: &[Value],
+    call_places: &[(u64, usize)],
+) -> Result<(), Stop> {
+    for &(p, i) in call_places {
+        let Some(item) = usize::try_from(p).ok().and_then(|p| output.get(p)) else {
+            continue;
+        };
+        let id = item.get("id").cloned().unwrap_or(Value::Null);
+        let arguments = item.get("arguments").cloned().unwrap_or(json!("{}"));
+        em.send(
+            "response.output_item.added",
+            json!({"output_index": i, "item": item}),
+        )
+        .await?;
+        em.send(
+            "response.function_call_arguments.delta",
+            json!({"output_index": i, "item_id": id, "delta": arguments}),
+        )
+        .await?;
+        em.send(
+            "response.function_call_arguments.done",
+            json!({"output_index": i, "item_id": id, "arguments": arguments,
+                "name": item.get("name")}),
+        )
+        .await?;
+        em.send(
+            "response.output_item.done",
+            json!({"output_index": i, "item": item}),
+        )
+        .await?;
+    }
+    Ok(())
 }
