@@ -1,12 +1,14 @@
 //! The Responses loop as OpenAI's event stream: `response.created` at once; the
 //! `mcp_list_tools` item (`response.mcp_list_tools.in_progress/completed`); per round
 //! the provider's own items relayed as they arrive (text deltas…, renumbered into the
-//! answer's `output_index` and `sequence_number`), its `function_call`s held until the
-//! round ends, then per executed call `response.output_item.added`,
-//! `response.mcp_call.in_progress`, `response.mcp_call_arguments.delta/done`, and as
-//! each call ends `response.mcp_call.completed|failed` and `response.output_item.done`;
-//! finally `response.completed` with the whole response (the non-stream answer's
-//! output). A failure ends the stream with `error` and `response.failed`.
+//! answer's `output_index` and `sequence_number`) and each `function_call` turned into
+//! an `mcp_call` (`response.output_item.added`, `response.mcp_call.in_progress`,
+//! `response.mcp_call_arguments.delta/done`) — live when every call of the round will
+//! run, else once the round is complete (it may go back to the client); the calls run
+//! in parallel and as each ends `response.mcp_call.completed|failed` and
+//! `response.output_item.done`; finally `response.completed` with the whole response
+//! (the non-stream answer's output). A failure ends the stream with `error` and
+//! `response.failed`.
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
