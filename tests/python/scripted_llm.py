@@ -11,12 +11,24 @@ Scripts (the first user text):
 - "fail"     -> first turn: a call of `demo-fail` ({"message": "kaput"}) and one of an
                 unknown tool `demo-nosuch`; then "saw: <results joined by |>"
 - "loop"     -> calls `demo-echo` every turn (for the round limit)
+- "slow", "slowbye" -> first turn: a call of `demo-sleep` ({"ms": 2000}); then
+                "slow done: <result>"
+- "midfail"  -> first turn: a call of `demo-echo`; then, streamed, one piece of text and
+                the connection cut (a provider failing mid-stream)
+
+With `stream: true` every answer is an event stream: Chat chunks (tool calls as
+deltas: id and name first, the arguments in two pieces; `usage` in a last chunk when
+`stream_options.include_usage`), or Responses events (response.created,
+output_item.added / function_call_arguments.delta / done per call, the message's
+output_text deltas, response.completed with the whole response). Text comes in 4
+pieces 0.4 s apart.
 
 GET /__recorded lists what it got, oldest first: path, body, authorization header,
 received_ms and answered_ms (wall clock, ms).
 """
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -64,6 +76,14 @@ def plan(text, results, turn):
         return "saw: " + "|".join(results), []
     if text == "loop":
         return None, [(f"call_l{turn}", "demo-echo", {"text": f"turn {turn}"})]
+    if text in ("slow", "slowbye"):
+        if not results:
+            return None, [("call_s", "demo-sleep", {"ms": 2000})]
+        return "slow done: " + "|".join(results), []
+    if text == "midfail":
+        if not results:
+            return None, [("call_m", "demo-echo", {"text": "x"})]
+        return "this answer breaks off", []
     return f"unscripted: {text}", []
 
 
@@ -117,9 +137,11 @@ class Handler(BaseHTTPRequestHandler):
         messages = body.get("messages", [])
         results = [m.get("content", "") for m in messages if m.get("role") == "tool"]
         turn = sum(1 for m in messages if m.get("role") == "assistant")
-        text, calls = plan(first_user_text(messages), results, turn)
+        first = first_user_text(messages)
+        text, calls = plan(first, results, turn)
         if body.get("stream"):
-            self.chat_stream(text or "")
+            usage = (body.get("stream_options") or {}).get("include_usage")
+            self.chat_stream(text or "", calls, usage, cut=first == "midfail" and not calls)
             return
         message = {"role": "assistant", "content": text}
         if calls:
@@ -130,29 +152,59 @@ class Handler(BaseHTTPRequestHandler):
                                  "finish_reason": "tool_calls" if calls else "stop"}],
                     "usage": USAGE})
 
-    def chat_stream(self, text):
+    def start_stream(self):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        pieces = [text[i:i + 8] for i in range(0, len(text), 8)][:3]
-        pieces.append(text[len("".join(pieces)):])
 
-        def send(obj):
-            data = f"data: {obj}\n\n".encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+    def send_event(self, data, event=None):
+        head = f"event: {event}\n" if event else ""
+        raw = f"{head}data: {data}\n\n".encode()
+        self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+        self.wfile.flush()
 
-        base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
-        send(json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
-        for i, p in enumerate(pieces):
-            if i:
-                time.sleep(0.4)
-            send(json.dumps({**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}))
-        send(json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-        send("[DONE]")
+    def end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def cut(self):
+        """Breaks the connection mid-stream (no last chunk)."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def chat_stream(self, text, calls=(), usage=False, cut=False):
+        self.start_stream()
+        pieces = text_pieces(text)
+
+        def send(obj):
+            self.send_event(json.dumps(obj) if isinstance(obj, dict) else obj)
+
+        base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
+
+        def delta(d, finish=None):
+            send({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+        delta({"role": "assistant", "content": ""})
+        for i, p in enumerate(pieces if text else []):
+            if i:
+                time.sleep(0.4)
+            delta({"content": p})
+            if cut:
+                self.cut()
+                return
+        for n, (cid, name, args) in enumerate(calls):
+            a = json.dumps(args)
+            delta({"tool_calls": [{"index": n, "id": cid, "type": "function",
+                                   "function": {"name": name, "arguments": ""}}]})
+            for half in (a[:len(a) // 2], a[len(a) // 2:]):
+                delta({"tool_calls": [{"index": n, "function": {"arguments": half}}]})
+        delta({}, "tool_calls" if calls else "stop")
+        if usage:
+            send({**base, "choices": [], "usage": USAGE})
+        send("[DONE]")
+        self.end_stream()
 
     def responses_api(self, body):
         items = body.get("input", [])
@@ -160,20 +212,76 @@ class Handler(BaseHTTPRequestHandler):
             items = [{"role": "user", "content": items}]
         results = [i.get("output", "") for i in items if i.get("type") == "function_call_output"]
         turn = sum(1 for i in items if i.get("type") == "function_call")
-        text, calls = plan(first_user_text(items), results, turn)
-        output = []
-        for cid, name, args in calls:
-            output.append({"type": "function_call", "id": f"fc_{cid}", "call_id": cid,
-                           "name": name, "arguments": json.dumps(args), "status": "completed"})
-        if text is not None:
-            output.append({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                           "content": [{"type": "output_text", "text": text, "annotations": []}]})
-        self.reply({"id": f"resp_{turn}", "object": "response", "created_at": 1, "status": "completed",
-                    "model": body.get("model"), "output": output, "parallel_tool_calls": True,
-                    "tool_choice": "auto", "tools": [],
-                    "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
-                              "input_tokens_details": {"cached_tokens": 0},
-                              "output_tokens_details": {"reasoning_tokens": 0}}})
+        first = first_user_text(items)
+        text, calls = plan(first, results, turn)
+        if body.get("stream"):
+            self.responses_stream(body, turn, text, calls, cut=first == "midfail" and not calls)
+            return
+        self.reply(responses_body(body, turn, text, calls))
+
+    def responses_stream(self, body, turn, text, calls, cut):
+        self.start_stream()
+        seq = iter(range(10_000))
+
+        def send(kind, **fields):
+            self.send_event(json.dumps({"type": kind, "sequence_number": next(seq), **fields}), kind)
+
+        whole = responses_body(body, turn, text, calls)
+        send("response.created", response={**whole, "status": "in_progress", "output": [], "usage": None})
+        send("response.in_progress", response={**whole, "status": "in_progress", "output": [], "usage": None})
+        for i, item in enumerate(whole["output"]):
+            if item["type"] == "function_call":
+                send("response.output_item.added", output_index=i,
+                     item={**item, "arguments": "", "status": "in_progress"})
+                a = item["arguments"]
+                for half in (a[:len(a) // 2], a[len(a) // 2:]):
+                    send("response.function_call_arguments.delta", output_index=i, item_id=item["id"], delta=half)
+                send("response.function_call_arguments.done", output_index=i, item_id=item["id"],
+                     name=item["name"], arguments=a)
+                send("response.output_item.done", output_index=i, item=item)
+                continue
+            part = item["content"][0]
+            send("response.output_item.added", output_index=i,
+                 item={**item, "status": "in_progress", "content": []})
+            send("response.content_part.added", output_index=i, item_id=item["id"], content_index=0,
+                 part={**part, "text": ""})
+            for k, p in enumerate(text_pieces(part["text"])):
+                if k:
+                    time.sleep(0.4)
+                send("response.output_text.delta", output_index=i, item_id=item["id"], content_index=0,
+                     delta=p, logprobs=[])
+                if cut:
+                    self.cut()
+                    return
+            send("response.output_text.done", output_index=i, item_id=item["id"], content_index=0,
+                 text=part["text"], logprobs=[])
+            send("response.content_part.done", output_index=i, item_id=item["id"], content_index=0, part=part)
+            send("response.output_item.done", output_index=i, item=item)
+        send("response.completed", response=whole)
+        self.end_stream()
+
+
+def text_pieces(text):
+    """4 pieces: 3 of 8 characters, then the rest."""
+    pieces = [text[i:i + 8] for i in range(0, len(text), 8)][:3]
+    pieces.append(text[len("".join(pieces)):])
+    return pieces
+
+
+def responses_body(body, turn, text, calls):
+    output = []
+    for cid, name, args in calls:
+        output.append({"type": "function_call", "id": f"fc_{cid}", "call_id": cid,
+                       "name": name, "arguments": json.dumps(args), "status": "completed"})
+    if text is not None:
+        output.append({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                       "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    return {"id": f"resp_{turn}", "object": "response", "created_at": 1, "status": "completed",
+            "model": body.get("model"), "output": output, "parallel_tool_calls": True,
+            "tool_choice": "auto", "tools": [],
+            "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                      "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens_details": {"reasoning_tokens": 0}}}
 
 
 def main():

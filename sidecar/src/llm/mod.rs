@@ -9,7 +9,9 @@
 //!   "litellm_proxy…"}`) listed and called through the same code as `/mcp`
 //!   (`mcp::tools`), converted to OpenAI function tools.
 //! - `chat.rs`, `responses.rs`: the loop for each API (a round's calls in parallel, up
-//!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes.
+//!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes; the round
+//!   logic both the JSON answer and the stream use.
+//! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
 //! - `error.rs`: LiteLLM's error shape.
 
 mod chat;
@@ -17,6 +19,7 @@ pub mod error;
 pub mod providers;
 mod responses;
 mod routes;
+mod stream;
 mod tools;
 mod usage;
 

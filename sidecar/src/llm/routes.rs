@@ -1,6 +1,7 @@
 //! The OpenAI-compatible requests: which model, whether the key may call it, then a
 //! plain proxied call (a stream relayed chunk by chunk) or the tool loop when the
-//! request asks for the gateway's MCP tools.
+//! request asks for the gateway's MCP tools (one JSON answer, or streamed by
+//! `stream::` when the request has `stream: true`).
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -11,10 +12,12 @@ use std::sync::Arc;
 use meshgate_policy::models::allows_model;
 use meshgate_policy::paths::LlmRoute;
 
+use super::chat::{self, ChatLoop};
 use super::error::LlmError;
 use super::providers::{openai, Provider};
-use super::tools::McpRequest;
-use super::{chat, responses};
+use super::responses::{self, ResponsesLoop};
+use super::stream;
+use super::tools::{Gateway, McpRequest};
 use crate::body::{self, Body};
 use crate::limited_body::{self, BodyError};
 use crate::state::AppState;
@@ -92,18 +95,36 @@ async fn serve(
     let Some(mcp) = mcp else {
         return plain(state, &provider, route, &body).await;
     };
+    let (principal, headers) = Gateway::prepare(&runtime, principal, parts.headers, &mcp)?;
     if stream {
-        return Err(LlmError::invalid(
-            "streaming with MCP tools is not supported by meshgate yet; send `stream: false`",
-        ));
+        let job = stream::Job {
+            state: state.clone(),
+            runtime: runtime.clone(),
+            principal,
+            headers,
+            provider,
+            mcp,
+            model_name: model,
+        };
+        return match route {
+            LlmRoute::ChatCompletions => {
+                let lp = ChatLoop::new(body, &job.mcp, rounds, true)?;
+                Ok(stream::chat::start(job, lp))
+            }
+            LlmRoute::Responses => {
+                let lp = ResponsesLoop::new(body, &job.mcp, rounds, true)?;
+                Ok(stream::responses::start(job, lp))
+            }
+            LlmRoute::Models => Ok(models(&runtime.llm, &limited)),
+        };
     }
-    let call = super::tools::Gateway::new(state, runtime.clone(), principal, parts.headers, &mcp)?;
+    let gw = Gateway::new(state, runtime.clone(), principal, headers);
     let answer = match route {
         LlmRoute::ChatCompletions => {
-            chat::run(state, &provider, &call, &mcp, body, &model, rounds).await?
+            chat::run(state, &provider, &gw, &mcp, body, &model, rounds).await?
         }
         LlmRoute::Responses => {
-            responses::run(state, &provider, &call, &mcp, body, &model, rounds).await?
+            responses::run(state, &provider, &gw, &mcp, body, &model, rounds).await?
         }
         LlmRoute::Models => return Ok(models(&runtime.llm, &limited)),
     };

@@ -4,7 +4,7 @@
 //! the same permissions, per-server credentials, guardrails, hooks and spend rows), and
 //! converted to OpenAI function tools.
 
-use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -212,13 +212,20 @@ pub fn normalize_schema(schema: Option<&Value>) -> Value {
     Value::Object(out)
 }
 
+/// One call the model asked for, as the loop runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub call_id: String,
+    pub name: String,
+    /// The arguments as the model sent them (a JSON text).
+    pub arguments: String,
+}
+
 /// How one tool call ended, as the model and the client see it.
 #[derive(Debug, Clone)]
 pub struct CallOutcome {
     pub call_id: String,
     pub name: String,
-    /// The arguments as the model sent them (a JSON text).
-    pub arguments: String,
     /// The text fed back to the model.
     pub output: String,
     /// Set when the call failed (the text the model got says so too).
@@ -234,13 +241,15 @@ pub struct Gateway<'a> {
 }
 
 impl<'a> Gateway<'a> {
-    pub fn new(
-        state: &'a AppState,
-        runtime: Arc<Runtime>,
+    /// The request's MCP side: the tool entries' `headers` merged over the client's,
+    /// the principal narrowed to `litellm_proxy/mcp/<a,b>`. Errors are the client's
+    /// (a bad header, servers the key may not use), answered before anything streams.
+    pub fn prepare(
+        runtime: &Runtime,
         mut principal: Principal,
         mut headers: HeaderMap,
         mcp: &McpRequest,
-    ) -> Result<Self, LlmError> {
+    ) -> Result<(Principal, HeaderMap), LlmError> {
         for (name, value) in &mcp.headers {
             let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
@@ -277,9 +286,20 @@ impl<'a> Gateway<'a> {
             }
             principal.scope = Scope::only(&chosen);
         }
-        Ok(Gateway {
+        Ok((principal, headers))
+    }
+
+    /// The context `/mcp` would build for this principal and these headers (from
+    /// [`Gateway::prepare`]).
+    pub fn new(
+        state: &'a AppState,
+        runtime: Arc<Runtime>,
+        principal: Principal,
+        headers: HeaderMap,
+    ) -> Self {
+        Gateway {
             ctx: Ctx::new(state, runtime, principal, headers),
-        })
+        }
     }
 
     /// The key's MCP tools (prefixed names), as `/mcp` `tools/list` gives them, less
@@ -329,13 +349,23 @@ impl<'a> Gateway<'a> {
     }
 
     /// Runs one round's calls at once; outcomes in the calls' order.
-    pub async fn call_all(&self, calls: Vec<(String, String, String)>) -> Vec<CallOutcome> {
-        join_all(
-            calls
-                .into_iter()
-                .map(|(id, name, args)| self.call(id, name, args)),
-        )
-        .await
+    pub async fn call_all(&self, calls: Vec<ToolCall>) -> Vec<CallOutcome> {
+        let mut done: Vec<(usize, CallOutcome)> = self.calls_as_done(calls).collect().await;
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, o)| o).collect()
+    }
+
+    /// Runs one round's calls at once; each outcome (with the call's position) as soon
+    /// as it is there (the streaming loop reports each call when it ends).
+    pub fn calls_as_done(
+        &self,
+        calls: Vec<ToolCall>,
+    ) -> impl Stream<Item = (usize, CallOutcome)> + Send + '_ {
+        calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| async move { (i, self.call(c.call_id, c.name, c.arguments).await) })
+            .collect::<FuturesUnordered<_>>()
     }
 
     /// One call through `mcp::tools::call`; every failure becomes the text the model
@@ -371,7 +401,6 @@ impl<'a> Gateway<'a> {
         CallOutcome {
             call_id,
             name,
-            arguments,
             output,
             error,
             took: started.elapsed(),

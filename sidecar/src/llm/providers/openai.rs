@@ -78,38 +78,11 @@ pub async fn call_json(
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let resp = send(client, provider, path, bytes).await?;
     let status = resp.status();
-    let read = read_limited(resp.into_body(), MAX_ANSWER_BYTES);
-    let bytes = match tokio::time::timeout(provider.timeout, read).await {
-        Err(_) => {
-            return Err(LlmError::timeout(format!(
-                "model `{}`: the provider's answer did not complete within {} ms",
-                provider.model_name,
-                provider.timeout.as_millis()
-            )))
-        }
-        Ok(r) => r?,
-    };
-    let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
+    let bytes = read_answer(resp, provider).await?;
     if !status.is_success() {
-        let message = parsed
-            .as_ref()
-            .ok()
-            .and_then(|v| {
-                v.pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(500).collect());
-        let mut e = LlmError::new(
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-            "api_error",
-            format!("OpenAIException - {message}"),
-        );
-        if status == StatusCode::BAD_REQUEST {
-            e.kind = "invalid_request_error";
-        }
-        return Err(e);
+        return Err(status_error(status, &bytes));
     }
+    let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
     match parsed {
         Ok(v @ Value::Object(_)) => Ok(v),
         _ => Err(LlmError::provider(format!(
@@ -117,6 +90,41 @@ pub async fn call_json(
             provider.model_name
         ))),
     }
+}
+
+/// A whole (non-streamed) answer's body, within the provider's timeout.
+pub async fn read_answer(resp: Response<Incoming>, provider: &Provider) -> Result<Bytes, LlmError> {
+    let read = read_limited(resp.into_body(), MAX_ANSWER_BYTES);
+    match tokio::time::timeout(provider.timeout, read).await {
+        Err(_) => Err(LlmError::timeout(format!(
+            "model `{}`: the provider's answer did not complete within {} ms",
+            provider.model_name,
+            provider.timeout.as_millis()
+        ))),
+        Ok(r) => r,
+    }
+}
+
+/// A provider's error answer as LiteLLM words it (`OpenAIException - <message>`, with
+/// the provider's status).
+pub fn status_error(status: StatusCode, bytes: &[u8]) -> LlmError {
+    let message = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(500).collect());
+    let mut e = LlmError::new(
+        StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        "api_error",
+        format!("OpenAIException - {message}"),
+    );
+    if status == StatusCode::BAD_REQUEST {
+        e.kind = "invalid_request_error";
+    }
+    e
 }
 
 async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, LlmError> {
