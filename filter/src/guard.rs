@@ -130,8 +130,15 @@ fn may_select(req: &Request<'_>) -> bool {
             .any(|g| g.spec.default_on && g.is_builtin() && g.spec.acts_in(Phase::Pre))
 }
 
+/// Whether `needle` occurs in `haystack`: compares only where its first byte is.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == first && haystack[i + 1..].starts_with(rest))
 }
 
 enum Step {
@@ -553,4 +560,20 @@ fn not_run(id: &str) -> String {
     format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{NOT_RUN_CODE},\"message\":\"not run: another call of this batch was blocked by a guardrail\"}}}}"
     )
+}
+
+#[cfg(test)]
+mod contains_tests {
+    use super::contains;
+
+    #[test]
+    fn finds_the_needle_anywhere_and_only_whole() {
+        assert!(contains(b"{\"_meta\":{\"guardrails\":[]}}", b"guardrails"));
+        assert!(contains(b"guardrails", b"guardrails"));
+        assert!(contains(b"xguardrails", b"guardrails"));
+        assert!(!contains(b"guardrail", b"guardrails"));
+        assert!(!contains(b"gguardrailx", b"guardrails"));
+        assert!(!contains(b"", b"guardrails"));
+        assert!(contains(b"abc", b""));
+    }
 }
