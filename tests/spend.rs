@@ -172,7 +172,7 @@ async fn costs_rows_and_totals(db: Database) {
             assert_eq!(r["upstream_protocol"], "http", "{r}");
         }
         assert!(r["latency_ms"].as_i64().unwrap() >= 0);
-        assert_eq!(r["request_id"].as_str().unwrap().len(), 32);
+        assert_eq!(r["request_id"].as_str().unwrap().len(), 36, "a UUID: {r}");
     }
     assert_eq!(row_for(rows, "MCP: web-add")["end_user"], "alice");
     assert!(row_for(rows, "MCP: web-echo")["end_user"].is_null());

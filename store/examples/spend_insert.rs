@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 fn row(n: u64) -> SpendRow {
     let now = Utc::now();
     SpendRow {
-        request_id: format!("req-{n:016x}-{}", uuid_like(n)),
+        request_id: if std::env::var("ORDERED_IDS").is_ok() {
+            format!("{n:016x}{}", uuid_like(n))
+        } else {
+            format!("{}{n:016x}", uuid_like(n))
+        },
         call_type: "call_mcp_tool".into(),
         api_key: "0".repeat(64),
         key_alias: Some("bench".into()),
@@ -45,6 +49,17 @@ async fn main() {
         .unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("spend-insert-{}", std::process::id()));
     let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    if let Ok(drop) = std::env::var("DROP_INDEXES") {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/meshgate.db", dir.display()))
+            .await
+            .unwrap();
+        for index in drop.split(',') {
+            sqlx::query(&format!("DROP INDEX {index}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {

@@ -215,14 +215,30 @@ fn base_row(ctx: &Ctx<'_>, call_type: &str, model: String, started: Started) -> 
     }
 }
 
-/// A random 128-bit id (hex); LiteLLM's request ids are UUIDs.
-fn request_id() -> String {
+/// A UUID (LiteLLM's request ids are UUIDs), version 7: the first 48 bits are the Unix
+/// time in milliseconds, the rest random. Ids made later sort later, so each new row's
+/// `request_id` lands at the end of the primary-key B-tree instead of on a random page:
+/// with random (v4-style) ids a batch dirtied a page per row and SQLite stored ~31k rows/s,
+/// with these ~91k (`store/examples/spend_insert.rs`).
+pub(crate) fn request_id() -> String {
+    let ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
     let mut raw = [0u8; 16];
-    if getrandom::getrandom(&mut raw).is_err() {
-        // Never on a healthy host; the time and a counter keep ids unique anyway.
+    raw[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    if getrandom::getrandom(&mut raw[6..]).is_err() {
+        // Never on a healthy host; a counter keeps ids unique anyway.
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return format!("{:x}-{n}", Utc::now().timestamp_nanos_opt().unwrap_or(0));
+        raw[8..].copy_from_slice(&n.to_be_bytes());
     }
-    hex::encode(raw)
+    raw[6] = 0x70 | (raw[6] & 0x0f); // version 7
+    raw[8] = 0x80 | (raw[8] & 0x3f); // RFC 9562 variant
+    let h = hex::encode(raw);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }

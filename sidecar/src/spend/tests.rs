@@ -153,3 +153,31 @@ async fn unwritten_spend_counts_and_a_crossing_wakes_the_budget_poller() {
     assert_eq!(watch.unwritten_for_tests(BudgetOwner::Key, "k"), 0.0);
     assert_eq!(watch.unwritten_for_tests(BudgetOwner::Team, "t"), 0.0);
 }
+
+#[test]
+fn request_ids_are_uuid_v7_and_sort_by_time() {
+    let first = record::request_id();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let ids: Vec<String> = (0..1000).map(|_| record::request_id()).collect();
+    for id in std::iter::once(&first).chain(&ids) {
+        assert_eq!(id.len(), 36, "{id}");
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12],
+            "{id}"
+        );
+        assert!(parts[2].starts_with('7'), "version 7: {id}");
+        assert!(
+            matches!(&parts[3][..1], "8" | "9" | "a" | "b"),
+            "variant: {id}"
+        );
+    }
+    // Made later, sorts later (across milliseconds); never twice the same.
+    assert!(ids.iter().all(|id| id > &first));
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len());
+    // The time prefix is now.
+    let ms = i64::from_str_radix(&first.replace('-', "")[..12], 16).unwrap();
+    assert!((Utc::now().timestamp_millis() - ms).abs() < 60_000);
+}
