@@ -1,5 +1,6 @@
 //! `make bench`: the cost of spend rows. (1) `tools/call` through Envoy + meshgate with
-//! spend logs off and on (SQLite, and on with PostgreSQL), three gateways to the same
+//! spend logs off and on, on SQLite and on PostgreSQL (each "on" compared with "off" on
+//! the same database: the audit trail writes there too), four gateways to the same
 //! upstream measured in alternation in one run, with the writer's counters after each
 //! row (every answered call's row written, none dropped). (2) Spend rows written per
 //! second by the store's batch insert (what the sidecar's writer calls), SQLite and
@@ -97,11 +98,13 @@ async fn main() {
     let (_upstream, addr) = demo_http("bench_spend", &[]).await;
     let off = gateway(&addr, false, Database::Sqlite).await;
     let on = gateway(&addr, true, Database::Sqlite).await;
+    let off_pg = gateway(&addr, false, Database::Postgres).await;
     let on_pg = gateway(&addr, true, Database::Postgres).await;
-    let gateways = [&off, &on, &on_pg];
+    let gateways = [&off, &on, &off_pg, &on_pg];
     let targets = [
-        target("spend logs off", &off).await,
+        target("spend logs off (SQLite)", &off).await,
         target("spend logs on (SQLite)", &on).await,
+        target("spend logs off (PostgreSQL)", &off_pg).await,
         target("spend logs on (PostgreSQL)", &on_pg).await,
     ];
     for t in &targets {
@@ -164,25 +167,24 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn render(rows: &[Measured], inserts: &[(&str, usize, f64)]) -> String {
-    let rounds = rows.len() / 3;
+    let rounds = rows.len() / 4;
     let mut out = format!(
-        "`tools/call` (`add`, priced 0.01) through Envoy + meshgate, {CLIENTS} clients, {}s per row after {}ms warm-up, the three gateways measured in alternation ({rounds} rounds), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the three Envoys and sidecars, the upstream and PostgreSQL. CPU µs per call: the process's user + system time over the row divided by the calls answered. Rows written / dropped: the sidecar's `GET /spend/metrics`, cumulative.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs off | Envoy CPU µs/call | sidecar CPU µs/call | rows written | rows dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "`tools/call` (`add`, priced 0.01) through Envoy + meshgate, {CLIENTS} clients, {}s per row after {}ms warm-up, the four gateways measured in alternation ({rounds} rounds; \"on\" compared with \"off\" on the same database, where the audit trail writes too), Envoy with 1 worker, one machine (2 cores) shared by the load generator, the four Envoys and sidecars, the upstream and PostgreSQL. CPU µs per call: the process's user + system time over the row divided by the calls answered. Rows written / dropped: the sidecar's `GET /spend/metrics`, cumulative.\n\n| path | round | req/s | p50 µs | p99 µs | errors | vs off | Envoy CPU µs/call | sidecar CPU µs/call | rows written | rows dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         MEASURE.as_secs(),
         WARMUP.as_millis()
     );
     let mut ratios = [Vec::new(), Vec::new()];
     let mut extra_cpu = [Vec::new(), Vec::new()];
-    for (i, round) in rows.chunks(3).enumerate() {
-        let (base, base_cpu) = round
-            .first()
-            .map_or((1.0, 0.0), |(r, _, cpu)| (r.rps.max(1.0), cpu[1]));
+    for (i, round) in rows.chunks(4).enumerate() {
         for (j, (r, c, cpu)) in round.iter().enumerate() {
-            let ratio = if j == 0 {
-                String::new()
-            } else {
-                ratios[j - 1].push(r.rps / base);
-                extra_cpu[j - 1].push(cpu[1] - base_cpu);
-                format!("{:.2}×", r.rps / base)
+            // Rows 1 and 3 (on) against rows 0 and 2 (off) of the same database.
+            let ratio = match (j % 2, round.get(j - j % 2)) {
+                (1, Some((base, _, base_cpu))) => {
+                    ratios[j / 2].push(r.rps / base.rps.max(1.0));
+                    extra_cpu[j / 2].push(cpu[1] - base_cpu[1]);
+                    format!("{:.2}×", r.rps / base.rps.max(1.0))
+                }
+                _ => String::new(),
             };
             out.push_str(&format!(
                 "| {} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} |\n",
@@ -200,7 +202,7 @@ fn render(rows: &[Measured], inserts: &[(&str, usize, f64)]) -> String {
             ));
         }
     }
-    out.push_str("\nMedians over the rounds:\n\n| path | throughput vs off | + sidecar CPU µs per call |\n|---|---:|---:|\n");
+    out.push_str("\nMedians over the rounds:\n\n| path | throughput vs off (same database) | + sidecar CPU µs per call |\n|---|---:|---:|\n");
     for (j, label) in ["spend logs on (SQLite)", "spend logs on (PostgreSQL)"]
         .iter()
         .enumerate()

@@ -41,11 +41,6 @@ pub(super) const ENTITIES: [Builtin; 7] = [
     Builtin::Jwt,
 ];
 
-/// The bytes a credential can start with: the shared walk calls [`at`] only there.
-pub(super) fn may_start(c: u8) -> bool {
-    matches!(c, b'A' | b'g' | b'x' | b's' | b'e' | b'-')
-}
-
 /// The reference walk: every position the credential scan stops at, in order.
 #[cfg(test)]
 pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
