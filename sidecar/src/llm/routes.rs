@@ -9,12 +9,12 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-use meshgate_policy::models::allows_model;
+use meshgate_policy::models::{allows_model, Protocol};
 use meshgate_policy::paths::LlmRoute;
 
 use super::chat::{self, ChatLoop};
 use super::error::LlmError;
-use super::providers::{openai, Provider};
+use super::providers::{self, openai, Provider};
 use super::responses::{self, ResponsesLoop};
 use super::stream;
 use super::tools::{Gateway, McpRequest};
@@ -88,6 +88,11 @@ async fn serve(
     }
     provider.check_served()?;
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if stream && route == LlmRoute::Responses && provider.protocol == Protocol::Anthropic {
+        return Err(LlmError::invalid(format!(
+            "model `{model}`: streaming /v1/responses is not served for Anthropic models yet (use stream: false, or /v1/chat/completions)"
+        )));
+    }
     let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
     body.remove("max_tool_rounds");
     let mcp = McpRequest::take(&mut body, route)?;
@@ -152,9 +157,45 @@ async fn plain(
     route: LlmRoute,
     body: &Map<String, Value>,
 ) -> Result<Response<Body>, LlmError> {
+    if provider.protocol == Protocol::Anthropic {
+        return anthropic_plain(state, provider, route, body).await;
+    }
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let resp = openai::send(&state.client, provider, route.label(), bytes).await?;
     Ok(openai::relay(resp, provider.timeout))
+}
+
+/// A plain request for an Anthropic model: translated both ways; a stream's events
+/// relayed as `chat.completion.chunk`s as they come (an error mid-stream ends it with
+/// `data: {"error": …}`, as the tool loop's stream does).
+async fn anthropic_plain(
+    state: &AppState,
+    provider: &Provider,
+    route: LlmRoute,
+    body: &Map<String, Value>,
+) -> Result<Response<Body>, LlmError> {
+    let body = Value::Object(body.clone());
+    if body.get("stream").and_then(Value::as_bool) != Some(true) {
+        let answer = providers::call_json(&state.client, provider, route.label(), &body).await?;
+        return Ok(body::json(StatusCode::OK, answer.to_string()));
+    }
+    let mut events =
+        stream::sse::open(&state.client, provider, route.label(), &body, false).await?;
+    Ok(stream::spawn(move |out| async move {
+        loop {
+            let data = match events.next().await {
+                Ok(Some(data)) => data,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = out.data(&e.body()).await;
+                    break;
+                }
+            };
+            if out.raw(format!("data: {data}\n\n")).await.is_err() || data == "[DONE]" {
+                break;
+            }
+        }
+    }))
 }
 
 /// `GET /v1/models`: the models of `model_list` this key may call, OpenAI's list shape.
