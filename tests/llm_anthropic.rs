@@ -166,11 +166,7 @@ async fn anthropic_models_answer_the_openai_sdk_plain_streamed_and_in_the_tool_l
     assert_eq!(rounds.len(), 2, "{rounds:?}");
     let tools = rounds[0]["body"]["tools"].as_array().unwrap();
     let add = tools.iter().find(|t| t["name"] == "demo-add").unwrap();
-    assert_eq!(
-        add["input_schema"]["required"],
-        json!(["a", "b"]),
-        "{add}"
-    );
+    assert_eq!(add["input_schema"]["required"], json!(["a", "b"]), "{add}");
     let turns = rounds[1]["body"]["messages"].as_array().unwrap();
     assert_eq!(turns.len(), 3, "{turns:?}");
     assert_eq!(turns[1]["role"], "assistant");
@@ -211,10 +207,46 @@ async fn anthropic_models_answer_the_openai_sdk_plain_streamed_and_in_the_tool_l
     assert_eq!(resp["usage"]["input_tokens"], 24, "{resp}");
     let last = recorded(&llm).await.last().cloned().unwrap();
     assert_eq!(
-        last["body"]["messages"][2]["content"][0]["type"],
-        "tool_result",
+        last["body"]["messages"][2]["content"][0]["type"], "tool_result",
         "{last}"
     );
+
+    // The Responses API streamed: Anthropic's events read as Responses events, the SDK's
+    // stream helper rebuilds the same answer (it checks ids and indexes).
+    let s = sdk(&v1, &key, "helper-responses:add").await;
+    assert_eq!(s["output_text"], "Adding.sum: 5", "{s}");
+    let kinds: Vec<&str> = s["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let at = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or_else(|| panic!("{k}: {kinds:?}"))
+    };
+    assert!(at("response.mcp_call_arguments.delta") < at("response.mcp_call.completed"));
+    assert_eq!(*kinds.last().unwrap(), "response.completed", "{kinds:?}");
+    let deltas = kinds
+        .iter()
+        .filter(|k| **k == "response.output_text.delta")
+        .count();
+    assert_eq!(
+        deltas, 4,
+        "one per text_delta (the script sends each short text as 2): {kinds:?}"
+    );
+    let call = s["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "mcp_call")
+        .cloned()
+        .unwrap();
+    assert_eq!(call["arguments"], "{\"a\": 2, \"b\": 3}", "{s}");
+    assert_eq!(call["output"], "5", "{s}");
+    assert_eq!(s["usage"]["total_tokens"], 38, "{s}");
 
     // Anthropic's errors: OpenAI-shaped with the right status; the key never shown.
     let over = sdk(&v1, &key, "chat:overloaded").await;

@@ -88,11 +88,6 @@ async fn serve(
     }
     provider.check_served()?;
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    if stream && route == LlmRoute::Responses && provider.protocol == Protocol::Anthropic {
-        return Err(LlmError::invalid(format!(
-            "model `{model}`: streaming /v1/responses is not served for Anthropic models yet (use stream: false, or /v1/chat/completions)"
-        )));
-    }
     let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
     body.remove("max_tool_rounds");
     let mcp = McpRequest::take(&mut body, route)?;
@@ -166,8 +161,8 @@ async fn plain(
 }
 
 /// A plain request for an Anthropic model: translated both ways; a stream's events
-/// relayed as `chat.completion.chunk`s as they come (an error mid-stream ends it with
-/// `data: {"error": …}`, as the tool loop's stream does).
+/// relayed as `chat.completion.chunk`s or Responses events as they come (an error
+/// mid-stream ends it with an error event, as the tool loop's stream does).
 async fn anthropic_plain(
     state: &AppState,
     provider: &Provider,
@@ -191,7 +186,16 @@ async fn anthropic_plain(
                     break;
                 }
             };
-            if out.raw(format!("data: {data}\n\n")).await.is_err() || data == "[DONE]" {
+            // Responses events are framed with their `event:` line.
+            let kind = (route == LlmRoute::Responses)
+                .then(|| serde_json::from_str::<Value>(&data).ok())
+                .flatten()
+                .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+            let framed = match kind {
+                Some(kind) => format!("event: {kind}\ndata: {data}\n\n"),
+                None => format!("data: {data}\n\n"),
+            };
+            if out.raw(framed).await.is_err() || data == "[DONE]" {
                 break;
             }
         }

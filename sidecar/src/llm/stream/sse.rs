@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::llm::error::LlmError;
-use crate::llm::providers::anthropic::{self, stream::ToChunks};
+use crate::llm::providers::anthropic::{self, Translator};
 use crate::llm::providers::{openai, Provider};
 use crate::upstream::HttpClient;
 
@@ -28,13 +28,13 @@ pub struct Events {
     model: String,
     ended: bool,
     /// Anthropic's events → chat chunks, and the chunks not yet handed out.
-    translate: Option<ToChunks>,
+    translate: Option<Translator>,
     ready: VecDeque<String>,
 }
 
 /// Sends one round's request (`body` has `stream: true`) to `{api_base}{path}`;
-/// `include_usage`: an Anthropic stream ends with a usage chunk even when the request
-/// did not ask for one (the loop sums it).
+/// `include_usage`: an Anthropic model's Chat stream ends with a usage chunk even when
+/// the request did not ask for one (the loop sums it).
 pub async fn open(
     client: &HttpClient,
     provider: &Provider,
@@ -44,21 +44,9 @@ pub async fn open(
 ) -> Result<Events, LlmError> {
     let (resp, translate) = match provider.protocol {
         Protocol::Anthropic => {
-            if path != "/chat/completions" {
-                return Err(LlmError::invalid(format!(
-                    "model `{}`: streaming {path} is not served for Anthropic models yet (use stream: false, or /chat/completions)",
-                    provider.model_name
-                )));
-            }
-            let mut messages = anthropic::request::messages_request(body, &provider.model)?;
-            messages["stream"] = Value::Bool(true);
-            let resp = anthropic::send(client, provider, &messages).await?;
-            if !resp.status().is_success() {
-                return Err(anthropic::read_error(resp, provider).await);
-            }
-            // The loop sums every round's usage: always ask the translation for it.
-            let usage = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
-            (resp, Some(ToChunks::new(usage || include_usage)))
+            let (resp, t) =
+                anthropic::open_stream(client, provider, path, body, include_usage).await?;
+            (resp, Some(t))
         }
         _ => {
             let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());

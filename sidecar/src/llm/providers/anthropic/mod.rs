@@ -4,11 +4,13 @@
 //!
 //! - `request.rs`: a Chat Completions (or Responses) request → a Messages request;
 //! - `response.rs`: a Messages answer → `chat.completion` / `response`; errors;
-//! - `stream.rs`: Messages stream events → `chat.completion.chunk`s as they come.
+//! - `stream.rs`: Messages stream events → `chat.completion.chunk`s as they come;
+//! - `stream_responses.rs`: Messages stream events → Responses events as they come.
 
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod stream_responses;
 
 use bytes::Bytes;
 use http::{header::HeaderName, Response};
@@ -64,6 +66,47 @@ pub async fn read_error(resp: Response<Incoming>, provider: &Provider) -> LlmErr
         Ok(bytes) => response::status_error(status, &bytes, provider.api_key().ok().flatten()),
         Err(e) => e,
     }
+}
+
+/// A Messages stream read as the OpenAI `path`'s stream.
+pub enum Translator {
+    Chunks(stream::ToChunks),
+    Events(stream_responses::ToEvents),
+}
+
+impl Translator {
+    pub fn translate(&mut self, data: &str) -> Vec<String> {
+        match self {
+            Translator::Chunks(t) => t.translate(data),
+            Translator::Events(t) => t.translate(data),
+        }
+    }
+}
+
+/// Opens a Messages stream for an OpenAI `path` request (`body` as the client's, with
+/// `stream: true`); `include_usage`: Chat chunks end with a usage chunk.
+pub async fn open_stream(
+    client: &HttpClient,
+    provider: &Provider,
+    path: &str,
+    body: &Value,
+    include_usage: bool,
+) -> Result<(Response<Incoming>, Translator), LlmError> {
+    let (chat, translator) = if path == "/responses" {
+        let t = Translator::Events(stream_responses::ToEvents::default());
+        (request::responses_as_chat(body)?, t)
+    } else {
+        let asked = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+        let t = Translator::Chunks(stream::ToChunks::new(asked || include_usage));
+        (body.clone(), t)
+    };
+    let mut messages = request::messages_request(&chat, &provider.model)?;
+    messages["stream"] = Value::Bool(true);
+    let resp = send(client, provider, &messages).await?;
+    if !resp.status().is_success() {
+        return Err(read_error(resp, provider).await);
+    }
+    Ok((resp, translator))
 }
 
 /// A non-streamed call of an OpenAI `path` (`/chat/completions` or `/responses`):

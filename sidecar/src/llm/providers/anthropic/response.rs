@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::llm::error::LlmError;
 use crate::llm::stream::now_secs;
+use crate::llm::usage;
 
 /// OpenAI's `finish_reason` for Anthropic's `stop_reason`.
 pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
@@ -94,17 +95,16 @@ pub fn to_chat(resp: &Value) -> Value {
 pub fn to_responses(resp: &Value) -> Value {
     let id = resp.get("id").and_then(Value::as_str).unwrap_or("");
     let mut output = Vec::new();
-    for (i, block) in resp
+    for block in resp
         .get("content")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
     {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => output.push(json!({
                 "type": "message",
-                "id": format!("msg_{id}_{i}"),
+                "id": usage::new_id("msg_"),
                 "role": "assistant",
                 "status": "completed",
                 "content": [{"type": "output_text", "text": block.get("text").cloned().unwrap_or(json!("")),
