@@ -152,6 +152,16 @@ async fn anthropic_models_answer_the_openai_sdk_plain_streamed_and_in_the_tool_l
     );
     assert_eq!(recorded(&llm).await.last().unwrap()["body"]["stream"], true);
 
+    // Plain Responses requests, answered and streamed (the SDK's stream helper rebuilds
+    // the response from the translated events).
+    let r = sdk(&v1, &key, "plain-responses").await;
+    assert_eq!(r["output_text"], "Hello from scripted Claude.", "{r}");
+    assert_eq!(r["usage"]["total_tokens"], 19, "{r}");
+    let r = sdk(&v1, &key, "plain-responses-stream").await;
+    assert_eq!(r["output_text"], "Hello from scripted Claude.", "{r}");
+    assert_eq!(r["kinds"][0], "response.created", "{r}");
+    assert_eq!(r["usage"]["output_tokens"], 7, "{r}");
+
     // The MCP tool loop: the model's tool_use runs through the gateway's MCP path, the
     // second request carries the tool_result block.
     let from = recorded(&llm).await.len();
@@ -257,6 +267,17 @@ async fn anthropic_models_answer_the_openai_sdk_plain_streamed_and_in_the_tool_l
     let limited = sdk(&v1, &key, "chat:ratelimit").await;
     assert_eq!(limited["status"], 429, "{limited}");
     assert_eq!(error_of(&limited)["type"], "rate_limit_error", "{limited}");
+    // An `error` event mid-stream ends the stream with an error the SDK raises, after
+    // the text that came before it.
+    let s = sdk(&v1, &key, "stream-chat:midoverload").await;
+    assert_eq!(s["text"], "Partial ", "{s}");
+    assert!(
+        s["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{s}"))
+            .contains("Overloaded"),
+        "{s}"
+    );
     let bad = sdk(&v1, &key, "chat:badkey").await;
     assert_eq!(bad["status"], 401, "{bad}");
     assert!(

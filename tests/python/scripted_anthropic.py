@@ -11,6 +11,8 @@ Requests without `x-api-key`, `anthropic-version` or `max_tokens` get Anthropic'
                   the tool input in two `input_json_delta`s)
 - "overloaded" -> 529 overloaded_error
 - "ratelimit"  -> 429 rate_limit_error
+- "midoverload" -> streamed: one text delta, then an `error` event (overloaded_error)
+                  and the end of the stream
 - "badkey"     -> 401 authentication_error whose message repeats the key it got (the
                   gateway must not pass it on)
 
@@ -54,6 +56,8 @@ def plan(text, results):
     """[content blocks], stop_reason"""
     if text == "hello":
         return [{"type": "text", "text": "Hello from scripted Claude."}], "end_turn"
+    if text == "midoverload":
+        return [{"type": "text", "text": "Partial answer"}], "end_turn"
     if text == "add":
         if not results:
             return [{"type": "text", "text": "Adding."},
@@ -114,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(*ERRORS[text])
         blocks, stop = plan(text, tool_results(messages))
         if body.get("stream"):
-            return self.stream(blocks, stop)
+            return self.stream(blocks, stop, fail=text == "midoverload")
         self.reply({"id": f"msg_{len(RECORDED)}", "type": "message", "role": "assistant",
                     "model": MODEL, "content": blocks, "stop_reason": stop,
                     "stop_sequence": None, "usage": USAGE})
@@ -124,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
         self.wfile.flush()
 
-    def stream(self, blocks, stop):
+    def stream(self, blocks, stop, fail=False):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -140,6 +144,11 @@ class Handler(BaseHTTPRequestHandler):
                     if k:
                         time.sleep(0.4)
                     self.send_event("content_block_delta", {"index": i, "delta": {"type": "text_delta", "text": p}})
+                    if fail:
+                        self.send_event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        return
             else:
                 self.send_event("content_block_start", {"index": i, "content_block": {
                     "type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}})

@@ -182,7 +182,14 @@ async fn anthropic_plain(
                 Ok(Some(data)) => data,
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = out.data(&e.body()).await;
+                    let _ = match route {
+                        LlmRoute::Responses => {
+                            let v = serde_json::json!({"type": "error", "code": e.kind,
+                                "message": e.message, "param": null});
+                            out.event("error", &v).await
+                        }
+                        _ => out.data(&e.body()).await,
+                    };
                     break;
                 }
             };
