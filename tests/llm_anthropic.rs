@@ -267,6 +267,15 @@ async fn anthropic_models_answer_the_openai_sdk_plain_streamed_and_in_the_tool_l
     let limited = sdk(&v1, &key, "chat:ratelimit").await;
     assert_eq!(limited["status"], 429, "{limited}");
     assert_eq!(error_of(&limited)["type"], "rate_limit_error", "{limited}");
+    let odd = sdk(&v1, &key, "chat:malformed").await;
+    assert_eq!(odd["status"], 502, "{odd}");
+    assert!(
+        error_of(&odd)["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object"),
+        "{odd}"
+    );
     // An `error` event mid-stream ends the stream with an error the SDK raises, after
     // the text that came before it.
     let s = sdk(&v1, &key, "stream-chat:midoverload").await;

@@ -13,6 +13,7 @@ Requests without `x-api-key`, `anthropic-version` or `max_tokens` get Anthropic'
 - "ratelimit"  -> 429 rate_limit_error
 - "midoverload" -> streamed: one text delta, then an `error` event (overloaded_error)
                   and the end of the stream
+- "malformed"  -> 200 with an HTML body (not JSON)
 - "badkey"     -> 401 authentication_error whose message repeats the key it got (the
                   gateway must not pass it on)
 
@@ -114,6 +115,14 @@ class Handler(BaseHTTPRequestHandler):
         text = first_user_text(messages)
         if text == "badkey":
             return self.error(401, "authentication_error", f"invalid x-api-key {headers['x-api-key']}")
+        if text == "malformed":
+            data = b"<html>gateway oops</html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
         if text in ERRORS:
             return self.error(*ERRORS[text])
         blocks, stop = plan(text, tool_results(messages))
