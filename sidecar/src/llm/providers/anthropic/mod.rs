@@ -2,13 +2,15 @@
 //! `x-api-key` and `anthropic-version: 2023-06-01`. The loop and the routes speak
 //! OpenAI's shapes; the translation happens here, at the provider boundary:
 //!
-//! - `request.rs`: a Chat Completions (or Responses) request → a Messages request;
+//! - `request.rs`: a Chat Completions request → a Messages request;
+//! - `responses_request.rs`: a Responses request read as a Chat Completions request;
 //! - `response.rs`: a Messages answer → `chat.completion` / `response`; errors;
 //! - `stream.rs`: Messages stream events → `chat.completion.chunk`s as they come;
 //! - `stream_responses.rs`: Messages stream events → Responses events as they come.
 
 pub mod request;
 pub mod response;
+pub mod responses_request;
 pub mod stream;
 pub mod stream_responses;
 
@@ -94,7 +96,7 @@ pub async fn open_stream(
 ) -> Result<(Response<Incoming>, Translator), LlmError> {
     let (chat, translator) = if path == "/responses" {
         let t = Translator::Events(stream_responses::ToEvents::default());
-        (request::responses_as_chat(body)?, t)
+        (responses_request::responses_as_chat(body)?, t)
     } else {
         let asked = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
         let t = Translator::Chunks(stream::ToChunks::new(asked || include_usage));
@@ -119,7 +121,7 @@ pub async fn call_json(
 ) -> Result<Value, LlmError> {
     let responses = path == "/responses";
     let chat = if responses {
-        request::responses_as_chat(body)?
+        responses_request::responses_as_chat(body)?
     } else {
         body.clone()
     };
