@@ -18,8 +18,7 @@ pub enum Protocol {
     /// OpenAI's HTTP API (`/chat/completions`, `/responses`, `/models`): OpenAI itself,
     /// vLLM, LM Studio, Ollama's `/v1`, and the hosted services that copy it.
     OpenAi,
-    /// Anthropic's Messages API: recognised, not served yet (a warning at load, a clear
-    /// error per request).
+    /// Anthropic's Messages API (`/v1/messages`), translated by the sidecar.
     Anthropic,
     /// A LiteLLM provider meshgate does not speak (Bedrock, Vertex, Azure…): the entry
     /// loads with a warning and its requests are refused.
@@ -274,12 +273,7 @@ pub fn warnings(specs: &[ModelSpec]) -> Vec<String> {
     }
     for s in specs {
         match s.protocol {
-            Protocol::OpenAi => {}
-            Protocol::Anthropic => out.push(format!(
-                "{}.litellm_params.model: provider `anthropic` (Messages API) is not served by meshgate yet; requests for `{}` are refused",
-                s.path(),
-                s.model_name
-            )),
+            Protocol::OpenAi | Protocol::Anthropic => {}
             Protocol::Unsupported => out.push(format!(
                 "{}.litellm_params.model: provider `{}` is not supported by meshgate; requests for `{}` are refused",
                 s.path(),
@@ -470,7 +464,7 @@ mod tests {
             "acted-on fields are not listed: {all}"
         );
         assert!(all.contains("model_list[1].model_name"), "{all}");
-        assert!(all.contains("provider `anthropic`"), "{all}");
+        assert!(!all.contains("provider `anthropic`"), "served: {all}");
         assert!(all.contains("provider `bedrock`"), "{all}");
     }
 

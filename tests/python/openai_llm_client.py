@@ -34,6 +34,17 @@ def main():
                 text = c.choices[0].delta.content if c.choices else None
                 chunks.append({"text": text, "at_ms": int((time.monotonic() - started) * 1000)})
             out = {"chunks": chunks}
+        elif scenario == "plain-responses":
+            r = client.responses.create(model="scripted", input="hello")
+            out = r.model_dump()
+            out["output_text"] = r.output_text
+        elif scenario == "plain-responses-stream":
+            with client.responses.stream(model="scripted", input="hello") as s:
+                kinds = [ev.type for ev in s]
+                final = s.get_final_response()
+            out = final.model_dump()
+            out["output_text"] = final.output_text
+            out["kinds"] = kinds
         elif scenario == "models":
             out = {"ids": [m.id for m in client.models.list()]}
         elif scenario == "forbidden":

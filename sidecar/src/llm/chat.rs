@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
 use super::error::LlmError;
-use super::providers::{openai, Provider};
+use super::providers::{self, Provider};
 use super::tools::{CallOutcome, Gateway, ListedTool, McpRequest, ToolCall};
 use super::usage;
 use crate::state::AppState;
@@ -220,7 +220,8 @@ pub async fn run(
     lp.offer(&gw.list(mcp).await?);
     loop {
         let mut resp =
-            openai::call_json(&state.client, provider, "/chat/completions", &lp.request()).await?;
+            providers::call_json(&state.client, provider, "/chat/completions", &lp.request())
+                .await?;
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let message = resp.pointer("/choices/0/message").cloned().ok_or_else(|| {
             LlmError::provider(format!(

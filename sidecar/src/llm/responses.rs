@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use super::chat::Next;
 use super::error::LlmError;
-use super::providers::{openai, Provider};
+use super::providers::{self, Provider};
 use super::tools::{CallOutcome, Gateway, ListedTool, McpRequest, ToolCall};
 use super::usage;
 use crate::state::AppState;
@@ -248,7 +248,8 @@ pub async fn run(
     let mut lp = ResponsesLoop::new(body, mcp, rounds, false)?;
     lp.offer(&gw.list(mcp).await?, usage::new_id("mcpl_"));
     loop {
-        let resp = openai::call_json(&state.client, provider, "/responses", &lp.request()).await?;
+        let resp =
+            providers::call_json(&state.client, provider, "/responses", &lp.request()).await?;
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let output = output_of(&resp, model_name)?;
         match lp.next(&output) {

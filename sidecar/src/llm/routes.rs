@@ -9,12 +9,12 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-use meshgate_policy::models::allows_model;
+use meshgate_policy::models::{allows_model, Protocol};
 use meshgate_policy::paths::LlmRoute;
 
 use super::chat::{self, ChatLoop};
 use super::error::LlmError;
-use super::providers::{openai, Provider};
+use super::providers::{self, openai, Provider};
 use super::responses::{self, ResponsesLoop};
 use super::stream;
 use super::tools::{Gateway, McpRequest};
@@ -152,9 +152,61 @@ async fn plain(
     route: LlmRoute,
     body: &Map<String, Value>,
 ) -> Result<Response<Body>, LlmError> {
+    if provider.protocol == Protocol::Anthropic {
+        return anthropic_plain(state, provider, route, body).await;
+    }
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let resp = openai::send(&state.client, provider, route.label(), bytes).await?;
     Ok(openai::relay(resp, provider.timeout))
+}
+
+/// A plain request for an Anthropic model: translated both ways; a stream's events
+/// relayed as `chat.completion.chunk`s or Responses events as they come (an error
+/// mid-stream ends it with an error event, as the tool loop's stream does).
+async fn anthropic_plain(
+    state: &AppState,
+    provider: &Provider,
+    route: LlmRoute,
+    body: &Map<String, Value>,
+) -> Result<Response<Body>, LlmError> {
+    let body = Value::Object(body.clone());
+    if body.get("stream").and_then(Value::as_bool) != Some(true) {
+        let answer = providers::call_json(&state.client, provider, route.label(), &body).await?;
+        return Ok(body::json(StatusCode::OK, answer.to_string()));
+    }
+    let mut events =
+        stream::sse::open(&state.client, provider, route.label(), &body, false).await?;
+    Ok(stream::spawn(move |out| async move {
+        loop {
+            let data = match events.next().await {
+                Ok(Some(data)) => data,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = match route {
+                        LlmRoute::Responses => {
+                            let v = serde_json::json!({"type": "error", "code": e.kind,
+                                "message": e.message, "param": null});
+                            out.event("error", &v).await
+                        }
+                        _ => out.data(&e.body()).await,
+                    };
+                    break;
+                }
+            };
+            // Responses events are framed with their `event:` line.
+            let kind = (route == LlmRoute::Responses)
+                .then(|| serde_json::from_str::<Value>(&data).ok())
+                .flatten()
+                .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+            let framed = match kind {
+                Some(kind) => format!("event: {kind}\ndata: {data}\n\n"),
+                None => format!("data: {data}\n\n"),
+            };
+            if out.raw(framed).await.is_err() || data == "[DONE]" {
+                break;
+            }
+        }
+    }))
 }
 
 /// `GET /v1/models`: the models of `model_list` this key may call, OpenAI's list shape.

@@ -2,7 +2,12 @@
 //! entry's `api_key` resolved against the sidecar's environment (a missing variable
 //! makes that model unusable, said at load and on each request, never the whole
 //! document), its timeout, its protocol.
+//!
+//! The loop and the routes speak OpenAI's shapes; [`call_json`] and
+//! `stream::sse::open` choose the protocol: `openai.rs` passes them through,
+//! `anthropic/` translates them to and from the Messages API.
 
+pub mod anthropic;
 pub mod openai;
 
 use std::collections::HashMap;
@@ -12,7 +17,10 @@ use std::time::Duration;
 use meshgate_policy::env::{env_reference, EnvSource};
 use meshgate_policy::models::{ModelSpec, Protocol};
 
+use serde_json::Value;
+
 use super::error::LlmError;
+use crate::upstream::HttpClient;
 
 /// A provider request's default time limit (LiteLLM's is far longer; a tool loop's
 /// round should not wait more than this for its model).
@@ -93,16 +101,26 @@ impl Provider {
     /// Refuses a provider meshgate does not speak.
     pub fn check_served(&self) -> Result<(), LlmError> {
         match self.protocol {
-            Protocol::OpenAi => Ok(()),
-            Protocol::Anthropic => Err(LlmError::invalid(format!(
-                "model `{}` is served by provider `anthropic`, whose Messages API meshgate does not speak yet",
-                self.model_name
-            ))),
+            Protocol::OpenAi | Protocol::Anthropic => Ok(()),
             Protocol::Unsupported => Err(LlmError::invalid(format!(
                 "model `{}` is served by provider `{}`, which meshgate does not support",
                 self.model_name, self.provider
             ))),
         }
+    }
+}
+
+/// A non-streamed call of an OpenAI `path` (`/chat/completions` or `/responses`) with
+/// an OpenAI-shaped `body`: the answer in that path's shape, whatever the protocol.
+pub async fn call_json(
+    client: &HttpClient,
+    provider: &Provider,
+    path: &str,
+    body: &Value,
+) -> Result<Value, LlmError> {
+    match provider.protocol {
+        Protocol::Anthropic => anthropic::call_json(client, provider, path, body).await,
+        _ => openai::call_json(client, provider, path, body).await,
     }
 }
 

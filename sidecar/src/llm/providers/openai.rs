@@ -31,7 +31,27 @@ pub async fn send(
     let base = provider.api_base.as_deref().ok_or_else(|| {
         LlmError::invalid(format!("model `{}` has no api_base", provider.model_name))
     })?;
-    let uri: http::Uri = format!("{base}{path}").parse().map_err(|_| {
+    let auth = key.map(|k| (header::AUTHORIZATION, format!("Bearer {k}")));
+    post(
+        client,
+        provider,
+        &format!("{base}{path}"),
+        auth.into_iter().collect(),
+        body,
+    )
+    .await
+}
+
+/// POSTs `body` (JSON) to `url` with `headers` (the provider's credentials); the
+/// answer's head within the provider's timeout. Errors never carry the URL or a header.
+pub async fn post(
+    client: &HttpClient,
+    provider: &Provider,
+    url: &str,
+    headers: Vec<(header::HeaderName, String)>,
+    body: Bytes,
+) -> Result<Response<Incoming>, LlmError> {
+    let uri: http::Uri = url.parse().map_err(|_| {
         LlmError::invalid(format!(
             "{}.litellm_params.api_base does not make a valid URL",
             provider.path
@@ -40,14 +60,14 @@ pub async fn send(
     let mut req = Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "application/json, text/event-stream");
-    if let Some(key) = key {
-        let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+    for (name, value) in headers {
+        let value = HeaderValue::from_str(&value).map_err(|_| {
             LlmError::invalid(format!(
                 "{}.litellm_params.api_key is not a valid header value",
                 provider.path
             ))
         })?;
-        req = req.header(header::AUTHORIZATION, value);
+        req = req.header(name, value);
     }
     let req = req
         .body(Full::new(body))

@@ -121,6 +121,7 @@ async fn round(job: &Job, lp: &mut ChatLoop, chunks: &Chunks) -> Result<Round, S
         &job.provider,
         "/chat/completions",
         &request,
+        true,
     );
     let mut events = or_gone(&chunks.out, open).await??;
     let mut r = Round::default();

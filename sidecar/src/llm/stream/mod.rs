@@ -13,7 +13,7 @@
 
 pub mod chat;
 pub mod responses;
-mod sse;
+pub mod sse;
 
 use bytes::Bytes;
 use http::HeaderMap;

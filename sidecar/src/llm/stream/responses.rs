@@ -227,7 +227,13 @@ struct Round {
 async fn relay_round(job: &Job, lp: &ResponsesLoop, em: &mut Emitter) -> Result<Round, Stop> {
     let streams_calls = lp.runs_every_call();
     let request = lp.request();
-    let open = sse::open(&job.state.client, &job.provider, "/responses", &request);
+    let open = sse::open(
+        &job.state.client,
+        &job.provider,
+        "/responses",
+        &request,
+        false,
+    );
     let mut events = or_gone(&em.out, open).await??;
     let mut round = Round {
         resp: Value::Null,

@@ -1,15 +1,20 @@
 //! A provider's event stream read event by event: the round's request sent with
 //! `stream: true`, an error status read as LiteLLM words it, then the `data:` of each
 //! event as it arrives (a chunk that does not come within the provider's timeout, or a
-//! stream that breaks off, is an error, never a hang).
+//! stream that breaks off, is an error, never a hang). An Anthropic model's stream is
+//! translated event by event into `chat.completion.chunk`s
+//! (`providers::anthropic::stream`), so the loop reads one shape.
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use meshgate_policy::models::Protocol;
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::llm::error::LlmError;
+use crate::llm::providers::anthropic::{self, Translator};
 use crate::llm::providers::{openai, Provider};
 use crate::upstream::HttpClient;
 
@@ -22,28 +27,46 @@ pub struct Events {
     idle: Duration,
     model: String,
     ended: bool,
+    /// Anthropic's events → chat chunks, and the chunks not yet handed out.
+    translate: Option<Translator>,
+    ready: VecDeque<String>,
 }
 
-/// Sends one round's request (`body` has `stream: true`) to `{api_base}{path}`.
+/// Sends one round's request (`body` has `stream: true`) to `{api_base}{path}`;
+/// `include_usage`: an Anthropic model's Chat stream ends with a usage chunk even when
+/// the request did not ask for one (the loop sums it).
 pub async fn open(
     client: &HttpClient,
     provider: &Provider,
     path: &str,
     body: &Value,
+    include_usage: bool,
 ) -> Result<Events, LlmError> {
-    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let resp = openai::send(client, provider, path, bytes).await?;
-    let status = resp.status();
-    if !status.is_success() {
-        let bytes = openai::read_answer(resp, provider).await?;
-        return Err(openai::status_error(status, &bytes));
-    }
+    let (resp, translate) = match provider.protocol {
+        Protocol::Anthropic => {
+            let (resp, t) =
+                anthropic::open_stream(client, provider, path, body, include_usage).await?;
+            (resp, Some(t))
+        }
+        _ => {
+            let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+            let resp = openai::send(client, provider, path, bytes).await?;
+            let status = resp.status();
+            if !status.is_success() {
+                let bytes = openai::read_answer(resp, provider).await?;
+                return Err(openai::status_error(status, &bytes));
+            }
+            (resp, None)
+        }
+    };
     Ok(Events {
         body: resp.into_body(),
         parser: Parser::default(),
         idle: provider.timeout,
         model: provider.model_name.clone(),
         ended: false,
+        translate,
+        ready: VecDeque::new(),
     })
 }
 
@@ -51,11 +74,20 @@ impl Events {
     /// The next event's data (its `data:` lines joined); None when the stream ended.
     pub async fn next(&mut self) -> Result<Option<String>, LlmError> {
         loop {
+            if let Some(chunk) = self.ready.pop_front() {
+                return Ok(Some(chunk));
+            }
             if let Some(data) = self.parser.take() {
                 if data.is_empty() {
                     continue;
                 }
-                return Ok(Some(data));
+                match &mut self.translate {
+                    None => return Ok(Some(data)),
+                    Some(t) => {
+                        self.ready.extend(t.translate(&data));
+                        continue;
+                    }
+                }
             }
             if self.ended {
                 return Ok(None);
