@@ -2,7 +2,9 @@
 //! loop: for profiling the write path (`perf record`). The spend bench
 //! (`meshgate-bench-spend`) reports the same rate beside the end-to-end rows.
 //!
-//! `cargo run --release -p meshgate-store --example spend_insert [seconds]`
+//! `cargo run --release -p meshgate-store --example spend_insert [seconds]`; ids are random
+//! like v4 UUIDs unless `ORDERED_IDS=1` (time-ordered, like the sidecar's v7 ones);
+//! `SPEND_PG=postgres://…` runs it on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Utc;
@@ -48,18 +50,21 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("spend-insert-{}", std::process::id()));
-    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
-    if let Ok(drop) = std::env::var("DROP_INDEXES") {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/meshgate.db", dir.display()))
-            .await
-            .unwrap();
-        for index in drop.split(',') {
-            sqlx::query(&format!("DROP INDEX {index}"))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-    }
+    // `SPEND_PG=postgres://…`: the same on PostgreSQL, in a schema of its own.
+    let pg = std::env::var("SPEND_PG").ok();
+    let schema = format!("spend_insert_{}", std::process::id());
+    let store = match &pg {
+        Some(url) => Store::open_with(
+            url,
+            meshgate_store::OpenOptions {
+                schema: Some(schema.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
+        None => Store::open(dir.to_str().unwrap()).await.unwrap(),
+    };
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {
@@ -69,4 +74,16 @@ async fn main() {
     let rate = n as f64 / start.elapsed().as_secs_f64();
     println!("{n} rows, {rate:.0} rows/s, {:.1} µs per row", 1e6 / rate);
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some(url) = pg {
+        store.close().await;
+        let _ = std::process::Command::new("psql")
+            .env("PGOPTIONS", "-c client_min_messages=warning")
+            .args([
+                &url,
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+            ])
+            .status();
+    }
 }
