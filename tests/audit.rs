@@ -523,7 +523,7 @@ async fn rows_the_database_refuses_are_counted_as_dropped() {
             .status,
         401
     );
-    rows(&gw, "decision=refused", 1).await;
+    rows(&gw, "reason=authentication_required", 1).await;
     psql(&format!(
         "ALTER TABLE \"{schema}\".audit_log RENAME TO audit_log_away"
     ));
@@ -545,7 +545,7 @@ async fn rows_the_database_refuses_are_counted_as_dropped() {
         "ALTER TABLE \"{schema}\".audit_log_away RENAME TO audit_log"
     ));
     assert_eq!(send(&gw, None, "/mcp", &[], PING).await.status, 401);
-    rows(&gw, "decision=refused", 2).await;
+    rows(&gw, "reason=authentication_required", 2).await;
     let m = metrics(&gw).await;
     assert!(
         m["audit_rows_written"].as_u64().unwrap() > written_before,
