@@ -294,6 +294,34 @@ async fn arguments_are_recorded_only_when_configured(db: Database) {
     assert!(kept.len() <= meshgate_policy::audit::MAX_ARGUMENTS + 40);
 }
 
+/// A tool call over LiteLLM's REST route is recorded like one over `/mcp`: its server,
+/// tool and (when configured) arguments, none of the sidecar's notes reaching the client.
+#[tokio::test]
+async fn a_rest_tool_call_is_recorded_with_its_server_and_tool() {
+    let gw = start_with(Database::Sqlite, "  audit_arguments: true\n").await;
+    let call = json!({"server_id": "alpha", "name": "add", "arguments": {"a": 2, "b": 3}});
+    let resp = send(
+        &gw,
+        Some(MASTER_KEY),
+        "/mcp-rest/tools/call",
+        &[("content-type", "application/json")],
+        &call.to_string(),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains('5'), "{}", resp.text());
+    assert!(resp.header(meshgate_policy::audit::CALL_HEADER).is_none());
+    assert!(resp
+        .header(meshgate_policy::audit::ARGUMENTS_HEADER)
+        .is_none());
+    let v = rows(&gw, "decision=allowed&server=alpha", 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["path"], "/mcp-rest/tools/call", "{row}");
+    assert_eq!(row["mcp_method"], "tools/call", "{row}");
+    assert_eq!(row["tool"], "add", "{row}");
+    assert_eq!(row["arguments"], r#"{"a":2,"b":3}"#, "{row}");
+}
+
 async fn the_admin_route_filters_and_pages(db: Database) {
     let gw = start(db).await;
     for i in 0..5 {

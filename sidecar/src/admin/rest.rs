@@ -34,6 +34,7 @@ use crate::relay::Exchange;
 use crate::spend::record::{self as spend, CallStatus, Started, ToolCallOutcome};
 use crate::state::AppState;
 use crate::upstream::Upstream;
+use meshgate_policy::audit::{ARGUMENTS_HEADER, CALL_HEADER};
 
 fn ctx<'a>(state: &'a AppState, req: &AdminRequest) -> Ctx<'a> {
     Ctx::new(
@@ -244,7 +245,46 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
     let answer = call_tool(state, req, &ctx, &mut outcome).await;
     // A REST call is a tool call: its spend row as on MCP (refusals cost nothing).
     spend::tool_call(&ctx, &outcome, started).await;
-    answer
+    answer.map(|resp| {
+        with_audit_headers(
+            resp,
+            ctx.runtime.config.meshgate.audit_arguments,
+            req,
+            &outcome,
+        )
+    })
+}
+
+/// The audit record's call, as on `/mcp` (`x-meshgate-call: tools/call <name>`, the name
+/// as clients see it once routed) and, with `meshgate.audit_arguments`, its arguments;
+/// the filter moves both into the record and removes them.
+fn with_audit_headers(
+    mut resp: http::Response<body::Body>,
+    with_arguments: bool,
+    req: &AdminRequest,
+    outcome: &ToolCallOutcome,
+) -> http::Response<body::Body> {
+    let Some((upstream, bare)) = &outcome.routed else {
+        return resp;
+    };
+    let call = format!("tools/call {}", prefixed(&upstream.prefix, bare));
+    if let Ok(value) = http::HeaderValue::from_str(&call) {
+        resp.headers_mut().insert(CALL_HEADER, value);
+    }
+    let arguments = with_arguments
+        .then(|| req.object().ok())
+        .flatten()
+        .and_then(|body| read_call(&body).ok())
+        .and_then(|call| {
+            http::HeaderValue::from_str(&meshgate_policy::audit::arguments_for_audit(
+                &call.arguments,
+            ))
+            .ok()
+        });
+    if let Some(value) = arguments {
+        resp.headers_mut().insert(ARGUMENTS_HEADER, value);
+    }
+    resp
 }
 
 /// `tools_call`'s work; where it was routed and how it ended go into `outcome`.
