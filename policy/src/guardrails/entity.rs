@@ -96,6 +96,11 @@ impl BuiltinSet {
     pub fn insert(&mut self, b: Builtin) {
         self.0 |= b.bit();
     }
+    /// Every entity of either set.
+    pub fn union(self, other: BuiltinSet) -> BuiltinSet {
+        BuiltinSet(self.0 | other.0)
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -192,6 +192,13 @@ impl Guardrail {
         out.truncate(kept);
     }
 
+    /// The built-in entities it looks for, when it is a built-in guardrail without user
+    /// patterns (which may be anchored to a value's start or end, so a JSON text read as
+    /// plain text cannot stand for its values); None otherwise.
+    pub fn plain_builtins(&self) -> Option<BuiltinSet> {
+        (self.is_builtin() && self.patterns.is_empty()).then_some(self.builtins)
+    }
+
     /// A JSON number that is a card number this guardrail looks for (see
     /// [`super::scan`]): its action.
     pub fn number_finding(&self, digits: &str) -> Option<Action> {

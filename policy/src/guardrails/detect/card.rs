@@ -30,6 +30,12 @@ pub(super) fn find(b: &[u8], out: &mut Vec<Hit>) {
 /// the starts of words that begin with a digit; the positions it skips could not begin
 /// a card.
 pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
+    at_with(b, i, false, out)
+}
+
+/// [`at`], where a comma before `i` may also end what comes before (in JSON text a
+/// number follows a comma: `[1,4111111111111111]`).
+pub(super) fn at_with(b: &[u8], i: usize, after_comma: bool, out: &mut Vec<Hit>) -> usize {
     if !b[i].is_ascii_digit() {
         return if is_alnum(b[i]) {
             next_word(b, i)
@@ -37,7 +43,8 @@ pub(super) fn at(b: &[u8], i: usize, out: &mut Vec<Hit>) -> usize {
             i + 1
         };
     }
-    if !starts_word(b, i) || (i > 0 && matches!(b[i - 1], b'.' | b',')) {
+    let glued = i > 0 && (b[i - 1] == b'.' || (b[i - 1] == b',' && !after_comma));
+    if !starts_word(b, i) || glued {
         // Inside an identifier or a decimal: skip the whole run.
         let mut j = i;
         while j < b.len() && (is_alnum(b[j]) || b[j] == b'.') {

@@ -29,6 +29,18 @@ pub fn find_builtins(text: &str, set: BuiltinSet, out: &mut Vec<Hit>) {
     walk::find(text.as_bytes(), set, out);
 }
 
+/// Whether `json` (a JSON text) may hold something the detectors of `set` find in its
+/// values: true when it has a backslash (an escape could hide an entity from a plain
+/// read), mentions `guardrails` (a request naming its own in `_meta`), or when the
+/// detectors find anything in it read as plain text. Without escapes every string is
+/// its own bytes between two quotes, and a quote ends a match for every detector as the
+/// end of a string does, so what they find in any value — and in any card-sized integer
+/// — they find in the whole text too (keys and punctuation can only add findings).
+pub fn json_text_may_hold_findings(json: &[u8], set: BuiltinSet) -> bool {
+    let mut out = Vec::new();
+    walk::find_in_json(json, set, &mut out) || !out.is_empty()
+}
+
 /// A credit-card number written as a JSON number (`4111111111111111`): its digits are
 /// checked like a string's. Only cards: other entities are not numbers.
 pub fn number_is_card(digits: &str) -> bool {

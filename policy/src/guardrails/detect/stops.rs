@@ -42,7 +42,8 @@ struct Masks {
     /// Bytes that can begin an entity when they start a word: digits, upper-case
     /// letters, and the credential prefixes' first letters (`g x s e`; `A` is upper).
     starts_entity: u16,
-    /// `+ ( - @ :`: bytes between words that can begin or anchor an entity.
+    /// `+ ( - @ :`: bytes between words that can begin or anchor an entity; and `\`,
+    /// which ends the plain read of a JSON text (`walk::find_in_json`).
     punct: u16,
 }
 
@@ -61,7 +62,7 @@ static CLASS: [u8; 256] = {
         if b.is_ascii_digit() || b.is_ascii_uppercase() || matches!(b, b'g' | b'x' | b's' | b'e') {
             table[c] |= STARTS_ENTITY;
         }
-        if matches!(b, b'+' | b'(' | b'-' | b'@' | b':') {
+        if matches!(b, b'+' | b'(' | b'-' | b'@' | b':' | b'\\') {
             table[c] |= PUNCT;
         }
         c += 1;
@@ -112,7 +113,7 @@ fn masks(block: &[u8; BLOCK]) -> Masks {
     let prefix = v128_or(v128_or(is(b'g'), is(b'x')), v128_or(is(b's'), is(b'e')));
     let punct = v128_or(
         v128_or(v128_or(is(b'+'), is(b'(')), v128_or(is(b'-'), is(b'@'))),
-        is(b':'),
+        v128_or(is(b':'), is(b'\\')),
     );
     Masks {
         alnum: u8x16_bitmask(v128_or(digit, letter)),
@@ -135,7 +136,7 @@ mod tests {
                 let entity = c.is_ascii_digit()
                     || c.is_ascii_uppercase()
                     || matches!(c, b'g' | b'x' | b's' | b'e');
-                (word_start && entity) || matches!(c, b'+' | b'(' | b'-' | b'@' | b':')
+                (word_start && entity) || matches!(c, b'+' | b'(' | b'-' | b'@' | b':' | b'\\')
             })
             .collect()
     }
@@ -167,7 +168,7 @@ mod tests {
         // Every byte value, and runs that cross block edges.
         let all: Vec<u8> = (0..=255u8).collect();
         assert_eq!(stops_by_blocks(&all), stops_one_by_one(&all));
-        let alphabet = b"aAgxse09Zz+(-@: .,_\xc3\xa9\x00\x7f\xff";
+        let alphabet = b"aAgxse09Zz+(-@: .,_\\\xc3\xa9\x00\x7f\xff";
         for len in 0..200 {
             for _ in 0..20 {
                 let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();

@@ -36,6 +36,7 @@ const PHONE_START: u8 = 1;
 const DASH: u8 = 2;
 const AT_SIGN: u8 = 3;
 const COLON: u8 = 4;
+const BACKSLASH: u8 = 5;
 
 static BETWEEN_WORDS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -44,6 +45,7 @@ static BETWEEN_WORDS: [u8; 256] = {
     table[b'-' as usize] = DASH;
     table[b'@' as usize] = AT_SIGN;
     table[b':' as usize] = COLON;
+    table[b'\\' as usize] = BACKSLASH;
     table
 };
 
@@ -87,6 +89,18 @@ fn may_start_secret(b: &[u8], i: usize) -> bool {
 
 /// Runs the detectors of `set` over `b`, appending what they find to `out`.
 pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
+    find_with(b, set, false, out);
+}
+
+/// [`find`] over a JSON text read as plain text (`super::json_text_may_hold_findings`):
+/// numbers may follow commas (`card::at_with`); true, and no further look, at a
+/// backslash or at the word `guardrails`.
+pub(super) fn find_in_json(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) -> bool {
+    find_with(b, set, true, out)
+}
+
+/// The walk; in `json` mode it stops early (true) at what a plain read cannot decide.
+fn find_with(b: &[u8], set: BuiltinSet, json: bool, out: &mut Vec<Hit>) -> bool {
     let mut card = Detector::new(set.contains(Builtin::CreditCard));
     let mut phone = Detector::new(set.contains(Builtin::PhoneNumber));
     let mut ssn = Detector::new(set.contains(Builtin::UsSsn));
@@ -114,11 +128,12 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
                     }
                     AT_SIGN => email.visit(i, || email::at(b, i, out)),
                     COLON => v6.visit(i, || ip::v6_step(b, i, out)),
+                    BACKSLASH if json => return true,
                     _ => {}
                 }
             } else if c.is_ascii_digit() {
                 if phone::enough_digits(b, i) {
-                    card.visit(i, || card::at(b, i, out));
+                    card.visit(i, || card::at_with(b, i, json, out));
                     phone.visit(i, || phone::at(b, i, out));
                     ssn.visit(i, || ssn::at(b, i, out));
                 }
@@ -132,11 +147,15 @@ pub(super) fn find(b: &[u8], set: BuiltinSet, out: &mut Vec<Hit>) {
                 if may_start_secret(b, i) {
                     secret.visit(i, || secrets::at(b, i, set, out));
                 }
+                if json && c == b'g' && b[i..].starts_with(b"guardrails") {
+                    return true;
+                }
             }
         }
         prev_alnum = last_alnum;
         base += stops::BLOCK;
     }
+    false
 }
 
 #[cfg(test)]
