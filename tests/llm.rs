@@ -5,62 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshgate_e2e::admin::master;
-use meshgate_e2e::http::request;
+use meshgate_e2e::llm::{error_of, recorded, scripted_model, sdk};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::process::Stdio;
-use tokio::process::Command;
 
 /// The provider key the sidecar sends (from its environment, `os.environ/`).
 const PROVIDER_KEY: &str = "sk-provider-secret-0042";
 
 async fn scripted_llm() -> (Proc, String) {
-    let script = repo_root().join("tests/python/scripted_llm.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut proc = Proc::spawn("scripted-llm", cmd);
-    let addr = read_listening(&mut proc).await;
-    (proc, addr)
-}
-
-/// What the scripted model got so far, oldest first.
-async fn recorded(addr: &str) -> Vec<Value> {
-    let resp = request("GET", &format!("http://{addr}/__recorded"), &[], "")
-        .await
-        .unwrap();
-    resp.json().as_array().cloned().unwrap_or_default()
-}
-
-/// Runs the OpenAI SDK client (tests/python/openai_llm_client.py) for one scenario.
-async fn sdk(base: &str, key: &str, scenario: &str) -> Value {
-    let script = repo_root().join("tests/python/openai_llm_client.py");
-    let out = python_with_mcp()
-        .arg(script)
-        .args([base, key, scenario])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("run the OpenAI SDK client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{scenario}: the SDK client failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{scenario}: {e}: {stdout}"))
-}
-
-/// The error object of an SDK error (the SDK hands over `error` or the whole body).
-fn error_of(v: &Value) -> &Value {
-    if v["body"]["error"].is_object() {
-        &v["body"]["error"]
-    } else {
-        &v["body"]
-    }
+    scripted_model("scripted_llm.py").await
 }
 
 fn since<'a>(all: &'a [Value], from: usize, first_user: &str) -> Vec<&'a Value> {

@@ -5,60 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshgate_e2e::admin::master;
-use meshgate_e2e::http::request;
+use meshgate_e2e::llm::{error_of, recorded, scripted_model, sdk};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
-use std::process::Stdio;
-use tokio::process::Command;
 
 /// The Anthropic key the sidecar sends (from its environment, `os.environ/`).
 const PROVIDER_KEY: &str = "sk-ant-provider-secret-0077";
 
 async fn scripted_anthropic() -> (Proc, String) {
-    let script = repo_root().join("tests/python/scripted_anthropic.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut proc = Proc::spawn("scripted-anthropic", cmd);
-    let addr = read_listening(&mut proc).await;
-    (proc, addr)
-}
-
-async fn recorded(addr: &str) -> Vec<Value> {
-    let resp = request("GET", &format!("http://{addr}/__recorded"), &[], "")
-        .await
-        .unwrap();
-    resp.json().as_array().cloned().unwrap_or_default()
-}
-
-/// Runs the OpenAI SDK client (tests/python/openai_llm_client.py) for one scenario;
-/// its model `scripted` is the Anthropic model here.
-async fn sdk(base: &str, key: &str, scenario: &str) -> Value {
-    let script = repo_root().join("tests/python/openai_llm_client.py");
-    let out = python_with_mcp()
-        .arg(script)
-        .args([base, key, scenario])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("run the OpenAI SDK client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{scenario}: the SDK client failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{scenario}: {e}: {stdout}"))
-}
-
-fn error_of(v: &Value) -> &Value {
-    if v["body"]["error"].is_object() {
-        &v["body"]["error"]
-    } else {
-        &v["body"]
-    }
+    scripted_model("scripted_anthropic.py").await
 }
 
 /// The requests since `from` whose first user text is `first`.

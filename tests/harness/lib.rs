@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod hooks;
 pub mod http;
+pub mod llm;
 pub mod load;
 pub mod mcp;
 
@@ -63,11 +64,26 @@ pub fn require(path: &Path, how: &str) {
     assert!(path.exists(), "{} is missing; {how}", path.display());
 }
 
+/// A port nothing listens on, for a process the test starts next. Taken below the
+/// kernel's ephemeral range (32768–60999 by default), from a walk no other call of this
+/// process repeats: a port from `bind(0)` — which the tests' own servers use — can then
+/// never be the one a starting Envoy or sidecar is about to bind (seen as a flake: one
+/// test's mock server got another gateway's sidecar port and its policy syncs).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Test binaries run one after another; each starts its walk somewhere else.
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (start + n) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 /// A temporary directory removed on drop.
