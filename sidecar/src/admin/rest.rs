@@ -232,27 +232,36 @@ async fn list_tools(state: &AppState, req: &AdminRequest) -> AdminResult {
 pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
     let started = Started::now();
     let ctx = ctx(state, req);
-    let name = req
-        .object()
+    // The body is read once; the spend row's name, the call and its audit note use it.
+    let body = req.object().map(Value::Object);
+    let name = body
+        .as_ref()
         .ok()
-        .and_then(|b| match ToolCall::detect(&Value::Object(b.clone())) {
+        .and_then(|b| match ToolCall::detect(b) {
             Some(Ok(call)) => Some(call.name().to_string()),
             Some(Err(_)) => None,
             None => b.get("name").and_then(Value::as_str).map(str::to_string),
         })
         .unwrap_or_default();
     let mut outcome = ToolCallOutcome::new(&name);
-    let answer = call_tool(state, req, &ctx, &mut outcome).await;
+    let mut audited_arguments = None;
+    let answer = match body {
+        Ok(body) => {
+            call_tool(
+                state,
+                req,
+                &body,
+                &ctx,
+                &mut outcome,
+                &mut audited_arguments,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     // A REST call is a tool call: its spend row as on MCP (refusals cost nothing).
     spend::tool_call(&ctx, &outcome, started).await;
-    answer.map(|resp| {
-        with_audit_headers(
-            resp,
-            ctx.runtime.config.meshgate.audit_arguments,
-            req,
-            &outcome,
-        )
-    })
+    answer.map(|resp| with_audit_headers(resp, &outcome, audited_arguments))
 }
 
 /// The audit record's call, as on `/mcp` (`x-meshgate-call: tools/call <name>`, the name
@@ -260,9 +269,8 @@ pub async fn tools_call(state: &AppState, req: &AdminRequest) -> AdminResult {
 /// the filter moves both into the record and removes them.
 fn with_audit_headers(
     mut resp: http::Response<body::Body>,
-    with_arguments: bool,
-    req: &AdminRequest,
     outcome: &ToolCallOutcome,
+    arguments: Option<String>,
 ) -> http::Response<body::Body> {
     let Some((upstream, bare)) = &outcome.routed else {
         return resp;
@@ -271,36 +279,32 @@ fn with_audit_headers(
     if let Ok(value) = http::HeaderValue::from_str(&call) {
         resp.headers_mut().insert(CALL_HEADER, value);
     }
-    let arguments = with_arguments
-        .then(|| req.object().ok())
-        .flatten()
-        .and_then(|body| read_call(&body).ok())
-        .and_then(|call| {
-            http::HeaderValue::from_str(&meshgate_policy::audit::arguments_for_audit(
-                &call.arguments,
-            ))
-            .ok()
-        });
-    if let Some(value) = arguments {
+    if let Some(value) = arguments.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
         resp.headers_mut().insert(ARGUMENTS_HEADER, value);
     }
     resp
 }
 
-/// `tools_call`'s work; where it was routed and how it ended go into `outcome`.
+/// `tools_call`'s work on the request's `body`; where it was routed and how it ended go
+/// into `outcome`, and (with `meshgate.audit_arguments`) the arguments as the audit
+/// record keeps them into `audited_arguments`.
 async fn call_tool(
     state: &AppState,
     req: &AdminRequest,
+    body: &Value,
     ctx: &Ctx<'_>,
     outcome: &mut ToolCallOutcome,
+    audited_arguments: &mut Option<String>,
 ) -> AdminResult {
-    let body = req.object()?;
     let RestCall {
         server,
         name,
         arguments,
         shape,
-    } = read_call(&body)?;
+    } = read_call(body)?;
+    if ctx.runtime.config.meshgate.audit_arguments {
+        *audited_arguments = Some(meshgate_policy::audit::arguments_for_audit(&arguments));
+    }
     let name = name.as_str();
     let (upstream, bare) = match server {
         Some(server) => {
@@ -457,8 +461,11 @@ struct RestCall {
 }
 
 /// Reads LiteLLM's `{"server_id", "name", "arguments"}` or a model's tool call.
-fn read_call(body: &Map<String, Value>) -> Result<RestCall, ApiError> {
-    let Some(detected) = ToolCall::detect(&Value::Object(body.clone())) else {
+fn read_call(value: &Value) -> Result<RestCall, ApiError> {
+    let body = value
+        .as_object()
+        .ok_or_else(|| ApiError::MalformedJson("the request body must be a JSON object".into()))?;
+    let Some(detected) = ToolCall::detect(value) else {
         let server = required_str(body, "server_id")?.to_string();
         let name = required_str(body, "name")?.to_string();
         let arguments = match body.get("arguments") {
