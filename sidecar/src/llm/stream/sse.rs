@@ -131,6 +131,9 @@ impl Events {
 #[derive(Default)]
 struct Parser {
     buf: Vec<u8>,
+    /// How far `buf` is known to hold no blank line: a large event arriving in small
+    /// chunks is searched once, not again from its start at every chunk.
+    searched: usize,
 }
 
 impl Parser {
@@ -142,7 +145,13 @@ impl Parser {
     /// One complete event out of the buffer: its data lines (empty for a comment or an
     /// event without data).
     fn take(&mut self) -> Option<String> {
-        let end = self.buf.windows(2).position(|w| w == b"\n\n")?;
+        let from = self.searched.saturating_sub(1);
+        let Some(found) = self.buf[from..].windows(2).position(|w| w == b"\n\n") else {
+            self.searched = self.buf.len();
+            return None;
+        };
+        let end = from + found;
+        self.searched = 0;
         let block: Vec<u8> = self.buf.drain(..end + 2).collect();
         let text = String::from_utf8_lossy(&block);
         let data: Vec<&str> = text
@@ -170,5 +179,22 @@ mod tests {
         assert_eq!(p.take(), None);
         p.push(b"\n\n");
         assert_eq!(p.take().as_deref(), Some("[DONE]"));
+    }
+
+    #[test]
+    fn an_event_in_many_small_chunks_is_whole_and_the_next_one_follows() {
+        let mut p = Parser::default();
+        p.push(b"data: ");
+        for _ in 0..5_000 {
+            p.push(b"abcdefgh");
+            assert_eq!(p.take(), None);
+        }
+        // The blank line split across two chunks, right at the searched edge.
+        p.push(b"\n");
+        assert_eq!(p.take(), None);
+        p.push(b"\ndata: next\n\n");
+        assert_eq!(p.take().map(|d| d.len()), Some(40_000));
+        assert_eq!(p.take().as_deref(), Some("next"));
+        assert_eq!(p.take(), None);
     }
 }
