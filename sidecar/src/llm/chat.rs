@@ -77,21 +77,10 @@ impl ChatLoop {
     /// Offers the key's tools (listed by `Gateway::list`) beside the client's own.
     pub fn offer(&mut self, listed: &[ListedTool]) {
         self.offered = listed.iter().map(ListedTool::chat_tool).collect();
-        let ours: HashSet<&str> = listed.iter().map(|t| t.name.as_str()).collect();
-        let mut tools = match self.body.remove("tools") {
-            Some(Value::Array(t)) => t,
-            _ => Vec::new(),
-        };
-        self.clients = tools
-            .iter()
-            .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
-            .filter(|n| !ours.contains(n))
-            .map(str::to_string)
-            .collect();
-        tools.extend(self.offered.iter().cloned());
-        if !tools.is_empty() {
-            self.body.insert("tools".into(), Value::Array(tools));
-        }
+        self.clients =
+            super::tools::offer_tools(&mut self.body, listed, self.offered.iter().cloned(), |t| {
+                t.pointer("/function/name").and_then(Value::as_str)
+            });
     }
 
     /// The client asked for a usage chunk (`stream_options.include_usage`).

@@ -72,21 +72,12 @@ impl ResponsesLoop {
     /// Offers the key's tools beside the client's own; returns the `mcp_list_tools`
     /// item (the answer's first).
     pub fn offer(&mut self, listed: &[ListedTool], item_id: String) -> Value {
-        let ours: HashSet<&str> = listed.iter().map(|t| t.name.as_str()).collect();
-        let mut tools = match self.body.remove("tools") {
-            Some(Value::Array(t)) => t,
-            _ => Vec::new(),
-        };
-        self.clients = tools
-            .iter()
-            .filter_map(|t| t.get("name").and_then(Value::as_str))
-            .filter(|n| !ours.contains(n))
-            .map(str::to_string)
-            .collect();
-        tools.extend(listed.iter().map(ListedTool::responses_tool));
-        if !tools.is_empty() {
-            self.body.insert("tools".into(), Value::Array(tools));
-        }
+        self.clients = super::tools::offer_tools(
+            &mut self.body,
+            listed,
+            listed.iter().map(ListedTool::responses_tool),
+            |t| t.get("name").and_then(Value::as_str),
+        );
         let item = json!({
             "type": "mcp_list_tools",
             "id": item_id,

@@ -200,6 +200,34 @@ impl ListedTool {
 
 /// LiteLLM's schema rule: an empty or missing schema is an object with no properties;
 /// a schema without `type` or `properties` gets them.
+/// Puts the key's tools (`ours`, already in the API's tool shape) beside the client's own
+/// in `body["tools"]`; returns the names of the client's tools that are not the key's
+/// (`name_of` reads a tool's name in that API's shape): calls to those go back to the
+/// client.
+pub fn offer_tools(
+    body: &mut Map<String, Value>,
+    listed: &[ListedTool],
+    ours: impl Iterator<Item = Value>,
+    name_of: fn(&Value) -> Option<&str>,
+) -> std::collections::HashSet<String> {
+    let keys: std::collections::HashSet<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    let mut tools = match body.remove("tools") {
+        Some(Value::Array(t)) => t,
+        _ => Vec::new(),
+    };
+    let clients = tools
+        .iter()
+        .filter_map(name_of)
+        .filter(|n| !keys.contains(n))
+        .map(str::to_string)
+        .collect();
+    tools.extend(ours);
+    if !tools.is_empty() {
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    clients
+}
+
 pub fn normalize_schema(schema: Option<&Value>) -> Value {
     let mut out = match schema {
         Some(Value::Object(m)) => m.clone(),
