@@ -164,6 +164,20 @@ pub fn status_error(status: StatusCode, bytes: &[u8], key: Option<&str>) -> LlmE
     error_of(status.as_u16(), kind, &message, key)
 }
 
+/// The error an `error` event of Anthropic's stream reports (`{"error": {"type",
+/// "message"}}`), as the OpenAI-shaped error both stream translations send.
+pub fn stream_error(ev: &Value) -> LlmError {
+    let kind = ev
+        .pointer("/error/type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let message = ev
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("the provider's stream reported an error");
+    error_of(0, kind, message, None)
+}
+
 /// An Anthropic error type and message as an `LlmError` (also for a stream's `error`
 /// event, where `status` is 0: the status follows the type).
 pub fn error_of(status: u16, kind: &str, message: &str, key: Option<&str>) -> LlmError {

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-use super::response::{chat_usage, error_of, finish_reason};
+use super::response::{chat_usage, finish_reason, stream_error};
 use crate::llm::stream::now_secs;
 
 /// One stream's translation state.
@@ -135,15 +135,7 @@ impl ToChunks {
                 out
             }
             "error" => {
-                let kind = ev
-                    .pointer("/error/type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let message = ev
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("the provider's stream reported an error");
-                vec![error_of(0, kind, message, None).body().to_string()]
+                vec![stream_error(&ev).body().to_string()]
             }
             _ => Vec::new(),
         }

@@ -12,7 +12,7 @@
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-use super::response::{chat_usage, error_of};
+use super::response::{chat_usage, stream_error};
 use crate::llm::stream::now_secs;
 use crate::llm::usage;
 
@@ -126,15 +126,7 @@ impl ToEvents {
                 vec![self.event(kind, json!({"response": r}))]
             }
             "error" => {
-                let kind = ev
-                    .pointer("/error/type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let message = ev
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("the provider's stream reported an error");
-                let e = error_of(0, kind, message, None);
+                let e = stream_error(&ev);
                 vec![self.event(
                     "error",
                     json!({"code": e.kind, "message": e.message, "param": null}),
