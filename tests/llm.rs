@@ -4,8 +4,7 @@
 //! (tests/python/scripted_llm.py, which records what it got and when).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use meshgate_e2e::admin::master;
-use meshgate_e2e::llm::{error_of, recorded, scripted_model, sdk};
+use meshgate_e2e::llm::{error_of, llm_gateway, recorded, scripted_model, sdk};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -35,25 +34,10 @@ fn since<'a>(all: &'a [Value], from: usize, first_user: &str) -> Vec<&'a Value> 
 /// `other` which keys may be denied), plus a key limited to `scripted` and `demo`.
 async fn start() -> (Proc, String, Proc, Gateway, String) {
     let (llm_proc, llm) = scripted_llm().await;
-    let (demo_proc, demo) = demo_http("demo", &[]).await;
-    let servers = format!("  demo:\n    url: http://{demo}/mcp\n    transport: http\n");
-    let mut opts = GatewayOptions::new(servers);
-    opts.meshgate_yaml = format!(
-        "  max_tool_rounds: 3\nmodel_list:\n  - model_name: scripted\n    litellm_params:\n      model: openai/scripted-1\n      api_base: http://{llm}/v1\n      api_key: os.environ/SCRIPTED_LLM_KEY\n      timeout: 30\n  - model_name: other\n    litellm_params: {{model: hosted_vllm/other-1, api_base: 'http://{llm}/v1'}}\n"
+    let models = format!(
+        "  - model_name: scripted\n    litellm_params:\n      model: openai/scripted-1\n      api_base: http://{llm}/v1\n      api_key: os.environ/SCRIPTED_LLM_KEY\n      timeout: 30\n  - model_name: other\n    litellm_params: {{model: hosted_vllm/other-1, api_base: 'http://{llm}/v1'}}\n"
     );
-    opts.sidecar_env
-        .push(("SCRIPTED_LLM_KEY".into(), PROVIDER_KEY.into()));
-    let gw = Gateway::start_with(opts).await;
-    // A key limited to one model and to the demo server (LiteLLM's `models`).
-    let made = master(
-        &gw,
-        "POST",
-        "/key/generate",
-        json!({"models": ["scripted"], "object_permission": {"mcp_servers": ["demo"]}}),
-    )
-    .await;
-    assert_eq!(made["models"], json!(["scripted"]), "{made}");
-    let key = made["key"].as_str().unwrap().to_string();
+    let (demo_proc, gw, key) = llm_gateway(&models, ("SCRIPTED_LLM_KEY", PROVIDER_KEY)).await;
     (llm_proc, llm, demo_proc, gw, key)
 }
 

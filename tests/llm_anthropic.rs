@@ -4,8 +4,7 @@
 //! (tests/python/scripted_anthropic.py, which records the requests and headers it got).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use meshgate_e2e::admin::master;
-use meshgate_e2e::llm::{error_of, recorded, scripted_model, sdk};
+use meshgate_e2e::llm::{error_of, llm_gateway, recorded, scripted_model, sdk};
 use meshgate_e2e::*;
 use serde_json::{json, Value};
 
@@ -30,23 +29,10 @@ fn since(all: &[Value], from: usize, first: &str) -> Vec<Value> {
 
 async fn start() -> (Proc, String, Proc, Gateway, String) {
     let (llm_proc, llm) = scripted_anthropic().await;
-    let (demo_proc, demo) = demo_http("demo", &[]).await;
-    let servers = format!("  demo:\n    url: http://{demo}/mcp\n    transport: http\n");
-    let mut opts = GatewayOptions::new(servers);
-    opts.meshgate_yaml = format!(
-        "  max_tool_rounds: 3\nmodel_list:\n  - model_name: scripted\n    litellm_params:\n      model: anthropic/claude-scripted-1\n      api_base: http://{llm}\n      api_key: os.environ/ANTHROPIC_API_KEY\n      timeout: 30\n"
+    let models = format!(
+        "  - model_name: scripted\n    litellm_params:\n      model: anthropic/claude-scripted-1\n      api_base: http://{llm}\n      api_key: os.environ/ANTHROPIC_API_KEY\n      timeout: 30\n"
     );
-    opts.sidecar_env
-        .push(("ANTHROPIC_API_KEY".into(), PROVIDER_KEY.into()));
-    let gw = Gateway::start_with(opts).await;
-    let made = master(
-        &gw,
-        "POST",
-        "/key/generate",
-        json!({"models": ["scripted"], "object_permission": {"mcp_servers": ["demo"]}}),
-    )
-    .await;
-    let key = made["key"].as_str().unwrap().to_string();
+    let (demo_proc, gw, key) = llm_gateway(&models, ("ANTHROPIC_API_KEY", PROVIDER_KEY)).await;
     (llm_proc, llm, demo_proc, gw, key)
 }
 

@@ -5,8 +5,9 @@ use serde_json::Value;
 use std::process::Stdio;
 use tokio::process::Command;
 
+use crate::admin::master;
 use crate::http::request;
-use crate::{python_with_mcp, read_listening, repo_root, Proc};
+use crate::{demo_http, python_with_mcp, read_listening, repo_root, Gateway, GatewayOptions, Proc};
 
 /// Starts a scripted model server (`tests/python/<script>`); its address.
 pub async fn scripted_model(script: &str) -> (Proc, String) {
@@ -55,4 +56,28 @@ pub fn error_of(v: &Value) -> &Value {
     } else {
         &v["body"]
     }
+}
+
+/// A gateway with the demo MCP server (`demo`), `max_tool_rounds: 3`, the `model_list`
+/// entries `models` (YAML list items), `env` in the sidecar's environment (the provider
+/// key), and a key limited to the model `scripted` and the server `demo`: the demo
+/// server's process, the gateway and the key.
+pub async fn llm_gateway(models: &str, env: (&str, &str)) -> (Proc, Gateway, String) {
+    let (demo_proc, demo) = demo_http("demo", &[]).await;
+    let servers = format!("  demo:\n    url: http://{demo}/mcp\n    transport: http\n");
+    let mut opts = GatewayOptions::new(servers);
+    opts.meshgate_yaml = format!("  max_tool_rounds: 3\nmodel_list:\n{models}");
+    opts.sidecar_env.push((env.0.into(), env.1.into()));
+    let gw = Gateway::start_with(opts).await;
+    // LiteLLM's `models` on the key.
+    let made = master(
+        &gw,
+        "POST",
+        "/key/generate",
+        serde_json::json!({"models": ["scripted"], "object_permission": {"mcp_servers": ["demo"]}}),
+    )
+    .await;
+    assert_eq!(made["models"], serde_json::json!(["scripted"]), "{made}");
+    let key = made["key"].as_str().expect("a key").to_string();
+    (demo_proc, gw, key)
 }
