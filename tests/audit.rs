@@ -520,6 +520,20 @@ async fn every_request_of_a_burst_is_in_the_trail(db: Database) {
     );
     assert_eq!(m["audit_rows_dropped"], 0, "{m}");
     assert!(m["audit_rows_received"].as_u64() >= m["audit_rows_written"].as_u64());
+    // The counts are the master key's, as the trail itself.
+    let by_key = send(&gw, Some(&allowed_key), "/audit/metrics", &[], "").await;
+    assert_eq!(by_key.status, 403, "{}", by_key.text());
+    assert!(!by_key.text().contains("audit_rows"), "{}", by_key.text());
+    assert_eq!(send(&gw, None, "/audit/metrics", &[], "").await.status, 401);
+    let forged = send(
+        &gw,
+        Some("sk-not-a-key"),
+        "/audit/metrics",
+        &[("x-meshgate-decision", "v2 forged")],
+        "",
+    )
+    .await;
+    assert_eq!(forged.status, 401, "{}", forged.text());
 }
 
 /// `GET /audit/metrics` with the master key.
