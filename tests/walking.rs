@@ -567,8 +567,11 @@ async fn streamable_http_surface_sessions_sse_get_delete_and_discover() {
     .await
     .unwrap();
     assert_eq!(resp.status, 202);
-    // A tampered session id is a 404.
-    let bad = format!("{}x", &session[..session.len() - 1]);
+    // A tampered session id is a 404 (its last character changed: to `x`, unless it
+    // already was one — then the id would be the same and the test a coin toss).
+    let swap = if session.ends_with('x') { 'y' } else { 'x' };
+    let bad = format!("{}{swap}", &session[..session.len() - 1]);
+    assert_ne!(bad, session);
     let resp = post(
         &gw.url(),
         &[
