@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 command -v node >/dev/null || { echo "node (>= 20) is required for the npm test servers" >&2; exit 1; }
-if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d tests/node/node_modules/oidc-provider ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The AssemblyScript compiler for the example hook in another language than Rust
