@@ -14,11 +14,14 @@
 //! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
 //! - `error.rs`: LiteLLM's error shape.
 
+mod approval;
+mod budget;
 mod chat;
 pub mod error;
 pub mod providers;
 mod responses;
 mod routes;
+mod spend;
 mod stream;
 mod tools;
 mod usage;
@@ -38,6 +41,8 @@ pub struct LlmState {
     /// Key principal id → the models it may call (LiteLLM's `models`; empty = all).
     pub key_models: HashMap<String, Vec<String>>,
     pub max_tool_rounds: u32,
+    /// `meshgate.llm_request_timeout_ms`.
+    pub request_timeout_ms: u64,
 }
 
 impl LlmState {
@@ -55,6 +60,7 @@ impl LlmState {
                 })
                 .collect(),
             max_tool_rounds: config.meshgate.max_tool_rounds,
+            request_timeout_ms: config.meshgate.llm_request_timeout_ms,
         }
     }
 

@@ -23,6 +23,9 @@ fn row(i: usize, key: &str, team: Option<&str>, tool: &str, spend: f64) -> Spend
         end_time: start + Duration::milliseconds(5),
         latency_ms: 5,
         upstream_protocol: Some("http".into()),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
     }
 }
 

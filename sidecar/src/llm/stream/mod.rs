@@ -11,6 +11,7 @@
 //! away stops the loop (its provider stream is dropped, its tool calls are no longer
 //! awaited).
 
+mod approval;
 pub mod chat;
 pub mod responses;
 pub mod sse;
@@ -40,9 +41,34 @@ pub struct Job {
     pub mcp: McpRequest,
     /// The model as the client named it.
     pub model_name: String,
+    /// The request's wall-clock budget (`llm/budget.rs`).
+    pub deadline: super::budget::Deadline,
+    /// The request's spend row, written when the stream ends (`llm/spend.rs`).
+    pub spend: super::spend::RequestSpend,
 }
 
 impl Job {
+    /// Runs `drive` within the request's budget; writes the spend row with `usage` read
+    /// from the loop afterwards; returns the failure to report (a provider error, or the
+    /// budget's) — none when it ended well or the client left.
+    pub async fn finish_with(
+        self,
+        outcome: Result<Result<(), Stop>, LlmError>,
+        usage: Option<&Value>,
+    ) -> Option<LlmError> {
+        let (status, failure) = match outcome {
+            Ok(Ok(())) => ("ok", None),
+            Ok(Err(Stop::Gone)) => ("cancelled", None),
+            Ok(Err(Stop::Failed(e))) => ("upstream_error", Some(e)),
+            Err(e) => ("timeout", Some(e)),
+        };
+        self.spend.record(usage, status).await;
+        failure
+    }
+}
+
+impl Job {
+    /// The request's MCP side.
     pub fn gateway(&self) -> Gateway<'_> {
         Gateway::new(
             &self.state,
