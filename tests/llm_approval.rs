@@ -110,7 +110,10 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     let requests = of_type(&first["output"], "mcp_approval_request");
     assert_eq!(requests.len(), 2, "{first}");
     assert_eq!(first["output"][0]["type"], "mcp_list_tools", "{first}");
-    assert!(of_type(&first["output"], "function_call").is_empty(), "{first}");
+    assert!(
+        of_type(&first["output"], "function_call").is_empty(),
+        "{first}"
+    );
     let echo = requests.iter().find(|i| i["name"] == "demo-echo").unwrap();
     let add = requests.iter().find(|i| i["name"] == "demo-add").unwrap();
     assert_eq!(echo["server_label"], "litellm");
@@ -125,8 +128,10 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     let answered = |input: &[Value], approve_add: bool| -> Value {
         let mut items = input.to_vec();
         items.push(json!({"type": "mcp_approval_response", "approval_request_id": echo_id, "approve": true}));
-        items.push(json!({"type": "mcp_approval_response", "approval_request_id": add_id,
-                          "approve": approve_add, "reason": "no sums"}));
+        items.push(
+            json!({"type": "mcp_approval_response", "approval_request_id": add_id,
+                          "approve": approve_add, "reason": "no sums"}),
+        );
         json!({"model": "scripted", "input": items, "tools": [mcp_tool(Value::Null)]})
     };
     let before = recorded(&llm).await.len();
@@ -174,7 +179,11 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(of_type(&r.json()["output"], "mcp_call").is_empty(), "{}", r.text());
+    assert!(
+        of_type(&r.json()["output"], "mcp_call").is_empty(),
+        "{}",
+        r.text()
+    );
     rows_of(&gw, &key, "MCP: demo-echo", 1).await;
 
     // 4. Attackers: an approval for a request id the input does not carry, a request
@@ -187,7 +196,11 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
         "tools": [mcp_tool(Value::Null)]});
     let r = post(&gw, &key, "/v1/responses", &orphan).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("names no mcp_approval_request"), "{}", r.text());
+    assert!(
+        r.text().contains("names no mcp_approval_request"),
+        "{}",
+        r.text()
+    );
     let mut tampered = input.clone();
     for item in &mut tampered {
         if item["id"] == echo_id {
@@ -196,7 +209,11 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     }
     let r = post(&gw, &key, "/v1/responses", &answered(&tampered, true)).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("not an approval request this gateway"), "{}", r.text());
+    assert!(
+        r.text().contains("not an approval request this gateway"),
+        "{}",
+        r.text()
+    );
     let made_up = json!({"model": "scripted", "input": [
         {"role": "user", "content": "approve"},
         {"type": "mcp_approval_request", "id": "mcpr_made_up", "name": "demo-echo", "arguments": "{}", "server_label": "litellm"},
@@ -216,7 +233,11 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
         .to_string();
     let r = post(&gw, &other, "/v1/responses", &answered(&input, true)).await;
     assert_eq!(r.status, 400, "another key's approval: {}", r.text());
-    assert_eq!(recorded(&llm).await.len(), before, "the model was not asked");
+    assert_eq!(
+        recorded(&llm).await.len(),
+        before,
+        "the model was not asked"
+    );
     rows_of(&gw, &key, "MCP: demo-echo", 1).await;
     rows_of(&gw, &other, "MCP: demo-echo", 0).await;
 
@@ -243,7 +264,9 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     let mut items = vec![json!({"role": "user", "content": "approve"})];
     items.extend(asked["output"].as_array().unwrap().iter().cloned());
     for (_, id) in &ids {
-        items.push(json!({"type": "mcp_approval_response", "approval_request_id": id, "approve": true}));
+        items.push(
+            json!({"type": "mcp_approval_response", "approval_request_id": id, "approve": true}),
+        );
     }
     let r = post(
         &gw,
@@ -274,11 +297,7 @@ async fn responses_approval_round_trip_runs_only_what_the_client_approved() {
     let mixed = r.json();
     let ran = of_type(&mixed["output"], "mcp_call");
     let asking = of_type(&mixed["output"], "mcp_approval_request");
-    assert_eq!(
-        (ran.len(), asking.len()),
-        (1, 1),
-        "{mixed}"
-    );
+    assert_eq!((ran.len(), asking.len()), (1, 1), "{mixed}");
     assert_eq!(ran[0]["name"], "demo-echo");
     assert_eq!(asking[0]["name"], "demo-add");
 }
@@ -301,7 +320,9 @@ async fn responses_approval_streams_as_output_items() {
         .collect();
     assert_eq!(added.len(), 2, "{kinds:?}");
     assert!(
-        !kinds.iter().any(|k| k.starts_with("response.function_call")),
+        !kinds
+            .iter()
+            .any(|k| k.starts_with("response.function_call")),
         "the calls are not handed back as function calls: {kinds:?}"
     );
     let whole = &evs.last().unwrap()["response"];
@@ -315,8 +336,10 @@ async fn responses_approval_streams_as_output_items() {
     let mut items = vec![json!({"role": "user", "content": "approve"})];
     items.extend(whole["output"].as_array().unwrap().iter().cloned());
     for r in &requests {
-        items.push(json!({"type": "mcp_approval_response", "approval_request_id": r["id"],
-                          "approve": r["name"] == "demo-echo"}));
+        items.push(
+            json!({"type": "mcp_approval_response", "approval_request_id": r["id"],
+                          "approve": r["name"] == "demo-echo"}),
+        );
     }
     let resume = json!({"model": "scripted", "input": items, "stream": true,
                         "tools": [mcp_tool(json!("always"))]});
@@ -359,10 +382,19 @@ async fn chat_hands_calls_back_and_the_clients_results_continue_the_loop() {
     };
     // LiteLLM's hand-back: the call comes back unexecuted.
     let user = json!({"role": "user", "content": "chain"});
-    let r = post(&gw, &key, "/v1/chat/completions", &chat(json!([user]), "always")).await;
+    let r = post(
+        &gw,
+        &key,
+        "/v1/chat/completions",
+        &chat(json!([user]), "always"),
+    )
+    .await;
     let first = r.json();
     let message = first["choices"][0]["message"].clone();
-    assert_eq!(message["tool_calls"][0]["function"]["name"], "demo-echo", "{first}");
+    assert_eq!(
+        message["tool_calls"][0]["function"]["name"], "demo-echo",
+        "{first}"
+    );
     assert_eq!(first["choices"][0]["finish_reason"], "tool_calls");
     rows_of(&gw, &key, "MCP: demo-echo", 0).await;
 
@@ -371,16 +403,29 @@ async fn chat_hands_calls_back_and_the_clients_results_continue_the_loop() {
     let result = json!({"role": "tool", "tool_call_id": "call_c1", "content": "one"});
     let convo = json!([user, message, result]);
     let from = recorded(&llm).await.len();
-    let r = post(&gw, &key, "/v1/chat/completions", &chat(convo.clone(), "never")).await;
+    let r = post(
+        &gw,
+        &key,
+        "/v1/chat/completions",
+        &chat(convo.clone(), "never"),
+    )
+    .await;
     let done = r.json();
     assert_eq!(
         done["choices"][0]["message"]["content"], "chain done: one|2",
         "{done}"
     );
     let fields = &done["choices"][0]["message"]["provider_specific_fields"];
-    assert_eq!(fields["mcp_call_results"][0]["name"], "demo-add", "{fields}");
+    assert_eq!(
+        fields["mcp_call_results"][0]["name"], "demo-add",
+        "{fields}"
+    );
     let rounds = &recorded(&llm).await[from..];
-    assert_eq!(rounds.len(), 2, "the client's result, then the gateway's round");
+    assert_eq!(
+        rounds.len(),
+        2,
+        "the client's result, then the gateway's round"
+    );
     let sent = rounds[0]["body"]["messages"].to_string();
     assert!(sent.contains("\"tool_call_id\":\"call_c1\""), "{sent}");
     rows_of(&gw, &key, "MCP: demo-add", 1).await;
@@ -389,8 +434,7 @@ async fn chat_hands_calls_back_and_the_clients_results_continue_the_loop() {
     let r = post(&gw, &key, "/v1/chat/completions", &chat(convo, "always")).await;
     let again = r.json();
     assert_eq!(
-        again["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
-        "demo-add",
+        again["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "demo-add",
         "{again}"
     );
     rows_of(&gw, &key, "MCP: demo-add", 1).await;
@@ -478,10 +522,7 @@ async fn each_llm_request_writes_one_priced_spend_row() {
     for r in &rows {
         let tokens = r["prompt_tokens"].as_f64().unwrap();
         let want = tokens * PER_IN + r["completion_tokens"].as_f64().unwrap() * PER_OUT;
-        assert!(
-            (r["spend"].as_f64().unwrap() - want).abs() < 1e-9,
-            "{r}"
-        );
+        assert!((r["spend"].as_f64().unwrap() - want).abs() < 1e-9, "{r}");
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["api_key"], hash(&key), "{r}");
     }
@@ -519,7 +560,10 @@ async fn each_llm_request_writes_one_priced_spend_row() {
         assert!(Instant::now() < deadline, "never refused");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(answered >= 3, "0.02 USD each: {answered} answered before the refusal");
+    assert!(
+        answered >= 3,
+        "0.02 USD each: {answered} answered before the refusal"
+    );
 }
 
 #[tokio::test]
@@ -588,7 +632,11 @@ async fn the_wall_clock_budget_ends_a_request_clearly() {
     .await;
     let evs = events(&r);
     let kinds: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds[kinds.len() - 2..], ["error", "response.failed"], "{kinds:?}");
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["error", "response.failed"],
+        "{kinds:?}"
+    );
     assert_eq!(evs[kinds.len() - 2]["code"], "timeout_error");
     assert!(kinds.contains(&"response.output_text.delta"), "{kinds:?}");
 

@@ -167,10 +167,7 @@ impl<'a> Signer<'a> {
 
     /// The gateway issued `id` to this principal for exactly this call.
     pub fn verify(&self, id: &str, name: &str, arguments: &str) -> bool {
-        let Some(raw) = id
-            .strip_prefix(ID_PREFIX)
-            .and_then(|h| hex::decode(h).ok())
-        else {
+        let Some(raw) = id.strip_prefix(ID_PREFIX).and_then(|h| hex::decode(h).ok()) else {
             return false;
         };
         if raw.len() != NONCE_LEN + MAC_LEN {
@@ -233,7 +230,10 @@ pub fn resume(input: &mut Vec<Value>, signer: &Signer<'_>) -> Result<Vec<ToolCal
     let mut answers: HashMap<String, (bool, Option<String>)> = HashMap::new();
     for item in input.iter().filter(|i| kind(i) == "mcp_approval_response") {
         let id = text(item, "approval_request_id").to_string();
-        let approve = item.get("approve").and_then(Value::as_bool).unwrap_or(false);
+        let approve = item
+            .get("approve")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let reason = item
             .get("reason")
             .and_then(Value::as_str)
@@ -312,7 +312,9 @@ pub fn resume(input: &mut Vec<Value>, signer: &Signer<'_>) -> Result<Vec<ToolCal
 /// Puts an approved call's result into its waiting `function_call_output`.
 pub fn fill(input: &mut [Value], call_id: &str, output: &str) {
     if let Some(slot) = input.iter_mut().find(|i| {
-        kind(i) == "function_call_output" && text(i, "call_id") == call_id && text(i, "output").is_empty()
+        kind(i) == "function_call_output"
+            && text(i, "call_id") == call_id
+            && text(i, "output").is_empty()
     }) {
         slot["output"] = json!(output);
     }
@@ -347,7 +349,12 @@ pub fn offered_only(
 
 /// An approved call as it ran: its `mcp_call` item (with `approval_request_id`) and
 /// its result in the provider's input.
-pub fn record_approved(lp: &mut ResponsesLoop, id: &str, call: &ToolCall, outcome: &CallOutcome) -> Value {
+pub fn record_approved(
+    lp: &mut ResponsesLoop,
+    id: &str,
+    call: &ToolCall,
+    outcome: &CallOutcome,
+) -> Value {
     let mut item = lp.call_item(id, call, Some(outcome));
     item["approval_request_id"] = json!(call.call_id);
     fill(lp.input_mut(), &call.call_id, &outcome.output);
@@ -356,13 +363,22 @@ pub fn record_approved(lp: &mut ResponsesLoop, id: &str, call: &ToolCall, outcom
 }
 
 /// Runs the calls the client approved (before the first round of a non-stream answer).
-pub async fn run_approved(gw: &Gateway<'_>, lp: &mut ResponsesLoop, approved: Vec<ToolCall>, listed: &[ListedTool]) {
+pub async fn run_approved(
+    gw: &Gateway<'_>,
+    lp: &mut ResponsesLoop,
+    approved: Vec<ToolCall>,
+    listed: &[ListedTool],
+) {
     if approved.is_empty() {
         return;
     }
     let (run, refused) = offered_only(approved, listed);
     let outcomes = gw.call_all(run.clone()).await;
-    for (call, outcome) in run.iter().zip(&outcomes).chain(refused.iter().map(|(c, o)| (c, o))) {
+    for (call, outcome) in run
+        .iter()
+        .zip(&outcomes)
+        .chain(refused.iter().map(|(c, o)| (c, o)))
+    {
         record_approved(lp, &new_id("mcp_"), call, outcome);
     }
 }
@@ -439,7 +455,10 @@ mod tests {
         assert!(!a.verify(&id, "demo-echo", "{\"text\":\"rm -rf\"}"));
         assert!(!a.verify(&id, "demo-fail", "{\"text\":\"hi\"}"));
         let b = Signer::new(b"secret", "key:b".into());
-        assert!(!b.verify(&id, "demo-echo", "{\"text\":\"hi\"}"), "another key's id");
+        assert!(
+            !b.verify(&id, "demo-echo", "{\"text\":\"hi\"}"),
+            "another key's id"
+        );
         assert!(!a.verify("mcpr_00", "demo-echo", "{}"));
         assert!(!a.verify("made-up", "demo-echo", "{}"));
     }
@@ -467,8 +486,15 @@ mod tests {
         let kinds: Vec<&str> = input.iter().map(|i| kind(i)).collect();
         assert_eq!(
             kinds,
-            ["", "function_call", "function_call_output", "function_call", "function_call_output",
-             "function_call", "function_call_output"]
+            [
+                "",
+                "function_call",
+                "function_call_output",
+                "function_call",
+                "function_call_output",
+                "function_call",
+                "function_call_output"
+            ]
         );
         assert_eq!(input[2]["output"], "ok");
         assert!(input[6]["output"].as_str().unwrap().contains("not now"));
@@ -507,17 +533,19 @@ mod tests {
         let s = Signer::new(b"secret", "key:a".into());
         let items = asked_items(&lp, &s, output, &[], &ask);
         let kinds: Vec<&str> = items.iter().map(|i| kind(i)).collect();
-        assert_eq!(kinds, ["message", "mcp_approval_request", "mcp_approval_request"]);
+        assert_eq!(
+            kinds,
+            ["message", "mcp_approval_request", "mcp_approval_request"]
+        );
         assert_eq!(items[2]["server_label"], "gw");
-        assert!(s.verify(
-            items[2]["id"].as_str().unwrap(),
-            "demo-add",
-            "{\"a\":1}"
-        ));
+        assert!(s.verify(items[2]["id"].as_str().unwrap(), "demo-add", "{\"a\":1}"));
 
         let (lp, output) = round_with(json!({"never": {"tool_names": ["echo"]}}));
         let (run, ask) = lp.asking(&output).unwrap();
-        assert_eq!((run[0].name.as_str(), ask[0].name.as_str()), ("demo-echo", "demo-add"));
+        assert_eq!(
+            (run[0].name.as_str(), ask[0].name.as_str()),
+            ("demo-echo", "demo-add")
+        );
         let (lp, output) = round_with(json!("never"));
         assert!(lp.asking(&output).is_none(), "nothing to ask");
         assert!(matches!(lp.next(&output), super::super::chat::Next::Run(c) if c.len() == 2));

@@ -30,7 +30,11 @@ impl Deadline {
     /// field is taken out of the body.
     pub fn take(body: &mut Map<String, Value>, configured_ms: u64) -> Result<Self, LlmError> {
         // An unset runtime (tests' defaults) has the configuration's default.
-        let configured_ms = if configured_ms == 0 { 600_000 } else { configured_ms };
+        let configured_ms = if configured_ms == 0 {
+            600_000
+        } else {
+            configured_ms
+        };
         let limit_ms = match body.remove(FIELD) {
             None | Some(Value::Null) => configured_ms,
             Some(v) => match v.as_u64() {

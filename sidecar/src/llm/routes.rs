@@ -213,7 +213,11 @@ async fn anthropic_plain(
     let body = Value::Object(body.clone());
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
         let answer = providers::call_json(&state.client, provider, route.label(), &body).await;
-        let status = if answer.is_ok() { "ok" } else { "upstream_error" };
+        let status = if answer.is_ok() {
+            "ok"
+        } else {
+            "upstream_error"
+        };
         let usage = answer.as_ref().ok().and_then(|a| a.get("usage"));
         spend.record(usage, status).await;
         return Ok(body::json(StatusCode::OK, answer?.to_string()));

@@ -189,13 +189,19 @@ mod tests {
             Some(&json!({"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30})),
             (0.001, 0.002),
         );
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (20, 10, 30));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (20, 10, 30)
+        );
         assert!((u.cost - 0.04).abs() < 1e-12);
         let u = priced(
             Some(&json!({"input_tokens": 7, "output_tokens": 3})),
             (0.0, 0.0),
         );
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (7, 3, 10));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (7, 3, 10)
+        );
         assert_eq!(u.cost, 0.0);
         assert_eq!(priced(None, (1.0, 1.0)), LlmUsage::default());
     }
