@@ -483,7 +483,7 @@ mod tests {
         let approved = resume(&mut input, &s).unwrap();
         assert_eq!(approved.len(), 1, "the earlier approval is not run again");
         assert_eq!(approved[0].call_id, yes);
-        let kinds: Vec<&str> = input.iter().map(|i| kind(i)).collect();
+        let kinds: Vec<&str> = input.iter().map(kind).collect();
         assert_eq!(
             kinds,
             [
@@ -532,7 +532,7 @@ mod tests {
         assert_eq!(ask.len(), 2);
         let s = Signer::new(b"secret", "key:a".into());
         let items = asked_items(&lp, &s, output, &[], &ask);
-        let kinds: Vec<&str> = items.iter().map(|i| kind(i)).collect();
+        let kinds: Vec<&str> = items.iter().map(kind).collect();
         assert_eq!(
             kinds,
             ["message", "mcp_approval_request", "mcp_approval_request"]
