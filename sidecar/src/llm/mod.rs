@@ -12,6 +12,10 @@
 //!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes; the round
 //!   logic both the JSON answer and the stream use.
 //! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
+//! - `approval.rs`: `require_approval` and the approval round-trip (signed
+//!   `mcp_approval_request` ids, the client's `mcp_approval_response`s).
+//! - `budget.rs`: the request's wall-clock budget (`meshgate.llm_request_timeout_ms`).
+//! - `spend.rs`: the request's own spend row (tokens of every round, priced).
 //! - `error.rs`: LiteLLM's error shape.
 
 mod approval;

@@ -6,6 +6,7 @@
 //! - `sse.rs`: a provider's event stream read event by event.
 //! - `responses.rs`: OpenAI's Responses events (`response.mcp_*`, text deltas).
 //! - `chat.rs`: `chat.completion.chunk`s with LiteLLM's `provider_specific_fields`.
+//! - `approval.rs`: approved calls run and approval requests sent (Responses).
 //!
 //! A provider error mid-stream ends the stream with an error event; a client that goes
 //! away stops the loop (its provider stream is dropped, its tool calls are no longer
@@ -48,9 +49,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// Runs `drive` within the request's budget; writes the spend row with `usage` read
-    /// from the loop afterwards; returns the failure to report (a provider error, or the
-    /// budget's) — none when it ended well or the client left.
+    /// How the stream's loop ended (`outcome`: within the budget or not): writes the
+    /// request's spend row with the loop's summed `usage`; returns the failure to report
+    /// (a provider error, or the budget's) — none when it ended well or the client left.
     pub async fn finish_with(
         self,
         outcome: Result<Result<(), Stop>, LlmError>,
