@@ -32,6 +32,19 @@ else
   PYTHONPATH=.tools/pylib python3 -c "import openai" 2>/dev/null \
     || python3 -m pip install --quiet --target .tools/pylib "openai==$OPENAI_PY_VERSION"
 fi
+# The OpenAI Agents SDK, a client of the LLM tool loop's tests (tests/llm_approval.rs),
+# beside the OpenAI SDK (it works with openai 3.x and mcp 2.x; pinned with them so pip
+# keeps those versions).
+AGENTS_PY_VERSION=0.25.0
+if [ -x .tools/venv/bin/python ]; then
+  .tools/venv/bin/python -c "import agents, importlib.metadata as m; assert m.version('openai-agents') == '$AGENTS_PY_VERSION'" 2>/dev/null \
+    || .tools/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+      "openai-agents==$AGENTS_PY_VERSION" "openai==$OPENAI_PY_VERSION" "mcp==$MCP_PY_VERSION"
+else
+  PYTHONPATH=.tools/pylib python3 -c "import agents" 2>/dev/null \
+    || python3 -m pip install --quiet --target .tools/pylib \
+      "openai-agents==$AGENTS_PY_VERSION" "openai==$OPENAI_PY_VERSION" "mcp==$MCP_PY_VERSION"
+fi
 # Presidio (analyzer + anonymizer, PyPI) for tests/guardrails_sidecar.rs, in a venv of
 # its own (spaCy is large; the test gives it a blank English pipeline, no model download).
 PRESIDIO_VERSION=2.2.366

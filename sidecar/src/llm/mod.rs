@@ -12,13 +12,20 @@
 //!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes; the round
 //!   logic both the JSON answer and the stream use.
 //! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
+//! - `approval.rs`: `require_approval` and the approval round-trip (signed
+//!   `mcp_approval_request` ids, the client's `mcp_approval_response`s).
+//! - `budget.rs`: the request's wall-clock budget (`meshgate.llm_request_timeout_ms`).
+//! - `spend.rs`: the request's own spend row (tokens of every round, priced).
 //! - `error.rs`: LiteLLM's error shape.
 
+mod approval;
+mod budget;
 mod chat;
 pub mod error;
 pub mod providers;
 mod responses;
 mod routes;
+mod spend;
 mod stream;
 mod tools;
 mod usage;
@@ -38,6 +45,8 @@ pub struct LlmState {
     /// Key principal id → the models it may call (LiteLLM's `models`; empty = all).
     pub key_models: HashMap<String, Vec<String>>,
     pub max_tool_rounds: u32,
+    /// `meshgate.llm_request_timeout_ms`.
+    pub request_timeout_ms: u64,
 }
 
 impl LlmState {
@@ -55,6 +64,7 @@ impl LlmState {
                 })
                 .collect(),
             max_tool_rounds: config.meshgate.max_tool_rounds,
+            request_timeout_ms: config.meshgate.llm_request_timeout_ms,
         }
     }
 
