@@ -161,7 +161,7 @@ impl ClientCredentials {
     /// replaced that one.
     pub async fn rejected(&self, sent: &HeaderValue) -> Result<HeaderValue, TokenError> {
         let _one = self.fetching.lock().await;
-        if let Some(t) = self.cached().filter(|t| &t.header != sent) {
+        if let Some(t) = self.cached().filter(|t| t.header != sent) {
             return Ok(t.header);
         }
         self.fetch().await
