@@ -51,6 +51,11 @@ pub(crate) const SQLITE: Embedded = &[
         "audit arguments",
         include_str!("../migrations/sqlite/0007_audit_arguments.sql"),
     ),
+    (
+        8,
+        "llm responses",
+        include_str!("../migrations/sqlite/0008_llm_responses.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -88,6 +93,11 @@ pub(crate) const POSTGRES: Embedded = &[
         7,
         "audit arguments",
         include_str!("../migrations/postgres/0007_audit_arguments.sql"),
+    ),
+    (
+        8,
+        "llm responses",
+        include_str!("../migrations/postgres/0008_llm_responses.sql"),
     ),
 ];
 

@@ -12,13 +12,18 @@
 //!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes; the round
 //!   logic both the JSON answer and the stream use.
 //! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
+//! - `stored_responses.rs`: Responses answers kept under the gateway's id, and
+//!   `previous_response_id` expanded from them; `responses_plain.rs`: a Responses
+//!   request without the gateway's tools, for every provider.
 //! - `error.rs`: LiteLLM's error shape.
 
 mod chat;
 pub mod error;
 pub mod providers;
 mod responses;
+mod responses_plain;
 mod routes;
+mod stored_responses;
 mod stream;
 mod tools;
 mod usage;

@@ -16,6 +16,8 @@ use super::chat::{self, ChatLoop};
 use super::error::LlmError;
 use super::providers::{self, openai, Provider};
 use super::responses::{self, ResponsesLoop};
+use super::responses_plain;
+use super::stored_responses::{self, Keeper};
 use super::stream;
 use super::tools::{Gateway, McpRequest};
 use crate::body::{self, Body};
@@ -90,9 +92,20 @@ async fn serve(
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
     body.remove("max_tool_rounds");
+    let keep = match route {
+        LlmRoute::Responses => {
+            let limit = runtime.config.meshgate.max_body_bytes;
+            stored_responses::expand(&state.store, &principal.name, &provider, &mut body).await?;
+            Keeper::new(&state.store, &principal.name, &model, &body, limit)?
+        }
+        _ => None,
+    };
     let mcp = McpRequest::take(&mut body, route)?;
     body.insert("model".into(), Value::String(provider.model.clone()));
     let Some(mcp) = mcp else {
+        if route == LlmRoute::Responses {
+            return responses_plain::serve(state, &provider, &body, keep).await;
+        }
         return plain(state, &provider, route, &body).await;
     };
     let (principal, headers) = Gateway::prepare(&runtime, principal, parts.headers, &mcp)?;
@@ -105,6 +118,7 @@ async fn serve(
             provider,
             mcp,
             model_name: model,
+            keep,
         };
         return match route {
             LlmRoute::ChatCompletions => {
@@ -124,7 +138,12 @@ async fn serve(
             chat::run(state, &provider, &gw, &mcp, body, &model, rounds).await?
         }
         LlmRoute::Responses => {
-            responses::run(state, &provider, &gw, &mcp, body, &model, rounds).await?
+            let mut answer =
+                responses::run(state, &provider, &gw, &mcp, body, &model, rounds).await?;
+            if let Some(k) = &keep {
+                k.keep(&mut answer).await;
+            }
+            answer
         }
         LlmRoute::Models => return Ok(models(&runtime.llm, &limited)),
     };

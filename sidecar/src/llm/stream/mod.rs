@@ -40,6 +40,8 @@ pub struct Job {
     pub mcp: McpRequest,
     /// The model as the client named it.
     pub model_name: String,
+    /// Keeps a Responses answer under the gateway's id (None: `store: false`, Chat).
+    pub keep: Option<super::stored_responses::Keeper>,
 }
 
 impl Job {
