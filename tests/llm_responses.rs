@@ -24,6 +24,11 @@ struct Setup {
 }
 
 async fn start(database: Database) -> Setup {
+    start_with(database, "").await
+}
+
+/// `meshgate` lines (indented by two) go before the harness's own.
+async fn start_with(database: Database, meshgate: &str) -> Setup {
     let (llm_proc, llm) = scripted_model("scripted_llm.py").await;
     let (anthropic_proc, anthropic) = scripted_model("scripted_anthropic.py").await;
     let (demo_proc, demo) = demo_http("demo", &[]).await;
@@ -31,7 +36,7 @@ async fn start(database: Database) -> Setup {
     let mut opts = GatewayOptions::new(servers);
     opts.database = database;
     opts.meshgate_yaml = format!(
-        "  max_tool_rounds: 3\nmodel_list:\n\
+        "{meshgate}  max_tool_rounds: 3\nmodel_list:\n\
          \x20 - model_name: native\n    litellm_params: {{model: openai/scripted-1, api_base: 'http://{llm}/v1', api_key: sk-native}}\n\
          \x20 - model_name: chatonly\n    litellm_params: {{model: hosted_vllm/scripted-1, api_base: 'http://{llm}/v1', api_key: sk-chat}}\n\
          \x20 - model_name: forcedchat\n    litellm_params: {{model: openai/scripted-1, api_base: 'http://{llm}/v1'}}\n    model_info: {{supported_endpoints: [/v1/chat/completions]}}\n\
@@ -297,6 +302,21 @@ async fn previous_response_id_on(database: Database) {
     let last = recorded(&s.llm).await.last().unwrap().clone();
     assert_eq!(last["body"]["input"].as_array().unwrap().len(), 5, "{last}");
 
+    // Streamed from an OpenAI-native model: every event carries the gateway's id (the
+    // SDK's stream helper checks they agree), and the streamed answer is kept.
+    let spec = json!({"call": "stream", "model": "native", "input": "fourth",
+                      "previous_response_id": next_id});
+    let streamed = sdk(&s, &s.a, spec).await;
+    assert_eq!(
+        streamed["output_text"], "Hello from the scripted model.",
+        "{streamed}"
+    );
+    let streamed_id = streamed["id"].as_str().unwrap().to_string();
+    assert!(streamed_id.starts_with("resp_mg"), "{streamed}");
+    sdk(&s, &s.a, create("native", "fifth", Some(&streamed_id))).await;
+    let last = recorded(&s.llm).await.last().unwrap().clone();
+    assert_eq!(last["body"]["input"].as_array().unwrap().len(), 7, "{last}");
+
     // An id the gateway did not give out, on an OpenAI-native model: the provider's own,
     // passed through unchanged.
     sdk(
@@ -461,4 +481,30 @@ async fn previous_response_id_continues_on_every_provider_for_its_key_only_sqlit
 #[tokio::test]
 async fn previous_response_id_continues_on_every_provider_for_its_key_only_postgres() {
     previous_response_id_on(Database::Postgres).await;
+}
+
+#[tokio::test]
+async fn an_answer_past_the_size_limit_goes_out_but_is_not_kept() {
+    // Kept rows are bounded by meshgate.max_body_bytes (here its least, 1 KiB).
+    let s = start_with(Database::Sqlite, "  max_body_bytes: 1024\n").await;
+    let create = |input: &str, prev: Option<&str>| json!({"call": "create", "model": "chatonly", "input": input, "previous_response_id": prev});
+    let small = sdk(&s, &s.a, create("hello", None)).await;
+    let id = small["id"].as_str().unwrap().to_string();
+    let next = sdk(&s, &s.a, create("again", Some(&id))).await;
+    assert_eq!(
+        next["status"], "completed",
+        "a small answer is kept: {next}"
+    );
+    // The scripted model repeats an unscripted text: 600 characters in and out.
+    let long = "x".repeat(600);
+    let big = sdk(&s, &s.a, create(&long, None)).await;
+    assert_eq!(
+        big["output_text"],
+        format!("unscripted: {long}"),
+        "it still goes out"
+    );
+    let id = big["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("resp_mg"), "{big}");
+    let e = sdk(&s, &s.a, create("again", Some(&id))).await;
+    assert_eq!(e["status"], 404, "not kept, so not continued: {e}");
 }
