@@ -23,6 +23,7 @@ bench: tools wasm release
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-spend
 	scripts/build-hooks.sh --rust-only
 	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-hooks
+	MESHGATE_PROFILE=release $(CARGO) run --release -q -p meshgate-e2e --bin meshgate-bench-llm-loop
 
 # The official MCP conformance suite against the gateway (and directly against the
 # upstreams, for comparison); scores land in target/conformance/summary.md.

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 command -v node >/dev/null || { echo "node (>= 20) is required for the npm test servers" >&2; exit 1; }
-if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+if [ ! -d tests/node/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d tests/node/node_modules/oidc-provider ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The AssemblyScript compiler for the example hook in another language than Rust
@@ -31,6 +31,19 @@ if [ -x .tools/venv/bin/python ]; then
 else
   PYTHONPATH=.tools/pylib python3 -c "import openai" 2>/dev/null \
     || python3 -m pip install --quiet --target .tools/pylib "openai==$OPENAI_PY_VERSION"
+fi
+# The OpenAI Agents SDK, a client of the LLM tool loop's tests (tests/llm_approval.rs),
+# beside the OpenAI SDK (it works with openai 3.x and mcp 2.x; pinned with them so pip
+# keeps those versions).
+AGENTS_PY_VERSION=0.25.0
+if [ -x .tools/venv/bin/python ]; then
+  .tools/venv/bin/python -c "import agents, importlib.metadata as m; assert m.version('openai-agents') == '$AGENTS_PY_VERSION'" 2>/dev/null \
+    || .tools/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+      "openai-agents==$AGENTS_PY_VERSION" "openai==$OPENAI_PY_VERSION" "mcp==$MCP_PY_VERSION"
+else
+  PYTHONPATH=.tools/pylib python3 -c "import agents" 2>/dev/null \
+    || python3 -m pip install --quiet --target .tools/pylib \
+      "openai-agents==$AGENTS_PY_VERSION" "openai==$OPENAI_PY_VERSION" "mcp==$MCP_PY_VERSION"
 fi
 # Presidio (analyzer + anonymizer, PyPI) for tests/guardrails_sidecar.rs, in a venv of
 # its own (spaCy is large; the test gives it a blank English pipeline, no model download).

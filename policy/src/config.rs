@@ -123,6 +123,15 @@ pub struct MeshgateSettings {
     /// most this many rounds of tool calls per request (docs/llm.md).
     #[serde(default = "default_max_tool_rounds")]
     pub max_tool_rounds: u32,
+    /// The wall-clock budget of one LLM request with the tool loop (every round and
+    /// tool call), in milliseconds; a request's own `llm_request_timeout_ms` may only
+    /// lower it (docs/llm.md).
+    #[serde(default = "default_llm_request_timeout_ms")]
+    pub llm_request_timeout_ms: u64,
+}
+
+fn default_llm_request_timeout_ms() -> u64 {
+    600_000
 }
 
 fn default_max_tool_rounds() -> u32 {
@@ -201,6 +210,7 @@ impl Default for MeshgateSettings {
             hooks: Vec::new(),
             audit_arguments: false,
             max_tool_rounds: default_max_tool_rounds(),
+            llm_request_timeout_ms: default_llm_request_timeout_ms(),
         }
     }
 }

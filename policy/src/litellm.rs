@@ -26,9 +26,18 @@ const GENERAL_SETTINGS_USED: &[&str] = &[
 ];
 /// `litellm_settings` keys meshgate reads.
 const LITELLM_SETTINGS_USED: &[&str] = &["mcp_aliases"];
-/// Server fields meshgate parses but does not act on yet (OAuth2 client credentials are
-/// not fetched).
-const SERVER_FIELDS_INERT: &[&str] = &["client_id", "client_secret", "scopes", "token_url"];
+/// Server fields meshgate parses but does not act on yet.
+const SERVER_FIELDS_INERT: &[&str] = &[];
+/// OAuth 2.0 client-credentials fields: acted on (the sidecar fetches tokens) only on a
+/// server with `auth_type: oauth2` and a `client_secret`; named as inert elsewhere (the
+/// per-user flow, where the client brings its token, does not use them yet).
+const OAUTH_CLIENT_FIELDS: &[&str] = &["client_id", "client_secret", "scopes", "token_url"];
+
+/// Whether a server entry gets client-credentials tokens from the gateway.
+fn uses_client_credentials(entry: &serde_json::Map<String, Value>) -> bool {
+    entry.get("auth_type").and_then(Value::as_str) == Some("oauth2")
+        && entry.get("client_secret").is_some_and(|v| !v.is_null())
+}
 /// `mcp_info` keys meshgate does not act on yet (`mcp_server_cost_info` is acted on:
 /// `crate::cost`, the sidecar's spend rows and budgets).
 const MCP_INFO_INERT: &[&str] = &[];
@@ -93,8 +102,12 @@ pub fn inert_paths(doc: &Value) -> Vec<String> {
                     let Some(entry) = entry.as_object() else {
                         continue;
                     };
+                    let client_credentials = uses_client_credentials(entry);
                     for (field, value) in entry {
-                        if !is_used(&[section, server, field]) {
+                        if !is_used(&[section, server, field])
+                            || (OAUTH_CLIENT_FIELDS.contains(&field.as_str())
+                                && !client_credentials)
+                        {
                             out.push(format!("mcp_servers.{server}.{field}"));
                         } else if let ("mcp_info", Some(info)) = (field.as_str(), value.as_object())
                         {
@@ -228,6 +241,17 @@ mcp_servers:
     mcp_info:
       server_name: GitHub
       mcp_server_cost_info: {default_cost_per_query: 0.01}
+  m2m:
+    url: https://m2m.example/mcp
+    auth_type: oauth2
+    client_id: gateway
+    client_secret: os.environ/M2M_SECRET
+    scopes: [tools]
+  per_user:
+    url: https://per-user.example/mcp
+    auth_type: oauth2
+    client_id: public-client
+    authorization_url: https://per-user.example/authorize
   bedrock:
     url: https://bedrock-agentcore.us-east-1.amazonaws.com/mcp
     auth_type: aws_sigv4
@@ -246,15 +270,23 @@ mcp_servers:
                 "mcp_servers.bedrock.aws_access_key_id",
                 "mcp_servers.bedrock.aws_region_name",
                 "mcp_servers.github_mcp.available_on_public_internet",
+                "mcp_servers.per_user.authorization_url",
+                "mcp_servers.per_user.client_id",
             ]
         );
-        let env: HashMap<String, String> = [("MASTER", "sk-m"), ("GH", "ghp")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> =
+            [("MASTER", "sk-m"), ("GH", "ghp"), ("M2M_SECRET", "m2m-s")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let cfg = crate::load_config(LITELLM_FILE, Some(&env)).unwrap();
         assert_eq!(cfg.general_settings.master_key.as_deref(), Some("sk-m"));
         assert_eq!(cfg.mcp_servers["github_mcp"].credential(), Some("ghp"));
+        // Client credentials are acted on: the secret's variable is resolved.
+        assert_eq!(
+            cfg.mcp_servers["m2m"].client_secret.as_deref(),
+            Some("m2m-s")
+        );
         assert_eq!(
             cfg.model_list[0]["litellm_params"]["api_key"],
             "os.environ/OPENAI_API_KEY"

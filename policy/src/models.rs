@@ -130,7 +130,16 @@ const PROVIDERS: &[ProviderInfo] = &[
 ];
 
 /// `litellm_params` keys meshgate acts on; the others are named in [`warnings`].
-const PARAMS_USED: &[&str] = &["model", "api_base", "api_key", "timeout"];
+const PARAMS_USED: &[&str] = &[
+    "model",
+    "api_base",
+    "api_key",
+    "timeout",
+    "input_cost_per_token",
+    "output_cost_per_token",
+];
+/// Cost fields, read from `model_info` or `litellm_params` (LiteLLM's names).
+const COST_FIELDS: &[&str] = &["input_cost_per_token", "output_cost_per_token"];
 /// Entry keys meshgate acts on.
 const ENTRY_USED: &[&str] = &["model_name", "litellm_params"];
 
@@ -157,6 +166,11 @@ pub struct ModelSpec {
     /// overridden by LiteLLM's `model_info.supported_endpoints` (a list that names
     /// `/v1/responses` → native; a list without it → through chat).
     pub responses_api: ResponsesApi,
+    /// USD per prompt token (`input_cost_per_token` of `model_info`, else of
+    /// `litellm_params`); 0 when neither gives it.
+    pub input_cost_per_token: f64,
+    /// USD per completion token (`output_cost_per_token`, as above).
+    pub output_cost_per_token: f64,
     /// Fields of the entry meshgate accepts but does not act on, as dotted paths.
     pub inert: Vec<String>,
 }
@@ -252,23 +266,56 @@ fn parse_entry(index: usize, entry: &Value) -> Result<ModelSpec, ConfigError> {
         }
         (None, None) => None,
     };
-    let endpoints = supported_endpoints(obj, &at)?;
-    let responses_api = match endpoints {
+    let info = match obj.get("model_info") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(other) => {
+            return Err(ConfigError::field(
+                format!("{at}.model_info"),
+                format!("expected a mapping, found {}", kind(other)),
+            ))
+        }
+    };
+    let mut costs = [0.0f64; 2];
+    for (slot, field) in costs.iter_mut().zip(COST_FIELDS) {
+        let found = info
+            .and_then(|m| {
+                m.get(*field)
+                    .map(|v| (format!("{at}.model_info.{field}"), v))
+            })
+            .or_else(|| {
+                params
+                    .get(*field)
+                    .map(|v| (format!("{params_at}.{field}"), v))
+            });
+        if let Some((path, v)) = found {
+            *slot = v
+                .as_f64()
+                .filter(|c| c.is_finite() && *c >= 0.0)
+                .ok_or_else(|| {
+                    ConfigError::field(
+                        path,
+                        format!("expected a number of USD at least 0, found {}", shown(v)),
+                    )
+                })?;
+        }
+    }
+    let responses_api = match supported_endpoints(info, &at)? {
         Some(list) if list.iter().any(|e| is_responses_endpoint(e)) => ResponsesApi::Native,
         Some(_) => ResponsesApi::ViaChat,
         None if NATIVE_RESPONSES.contains(&provider.as_str()) => ResponsesApi::Native,
         None => ResponsesApi::ViaChat,
     };
     let mut inert = Vec::new();
-    for (key, value) in obj {
-        match (key.as_str(), value) {
-            (k, _) if ENTRY_USED.contains(&k) => {}
-            ("model_info", Value::Object(info)) => inert.extend(
-                info.keys()
-                    .filter(|k| k.as_str() != "supported_endpoints")
-                    .map(|k| format!("{at}.model_info.{k}")),
-            ),
-            _ => inert.push(format!("{at}.{key}")),
+    for key in obj.keys() {
+        if key == "model_info" {
+            for k in info.into_iter().flat_map(|m| m.keys()) {
+                if !COST_FIELDS.contains(&k.as_str()) && k != "supported_endpoints" {
+                    inert.push(format!("{at}.model_info.{k}"));
+                }
+            }
+        } else if !ENTRY_USED.contains(&key.as_str()) {
+            inert.push(format!("{at}.{key}"));
         }
     }
     for key in params.keys() {
@@ -286,6 +333,8 @@ fn parse_entry(index: usize, entry: &Value) -> Result<ModelSpec, ConfigError> {
         api_key,
         timeout_ms,
         responses_api,
+        input_cost_per_token: costs[0],
+        output_cost_per_token: costs[1],
         inert,
     })
 }
@@ -293,10 +342,10 @@ fn parse_entry(index: usize, entry: &Value) -> Result<ModelSpec, ConfigError> {
 /// LiteLLM's `model_info.supported_endpoints` (`["/v1/chat/completions",
 /// "/v1/responses"]`), when given.
 fn supported_endpoints(
-    entry: &Map<String, Value>,
+    info: Option<&Map<String, Value>>,
     at: &str,
 ) -> Result<Option<Vec<String>>, ConfigError> {
-    let Some(Value::Object(info)) = entry.get("model_info") else {
+    let Some(info) = info else {
         return Ok(None);
     };
     let field = format!("{at}.model_info.supported_endpoints");
@@ -498,6 +547,60 @@ mod tests {
             err.contains("`model_list[0].model_info.supported_endpoints`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn prices_come_from_model_info_else_litellm_params() {
+        let got = specs(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, input_cost_per_token: 0.5, output_cost_per_token: 0.25}\n    model_info: {input_cost_per_token: 0.001}\n  - model_name: b\n    litellm_params: {model: openai/y}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (got[0].input_cost_per_token, got[0].output_cost_per_token),
+            (0.001, 0.25)
+        );
+        assert_eq!(
+            (got[1].input_cost_per_token, got[1].output_cost_per_token),
+            (0.0, 0.0)
+        );
+        assert!(
+            got[0].inert.is_empty(),
+            "prices are acted on: {:?}",
+            got[0].inert
+        );
+        let err = specs(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {output_cost_per_token: -1}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`model_list[0].model_info.output_cost_per_token`"),
+            "{err}"
+        );
+        let err = specs(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, input_cost_per_token: cheap}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`model_list[0].litellm_params.input_cost_per_token`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_llm_request_budget_is_checked_at_load() {
+        let cfg = load_config("meshgate:\n  llm_request_timeout_ms: 1500\n", None).unwrap();
+        assert_eq!(cfg.meshgate.llm_request_timeout_ms, 1500);
+        assert_eq!(
+            load_config("{}", None)
+                .unwrap()
+                .meshgate
+                .llm_request_timeout_ms,
+            600_000
+        );
+        let err = load_config("meshgate:\n  llm_request_timeout_ms: 0\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("meshgate.llm_request_timeout_ms"), "{err}");
     }
 
     #[test]

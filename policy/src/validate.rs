@@ -168,6 +168,15 @@ pub(crate) fn validate(config: &GatewayConfig) -> Result<(), ConfigError> {
             format!("must be between 1 and 64, found {}", m.max_tool_rounds),
         ));
     }
+    if !(1..=86_400_000).contains(&m.llm_request_timeout_ms) {
+        return Err(ConfigError::field(
+            "meshgate.llm_request_timeout_ms",
+            format!(
+                "must be between 1 and 86400000 (a day), found {}",
+                m.llm_request_timeout_ms
+            ),
+        ));
+    }
     crate::hooks::validate(&m.hooks)?;
     for (name, server) in &config.mcp_servers {
         validate_server(name, server)?;

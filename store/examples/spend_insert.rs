@@ -35,6 +35,9 @@ fn row(n: u64) -> SpendRow {
         end_time: now,
         latency_ms: 1,
         upstream_protocol: Some("http".into()),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
     }
 }
 

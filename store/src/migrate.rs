@@ -56,6 +56,11 @@ pub(crate) const SQLITE: Embedded = &[
         "llm responses",
         include_str!("../migrations/sqlite/0008_llm_responses.sql"),
     ),
+    (
+        9,
+        "spend tokens",
+        include_str!("../migrations/sqlite/0009_spend_tokens.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -98,6 +103,11 @@ pub(crate) const POSTGRES: Embedded = &[
         8,
         "llm responses",
         include_str!("../migrations/postgres/0008_llm_responses.sql"),
+    ),
+    (
+        9,
+        "spend tokens",
+        include_str!("../migrations/postgres/0009_spend_tokens.sql"),
     ),
 ];
 

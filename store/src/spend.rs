@@ -13,7 +13,8 @@ use crate::open::Store;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpendRow {
     pub request_id: String,
-    /// `call_mcp_tool` or `list_mcp_tools`.
+    /// `call_mcp_tool`, `list_mcp_tools`, or an LLM request's `acompletion` /
+    /// `aresponses`.
     pub call_type: String,
     pub api_key: String,
     pub key_alias: Option<String>,
@@ -23,7 +24,7 @@ pub struct SpendRow {
     pub user_id: Option<String>,
     /// The end user the client named (`x-litellm-end-user-id`).
     pub end_user: Option<String>,
-    /// `MCP: <prefixed tool>` or `MCP: list_tools`.
+    /// `MCP: <prefixed tool>`, `MCP: list_tools`, or an LLM request's model name.
     pub model: String,
     pub mcp_server: Option<String>,
     pub mcp_tool: Option<String>,
@@ -35,15 +36,22 @@ pub struct SpendRow {
     pub latency_ms: i64,
     /// `stdio`, `http`, `sse`, `openapi` (the upstream's transport).
     pub upstream_protocol: Option<String>,
+    /// An LLM request's tokens (every round summed); 0 on MCP rows.
+    #[serde(default)]
+    pub prompt_tokens: i64,
+    #[serde(default)]
+    pub completion_tokens: i64,
+    #[serde(default)]
+    pub total_tokens: i64,
 }
 
 const COLUMNS: &str = "request_id, call_type, api_key, key_alias, team_id, organization_id, \
      user_id, end_user, model, mcp_server, mcp_tool, spend, status, start_time, end_time, \
-     latency_ms, upstream_protocol";
-const COLUMN_COUNT: usize = 17;
+     latency_ms, upstream_protocol, prompt_tokens, completion_tokens, total_tokens";
+const COLUMN_COUNT: usize = 20;
 /// Rows per transaction (the sidecar's writer batches up to this many).
 pub const MAX_BATCH: usize = 256;
-/// Rows per multi-row INSERT (17 parameters each).
+/// Rows per multi-row INSERT (20 parameters each).
 const ROWS_PER_STATEMENT: usize = 16;
 
 /// `INSERT … VALUES (…), (…) ON CONFLICT (request_id) DO NOTHING` for these rows.
@@ -81,7 +89,10 @@ fn insert_statement(rows: &[SpendRow]) -> Q {
             .time(Some(crate::validate::timestamp(r.start_time)))
             .time(Some(crate::validate::timestamp(r.end_time)))
             .int(Some(r.latency_ms))
-            .opt_text(r.upstream_protocol.as_deref());
+            .opt_text(r.upstream_protocol.as_deref())
+            .int(Some(r.prompt_tokens))
+            .int(Some(r.completion_tokens))
+            .int(Some(r.total_tokens));
     }
     q
 }
@@ -99,7 +110,8 @@ async fn insert_unnest(
         "INSERT INTO spend_logs ({COLUMNS}) SELECT * FROM UNNEST(\
          $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
          $8::text[], $9::text[], $10::text[], $11::text[], $12::float8[], $13::text[], \
-         $14::timestamptz[], $15::timestamptz[], $16::int8[], $17::text[]) \
+         $14::timestamptz[], $15::timestamptz[], $16::int8[], $17::text[], $18::int8[], \
+         $19::int8[], $20::int8[]) \
          ON CONFLICT (request_id) DO NOTHING"
     );
     let done = sqlx::query(&sql)
@@ -120,6 +132,9 @@ async fn insert_unnest(
         .bind(col(rows, |r| crate::validate::timestamp(r.end_time)))
         .bind(col(rows, |r| r.latency_ms))
         .bind(col(rows, |r| r.upstream_protocol.clone()))
+        .bind(col(rows, |r| r.prompt_tokens))
+        .bind(col(rows, |r| r.completion_tokens))
+        .bind(col(rows, |r| r.total_tokens))
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected())
@@ -144,6 +159,9 @@ fn from_row(r: &Row) -> Result<SpendRow, StoreError> {
         end_time: r.get("end_time")?,
         latency_ms: r.get("latency_ms")?,
         upstream_protocol: r.get("upstream_protocol")?,
+        prompt_tokens: r.get("prompt_tokens")?,
+        completion_tokens: r.get("completion_tokens")?,
+        total_tokens: r.get("total_tokens")?,
     })
 }
 

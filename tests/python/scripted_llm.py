@@ -15,6 +15,10 @@ Scripts (the first user text):
                 "slow done: <result>"
 - "midfail"  -> first turn: a call of `demo-echo`; then, streamed, one piece of text and
                 the connection cut (a provider failing mid-stream)
+- "approve"  -> first turn: `demo-echo` ({"text": "approved"}) and `demo-add`
+                ({"a": 2, "b": 3}) in one answer; then "results: <results joined by |>"
+- "chain"    -> `demo-echo` ({"text": "one"}), once its result is in `demo-add`
+                ({"a": 1, "b": 1}), then "chain done: <results joined by |>"
 
 With `stream: true` every answer is an event stream: Chat chunks (tool calls as
 deltas: id and name first, the arguments in two pieces; `usage` in a last chunk when
@@ -84,6 +88,17 @@ def plan(text, results, turn):
         if not results:
             return None, [("call_m", "demo-echo", {"text": "x"})]
         return "this answer breaks off", []
+    if text == "approve":
+        if not results:
+            return None, [("call_e", "demo-echo", {"text": "approved"}),
+                          ("call_a", "demo-add", {"a": 2, "b": 3})]
+        return "results: " + "|".join(results), []
+    if text == "chain":
+        if not results:
+            return None, [("call_c1", "demo-echo", {"text": "one"})]
+        if len(results) == 1:
+            return None, [("call_c2", "demo-add", {"a": 1, "b": 1})]
+        return "chain done: " + "|".join(results), []
     return f"unscripted: {text}", []
 
 

@@ -35,12 +35,14 @@ pub struct ChatLoop {
     pub offered: Vec<Value>,
     /// The client's own function tools: a call of one goes back to the client.
     clients: HashSet<String>,
-    auto_execute: bool,
+    approval: super::approval::ApprovalPolicy,
     pub total_usage: Option<Value>,
     pub calls_made: Vec<Value>,
     pub results: Vec<Value>,
     executed: u32,
     rounds: u32,
+    /// The client asked for a usage chunk (`stream_options.include_usage`).
+    wants_usage: bool,
 }
 
 impl ChatLoop {
@@ -57,7 +59,16 @@ impl ChatLoop {
             _ => return Err(LlmError::invalid("`messages` must be a list")),
         };
         body.insert("stream".into(), Value::Bool(stream));
-        if !stream {
+        let wants_usage = body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        if stream {
+            // Every round's usage, for the request's spend row; relayed only when the
+            // client asked for it.
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        } else {
             body.remove("stream_options");
         }
         Ok(ChatLoop {
@@ -65,12 +76,13 @@ impl ChatLoop {
             messages,
             offered: Vec::new(),
             clients: HashSet::new(),
-            auto_execute: mcp.auto_execute,
+            approval: mcp.approval.clone(),
             total_usage: None,
             calls_made: Vec::new(),
             results: Vec::new(),
             executed: 0,
             rounds,
+            wants_usage,
         })
     }
 
@@ -85,11 +97,7 @@ impl ChatLoop {
 
     /// The client asked for a usage chunk (`stream_options.include_usage`).
     pub fn wants_usage(&self) -> bool {
-        self.body
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            == Some(true)
+        self.wants_usage
     }
 
     /// The provider's request for the next round.
@@ -121,8 +129,8 @@ impl ChatLoop {
             .collect();
         // The client runs the calls itself: approval asked for, or a call of one of its
         // own tools among them.
-        let hand_back =
-            !self.auto_execute || tool_calls.is_empty() || runnable.len() != tool_calls.len();
+        let asks = runnable.iter().any(|c| self.approval.asks(&c.name));
+        let hand_back = asks || tool_calls.is_empty() || runnable.len() != tool_calls.len();
         if hand_back || self.executed >= self.rounds {
             Next::Finish {
                 exhausted: !hand_back,
@@ -162,9 +170,9 @@ impl ChatLoop {
     }
 
     /// The last answer with LiteLLM's fields and the summed usage.
-    pub fn finish(self, resp: &mut Value, exhausted: bool) {
-        if let Some(u) = self.total_usage {
-            resp["usage"] = u;
+    pub fn finish(&mut self, resp: &mut Value, exhausted: bool) {
+        if let Some(u) = &self.total_usage {
+            resp["usage"] = u.clone();
         }
         let Some(message) = resp.pointer_mut("/choices/0/message") else {
             return;
@@ -176,9 +184,15 @@ impl ChatLoop {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
-        fields.insert("mcp_list_tools".into(), Value::Array(self.offered));
-        fields.insert("mcp_tool_calls".into(), Value::Array(self.calls_made));
-        fields.insert("mcp_call_results".into(), Value::Array(self.results));
+        fields.insert("mcp_list_tools".into(), Value::Array(self.offered.clone()));
+        fields.insert(
+            "mcp_tool_calls".into(),
+            Value::Array(std::mem::take(&mut self.calls_made)),
+        );
+        fields.insert(
+            "mcp_call_results".into(),
+            Value::Array(std::mem::take(&mut self.results)),
+        );
         if exhausted {
             // meshgate's marker: the rounds ran out with the model still calling tools
             // (its last calls are in `tool_calls`, not executed).
@@ -201,11 +215,9 @@ pub async fn run(
     provider: &Provider,
     gw: &Gateway<'_>,
     mcp: &McpRequest,
-    body: Map<String, Value>,
+    lp: &mut ChatLoop,
     model_name: &str,
-    rounds: u32,
 ) -> Result<Value, LlmError> {
-    let mut lp = ChatLoop::new(body, mcp, rounds, false)?;
     lp.offer(&gw.list(mcp).await?);
     loop {
         let mut resp =

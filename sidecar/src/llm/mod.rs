@@ -15,14 +15,21 @@
 //! - `stored_responses.rs`: Responses answers kept under the gateway's id, and
 //!   `previous_response_id` expanded from them; `responses_plain.rs`: a Responses
 //!   request without the gateway's tools, for every provider.
+//! - `approval.rs`: `require_approval` and the approval round-trip (signed
+//!   `mcp_approval_request` ids, the client's `mcp_approval_response`s).
+//! - `budget.rs`: the request's wall-clock budget (`meshgate.llm_request_timeout_ms`).
+//! - `spend.rs`: the request's own spend row (tokens of every round, priced).
 //! - `error.rs`: LiteLLM's error shape.
 
+mod approval;
+mod budget;
 mod chat;
 pub mod error;
 pub mod providers;
 mod responses;
 mod responses_plain;
 mod routes;
+mod spend;
 mod stored_responses;
 mod stream;
 mod tools;
@@ -43,6 +50,8 @@ pub struct LlmState {
     /// Key principal id → the models it may call (LiteLLM's `models`; empty = all).
     pub key_models: HashMap<String, Vec<String>>,
     pub max_tool_rounds: u32,
+    /// `meshgate.llm_request_timeout_ms`.
+    pub request_timeout_ms: u64,
 }
 
 impl LlmState {
@@ -60,6 +69,7 @@ impl LlmState {
                 })
                 .collect(),
             max_tool_rounds: config.meshgate.max_tool_rounds,
+            request_timeout_ms: config.meshgate.llm_request_timeout_ms,
         }
     }
 

@@ -13,6 +13,7 @@
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
+use super::approval;
 use super::chat::Next;
 use super::error::LlmError;
 use super::providers::{self, Provider};
@@ -29,6 +30,7 @@ pub struct ResponsesLoop {
     pub items: Vec<Value>,
     clients: HashSet<String>,
     auto_execute: bool,
+    approval: super::approval::ApprovalPolicy,
     pub server_label: String,
     pub total_usage: Option<Value>,
     executed: u32,
@@ -62,6 +64,7 @@ impl ResponsesLoop {
             items: Vec::new(),
             clients: HashSet::new(),
             auto_execute: mcp.auto_execute,
+            approval: mcp.approval.clone(),
             server_label: mcp.server_label.clone(),
             total_usage: None,
             executed: 0,
@@ -93,6 +96,11 @@ impl ResponsesLoop {
         item
     }
 
+    /// The provider's input (approved calls' results are filled in here).
+    pub fn input_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.input
+    }
+
     /// The provider's request for the next round.
     pub fn request(&self) -> Value {
         let mut body = self.body.clone();
@@ -107,10 +115,11 @@ impl ResponsesLoop {
         self.auto_execute && self.clients.is_empty() && self.executed < self.rounds
     }
 
-    /// What a round's `output` asks for.
-    pub fn next(&self, output: &[Value]) -> Next {
+    /// The round's calls that the gateway could run (not the client's own tools), and
+    /// how many calls the round made.
+    fn runnable(&self, output: &[Value]) -> (Vec<ToolCall>, usize) {
         let calls: Vec<&Value> = output.iter().filter(|i| is_call(i)).collect();
-        let runnable: Vec<ToolCall> = calls
+        let runnable = calls
             .iter()
             .filter_map(|c| {
                 let name = c.get("name")?.as_str()?;
@@ -121,11 +130,34 @@ impl ResponsesLoop {
                 })
             })
             .collect();
-        let hand_back = !self.auto_execute || calls.is_empty() || runnable.len() != calls.len();
-        if hand_back || self.executed >= self.rounds {
-            Next::Finish {
-                exhausted: !hand_back,
-            }
+        (runnable, calls.len())
+    }
+
+    /// A round whose calls are all the gateway's, some needing the client's approval
+    /// (rounds left): (the calls that run now, the calls to ask about). The answer
+    /// then ends with `mcp_approval_request` items (`approval.rs`).
+    pub fn asking(&self, output: &[Value]) -> Option<(Vec<ToolCall>, Vec<ToolCall>)> {
+        let (runnable, made) = self.runnable(output);
+        if made == 0 || runnable.len() != made || self.executed >= self.rounds {
+            return None;
+        }
+        let (ask, run): (Vec<ToolCall>, Vec<ToolCall>) = runnable
+            .into_iter()
+            .partition(|c| self.approval.asks(&c.name));
+        (!ask.is_empty()).then_some((run, ask))
+    }
+
+    /// What a round's `output` asks for.
+    pub fn next(&self, output: &[Value]) -> Next {
+        let (runnable, made) = self.runnable(output);
+        if made == 0 || runnable.len() != made {
+            // No calls, or one of the client's own tools: the round goes back.
+            Next::Finish { exhausted: false }
+        } else if self.executed >= self.rounds {
+            Next::Finish { exhausted: true }
+        } else if runnable.iter().any(|c| self.approval.asks(&c.name)) {
+            // Callers ask for approval first (`asking`); handed back if they do not.
+            Next::Finish { exhausted: false }
         } else {
             Next::Run(runnable)
         }
@@ -190,8 +222,8 @@ impl ResponsesLoop {
         let mut items = std::mem::take(&mut self.items);
         items.extend(output);
         resp["output"] = Value::Array(items);
-        if let Some(u) = self.total_usage.take() {
-            resp["usage"] = u;
+        if let Some(u) = &self.total_usage {
+            resp["usage"] = u.clone();
         }
         if exhausted {
             // meshgate's marker: rounds ran out with the model still calling tools.
@@ -232,17 +264,27 @@ pub async fn run(
     provider: &Provider,
     gw: &Gateway<'_>,
     mcp: &McpRequest,
-    body: Map<String, Value>,
+    lp: &mut ResponsesLoop,
     model_name: &str,
-    rounds: u32,
 ) -> Result<Value, LlmError> {
-    let mut lp = ResponsesLoop::new(body, mcp, rounds, false)?;
-    lp.offer(&gw.list(mcp).await?, usage::new_id("mcpl_"));
+    let listed = gw.list(mcp).await?;
+    lp.offer(&listed, usage::new_id("mcpl_"));
+    approval::run_approved(gw, lp, mcp.approved.clone(), &listed).await;
     loop {
         let resp =
             providers::call_json(&state.client, provider, "/responses", &lp.request()).await?;
         usage::add(&mut lp.total_usage, resp.get("usage"));
         let output = output_of(&resp, model_name)?;
+        if let Some((run, ask)) = lp.asking(&output) {
+            let outcomes = gw.call_all(run.clone()).await;
+            let ran: Vec<_> = run
+                .into_iter()
+                .zip(outcomes)
+                .map(|(c, o)| (c, usage::new_id("mcp_"), o))
+                .collect();
+            let items = approval::asked_items(lp, &gw.signer(), output, &ran, &ask);
+            return Ok(lp.finish(resp, items, false));
+        }
         match lp.next(&output) {
             Next::Finish { exhausted } => return Ok(lp.finish(resp, output, exhausted)),
             Next::Run(calls) => {

@@ -12,11 +12,14 @@ use std::sync::Arc;
 use meshgate_policy::models::{allows_model, Protocol};
 use meshgate_policy::paths::LlmRoute;
 
+use super::approval;
+use super::budget::Deadline;
 use super::chat::{self, ChatLoop};
 use super::error::LlmError;
 use super::providers::{self, openai, Provider};
 use super::responses::{self, ResponsesLoop};
 use super::responses_plain;
+use super::spend::{RequestSpend, UsageTap};
 use super::stored_responses::{self, Keeper};
 use super::stream;
 use super::tools::{Gateway, McpRequest};
@@ -92,6 +95,7 @@ async fn serve(
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
     body.remove("max_tool_rounds");
+    let deadline = Deadline::take(&mut body, runtime.llm.request_timeout_ms)?;
     let keep = match route {
         LlmRoute::Responses => {
             let limit = runtime.config.meshgate.max_body_bytes;
@@ -100,15 +104,29 @@ async fn serve(
         }
         _ => None,
     };
+    let spend = RequestSpend::new(
+        state.clone(),
+        runtime.clone(),
+        principal.clone(),
+        parts.headers.clone(),
+        route,
+        &model,
+        &provider,
+    );
     let mcp = McpRequest::take(&mut body, route)?;
     body.insert("model".into(), Value::String(provider.model.clone()));
     let Some(mcp) = mcp else {
         if route == LlmRoute::Responses {
-            return responses_plain::serve(state, &provider, &body, keep).await;
+            return responses_plain::serve(state, &provider, &body, keep, spend).await;
         }
-        return plain(state, &provider, route, &body).await;
+        return plain(state, &provider, route, &body, spend).await;
     };
     let (principal, headers) = Gateway::prepare(&runtime, principal, parts.headers, &mcp)?;
+    let mut mcp = mcp;
+    if let (LlmRoute::Responses, Some(Value::Array(input))) = (route, body.get_mut("input")) {
+        let signer = approval::Signer::new(&state.secret, principal.who.encode());
+        mcp.approved = approval::resume(input, &signer)?;
+    }
     if stream {
         let job = stream::Job {
             state: state.clone(),
@@ -119,6 +137,8 @@ async fn serve(
             mcp,
             model_name: model,
             keep,
+            deadline,
+            spend,
         };
         return match route {
             LlmRoute::ChatCompletions => {
@@ -133,21 +153,30 @@ async fn serve(
         };
     }
     let gw = Gateway::new(state, runtime.clone(), principal, headers);
-    let answer = match route {
+    let (answer, usage) = match route {
         LlmRoute::ChatCompletions => {
-            chat::run(state, &provider, &gw, &mcp, body, &model, rounds).await?
+            let mut lp = ChatLoop::new(body, &mcp, rounds, false)?;
+            let run = chat::run(state, &provider, &gw, &mcp, &mut lp, &model);
+            (deadline.run(run).await, lp.total_usage)
         }
         LlmRoute::Responses => {
-            let mut answer =
-                responses::run(state, &provider, &gw, &mcp, body, &model, rounds).await?;
-            if let Some(k) = &keep {
-                k.keep(&mut answer).await;
-            }
-            answer
+            let mut lp = ResponsesLoop::new(body, &mcp, rounds, false)?;
+            let run = responses::run(state, &provider, &gw, &mcp, &mut lp, &model);
+            (deadline.run(run).await, lp.total_usage)
         }
         LlmRoute::Models => return Ok(models(&runtime.llm, &limited)),
     };
-    Ok(body::json(StatusCode::OK, answer.to_string()))
+    let mut answer = answer.and_then(|a| a);
+    if let (Ok(a), Some(k)) = (answer.as_mut(), &keep) {
+        k.keep(a).await;
+    }
+    let status = match &answer {
+        Ok(_) => "ok",
+        Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => "timeout",
+        Err(_) => "upstream_error",
+    };
+    spend.record(usage.as_ref(), status).await;
+    Ok(body::json(StatusCode::OK, answer?.to_string()))
 }
 
 /// `max_tool_rounds` of the request (meshgate's extension; it may only lower the
@@ -170,13 +199,22 @@ async fn plain(
     provider: &Provider,
     route: LlmRoute,
     body: &Map<String, Value>,
+    spend: RequestSpend,
 ) -> Result<Response<Body>, LlmError> {
     if provider.protocol == Protocol::Anthropic {
-        return anthropic_plain(state, provider, route, body).await;
+        return anthropic_plain(state, provider, route, body, spend).await;
     }
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let resp = openai::send(&state.client, provider, route.label(), bytes).await?;
-    Ok(openai::relay(resp, provider.timeout))
+    let resp = match openai::send(&state.client, provider, route.label(), bytes).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            spend.record(None, "upstream_error").await;
+            return Err(e);
+        }
+    };
+    let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+    let tap = UsageTap::new(spend, stream);
+    Ok(openai::relay(resp, provider.timeout, Some(tap)))
 }
 
 /// A plain request for an Anthropic model: translated both ways; a stream's events
@@ -187,20 +225,37 @@ async fn anthropic_plain(
     provider: &Provider,
     route: LlmRoute,
     body: &Map<String, Value>,
+    spend: RequestSpend,
 ) -> Result<Response<Body>, LlmError> {
     let body = Value::Object(body.clone());
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        let answer = providers::call_json(&state.client, provider, route.label(), &body).await?;
-        return Ok(body::json(StatusCode::OK, answer.to_string()));
+        let answer = providers::call_json(&state.client, provider, route.label(), &body).await;
+        let status = if answer.is_ok() {
+            "ok"
+        } else {
+            "upstream_error"
+        };
+        let usage = answer.as_ref().ok().and_then(|a| a.get("usage"));
+        spend.record(usage, status).await;
+        return Ok(body::json(StatusCode::OK, answer?.to_string()));
     }
     let mut events =
-        stream::sse::open(&state.client, provider, route.label(), &body, false).await?;
+        match stream::sse::open(&state.client, provider, route.label(), &body, false).await {
+            Ok(events) => events,
+            Err(e) => {
+                spend.record(None, "upstream_error").await;
+                return Err(e);
+            }
+        };
+    let mut tap = UsageTap::new(spend, true);
     Ok(stream::spawn(move |out| async move {
+        let mut ok = true;
         loop {
             let data = match events.next().await {
                 Ok(Some(data)) => data,
                 Ok(None) => break,
                 Err(e) => {
+                    ok = false;
                     let _ = match route {
                         LlmRoute::Responses => {
                             let v = serde_json::json!({"type": "error", "code": e.kind,
@@ -221,10 +276,12 @@ async fn anthropic_plain(
                 Some(kind) => format!("event: {kind}\ndata: {data}\n\n"),
                 None => format!("data: {data}\n\n"),
             };
+            tap.feed(framed.as_bytes());
             if out.raw(framed).await.is_err() || data == "[DONE]" {
                 break;
             }
         }
+        tap.finish(ok).await;
     }))
 }
 

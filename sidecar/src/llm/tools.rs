@@ -33,8 +33,13 @@ pub struct McpRequest {
     pub allowed_tools: Option<BTreeSet<String>>,
     /// The entries' `headers`, merged over the request's own.
     pub headers: Vec<(String, String)>,
-    /// Some entry has `require_approval: "never"`: the gateway runs the calls.
+    /// Some entry has `require_approval: "never"`: the gateway runs every call.
     pub auto_execute: bool,
+    /// Which calls the client must approve first (`require_approval` of every entry).
+    pub approval: super::approval::ApprovalPolicy,
+    /// Calls the client approved in this request (Responses' `mcp_approval_response`),
+    /// run before the first round (`approval::resume`).
+    pub approved: Vec<ToolCall>,
 }
 
 impl McpRequest {
@@ -59,6 +64,8 @@ impl McpRequest {
             allowed_tools: None,
             headers: Vec::new(),
             auto_execute: false,
+            approval: Default::default(),
+            approved: Vec::new(),
         };
         let mut every_tool = false;
         let mut every_server = false;
@@ -141,9 +148,8 @@ impl McpRequest {
                     return Err(LlmError::invalid(format!("{at}.headers must be an object")))
                 }
             }
-            if tool.get("require_approval").and_then(Value::as_str) == Some("never") {
-                req.auto_execute = true;
-            }
+            req.approval.add(tool.get("require_approval"), &at)?;
+            req.auto_execute = req.approval.never_asks();
         }
         if every_tool {
             req.allowed_tools = None;
@@ -328,6 +334,11 @@ impl<'a> Gateway<'a> {
         Gateway {
             ctx: Ctx::new(state, runtime, principal, headers),
         }
+    }
+
+    /// Signs and checks this principal's approval request ids (`approval.rs`).
+    pub fn signer(&self) -> super::approval::Signer<'_> {
+        super::approval::Signer::new(&self.ctx.state.secret, self.ctx.principal.who.encode())
     }
 
     /// The key's MCP tools (prefixed names), as `/mcp` `tools/list` gives them, less

@@ -146,7 +146,7 @@ impl SpendLog {
     }
 }
 
-/// Drains the queue: waits for a row, gathers more for at most `linger` (or until a
+/// Drains the queue: waits for a row, lets more gather for at most `linger` (or until a
 /// batch is full), writes them in one transaction. A flush request drains the queue
 /// completely before it is acknowledged.
 async fn writer(
@@ -157,35 +157,17 @@ async fn writer(
     linger: Duration,
 ) {
     loop {
-        let mut flush = None;
-        tokio::select! {
+        let flush = tokio::select! {
             biased;
-            Some(done) = flushes.recv() => flush = Some(done),
+            Some(done) = flushes.recv() => Some(done),
             first = rx.recv() => {
                 let Some(first) = first else { return };
-                let deadline = tokio::time::Instant::now() + linger;
-                let mut batch = take_queued(&mut rx, vec![first]);
-                while batch.len() < MAX_SPEND_BATCH && !linger.is_zero() {
-                    tokio::select! {
-                        biased;
-                        Some(done) = flushes.recv() => {
-                            flush = Some(done);
-                            break;
-                        }
-                        next = rx.recv() => match next {
-                            Some(row) => batch = take_queued(&mut rx, {
-                                let mut b = batch;
-                                b.push(row);
-                                b
-                            }),
-                            None => break,
-                        },
-                        _ = tokio::time::sleep_until(deadline) => break,
-                    }
-                }
+                let flush = gather(&rx, &mut flushes, linger).await;
+                let batch = take_queued(&mut rx, vec![first]);
                 write(&sink, batch, &counters).await;
+                flush
             }
-        }
+        };
         if let Some(done) = flush {
             loop {
                 let batch = take_queued(&mut rx, Vec::new());
@@ -195,6 +177,31 @@ async fn writer(
                 write(&sink, batch, &counters).await;
             }
             let _ = done.send(());
+        }
+    }
+}
+
+/// Waits while rows gather in the queue: until `linger` has passed, a batch's worth is
+/// queued (looked at every quarter of the linger), or a flush is asked for (returned).
+/// Rows are not received one by one meanwhile: waking the writer for each row cost a
+/// cross-thread wake-up per call.
+async fn gather(
+    rx: &mpsc::Receiver<SpendRow>,
+    flushes: &mut mpsc::Receiver<oneshot::Sender<()>>,
+    linger: Duration,
+) -> Option<oneshot::Sender<()>> {
+    let deadline = tokio::time::Instant::now() + linger;
+    let step = (linger / 4).max(Duration::from_millis(1));
+    loop {
+        let now = tokio::time::Instant::now();
+        // The first row is out of the queue already.
+        if now >= deadline || rx.len() + 1 >= MAX_SPEND_BATCH {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            Some(done) = flushes.recv() => return Some(done),
+            _ = tokio::time::sleep_until((now + step).min(deadline)) => {}
         }
     }
 }

@@ -146,6 +146,11 @@ pub async fn tool_call(ctx: &Ctx<'_>, outcome: &ToolCallOutcome, started: Starte
         row.mcp_tool = Some(bare.clone());
         row.upstream_protocol = Some(upstream.protocol().to_string());
     }
+    record_charged(ctx, row).await;
+}
+
+/// Records a row; a priced one counts towards the budgets it falls under at once.
+async fn record_charged(ctx: &Ctx<'_>, row: SpendRow) {
     // Only a priced row of a gateway with budgets is charged (and copied for it).
     let charged = (row.spend > 0.0 && ctx.state.budget_watch.watches_any()).then(|| row.clone());
     if ctx.state.spend.record(row).await {
@@ -153,6 +158,37 @@ pub async fn tool_call(ctx: &Ctx<'_>, outcome: &ToolCallOutcome, started: Starte
             ctx.state.budget_watch.charge(&row);
         }
     }
+}
+
+/// What one LLM request used: its tokens (every round summed) and their cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LlmUsage {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cost: f64,
+}
+
+/// Records an LLM request's row (LiteLLM's `acompletion` / `aresponses`, `model` the
+/// model name the client asked for; `status`: `ok`, or how it failed).
+pub async fn llm_request(
+    ctx: &Ctx<'_>,
+    call_type: &str,
+    model: &str,
+    usage: LlmUsage,
+    status: &str,
+    started: Started,
+) {
+    if !ctx.runtime.config.meshgate.spend_logs {
+        return;
+    }
+    let mut row = base_row(ctx, call_type, model.to_string(), started);
+    row.spend = usage.cost;
+    row.status = status.to_string();
+    row.prompt_tokens = usage.prompt_tokens;
+    row.completion_tokens = usage.completion_tokens;
+    row.total_tokens = usage.total_tokens;
+    record_charged(ctx, row).await;
 }
 
 /// Records an aggregated `tools/list`'s row (cost 0): `ok` when a server answered or
@@ -212,6 +248,9 @@ fn base_row(ctx: &Ctx<'_>, call_type: &str, model: String, started: Started) -> 
         end_time: end,
         latency_ms: i64::try_from(started.clock.elapsed().as_millis()).unwrap_or(i64::MAX),
         upstream_protocol: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
     }
 }
 

@@ -22,6 +22,9 @@ fn row(i: usize) -> SpendRow {
         end_time: Utc::now(),
         latency_ms: 0,
         upstream_protocol: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
     }
 }
 

@@ -3,8 +3,9 @@
 //! servers, and a guarded one for database-registered servers.
 
 use bytes::Bytes;
-use http::Uri;
+use http::{header, Request, Response, StatusCode, Uri};
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use meshgate_policy::config::ServerConfig;
 
+use super::oauth::{ClientCredentials, TokenError};
 use crate::guard::connector::OutboundConnector;
 
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<OutboundConnector>, Full<Bytes>>;
@@ -41,6 +43,81 @@ fn client_over(connector: OutboundConnector) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build(https)
+}
+
+/// One server's way out: the shared pooled client, and the server's OAuth client
+/// credentials when it has them (`super::oauth`).
+#[derive(Clone)]
+pub struct ServerClient {
+    http: HttpClient,
+    oauth: Option<Arc<ClientCredentials>>,
+}
+
+/// Why a request did not get an answer; [`SendError::reason`] is safe to show.
+#[derive(Debug)]
+pub enum SendError {
+    Http(hyper_util::client::legacy::Error),
+    Token(TokenError),
+}
+
+impl SendError {
+    /// A short reason without URLs or secrets.
+    pub fn reason(&self) -> String {
+        match self {
+            SendError::Http(e) => connect_reason(e),
+            SendError::Token(e) => e.to_string(),
+        }
+    }
+}
+
+impl ServerClient {
+    /// `server`'s client: `shared`, with its client credentials if it has any.
+    pub fn new(name: &str, config: &ServerConfig, shared: &HttpClient) -> Result<Self, String> {
+        Ok(ServerClient {
+            http: shared.clone(),
+            oauth: ClientCredentials::of(name, config, shared)?.map(Arc::new),
+        })
+    }
+
+    /// The shared client, for what is not a call of the server (an OpenAPI spec's fetch).
+    pub fn shared(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// Sends `req`. With client credentials and no `Authorization` of the client's own
+    /// (a per-request credential wins), the server's token goes with it; a 401 answer
+    /// gets one new token and one retry.
+    pub async fn request(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, SendError> {
+        let oauth = match &self.oauth {
+            Some(o) if !req.headers().contains_key(header::AUTHORIZATION) => o,
+            _ => return self.http.request(req).await.map_err(SendError::Http),
+        };
+        let token = oauth.authorization().await.map_err(SendError::Token)?;
+        let mut retry = copy_of(&req);
+        req.headers_mut()
+            .insert(header::AUTHORIZATION, token.clone());
+        let resp = self.http.request(req).await.map_err(SendError::Http)?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        drop(resp);
+        let token = oauth.rejected(&token).await.map_err(SendError::Token)?;
+        retry.headers_mut().insert(header::AUTHORIZATION, token);
+        self.http.request(retry).await.map_err(SendError::Http)
+    }
+}
+
+/// The same request again (its body is in memory).
+fn copy_of(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut copy = Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    copy
 }
 
 /// The `url` of an HTTP-based server, parsed.

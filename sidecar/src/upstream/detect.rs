@@ -15,7 +15,7 @@ use std::time::Duration;
 use meshgate_policy::config::{ServerConfig, Transport};
 
 use super::call::{CallContext, Outbound};
-use super::client::HttpClient;
+use super::client::ServerClient;
 use super::credentials::ServerHeaders;
 use super::error::{UpstreamError, UpstreamResult};
 use super::handshake::initialize_params;
@@ -44,7 +44,7 @@ impl DetectingUpstream {
         name: &str,
         prefix: &str,
         config: &ServerConfig,
-        client: HttpClient,
+        client: ServerClient,
         link: &Arc<ServerLink>,
     ) -> Result<Self, String> {
         Ok(DetectingUpstream {

@@ -10,6 +10,7 @@ mod credentials;
 mod detect;
 mod error;
 mod handshake;
+mod oauth;
 pub mod openapi;
 mod pending;
 mod sse_client;
@@ -113,48 +114,9 @@ impl Upstream {
         hub: &Arc<Hub>,
     ) -> Arc<Upstream> {
         let link = ServerLink::new(name, Arc::clone(hub));
-        let connector = if config.is_openapi() {
-            match openapi::OpenApiUpstream::start(name, prefix, config, client.clone()) {
-                Ok(u) => Connector::OpenApi(Arc::new(u)),
-                Err(e) => Connector::Unsupported(e),
-            }
-        } else if let Some(why) = config.auth_type.and_then(|a| a.unsupported()) {
-            Connector::Unsupported(why)
-        } else {
-            match config.effective_transport() {
-                Some(Transport::Stdio) => {
-                    Connector::Stdio(stdio_pool::StdioPool::start(name, config, &link))
-                }
-                None => match detect::DetectingUpstream::new(
-                    name,
-                    prefix,
-                    config,
-                    client.clone(),
-                    &link,
-                ) {
-                    Ok(u) => Connector::Detect(Arc::new(u)),
-                    Err(e) => Connector::Unsupported(e),
-                },
-                Some(Transport::Http) => {
-                    match streamable_http::HttpUpstream::new(
-                        name,
-                        prefix,
-                        config,
-                        client.clone(),
-                        &link,
-                    ) {
-                        Ok(u) => Connector::Http(u),
-                        Err(e) => Connector::Unsupported(e),
-                    }
-                }
-                Some(Transport::Sse) => {
-                    match sse_client::SseUpstream::new(name, prefix, config, client.clone(), &link)
-                    {
-                        Ok(u) => Connector::Sse(Arc::new(u)),
-                        Err(e) => Connector::Unsupported(e),
-                    }
-                }
-            }
+        let connector = match client::ServerClient::new(name, config, client) {
+            Err(why) => Connector::Unsupported(why),
+            Ok(client) => Self::connector(name, prefix, config, client, &link),
         };
         if let Connector::Unsupported(why) = &connector {
             tracing::warn!(server = name, "server left out: {why}");
@@ -168,6 +130,54 @@ impl Upstream {
             fills: Mutex::new(HashMap::new()),
             link,
         })
+    }
+
+    fn connector(
+        name: &str,
+        prefix: &str,
+        config: &ServerConfig,
+        client: client::ServerClient,
+        link: &Arc<ServerLink>,
+    ) -> Connector {
+        if config.is_openapi() {
+            match openapi::OpenApiUpstream::start(name, prefix, config, client.clone()) {
+                Ok(u) => Connector::OpenApi(Arc::new(u)),
+                Err(e) => Connector::Unsupported(e),
+            }
+        } else if let Some(why) = config.auth_type.and_then(|a| a.unsupported()) {
+            Connector::Unsupported(why)
+        } else {
+            match config.effective_transport() {
+                Some(Transport::Stdio) => {
+                    Connector::Stdio(stdio_pool::StdioPool::start(name, config, link))
+                }
+                None => {
+                    match detect::DetectingUpstream::new(name, prefix, config, client.clone(), link)
+                    {
+                        Ok(u) => Connector::Detect(Arc::new(u)),
+                        Err(e) => Connector::Unsupported(e),
+                    }
+                }
+                Some(Transport::Http) => {
+                    match streamable_http::HttpUpstream::new(
+                        name,
+                        prefix,
+                        config,
+                        client.clone(),
+                        link,
+                    ) {
+                        Ok(u) => Connector::Http(u),
+                        Err(e) => Connector::Unsupported(e),
+                    }
+                }
+                Some(Transport::Sse) => {
+                    match sse_client::SseUpstream::new(name, prefix, config, client, link) {
+                        Ok(u) => Connector::Sse(Arc::new(u)),
+                        Err(e) => Connector::Unsupported(e),
+                    }
+                }
+            }
+        }
     }
 
     /// One request to the upstream; the result is returned raw. `call` carries what the

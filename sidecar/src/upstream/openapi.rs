@@ -29,7 +29,7 @@ use meshgate_policy::tool_rules::ToolRules;
 
 use super::call::{CallContext, Outbound};
 use super::catalog::{CatalogEntry, ToolCatalog};
-use super::client::{connect_reason, HttpClient};
+use super::client::{connect_reason, HttpClient, ServerClient};
 use super::credentials::ServerHeaders;
 use super::error::{UpstreamError, UpstreamResult};
 use crate::jsonrpc::RpcError;
@@ -64,7 +64,7 @@ enum LoadState {
 pub struct OpenApiUpstream {
     name: String,
     prefix: String,
-    client: HttpClient,
+    client: ServerClient,
     headers: ServerHeaders,
     /// `allowed_params`, for calls by a tool's other spelling (see `call`).
     allowed_params: std::collections::BTreeMap<String, Vec<String>>,
@@ -79,7 +79,7 @@ impl OpenApiUpstream {
         name: &str,
         prefix: &str,
         config: &ServerConfig,
-        client: HttpClient,
+        client: ServerClient,
     ) -> Result<OpenApiUpstream, String> {
         let headers = ServerHeaders::new(prefix, config)
             .map_err(|e| format!("OpenAPI server `{name}`: {e}"))?;
@@ -91,7 +91,7 @@ impl OpenApiUpstream {
             let name = name.to_string();
             let prefix = prefix.to_string();
             let url = config.url.clone();
-            let client = client.clone();
+            let client = client.shared().clone();
             let permits = permits_fn(&name, &prefix, config);
             let naming = naming_of(config);
             handle.spawn(async move {
@@ -284,7 +284,7 @@ impl OpenApiUpstream {
             UpstreamError::Unavailable(format!(
                 "REST API of server `{}` is unreachable: {}",
                 self.name,
-                connect_reason(&e)
+                e.reason()
             ))
         })?;
         let status = resp.status().as_u16();

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use meshgate_policy::config::ServerConfig;
 
 use super::call::{CallContext, Outbound};
-use super::client::{connect_reason, server_url, HttpClient};
+use super::client::{server_url, ServerClient};
 use super::credentials::ServerHeaders;
 use super::error::{UpstreamError, UpstreamResult};
 use super::handshake::{initialize_params, instructions_of};
@@ -39,7 +39,7 @@ struct Stream {
 pub struct SseUpstream {
     name: String,
     url: Uri,
-    client: HttpClient,
+    client: ServerClient,
     headers: ServerHeaders,
     link: Arc<ServerLink>,
     /// One event stream (= one upstream session) per distinct set of outbound credentials
@@ -53,7 +53,7 @@ impl SseUpstream {
         name: &str,
         prefix: &str,
         config: &ServerConfig,
-        client: HttpClient,
+        client: ServerClient,
         link: &Arc<ServerLink>,
     ) -> Result<Self, String> {
         let url = server_url(name, config)?;
@@ -183,7 +183,7 @@ impl SseUpstream {
             UpstreamError::Unavailable(format!(
                 "server `{}` is unreachable: {}",
                 self.name,
-                connect_reason(&e)
+                e.reason()
             ))
         })?;
         if !resp.status().is_success() {
@@ -273,7 +273,7 @@ impl SseUpstream {
             UpstreamError::Unavailable(format!(
                 "server `{}` is unreachable: {}",
                 self.name,
-                connect_reason(&e)
+                e.reason()
             ))
         })?;
         let status = resp.status();
@@ -297,7 +297,7 @@ async fn read_events(
     link: Arc<ServerLink>,
     key: u64,
     headers: HeaderMap,
-    client: HttpClient,
+    client: ServerClient,
     mut body: hyper::body::Incoming,
     endpoint_tx: oneshot::Sender<String>,
     holder: Arc<RwLock<Option<Arc<Stream>>>>,

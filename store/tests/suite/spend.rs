@@ -23,6 +23,9 @@ fn row(i: usize, key: &str, team: Option<&str>, tool: &str, spend: f64) -> Spend
         end_time: start + Duration::milliseconds(5),
         latency_ms: 5,
         upstream_protocol: Some("http".into()),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
     }
 }
 
@@ -46,6 +49,13 @@ pub async fn spend_rows_batch_filter_page_and_sum(h: Harness) {
         })
         .collect();
     rows[0].spend = 1.5;
+    // An LLM request's row (migration 9): its tokens round-trip.
+    rows[0].call_type = "acompletion".into();
+    (
+        rows[0].prompt_tokens,
+        rows[0].completion_tokens,
+        rows[0].total_tokens,
+    ) = (20, 10, 30);
     // More than one statement's batch; written once even when retried.
     assert_eq!(s.insert_spend(&rows).await.unwrap(), 300);
     assert_eq!(s.insert_spend(&rows[..10]).await.unwrap(), 0);

@@ -46,6 +46,9 @@ pub struct Provider {
     /// The key sent to the provider; Err: why there is none to send (an unset variable).
     api_key: Result<Option<String>, String>,
     pub timeout: Duration,
+    /// USD per prompt and per completion token (`input_cost_per_token`,
+    /// `output_cost_per_token`; 0 when not configured): the request's spend row.
+    pub cost_per_token: (f64, f64),
 }
 
 impl std::fmt::Debug for Provider {
@@ -91,6 +94,7 @@ impl Provider {
             timeout: spec
                 .timeout_ms
                 .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+            cost_per_token: (spec.input_cost_per_token, spec.output_cost_per_token),
         }
     }
 

@@ -167,8 +167,14 @@ async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, LlmErro
 /// Relays the provider's answer as it comes, chunk by chunk (an event stream is never
 /// held): its status and content type, then each body frame; a chunk that does not
 /// arrive within `idle` ends the stream.
-pub fn relay(resp: Response<Incoming>, idle: Duration) -> Response<Body> {
+pub fn relay(
+    resp: Response<Incoming>,
+    idle: Duration,
+    tap: Option<crate::llm::spend::UsageTap>,
+) -> Response<Body> {
     let status = resp.status();
+    let mut tap = tap;
+    let mut ended_well = status.is_success();
     let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
     let is_stream = content_type
         .as_ref()
@@ -182,6 +188,7 @@ pub fn relay(resp: Response<Incoming>, idle: Duration) -> Response<Body> {
                 Ok(Some(Ok(frame))) => frame,
                 Ok(Some(Err(e))) => {
                     tracing::warn!("LLM provider stream broke off: {e}");
+                    ended_well = false;
                     break;
                 }
                 Ok(None) => break,
@@ -190,15 +197,23 @@ pub fn relay(resp: Response<Incoming>, idle: Duration) -> Response<Body> {
                         "LLM provider stream idle for {} ms; ended",
                         idle.as_millis()
                     );
+                    ended_well = false;
                     break;
                 }
             };
             if let Ok(data) = frame.into_data() {
+                if let Some(tap) = tap.as_mut() {
+                    tap.feed(&data);
+                }
                 if !data.is_empty() && tx.send(data).await.is_err() {
                     // The client went away: dropping `incoming` closes the provider's.
                     break;
                 }
             }
+        }
+        drop(incoming);
+        if let Some(tap) = tap {
+            tap.finish(ended_well).await;
         }
     });
     let mut out = if is_stream {

@@ -26,7 +26,8 @@ pub fn start(job: Job, lp: ChatLoop) -> http::Response<Body> {
             model: job.model_name.clone(),
         };
         let mut lp = lp;
-        if let Err(Stop::Failed(e)) = drive(&job, &mut lp, &chunks).await {
+        let outcome = job.deadline.run(drive(&job, &mut lp, &chunks)).await;
+        if let Some(e) = job.finish_with(outcome, lp.total_usage.as_ref()).await {
             tracing::warn!("LLM loop stream failed: {e}");
             let _ = chunks.out.data(&e.body()).await;
         }

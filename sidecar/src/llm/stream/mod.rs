@@ -6,11 +6,13 @@
 //! - `sse.rs`: a provider's event stream read event by event.
 //! - `responses.rs`: OpenAI's Responses events (`response.mcp_*`, text deltas).
 //! - `chat.rs`: `chat.completion.chunk`s with LiteLLM's `provider_specific_fields`.
+//! - `approval.rs`: approved calls run and approval requests sent (Responses).
 //!
 //! A provider error mid-stream ends the stream with an error event; a client that goes
 //! away stops the loop (its provider stream is dropped, its tool calls are no longer
 //! awaited).
 
+mod approval;
 pub mod chat;
 pub mod responses;
 pub mod sse;
@@ -42,9 +44,34 @@ pub struct Job {
     pub model_name: String,
     /// Keeps a Responses answer under the gateway's id (None: `store: false`, Chat).
     pub keep: Option<super::stored_responses::Keeper>,
+    /// The request's wall-clock budget (`llm/budget.rs`).
+    pub deadline: super::budget::Deadline,
+    /// The request's spend row, written when the stream ends (`llm/spend.rs`).
+    pub spend: super::spend::RequestSpend,
 }
 
 impl Job {
+    /// How the stream's loop ended (`outcome`: within the budget or not): writes the
+    /// request's spend row with the loop's summed `usage`; returns the failure to report
+    /// (a provider error, or the budget's) — none when it ended well or the client left.
+    pub async fn finish_with(
+        self,
+        outcome: Result<Result<(), Stop>, LlmError>,
+        usage: Option<&Value>,
+    ) -> Option<LlmError> {
+        let (status, failure) = match outcome {
+            Ok(Ok(())) => ("ok", None),
+            Ok(Err(Stop::Gone)) => ("cancelled", None),
+            Ok(Err(Stop::Failed(e))) => ("upstream_error", Some(e)),
+            Err(e) => ("timeout", Some(e)),
+        };
+        self.spend.record(usage, status).await;
+        failure
+    }
+}
+
+impl Job {
+    /// The request's MCP side.
     pub fn gateway(&self) -> Gateway<'_> {
         Gateway::new(
             &self.state,

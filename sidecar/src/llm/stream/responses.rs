@@ -37,7 +37,8 @@ pub fn start(job: Job, lp: ResponsesLoop) -> http::Response<Body> {
             model: job.model_name.clone(),
         };
         let mut lp = lp;
-        if let Err(Stop::Failed(e)) = drive(&job, &mut lp, &mut em).await {
+        let outcome = job.deadline.run(drive(&job, &mut lp, &mut em)).await;
+        if let Some(e) = job.finish_with(outcome, lp.total_usage.as_ref()).await {
             tracing::warn!("LLM loop stream failed: {e}");
             em.fail(&e, lp.items.clone()).await;
         }
@@ -45,16 +46,16 @@ pub fn start(job: Job, lp: ResponsesLoop) -> http::Response<Body> {
 }
 
 /// Numbers and frames the events.
-struct Emitter {
-    out: Out,
+pub(super) struct Emitter {
+    pub(super) out: Out,
     seq: u64,
-    id: String,
+    pub(super) id: String,
     created_at: u64,
     model: String,
 }
 
 impl Emitter {
-    async fn send(&mut self, kind: &str, mut v: Value) -> Result<(), Stop> {
+    pub(super) async fn send(&mut self, kind: &str, mut v: Value) -> Result<(), Stop> {
         v["type"] = json!(kind);
         v["sequence_number"] = json!(self.seq);
         self.seq += 1;
@@ -126,6 +127,7 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
         json!({"output_index": 0, "item": item}),
     )
     .await?;
+    super::approval::resume(em, lp, &gw, job.mcp.approved.clone(), &listed).await?;
     loop {
         let round = relay_round(job, lp, em).await?;
         let Round {
@@ -145,6 +147,15 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
                 next_index - 1
             });
             call_places.push((p, ours));
+        }
+        if let Some((run, ask)) = lp.asking(&output) {
+            let asked = super::approval::Asked {
+                resp,
+                output,
+                run,
+                ask,
+            };
+            return super::approval::ask(em, lp, &gw, asked, &call_places).await;
         }
         let calls = match lp.next(&output) {
             Next::Run(calls) => calls,
@@ -339,7 +350,7 @@ async fn relay_round(job: &Job, lp: &ResponsesLoop, em: &mut Emitter) -> Result<
 
 /// `response.output_item.added` (an `mcp_call` in progress) and
 /// `response.mcp_call.in_progress`.
-async fn announce(
+pub(super) async fn announce(
     em: &mut Emitter,
     lp: &ResponsesLoop,
     index: usize,

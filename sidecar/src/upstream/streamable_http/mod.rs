@@ -30,7 +30,7 @@ use crate::relay::link::ServerLink;
 use crate::relay::{ClientCaps, Exchange};
 use crate::upstream::call::{CallContext, Outbound};
 use crate::upstream::carried::{self, CarriedSession};
-use crate::upstream::client::{server_url, HttpClient};
+use crate::upstream::client::{server_url, ServerClient};
 use crate::upstream::credentials::ServerHeaders;
 use crate::upstream::error::{UpstreamError, UpstreamResult};
 use crate::upstream::handshake::{initialize_params, instructions_of, UPSTREAM_PROTOCOL_VERSION};
@@ -88,7 +88,7 @@ impl HttpUpstream {
         name: &str,
         prefix: &str,
         config: &ServerConfig,
-        client: HttpClient,
+        client: ServerClient,
         link: &Arc<ServerLink>,
     ) -> Result<Arc<Self>, String> {
         let url = server_url(name, config)?;

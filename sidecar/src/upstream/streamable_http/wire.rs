@@ -12,7 +12,7 @@ use std::fmt::Display;
 
 use crate::jsonrpc::{self, Message};
 use crate::sse::SseParser;
-use crate::upstream::client::{connect_reason, HttpClient};
+use crate::upstream::client::ServerClient;
 use crate::upstream::error::{UpstreamError, UpstreamResult};
 use crate::upstream::pending::rpc_error_from;
 
@@ -114,7 +114,7 @@ pub(super) fn session_id(resp: &Response<Incoming>) -> Option<HeaderValue> {
 pub(super) struct Endpoint {
     pub name: String,
     pub url: Uri,
-    pub client: HttpClient,
+    pub client: ServerClient,
 }
 
 impl Endpoint {
@@ -128,7 +128,7 @@ impl Endpoint {
             UpstreamError::Unavailable(format!(
                 "server `{}` is unreachable: {}",
                 self.name,
-                connect_reason(&e)
+                e.reason()
             ))
         })
     }
