@@ -25,6 +25,23 @@ pub enum Protocol {
     Unsupported,
 }
 
+/// How a model's `/v1/responses` requests reach it (OpenAI-compatible providers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsesApi {
+    /// The provider serves `/responses` itself: requests pass through.
+    Native,
+    /// The provider speaks chat completions only: the sidecar translates each Responses
+    /// request into a chat request and the answer (or stream) back, as LiteLLM's
+    /// Responses→Chat bridge does.
+    ViaChat,
+}
+
+/// LiteLLM providers with a Responses API of their own (LiteLLM sends `/responses`
+/// natively only for these; every other OpenAI-compatible provider is bridged through
+/// chat completions). `litellm_proxy` is a LiteLLM proxy, which serves `/v1/responses`
+/// for all its models.
+const NATIVE_RESPONSES: &[&str] = &["openai", "azure", "litellm_proxy"];
+
 /// What meshgate knows of a LiteLLM provider name.
 struct ProviderInfo {
     name: &'static str,
@@ -145,6 +162,10 @@ pub struct ModelSpec {
     pub api_key: Option<String>,
     /// `timeout` (seconds in the file) in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Native or bridged through chat completions: by provider ([`NATIVE_RESPONSES`]),
+    /// overridden by LiteLLM's `model_info.supported_endpoints` (a list that names
+    /// `/v1/responses` → native; a list without it → through chat).
+    pub responses_api: ResponsesApi,
     /// USD per prompt token (`input_cost_per_token` of `model_info`, else of
     /// `litellm_params`); 0 when neither gives it.
     pub input_cost_per_token: f64,
@@ -279,11 +300,17 @@ fn parse_entry(index: usize, entry: &Value) -> Result<ModelSpec, ConfigError> {
                 })?;
         }
     }
+    let responses_api = match supported_endpoints(info, &at)? {
+        Some(list) if list.iter().any(|e| is_responses_endpoint(e)) => ResponsesApi::Native,
+        Some(_) => ResponsesApi::ViaChat,
+        None if NATIVE_RESPONSES.contains(&provider.as_str()) => ResponsesApi::Native,
+        None => ResponsesApi::ViaChat,
+    };
     let mut inert = Vec::new();
     for key in obj.keys() {
         if key == "model_info" {
             for k in info.into_iter().flat_map(|m| m.keys()) {
-                if !COST_FIELDS.contains(&k.as_str()) {
+                if !COST_FIELDS.contains(&k.as_str()) && k != "supported_endpoints" {
                     inert.push(format!("{at}.model_info.{k}"));
                 }
             }
@@ -305,10 +332,50 @@ fn parse_entry(index: usize, entry: &Value) -> Result<ModelSpec, ConfigError> {
         api_base,
         api_key,
         timeout_ms,
+        responses_api,
         input_cost_per_token: costs[0],
         output_cost_per_token: costs[1],
         inert,
     })
+}
+
+/// LiteLLM's `model_info.supported_endpoints` (`["/v1/chat/completions",
+/// "/v1/responses"]`), when given.
+fn supported_endpoints(
+    info: Option<&Map<String, Value>>,
+    at: &str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(info) = info else {
+        return Ok(None);
+    };
+    let field = format!("{at}.model_info.supported_endpoints");
+    match info.get("supported_endpoints") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ConfigError::field(
+                        &field,
+                        format!("expected a list of endpoint paths, found {}", kind(v)),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(ConfigError::field(
+            &field,
+            format!("expected a list of endpoint paths, found {}", kind(other)),
+        )),
+    }
+}
+
+/// `/v1/responses` as LiteLLM writes it (also without `/v1` or with a trailing `/`).
+fn is_responses_endpoint(path: &str) -> bool {
+    matches!(
+        path.trim().trim_end_matches('/'),
+        "/v1/responses" | "/responses" | "v1/responses"
+    )
 }
 
 /// What a loaded `model_list` still deserves a word about: fields not acted on (one
@@ -452,6 +519,34 @@ mod tests {
         assert_eq!(got[1].timeout_ms, Some(2500));
         assert_eq!(got[2].provider, "openai");
         assert_eq!(got[2].protocol, Protocol::OpenAi);
+        assert_eq!(got[0].responses_api, ResponsesApi::Native);
+        assert_eq!(
+            got[1].responses_api,
+            ResponsesApi::ViaChat,
+            "vLLM: chat only"
+        );
+        assert_eq!(got[2].responses_api, ResponsesApi::Native);
+    }
+
+    #[test]
+    fn supported_endpoints_decide_native_responses_over_the_provider() {
+        let got = specs(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/llama, api_base: 'http://host/v1'}\n    model_info: {supported_endpoints: [/v1/chat/completions]}\n  - model_name: b\n    litellm_params: {model: hosted_vllm/q, api_base: 'http://host/v1'}\n    model_info: {supported_endpoints: [/v1/chat/completions, /v1/responses], id: 7}\n  - model_name: c\n    litellm_params: {model: ollama/q}\n  - model_name: d\n    litellm_params: {model: litellm_proxy/q, api_base: 'http://host'}\n",
+        )
+        .unwrap();
+        let apis: Vec<ResponsesApi> = got.iter().map(|s| s.responses_api).collect();
+        use ResponsesApi::{Native, ViaChat};
+        assert_eq!(apis, [ViaChat, Native, ViaChat, Native]);
+        assert!(got[0].inert.is_empty(), "{:?}", got[0].inert);
+        assert_eq!(got[1].inert, ["model_list[1].model_info.id"]);
+        let err = specs(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {supported_endpoints: /v1/responses}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`model_list[0].model_info.supported_endpoints`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod migrate;
 mod open;
 mod orgs;
 mod records;
+mod responses;
 mod secret;
 mod servers;
 mod sessions;
@@ -46,6 +47,7 @@ pub use records::{
     ObjectPermissionPatch, OrganizationPatch, OrganizationRecord, TeamMember, TeamPatch,
     TeamRecord, TeamRole,
 };
+pub use responses::StoredResponse;
 pub use secret::{hash_key, parse_duration};
 pub use sessions::SessionRevocation;
 pub use snapshot::Snapshot;

@@ -52,6 +52,11 @@ pub(crate) const SQLITE: Embedded = &[
         include_str!("../migrations/sqlite/0007_audit_arguments.sql"),
     ),
     (
+        8,
+        "llm responses",
+        include_str!("../migrations/sqlite/0008_llm_responses.sql"),
+    ),
+    (
         9,
         "spend tokens",
         include_str!("../migrations/sqlite/0009_spend_tokens.sql"),
@@ -93,6 +98,11 @@ pub(crate) const POSTGRES: Embedded = &[
         7,
         "audit arguments",
         include_str!("../migrations/postgres/0007_audit_arguments.sql"),
+    ),
+    (
+        8,
+        "llm responses",
+        include_str!("../migrations/postgres/0008_llm_responses.sql"),
     ),
     (
         9,

@@ -12,6 +12,9 @@
 //!   to `meshgate.max_tool_rounds` rounds) and LiteLLM's output shapes; the round
 //!   logic both the JSON answer and the stream use.
 //! - `stream/`: the loop with `stream: true` (Responses events, Chat chunks).
+//! - `stored_responses.rs`: Responses answers kept under the gateway's id, and
+//!   `previous_response_id` expanded from them; `responses_plain.rs`: a Responses
+//!   request without the gateway's tools, for every provider.
 //! - `approval.rs`: `require_approval` and the approval round-trip (signed
 //!   `mcp_approval_request` ids, the client's `mcp_approval_response`s).
 //! - `budget.rs`: the request's wall-clock budget (`meshgate.llm_request_timeout_ms`).
@@ -24,8 +27,10 @@ mod chat;
 pub mod error;
 pub mod providers;
 mod responses;
+mod responses_plain;
 mod routes;
 mod spend;
+mod stored_responses;
 mod stream;
 mod tools;
 mod usage;

@@ -18,7 +18,9 @@ use super::chat::{self, ChatLoop};
 use super::error::LlmError;
 use super::providers::{self, openai, Provider};
 use super::responses::{self, ResponsesLoop};
+use super::responses_plain;
 use super::spend::{RequestSpend, UsageTap};
+use super::stored_responses::{self, Keeper};
 use super::stream;
 use super::tools::{Gateway, McpRequest};
 use crate::body::{self, Body};
@@ -94,6 +96,14 @@ async fn serve(
     let rounds = requested_rounds(&body, runtime.llm.max_tool_rounds)?;
     body.remove("max_tool_rounds");
     let deadline = Deadline::take(&mut body, runtime.llm.request_timeout_ms)?;
+    let keep = match route {
+        LlmRoute::Responses => {
+            let limit = runtime.config.meshgate.max_body_bytes;
+            stored_responses::expand(&state.store, &principal.name, &provider, &mut body).await?;
+            Keeper::new(&state.store, &principal.name, &model, &body, limit)?
+        }
+        _ => None,
+    };
     let spend = RequestSpend::new(
         state.clone(),
         runtime.clone(),
@@ -106,6 +116,9 @@ async fn serve(
     let mcp = McpRequest::take(&mut body, route)?;
     body.insert("model".into(), Value::String(provider.model.clone()));
     let Some(mcp) = mcp else {
+        if route == LlmRoute::Responses {
+            return responses_plain::serve(state, &provider, &body, keep, spend).await;
+        }
         return plain(state, &provider, route, &body, spend).await;
     };
     let (principal, headers) = Gateway::prepare(&runtime, principal, parts.headers, &mcp)?;
@@ -123,6 +136,7 @@ async fn serve(
             provider,
             mcp,
             model_name: model,
+            keep,
             deadline,
             spend,
         };
@@ -152,7 +166,10 @@ async fn serve(
         }
         LlmRoute::Models => return Ok(models(&runtime.llm, &limited)),
     };
-    let answer = answer.and_then(|a| a);
+    let mut answer = answer.and_then(|a| a);
+    if let (Ok(a), Some(k)) = (answer.as_mut(), &keep) {
+        k.keep(a).await;
+    }
     let status = match &answer {
         Ok(_) => "ok",
         Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => "timeout",

@@ -10,6 +10,7 @@ mod keys;
 mod misc;
 mod open;
 mod orgs;
+mod responses;
 mod servers;
 mod sessions;
 mod spend;
@@ -77,6 +78,9 @@ suite! {
     ],
     sessions: [
         revocations_are_shared_bounded_and_pruned,
+    ],
+    responses: [
+        responses_are_read_by_their_owner_only_until_they_expire,
     ],
     spend: [
         spend_rows_batch_filter_page_and_sum,

@@ -3,19 +3,23 @@
 //! makes that model unusable, said at load and on each request, never the whole
 //! document), its timeout, its protocol.
 //!
-//! The loop and the routes speak OpenAI's shapes; [`call_json`] and
-//! `stream::sse::open` choose the protocol: `openai.rs` passes them through,
-//! `anthropic/` translates them to and from the Messages API.
+//! The loop and the routes speak OpenAI's shapes; [`call_json`] and [`open_stream`]
+//! choose the protocol: `openai.rs` passes them through, `anthropic/` translates them
+//! to and from the Messages API, `chat_only/` serves `/responses` through chat
+//! completions for providers without a Responses API (`responses_as_chat.rs` reads a
+//! Responses request as a chat one for both).
 
 pub mod anthropic;
+pub mod chat_only;
 pub mod openai;
+pub mod responses_as_chat;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use meshgate_policy::env::{env_reference, EnvSource};
-use meshgate_policy::models::{ModelSpec, Protocol};
+use meshgate_policy::models::{ModelSpec, Protocol, ResponsesApi};
 
 use serde_json::Value;
 
@@ -36,6 +40,9 @@ pub struct Provider {
     /// The provider's model id.
     pub model: String,
     pub api_base: Option<String>,
+    /// Whether `/responses` requests go to the provider as they are or through its chat
+    /// completions (`chat_only.rs`); Anthropic models always translate.
+    pub responses_api: ResponsesApi,
     /// The key sent to the provider; Err: why there is none to send (an unset variable).
     api_key: Result<Option<String>, String>,
     pub timeout: Duration,
@@ -82,6 +89,7 @@ impl Provider {
             protocol: spec.protocol,
             model: spec.model.clone(),
             api_base: spec.api_base.clone(),
+            responses_api: spec.responses_api,
             api_key,
             timeout: spec
                 .timeout_ms
@@ -100,6 +108,20 @@ impl Provider {
                 format!("model `{}` cannot be served: {why}", self.model_name),
             )),
         }
+    }
+
+    /// A `/responses` request for an OpenAI-compatible model without a Responses API:
+    /// served through its chat completions.
+    pub fn via_chat(&self, path: &str) -> bool {
+        path == "/responses"
+            && self.protocol == Protocol::OpenAi
+            && self.responses_api == ResponsesApi::ViaChat
+    }
+
+    /// Whether the provider itself keeps `/responses` answers (a `previous_response_id`
+    /// the gateway did not give out is the provider's own).
+    pub fn keeps_responses(&self) -> bool {
+        self.protocol == Protocol::OpenAi && self.responses_api == ResponsesApi::Native
     }
 
     /// Refuses a provider meshgate does not speak.
@@ -124,7 +146,70 @@ pub async fn call_json(
 ) -> Result<Value, LlmError> {
     match provider.protocol {
         Protocol::Anthropic => anthropic::call_json(client, provider, path, body).await,
+        _ if provider.via_chat(path) => chat_only::call_json(client, provider, body).await,
         _ => openai::call_json(client, provider, path, body).await,
+    }
+}
+
+/// A provider stream translated into the OpenAI `path`'s events as it is read.
+pub enum Translator {
+    /// Anthropic's events → `chat.completion.chunk`s.
+    Chunks(anthropic::stream::ToChunks),
+    /// Anthropic's events → Responses events.
+    Events(anthropic::stream_responses::ToEvents),
+    /// Chat chunks → Responses events (a chat-only model's `/responses`).
+    ChatEvents(chat_only::stream::ToEvents),
+}
+
+impl Translator {
+    pub fn translate(&mut self, data: &str) -> Vec<String> {
+        match self {
+            Translator::Chunks(t) => t.translate(data),
+            Translator::Events(t) => t.translate(data),
+            Translator::ChatEvents(t) => t.translate(data),
+        }
+    }
+
+    /// What the stream's end still owes (a chat stream without `[DONE]` is completed).
+    pub fn finish(&mut self) -> Vec<String> {
+        match self {
+            Translator::ChatEvents(t) => t.end(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Opens a stream for an OpenAI `path` request (`body` as the client's, with `stream:
+/// true`): the answer's head and, unless the provider speaks the path's API itself,
+/// the translation of its events. An error status is read as LiteLLM words it.
+/// `include_usage`: an Anthropic model's Chat stream ends with a usage chunk.
+pub async fn open_stream(
+    client: &HttpClient,
+    provider: &Provider,
+    path: &str,
+    body: &Value,
+    include_usage: bool,
+) -> Result<(http::Response<hyper::body::Incoming>, Option<Translator>), LlmError> {
+    match provider.protocol {
+        Protocol::Anthropic => {
+            let (resp, t) =
+                anthropic::open_stream(client, provider, path, body, include_usage).await?;
+            Ok((resp, Some(t)))
+        }
+        _ if provider.via_chat(path) => {
+            let (resp, t) = chat_only::open_stream(client, provider, body).await?;
+            Ok((resp, Some(Translator::ChatEvents(t))))
+        }
+        _ => {
+            let bytes = bytes::Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+            let resp = openai::send(client, provider, path, bytes).await?;
+            let status = resp.status();
+            if !status.is_success() {
+                let bytes = openai::read_answer(resp, provider).await?;
+                return Err(openai::status_error(status, &bytes));
+            }
+            Ok((resp, None))
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Job {
     pub mcp: McpRequest,
     /// The model as the client named it.
     pub model_name: String,
+    /// Keeps a Responses answer under the gateway's id (None: `store: false`, Chat).
+    pub keep: Option<super::stored_responses::Keeper>,
     /// The request's wall-clock budget (`llm/budget.rs`).
     pub deadline: super::budget::Deadline,
     /// The request's spend row, written when the stream ends (`llm/spend.rs`).

@@ -29,7 +29,10 @@ pub fn start(job: Job, lp: ResponsesLoop) -> http::Response<Body> {
         let mut em = Emitter {
             out,
             seq: 0,
-            id: usage::new_id("resp_"),
+            id: job
+                .keep
+                .as_ref()
+                .map_or_else(|| usage::new_id("resp_"), |k| k.id.clone()),
             created_at: now_secs(),
             model: job.model_name.clone(),
         };
@@ -162,6 +165,9 @@ async fn drive(job: &Job, lp: &mut ResponsesLoop, em: &mut Emitter) -> Result<()
                 // One response id for the whole stream (the SDK's stream helper checks
                 // it); the provider's own is the last round's, not this answer's.
                 whole["id"] = json!(em.id);
+                if let Some(k) = &job.keep {
+                    k.keep(&mut whole).await;
+                }
                 let kind = if exhausted {
                     "response.incomplete"
                 } else {

@@ -3,19 +3,17 @@
 //! event as it arrives (a chunk that does not come within the provider's timeout, or a
 //! stream that breaks off, is an error, never a hang). An Anthropic model's stream is
 //! translated event by event into `chat.completion.chunk`s
-//! (`providers::anthropic::stream`), so the loop reads one shape.
+//! (`providers::anthropic::stream`), a chat-only model's `/responses` stream into
+//! Responses events (`providers::chat_only::stream`), so the loop reads one shape.
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use meshgate_policy::models::Protocol;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::llm::error::LlmError;
-use crate::llm::providers::anthropic::{self, Translator};
-use crate::llm::providers::{openai, Provider};
+use crate::llm::providers::{self, Provider, Translator};
 use crate::upstream::HttpClient;
 
 /// Largest single event the loop reads.
@@ -42,23 +40,8 @@ pub async fn open(
     body: &Value,
     include_usage: bool,
 ) -> Result<Events, LlmError> {
-    let (resp, translate) = match provider.protocol {
-        Protocol::Anthropic => {
-            let (resp, t) =
-                anthropic::open_stream(client, provider, path, body, include_usage).await?;
-            (resp, Some(t))
-        }
-        _ => {
-            let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-            let resp = openai::send(client, provider, path, bytes).await?;
-            let status = resp.status();
-            if !status.is_success() {
-                let bytes = openai::read_answer(resp, provider).await?;
-                return Err(openai::status_error(status, &bytes));
-            }
-            (resp, None)
-        }
-    };
+    let (resp, translate) =
+        providers::open_stream(client, provider, path, body, include_usage).await?;
     Ok(Events {
         body: resp.into_body(),
         parser: Parser::default(),
@@ -90,6 +73,13 @@ impl Events {
                 }
             }
             if self.ended {
+                // A translation may owe events at the end (a chat stream's last).
+                if let Some(t) = &mut self.translate {
+                    self.ready.extend(t.finish());
+                    if !self.ready.is_empty() {
+                        continue;
+                    }
+                }
                 return Ok(None);
             }
             let frame = match tokio::time::timeout(self.idle, self.body.frame()).await {

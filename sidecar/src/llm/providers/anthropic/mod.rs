@@ -2,15 +2,14 @@
 //! `x-api-key` and `anthropic-version: 2023-06-01`. The loop and the routes speak
 //! OpenAI's shapes; the translation happens here, at the provider boundary:
 //!
-//! - `request.rs`: a Chat Completions request → a Messages request;
-//! - `responses_request.rs`: a Responses request read as a Chat Completions request;
+//! - `request.rs`: a Chat Completions request → a Messages request (a Responses request
+//!   is first read as one: `providers::responses_as_chat`);
 //! - `response.rs`: a Messages answer → `chat.completion` / `response`; errors;
 //! - `stream.rs`: Messages stream events → `chat.completion.chunk`s as they come;
 //! - `stream_responses.rs`: Messages stream events → Responses events as they come.
 
 pub mod request;
 pub mod response;
-pub mod responses_request;
 pub mod stream;
 pub mod stream_responses;
 
@@ -19,9 +18,13 @@ use http::{header::HeaderName, Response};
 use hyper::body::Incoming;
 use serde_json::Value;
 
-use super::{openai, Provider};
+use super::responses_as_chat::responses_as_chat;
+use super::{openai, Provider, Translator};
 use crate::llm::error::LlmError;
 use crate::upstream::HttpClient;
+
+/// How messages name these models.
+const TARGET: &str = "an Anthropic model";
 
 /// The API version meshgate speaks.
 pub const VERSION: &str = "2023-06-01";
@@ -70,21 +73,6 @@ pub async fn read_error(resp: Response<Incoming>, provider: &Provider) -> LlmErr
     }
 }
 
-/// A Messages stream read as the OpenAI `path`'s stream.
-pub enum Translator {
-    Chunks(stream::ToChunks),
-    Events(stream_responses::ToEvents),
-}
-
-impl Translator {
-    pub fn translate(&mut self, data: &str) -> Vec<String> {
-        match self {
-            Translator::Chunks(t) => t.translate(data),
-            Translator::Events(t) => t.translate(data),
-        }
-    }
-}
-
 /// Opens a Messages stream for an OpenAI `path` request (`body` as the client's, with
 /// `stream: true`); `include_usage`: Chat chunks end with a usage chunk.
 pub async fn open_stream(
@@ -96,7 +84,7 @@ pub async fn open_stream(
 ) -> Result<(Response<Incoming>, Translator), LlmError> {
     let (chat, translator) = if path == "/responses" {
         let t = Translator::Events(stream_responses::ToEvents::default());
-        (responses_request::responses_as_chat(body)?, t)
+        (responses_as_chat(body, TARGET)?, t)
     } else {
         let asked = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
         let t = Translator::Chunks(stream::ToChunks::new(asked || include_usage));
@@ -121,7 +109,7 @@ pub async fn call_json(
 ) -> Result<Value, LlmError> {
     let responses = path == "/responses";
     let chat = if responses {
-        responses_request::responses_as_chat(body)?
+        responses_as_chat(body, TARGET)?
     } else {
         body.clone()
     };

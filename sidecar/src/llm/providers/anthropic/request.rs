@@ -1,6 +1,6 @@
 //! Requests translated for the Messages API: an OpenAI Chat Completions request becomes
 //! a `POST /v1/messages` body ([`messages_request`]); a Responses request is first read
-//! as a Chat request (`responses_request.rs`) so both APIs share one translation.
+//! as a Chat request (`providers::responses_as_chat`) so both APIs share one translation.
 //!
 //! - `system`/`developer` messages → the top-level `system` text;
 //! - user text and images (data URLs as base64, others as URL sources) → content blocks;
