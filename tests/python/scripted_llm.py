@@ -10,6 +10,8 @@ Scripts (the first user text):
                 once their results are in: "done: <results joined by |>"
 - "fail"     -> first turn: a call of `demo-fail` ({"message": "kaput"}) and one of an
                 unknown tool `demo-nosuch`; then "saw: <results joined by |>"
+- "leak"     -> first turn: `demo-echo` with a card number and `demo-echo` with an
+                e-mail address (for guardrails); then "saw: <results joined by |>"
 - "loop"     -> calls `demo-echo` every turn (for the round limit)
 - "slow", "slowbye" -> first turn: a call of `demo-sleep` ({"ms": 2000}); then
                 "slow done: <result>"
@@ -77,6 +79,11 @@ def plan(text, results, turn):
         if not results:
             return None, [("call_f", "demo-fail", {"message": "kaput"}),
                           ("call_n", "demo-nosuch", {})]
+        return "saw: " + "|".join(results), []
+    if text == "leak":
+        if not results:
+            return None, [("call_k", "demo-echo", {"text": "card 4111 1111 1111 1111"}),
+                          ("call_m", "demo-echo", {"text": "mail bob@corp.example"})]
         return "saw: " + "|".join(results), []
     if text == "loop":
         return None, [(f"call_l{turn}", "demo-echo", {"text": f"turn {turn}"})]

@@ -362,6 +362,7 @@ async fn call_tool(
         &requested,
         &upstream.name,
         &bare,
+        !ctx.arguments_scanned_by_filter,
     )
     .map_err(|e| ApiError::invalid("guardrails", e.to_string()))?;
     let client = &state.client;

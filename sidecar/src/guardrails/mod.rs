@@ -2,7 +2,7 @@
 //!
 //! - `pre_mcp_call` of the external providers (`presidio`, `generic_guardrail_api`) on
 //!   the arguments before the upstream is contacted (the built-in ones run inline in
-//!   the filter);
+//!   the filter, and here only for arguments the filter never saw: the LLM loop's);
 //! - `during_mcp_call` beside the upstream call: a violation cancels the upstream
 //!   request (the request's exchange is cancelled, so every transport sends
 //!   `notifications/cancelled` or drops the request) and answers the guardrail error;
@@ -71,6 +71,8 @@ pub struct Refusal {
 pub struct Plan<'s> {
     server: String,
     tool: String,
+    /// Built-in `pre_mcp_call` guardrails, for arguments the filter did not scan.
+    pre_builtin: Vec<&'s Guardrail>,
     pre: Vec<&'s Guardrail>,
     during_builtin: Vec<&'s Guardrail>,
     during_external: Vec<&'s Guardrail>,
@@ -85,12 +87,15 @@ fn is_external(g: &Guardrail) -> bool {
 }
 
 /// Selects for a call by the key's (and team's) names, `default_on` and the request's.
+/// `builtin_pre`: the filter did not scan the arguments, so the built-in `pre_mcp_call`
+/// guardrails run here.
 pub fn plan<'s>(
     runtime: &'s Runtime,
     key_id: Option<&str>,
     requested: &[String],
     server: &str,
     tool: &str,
+    builtin_pre: bool,
 ) -> Result<Plan<'s>, GuardrailError> {
     let attached: &[String] = key_id
         .and_then(|id| runtime.principals.get(id))
@@ -99,6 +104,7 @@ pub fn plan<'s>(
     let mut plan = Plan {
         server: server.to_string(),
         tool: tool.to_string(),
+        pre_builtin: Vec::new(),
         pre: Vec::new(),
         during_builtin: Vec::new(),
         during_external: Vec::new(),
@@ -108,6 +114,13 @@ pub fn plan<'s>(
         return Ok(plan);
     }
     let selected = select(&runtime.guardrails, &[attached], requested)?;
+    if builtin_pre {
+        plan.pre_builtin = selected
+            .in_phase(Phase::Pre)
+            .into_iter()
+            .filter(|g| g.is_builtin())
+            .collect();
+    }
     plan.pre = selected
         .in_phase(Phase::Pre)
         .into_iter()
@@ -144,6 +157,24 @@ impl Plan<'_> {
     /// `pre_mcp_call` (external): each guardrail in order sees the arguments as the one
     /// before left them.
     pub async fn pre(&self, client: &HttpClient, arguments: &mut Value) -> Result<(), Refusal> {
+        if !self.pre_builtin.is_empty() {
+            match check_arguments(&self.pre_builtin, arguments) {
+                Verdict::Pass => {}
+                Verdict::Block(f) => {
+                    record(f.guardrail, f.entity, &self.server, Phase::Pre, Acted::Block);
+                    return Err(Refusal {
+                        guardrail: f.guardrail.to_string(),
+                        text: texts::mcp_block_text(&texts::blocked_message(f.guardrail, f.entity)),
+                    });
+                }
+                Verdict::Mask { value, masked } => {
+                    for f in &masked {
+                        record(f.guardrail, f.entity, &self.server, Phase::Pre, Acted::Mask);
+                    }
+                    *arguments = value;
+                }
+            }
+        }
         for g in &self.pre {
             let mut leaves = Vec::new();
             strings_mut(arguments, &mut leaves);

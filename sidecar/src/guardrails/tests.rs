@@ -40,7 +40,7 @@ fn result_texts_are_content_text_resource_text_and_structured_strings() {
 #[tokio::test]
 async fn without_guardrails_the_result_stays_raw() {
     let rt = Runtime::empty();
-    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let plan = plan(&rt, None, &[], "web", "echo", false).unwrap();
     let raw = RawValue::from_string("{\"content\":[] }".into()).unwrap();
     let out = plan.post(&client(), raw).await.unwrap();
     assert_eq!(out.get(), "{\"content\":[] }");
@@ -49,7 +49,7 @@ async fn without_guardrails_the_result_stays_raw() {
 #[tokio::test]
 async fn post_masks_in_place_and_blocks_naming_guardrail_and_entity() {
     let rt = runtime(BUILTIN_POST);
-    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let plan = plan(&rt, None, &[], "web", "echo", false).unwrap();
     let raw = RawValue::from_string(
         r#"{"content":[{"type":"text","text":"mail bob@corp.io"}],"structuredContent":{"to":"bob@corp.io"}}"#.into(),
     )
@@ -70,7 +70,7 @@ async fn post_masks_in_place_and_blocks_naming_guardrail_and_entity() {
 #[test]
 fn unknown_requested_names_are_refused() {
     let rt = runtime(BUILTIN_POST);
-    let err = plan(&rt, None, &["nope".to_string()], "web", "echo")
+    let err = plan(&rt, None, &["nope".to_string()], "web", "echo", false)
         .err()
         .unwrap();
     assert!(err.to_string().contains("nope"));
@@ -81,7 +81,7 @@ const DURING: &str = "guardrails:\n  - guardrail_name: beside\n    litellm_param
 #[tokio::test]
 async fn a_builtin_during_block_never_starts_the_upstream() {
     let rt = runtime(DURING);
-    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let plan = plan(&rt, None, &[], "web", "echo", false).unwrap();
     let started = std::sync::atomic::AtomicBool::new(false);
     let upstream = async {
         started.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -99,7 +99,7 @@ async fn a_builtin_during_block_never_starts_the_upstream() {
 #[tokio::test]
 async fn a_failed_closed_during_service_cancels_the_upstream() {
     let rt = runtime(DURING);
-    let plan = plan(&rt, None, &[], "web", "echo").unwrap();
+    let plan = plan(&rt, None, &[], "web", "echo", false).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // The upstream answers only once cancelled (as a transport does on cancellation).
     let upstream = async {
@@ -125,4 +125,26 @@ async fn a_failed_closed_during_service_cancels_the_upstream() {
         "{}",
         refusal.text
     );
+}
+
+#[tokio::test]
+async fn builtin_pre_runs_here_only_for_arguments_the_filter_did_not_scan() {
+    let rt = runtime(
+        "guardrails:\n  - guardrail_name: in\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true, pii_entities_config: {EMAIL_ADDRESS: MASK, CREDIT_CARD: BLOCK}}\n",
+    );
+    // Scanned by the filter: the sidecar leaves them alone (no second scan).
+    let mut args = serde_json::json!({"text": "mail bob@corp.io"});
+    let scanned = plan(&rt, None, &[], "web", "echo", false).unwrap();
+    scanned.pre(&client(), &mut args).await.unwrap();
+    assert_eq!(args["text"], "mail bob@corp.io");
+    // Not scanned (the LLM loop's model calls): masked, or blocked naming the
+    // guardrail and the entity, never the value.
+    let unscanned = plan(&rt, None, &[], "web", "echo", true).unwrap();
+    unscanned.pre(&client(), &mut args).await.unwrap();
+    assert_eq!(args["text"], "mail <EMAIL_ADDRESS>");
+    let mut args = serde_json::json!({"nested": ["card 4111 1111 1111 1111"]});
+    let refused = unscanned.pre(&client(), &mut args).await.unwrap_err();
+    assert_eq!(refused.guardrail, "in");
+    assert!(refused.text.contains("CREDIT_CARD"), "{}", refused.text);
+    assert!(!refused.text.contains("4111"), "{}", refused.text);
 }

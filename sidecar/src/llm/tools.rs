@@ -332,7 +332,8 @@ impl<'a> Gateway<'a> {
         headers: HeaderMap,
     ) -> Self {
         Gateway {
-            ctx: Ctx::new(state, runtime, principal, headers),
+            // The model's arguments come from the provider, never through the filter.
+            ctx: Ctx::new(state, runtime, principal, headers).with_unscanned_arguments(),
         }
     }
 

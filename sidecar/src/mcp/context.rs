@@ -34,6 +34,10 @@ pub struct Ctx<'a> {
     /// What a sessionless (2026-07-28) request declared in its `_meta`; None: the
     /// session's (see [`Ctx::caps`]).
     pub caps: Option<ClientCaps>,
+    /// The `tools/call` arguments of this request came through the filter, which ran the
+    /// built-in `pre_mcp_call` guardrails on them. False for calls the gateway itself
+    /// makes from elsewhere (the LLM loop's model calls): the sidecar runs those.
+    pub arguments_scanned_by_filter: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -53,7 +57,14 @@ impl<'a> Ctx<'a> {
             session: None,
             exchange: None,
             caps: None,
+            arguments_scanned_by_filter: true,
         }
+    }
+
+    /// Tool calls whose arguments no filter saw (see [`Ctx::arguments_scanned_by_filter`]).
+    pub fn with_unscanned_arguments(mut self) -> Self {
+        self.arguments_scanned_by_filter = false;
+        self
     }
 
     pub fn with_session(mut self, session: Option<ClientSession>) -> Self {

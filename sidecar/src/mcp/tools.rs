@@ -182,6 +182,7 @@ async fn call_routed(
         &requested,
         &upstream.name,
         &bare,
+        !ctx.arguments_scanned_by_filter,
     )
     .map_err(|e| ToolRefusal::Guardrail {
         text: format!("Error: {e}"),
