@@ -357,9 +357,11 @@ async fn a_legacy_sse_call_is_recorded_with_its_server_and_tool(db: Database) {
             }
         }
     };
-    post_message(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+    post_message(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2024-11-05", "capabilities": {},
-        "clientInfo": {"name": "legacy-audit", "version": "1"}}}))
+        "clientInfo": {"name": "legacy-audit", "version": "1"}}}),
+    )
     .await;
     assert!(reply_to(&mut stream, 0).await["result"]["protocolVersion"].is_string());
     post_message(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
@@ -398,7 +400,12 @@ async fn a_legacy_sse_call_is_recorded_with_its_server_and_tool(db: Database) {
         .collect();
     assert_eq!(
         methods,
-        ["tools/call", "tools/call", "notifications/initialized", "initialize"],
+        [
+            "tools/call",
+            "tools/call",
+            "notifications/initialized",
+            "initialize"
+        ],
         "{v:#}"
     );
     drop(stream);
@@ -506,7 +513,11 @@ async fn the_calls_of_a_batch_are_recorded_with_their_arguments(db: Database) {
     let kept = v["data"][0]["arguments"].as_str().unwrap().to_string();
     assert!(kept.starts_with("[{"), "{kept}");
     assert!(kept.ends_with(" bytes]"), "{kept}");
-    assert!(kept.len() <= meshgate_policy::audit::MAX_ARGUMENTS + 40, "{}", kept.len());
+    assert!(
+        kept.len() <= meshgate_policy::audit::MAX_ARGUMENTS + 40,
+        "{}",
+        kept.len()
+    );
 }
 
 async fn the_admin_route_filters_and_pages(db: Database) {
