@@ -38,6 +38,8 @@ on_both_databases!(
     a_forged_access_log_stream_is_refused,
     every_request_of_a_burst_is_in_the_trail,
     arguments_are_recorded_only_when_configured,
+    a_legacy_sse_call_is_recorded_with_its_server_and_tool,
+    the_calls_of_a_batch_are_recorded_with_their_arguments,
 );
 
 const CARDS: &str = "guardrails:\n  - guardrail_name: no-cards\n    litellm_params: {guardrail: meshgate, mode: pre_mcp_call, default_on: true, pii_entities_config: {CREDIT_CARD: BLOCK}}\n";
@@ -320,6 +322,202 @@ async fn a_rest_tool_call_is_recorded_with_its_server_and_tool() {
     assert_eq!(row["mcp_method"], "tools/call", "{row}");
     assert_eq!(row["tool"], "add", "{row}");
     assert_eq!(row["arguments"], r#"{"a":2,"b":3}"#, "{row}");
+}
+
+/// The legacy HTTP+SSE transport answers each POSTed message 202 and the call on the
+/// stream: the 202 still names the call (and, when configured, its arguments) for the
+/// trail, and the notes never reach the client.
+async fn a_legacy_sse_call_is_recorded_with_its_server_and_tool(db: Database) {
+    let gw = start_with(db, "  audit_arguments: true\n").await;
+    let key = new_key(
+        &gw,
+        json!({"key_alias": "legacy", "object_permission": {"mcp_servers": ["alpha", "beta"]}}),
+    )
+    .await;
+    let auth = format!("Bearer {key}");
+    let (mut stream, endpoint) =
+        meshgate_e2e::mcp::legacy_sse(&gw.base(), &[("authorization", auth.as_str())]).await;
+    assert!(endpoint.contains("/messages?sessionId="), "{endpoint}");
+    let post_message = |body: Value| {
+        let (endpoint, auth) = (endpoint.clone(), auth.clone());
+        async move {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ];
+            let resp = request("POST", &endpoint, &headers, &body.to_string())
+                .await
+                .expect("message POST");
+            assert_eq!(resp.status, 202, "{}", resp.text());
+            for note in [
+                meshgate_policy::audit::CALL_HEADER,
+                meshgate_policy::audit::ARGUMENTS_HEADER,
+            ] {
+                assert!(resp.header(note).is_none(), "{note} reached the client");
+            }
+        }
+    };
+    post_message(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {},
+        "clientInfo": {"name": "legacy-audit", "version": "1"}}}),
+    )
+    .await;
+    assert!(reply_to(&mut stream, 0).await["result"]["protocolVersion"].is_string());
+    post_message(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    post_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "alpha-echo", "arguments": {"text": "héllo legacy"}}}))
+    .await;
+    let reply = reply_to(&mut stream, 1).await;
+    assert!(reply.to_string().contains("héllo legacy"), "{reply}");
+    // A call of a server this key may use as well, by another tool, to tell rows apart.
+    post_message(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "beta-add", "arguments": {"a": 40, "b": 2}}}))
+    .await;
+    assert!(reply_to(&mut stream, 2).await.to_string().contains("42"));
+
+    let principal = format!("key:{}", hash16(&key));
+    let v = rows(&gw, "decision=allowed&server=alpha", 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["principal"], principal, "{row}");
+    assert_eq!(row["path"], "/messages", "{row}");
+    assert_eq!(row["http_status"], 202, "{row}");
+    assert_eq!(row["mcp_method"], "tools/call", "{row}");
+    assert_eq!(row["tool"], "echo", "{row}");
+    assert_eq!(row["arguments"], r#"{"text":"h\u00e9llo legacy"}"#, "{row}");
+    let v = rows(&gw, "decision=allowed&server=beta", 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["tool"], "add", "{row}");
+    assert_eq!(row["arguments"], r#"{"a":40,"b":2}"#, "{row}");
+    // The key's other messages name their method and nothing more.
+    // (`GET /sse` gets its row when the stream ends.)
+    let v = rows(&gw, &format!("key={principal}&decision=allowed"), 4).await;
+    let methods: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["mcp_method"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "tools/call",
+            "tools/call",
+            "notifications/initialized",
+            "initialize"
+        ],
+        "{v:#}"
+    );
+    drop(stream);
+}
+
+/// The reply to request `id` on a legacy stream (notifications in between are skipped).
+async fn reply_to(stream: &mut meshgate_e2e::mcp::Events, id: i64) -> Value {
+    loop {
+        let m = stream.next().await.expect("the stream is open");
+        if m["id"] == json!(id) {
+            return m;
+        }
+    }
+}
+
+/// A JSON-RPC batch (2025-03-26) with `audit_arguments`: its row's arguments are one
+/// JSON list of its `tools/call`s (`{"name", "arguments"}` in batch order), cut as one
+/// text at the bound. A batch a guardrail blocked in the filter was never run: refused,
+/// with no arguments at all (not even the clean element's).
+async fn the_calls_of_a_batch_are_recorded_with_their_arguments(db: Database) {
+    let gw = start_with(db, "  audit_arguments: true\n").await;
+    let key = new_key(
+        &gw,
+        json!({"key_alias": "batcher", "object_permission": {"mcp_servers": ["alpha"]}}),
+    )
+    .await;
+    let principal = format!("key:{}", hash16(&key));
+    let send_batch = |items: Vec<Value>| {
+        let (gw, key) = (&gw, key.clone());
+        async move {
+            let headers = [
+                ("mcp-protocol-version", "2025-03-26"),
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+            ];
+            let body = Value::Array(items).to_string();
+            let resp = send(gw, Some(&key), "/mcp", &headers, &body).await;
+            assert_eq!(resp.status, 200, "{}", resp.text());
+            for note in [
+                meshgate_policy::audit::CALL_HEADER,
+                meshgate_policy::audit::ARGUMENTS_HEADER,
+            ] {
+                assert!(resp.header(note).is_none(), "{note} reached the client");
+            }
+            resp.json()
+        }
+    };
+    let call = |id: i64, name: &str, arguments: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}})
+    };
+    let arguments_of = |row: &Value| -> Value {
+        serde_json::from_str(row["arguments"].as_str().unwrap_or_else(|| panic!("{row}")))
+            .unwrap_or_else(|e| panic!("{e}: {row}"))
+    };
+
+    // Two calls and a ping; the second is to a server the key may not use (the sidecar
+    // answers it with an isError, as it does a single call): both are listed, in order.
+    let answers = send_batch(vec![
+        call(1, "alpha-echo", json!({"text": "é one"})),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        call(3, "beta-add", json!({"a": 1, "b": 2})),
+    ])
+    .await;
+    assert_eq!(answers.as_array().map(Vec::len), Some(3), "{answers}");
+    assert!(answers.to_string().contains("é one"), "{answers}");
+    let v = rows(&gw, &format!("key={principal}"), 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["decision"], "allowed", "{row}");
+    assert!(row["arguments"].as_str().unwrap().is_ascii(), "{row}");
+    assert_eq!(
+        arguments_of(row),
+        json!([
+            {"name": "alpha-echo", "arguments": {"text": "é one"}},
+            {"name": "beta-add", "arguments": {"a": 1, "b": 2}},
+        ]),
+        "{row}"
+    );
+
+    // One element a guardrail blocks in the filter, one clean: the filter answers the
+    // whole batch (the clean call is not run), so nothing reaches the sidecar and no
+    // argument is recorded.
+    let answers = send_batch(vec![
+        call(4, "alpha-echo", json!({"text": "4111 1111 1111 1111"})),
+        call(5, "alpha-echo", json!({"text": "clean words"})),
+    ])
+    .await;
+    assert!(answers.to_string().contains("not run"), "{answers}");
+    let v = rows(&gw, &format!("key={principal}&decision=refused"), 1).await;
+    let row = &v["data"][0];
+    assert_eq!(row["reason"], "guardrail_blocked", "{row}");
+    assert_eq!(row["guardrail"], "no-cards", "{row}");
+    assert!(row.get("arguments").is_none(), "{row}");
+    assert!(!v.to_string().contains("4111"), "{v}");
+    assert!(!v.to_string().contains("clean words"), "{v}");
+
+    // The bound holds for the list as a whole.
+    let long = "x".repeat(1500);
+    send_batch(vec![
+        call(6, "alpha-echo", json!({"text": long})),
+        call(7, "alpha-echo", json!({"text": long})),
+    ])
+    .await;
+    let v = rows(&gw, &format!("key={principal}&decision=allowed"), 2).await;
+    let kept = v["data"][0]["arguments"].as_str().unwrap().to_string();
+    assert!(kept.starts_with("[{"), "{kept}");
+    assert!(kept.ends_with(" bytes]"), "{kept}");
+    assert!(
+        kept.len() <= meshgate_policy::audit::MAX_ARGUMENTS + 40,
+        "{}",
+        kept.len()
+    );
 }
 
 async fn the_admin_route_filters_and_pages(db: Database) {

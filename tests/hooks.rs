@@ -616,3 +616,113 @@ async fn example_hooks_redact_set_the_cost_and_guard_sql() {
     assert_eq!(received(&r), json!({"query": "SELECT 1"}));
     drop(upstream);
 }
+
+/// A hook's headers reach a REST API (an OpenAPI server) in the HTTP request the
+/// sidecar builds for the call: after the configured credential and `static_headers`,
+/// which they win over, to that server only; a header a hook may not set refuses the
+/// call before the API is contacted.
+#[tokio::test]
+async fn hook_headers_reach_a_rest_api_after_its_credential_and_static_headers() {
+    let (_api, api) = demo_petstore("petstore_hooks").await;
+    let dir = TempDir::new("hooks-rest");
+    let spec = shared_openapi().join("swagger-petstore-v3.yaml");
+    let adds = write_hook(
+        &dir.0,
+        "adds",
+        &fixed_hook(
+            Some(
+                r#"{"headers":{"x-hook-tenant":"acme","authorization":"Bearer from-hook","x-static":"from-hook"}}"#,
+            ),
+            None,
+        ),
+    );
+    let forged = write_hook(
+        &dir.0,
+        "forged",
+        &fixed_hook(
+            Some(r#"{"headers":{"x-mcp-petplain-authorization":"x"}}"#),
+            None,
+        ),
+    );
+    let rest = |name: &str, extra: &str| {
+        format!(
+            "  {name}:\n    spec_path: \"{}\"\n    url: http://{api}/api/v3\n{extra}",
+            spec.display()
+        )
+    };
+    let credential =
+        "    auth_type: bearer_token\n    auth_value: pet-token\n    static_headers:\n      X-Static: always\n      X-Only-Static: kept\n";
+    let servers = format!(
+        "{}{}{}",
+        rest("pethook", credential),
+        rest("petplain", credential),
+        rest("petforged", "")
+    );
+    let gw = Gateway::start_with(GatewayOptions {
+        meshgate_yaml: format!(
+            "  hooks:\n    - {{path: \"{}\", events: [pre_call], servers: [pethook]}}\n    - {{path: \"{}\", events: [pre_call], servers: [petforged]}}\n",
+            adds.display(),
+            forged.display()
+        ),
+        ..GatewayOptions::new(servers)
+    })
+    .await;
+    let api_calls = || async {
+        let r = request("GET", &format!("http://{api}/__recorded"), &[], "")
+            .await
+            .expect("recorded requests");
+        r.json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/api/")))
+            .collect::<Vec<_>>()
+    };
+    let get_pet = |server: &str| {
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": {"name": format!("{server}-getPetById"), "arguments": {"path": {"petId": 1}}}})
+        .to_string()
+    };
+
+    // Over MCP: the hook's headers win over the credential and the static header; the
+    // static header the hook leaves alone is still sent.
+    let r = send(&gw, MASTER_KEY, "/mcp", &get_pet("pethook")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_ne!(r.json()["result"]["isError"], true, "{}", r.text());
+    let h = api_calls().await.pop().expect("the API was called")["headers"].clone();
+    assert_eq!(h["x-hook-tenant"], "acme", "{h}");
+    assert_eq!(h["authorization"], "Bearer from-hook", "{h}");
+    assert_eq!(h["x-static"], "from-hook", "{h}");
+    assert_eq!(h["x-only-static"], "kept", "{h}");
+
+    // Over LiteLLM's REST route too.
+    let body =
+        json!({"server_id": "pethook", "name": "getPetById", "arguments": {"path": {"petId": 1}}});
+    let r = send(&gw, MASTER_KEY, "/mcp-rest/tools/call", &body.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let h = api_calls().await.pop().expect("the API was called")["headers"].clone();
+    assert_eq!(h["x-hook-tenant"], "acme", "{h}");
+    assert_eq!(h["authorization"], "Bearer from-hook", "{h}");
+
+    // Another server on the same API gets its own credential and nothing of the hook's.
+    let r = send(&gw, MASTER_KEY, "/mcp", &get_pet("petplain")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let h = api_calls().await.pop().expect("the API was called")["headers"].clone();
+    assert_eq!(h["authorization"], "Bearer pet-token", "{h}");
+    assert_eq!(h["x-static"], "always", "{h}");
+    assert!(h.get("x-hook-tenant").is_none(), "{h}");
+
+    // A header a hook may not set (another server's credential): garbage, refused, and
+    // the API never sees the call.
+    let before = api_calls().await.len();
+    let r = send(&gw, MASTER_KEY, "/mcp", &get_pet("petforged")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let result = &r.json()["result"];
+    assert_eq!(result["isError"], true, "{result}");
+    assert_eq!(
+        text_of(result),
+        "Error: call refused: hook 'forged' failed (garbage)"
+    );
+    assert_eq!(api_calls().await.len(), before);
+}

@@ -219,3 +219,42 @@ pub async fn post_events(url: &str, headers: &[(&str, &str)], body: &Value) -> (
     let resp = client.request(req).await.expect("gateway reachable");
     (resp.status().as_u16(), Events::from(resp))
 }
+
+/// A legacy HTTP+SSE (2024-11-05) client's stream: `GET {base}/sse` with `headers`.
+/// Returns the stream's messages after its `endpoint` event, and the URL that event
+/// names (where the client POSTs its messages, each answered 202 and on the stream).
+pub async fn legacy_sse(base: &str, headers: &[(&str, &str)]) -> (Events, String) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::builder()
+        .method("GET")
+        .uri(format!("{base}/sse"))
+        .header("accept", "text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("gateway reachable");
+    assert_eq!(resp.status(), 200, "GET /sse");
+    let mut events = Events::from(resp);
+    loop {
+        if let Some(end) = find(&events.buffer, b"\n\n") {
+            let event: Vec<u8> = events.buffer.drain(..end + 2).collect();
+            let text = String::from_utf8_lossy(&event).into_owned();
+            if let Some(path) = text.lines().find_map(|l| l.strip_prefix("data: ")) {
+                return (events, format!("{base}{}", path.trim()));
+            }
+            continue;
+        }
+        let frame = tokio::time::timeout(NEXT_WITHIN, events.body.frame())
+            .await
+            .expect("endpoint event in time")
+            .expect("stream open")
+            .expect("stream readable");
+        if let Some(d) = frame.data_ref() {
+            events.buffer.extend_from_slice(d);
+        }
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit_notes::Notes;
 use super::context::{frame, Answer, Ctx};
 use super::dispatch;
 use super::{stateless, supported_version, DEFAULT_VERSION};
@@ -25,7 +26,6 @@ use crate::verify::Principal;
 use meshgate_policy::origin::origin_allowed;
 
 const SESSION_HEADER: &str = "mcp-session-id";
-use meshgate_policy::audit::{ARGUMENTS_HEADER, CALL_HEADER};
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Methods answered by an upstream that may send the client notifications or requests
@@ -165,58 +165,13 @@ async fn post(
                 std::mem::take(&mut parts.headers),
             )
             .with_session(session);
-            return batch(&ctx, items, sse).await;
+            let notes = Notes::of_batch(&items, ctx.runtime.config.meshgate.audit_arguments);
+            return batch(&ctx, items, sse).await.map(|resp| notes.set(resp));
         }
     };
-    let call = audit_call(&msg);
-    let arguments = if runtime.config.meshgate.audit_arguments {
-        audit_arguments(&msg)
-    } else {
-        None
-    };
+    let notes = Notes::of(&msg, runtime.config.meshgate.audit_arguments);
     let resp = post_one(state, runtime, principal, parts, msg, header_version, sse).await;
-    resp.map(|mut resp| {
-        if let Some(value) = call {
-            resp.headers_mut().insert(CALL_HEADER, value);
-        }
-        if let Some(value) = arguments {
-            resp.headers_mut().insert(ARGUMENTS_HEADER, value);
-        }
-        resp
-    })
-}
-
-/// The `x-meshgate-call-arguments` value of a `tools/call` (only with
-/// `meshgate.audit_arguments`): its arguments as the audit record keeps them.
-fn audit_arguments(msg: &jsonrpc::Message) -> Option<HeaderValue> {
-    if msg.method.as_deref() != Some("tools/call") {
-        return None;
-    }
-    let arguments = msg.params.as_ref()?.get("arguments")?;
-    HeaderValue::from_str(&meshgate_policy::audit::arguments_for_audit(arguments)).ok()
-}
-
-/// The `x-meshgate-call` value of a request: its method, and for a `tools/call` or
-/// `prompts/get` the name it calls (`<method> <name>`); the filter moves it into the
-/// audit record. Never arguments or resource URIs (they may carry data). None for
-/// responses and notifications-less frames, and for text a header cannot carry.
-fn audit_call(msg: &jsonrpc::Message) -> Option<HeaderValue> {
-    let method = msg.method.as_deref()?;
-    let name = match method {
-        "tools/call" | "prompts/get" => msg
-            .params
-            .as_ref()
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str),
-        _ => None,
-    };
-    let text = match name {
-        Some(name) => format!("{method} {name}"),
-        None => method.to_string(),
-    };
-    HeaderValue::from_str(&text)
-        .or_else(|_| HeaderValue::from_str(method))
-        .ok()
+    resp.map(|resp| notes.set(resp))
 }
 
 /// One JSON-RPC message (not a batch).

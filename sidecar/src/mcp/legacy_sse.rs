@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::audit_notes::Notes;
 use super::context::{frame, Ctx};
 use super::dispatch;
 use super::DEFAULT_VERSION;
@@ -132,6 +133,8 @@ pub async fn post_message(
         }
         Err(refusal) => return body::json(StatusCode::BAD_REQUEST, refusal.to_bytes()),
     };
+    // The answer travels on the stream, so the 202 is what names the call to the audit.
+    let notes = Notes::of(&msg, runtime.config.meshgate.audit_arguments);
     let caps = ClientCaps(stream.caps.load(Ordering::Relaxed));
     let session = ClientSession {
         token: session_id,
@@ -193,5 +196,5 @@ pub async fn post_message(
     }
     let mut resp = Response::new(body::full("Accepted"));
     *resp.status_mut() = StatusCode::ACCEPTED;
-    resp
+    notes.set(resp)
 }

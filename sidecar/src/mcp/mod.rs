@@ -1,6 +1,7 @@
 //! The MCP server meshgate presents to clients: streamable HTTP at `/mcp` and its
 //! namespaced forms, aggregating the upstreams the filter allowed.
 
+pub mod audit_notes;
 pub mod completion;
 pub mod context;
 pub mod dispatch;
