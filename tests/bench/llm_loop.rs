@@ -60,6 +60,7 @@ impl Conn {
     /// The whole answer; its status must be 2xx.
     async fn post(&mut self, path: &str, body: &Value) -> (hyper::HeaderMap, Bytes) {
         let req = self.request(path, body);
+        self.sender.ready().await.expect("connection ready");
         let resp = self.sender.send_request(req).await.expect("send");
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -75,6 +76,7 @@ impl Conn {
     /// Time to the first body byte, then the rest read to the end.
     async fn first_byte(&mut self, path: &str, body: &Value) -> Duration {
         let req = self.request(path, body);
+        self.sender.ready().await.expect("connection ready");
         let start = Instant::now();
         let resp = self.sender.send_request(req).await.expect("send");
         assert!(resp.status().is_success(), "{path}: {}", resp.status());
