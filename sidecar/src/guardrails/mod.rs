@@ -161,7 +161,13 @@ impl Plan<'_> {
             match check_arguments(&self.pre_builtin, arguments) {
                 Verdict::Pass => {}
                 Verdict::Block(f) => {
-                    record(f.guardrail, f.entity, &self.server, Phase::Pre, Acted::Block);
+                    record(
+                        f.guardrail,
+                        f.entity,
+                        &self.server,
+                        Phase::Pre,
+                        Acted::Block,
+                    );
                     return Err(Refusal {
                         guardrail: f.guardrail.to_string(),
                         text: texts::mcp_block_text(&texts::blocked_message(f.guardrail, f.entity)),

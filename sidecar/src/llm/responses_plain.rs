@@ -39,7 +39,7 @@ pub async fn serve(
             }
         };
         let tap = UsageTap::new(spend, streamed);
-        return Ok(openai::relay(resp, provider.timeout, Some(tap)));
+        return openai::relay_plain(resp, provider, streamed, tap).await;
     }
     let body = Value::Object(body.clone());
     if !streamed {

@@ -214,7 +214,7 @@ async fn plain(
     };
     let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
     let tap = UsageTap::new(spend, stream);
-    Ok(openai::relay(resp, provider.timeout, Some(tap)))
+    openai::relay_plain(resp, provider, stream, tap).await
 }
 
 /// A plain request for an Anthropic model: translated both ways; a stream's events

@@ -164,6 +164,50 @@ async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, LlmErro
     Ok(Bytes::from(buf))
 }
 
+/// A plain request's answer to the client: streams (`stream: true`, or an event stream
+/// answer) relayed as they come ([`relay`]); a whole JSON answer read first, so that a
+/// provider answering success with something that is not a JSON object is a clear 502
+/// naming the model, not bytes the client's SDK cannot parse.
+pub async fn relay_plain(
+    resp: Response<Incoming>,
+    provider: &Provider,
+    streamed: bool,
+    tap: crate::llm::spend::UsageTap,
+) -> Result<Response<Body>, LlmError> {
+    let is_stream = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if streamed || is_stream {
+        return Ok(relay(resp, provider.timeout, Some(tap)));
+    }
+    let status = resp.status();
+    let mut tap = tap;
+    let bytes = match read_answer(resp, provider).await {
+        Ok(b) => b,
+        Err(e) => {
+            tap.finish(false).await;
+            return Err(e);
+        }
+    };
+    if status.is_success()
+        && !matches!(
+            serde_json::from_slice::<Value>(&bytes),
+            Ok(Value::Object(_))
+        )
+    {
+        tap.finish(false).await;
+        return Err(LlmError::provider(format!(
+            "model `{}`: the provider's answer is not a JSON object",
+            provider.model_name
+        )));
+    }
+    tap.feed(&bytes);
+    tap.finish(status.is_success()).await;
+    Ok(crate::body::json(status, bytes))
+}
+
 /// Relays the provider's answer as it comes, chunk by chunk (an event stream is never
 /// held): its status and content type, then each body frame; a chunk that does not
 /// arrive within `idle` ends the stream.
