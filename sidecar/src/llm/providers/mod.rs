@@ -11,6 +11,7 @@
 
 pub mod anthropic;
 pub mod chat_only;
+pub mod item_events;
 pub mod openai;
 pub mod responses_as_chat;
 

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 use super::response::{chat_usage, stream_error};
+use crate::llm::providers::item_events::close_item;
 use crate::llm::stream::now_secs;
 use crate::llm::usage;
 
@@ -201,37 +202,10 @@ impl ToEvents {
         let Some(&at) = self.places.get(&index) else {
             return Vec::new();
         };
-        self.items[at]["status"] = json!("completed");
-        let item = self.items[at].clone();
-        let id = item["id"].clone();
-        let mut out = Vec::new();
-        if item["type"] == "message" {
-            let part = item["content"][0].clone();
-            out.push(self.event(
-                "response.output_text.done",
-                json!({"output_index": at, "item_id": id, "content_index": 0,
-                       "text": part["text"], "logprobs": []}),
-            ));
-            out.push(self.event(
-                "response.content_part.done",
-                json!({"output_index": at, "item_id": id, "content_index": 0, "part": part}),
-            ));
-        } else {
-            if item["arguments"] == "" {
-                self.items[at]["arguments"] = json!("{}");
-            }
-            let args = self.items[at]["arguments"].clone();
-            out.push(self.event(
-                "response.function_call_arguments.done",
-                json!({"output_index": at, "item_id": id, "name": item["name"], "arguments": args}),
-            ));
-        }
-        let item = self.items[at].clone();
-        out.push(self.event(
-            "response.output_item.done",
-            json!({"output_index": at, "item": item}),
-        ));
-        out
+        close_item(&mut self.items[at], at)
+            .into_iter()
+            .map(|(event, payload)| self.event(event, payload))
+            .collect()
     }
 }
 

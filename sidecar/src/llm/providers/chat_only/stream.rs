@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::answer::{reasoning_item, response, responses_usage};
+use crate::llm::providers::item_events::close_item;
 use crate::llm::usage;
 
 /// One stream's translation state.
@@ -265,37 +266,9 @@ impl ToEvents {
             if kind == "reasoning" {
                 continue;
             }
-            self.items[at]["status"] = json!("completed");
-            let id = self.items[at]["id"].clone();
-            if kind == "message" {
-                let part = self.items[at]["content"][0].clone();
-                out.push(self.event(
-                    "response.output_text.done",
-                    json!({"output_index": at, "item_id": id, "content_index": 0,
-                           "text": part["text"], "logprobs": []}),
-                ));
-                out.push(self.event(
-                    "response.content_part.done",
-                    json!({"output_index": at, "item_id": id, "content_index": 0, "part": part}),
-                ));
-            } else {
-                if self.items[at]["arguments"] == "" {
-                    self.items[at]["arguments"] = json!("{}");
-                }
-                let (name, args) = (
-                    self.items[at]["name"].clone(),
-                    self.items[at]["arguments"].clone(),
-                );
-                out.push(self.event(
-                    "response.function_call_arguments.done",
-                    json!({"output_index": at, "item_id": id, "name": name, "arguments": args}),
-                ));
+            for (event, payload) in close_item(&mut self.items[at], at) {
+                out.push(self.event(event, payload));
             }
-            let item = self.items[at].clone();
-            out.push(self.event(
-                "response.output_item.done",
-                json!({"output_index": at, "item": item}),
-            ));
         }
         let (kind, status) = if self.finish_reason.as_deref() == Some("length") {
             ("response.incomplete", "incomplete")
