@@ -22,8 +22,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use meshgate_policy::guardrails::{
-    check_arguments, check_result, select, texts, Guardrail, GuardrailError, Phase, Provider,
-    Verdict,
+    check_arguments, check_result, select, texts, Guardrail, GuardrailError, JsonFinding, Phase,
+    Provider, Verdict,
 };
 use meshgate_policy::scrub::scrub_urls;
 
@@ -149,6 +149,16 @@ enum Outcome {
 }
 
 impl Plan<'_> {
+    /// A built-in guardrail's block of the arguments: counted, and worded as LiteLLM
+    /// words it (naming the guardrail and the entity, never the value).
+    fn blocked_arguments(&self, f: &JsonFinding<'_>, phase: Phase) -> Refusal {
+        record(f.guardrail, f.entity, &self.server, phase, Acted::Block);
+        Refusal {
+            guardrail: f.guardrail.to_string(),
+            text: texts::mcp_block_text(&texts::blocked_message(f.guardrail, f.entity)),
+        }
+    }
+
     /// Whether a during guardrail calls a service beside the upstream.
     pub fn has_during_service(&self) -> bool {
         !self.during_external.is_empty()
@@ -160,19 +170,7 @@ impl Plan<'_> {
         if !self.pre_builtin.is_empty() {
             match check_arguments(&self.pre_builtin, arguments) {
                 Verdict::Pass => {}
-                Verdict::Block(f) => {
-                    record(
-                        f.guardrail,
-                        f.entity,
-                        &self.server,
-                        Phase::Pre,
-                        Acted::Block,
-                    );
-                    return Err(Refusal {
-                        guardrail: f.guardrail.to_string(),
-                        text: texts::mcp_block_text(&texts::blocked_message(f.guardrail, f.entity)),
-                    });
-                }
+                Verdict::Block(f) => return Err(self.blocked_arguments(&f, Phase::Pre)),
                 Verdict::Mask { value, masked } => {
                     for f in &masked {
                         record(f.guardrail, f.entity, &self.server, Phase::Pre, Acted::Mask);
@@ -216,17 +214,7 @@ impl Plan<'_> {
     {
         if !self.during_builtin.is_empty() {
             if let Verdict::Block(f) = check_arguments(&self.during_builtin, arguments) {
-                record(
-                    f.guardrail,
-                    f.entity,
-                    &self.server,
-                    Phase::During,
-                    Acted::Block,
-                );
-                return Err(Refusal {
-                    guardrail: f.guardrail.to_string(),
-                    text: texts::mcp_block_text(&texts::blocked_message(f.guardrail, f.entity)),
-                });
+                return Err(self.blocked_arguments(&f, Phase::During));
             }
         }
         if self.during_external.is_empty() {
