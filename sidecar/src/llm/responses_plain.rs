@@ -31,13 +31,9 @@ pub async fn serve(
     if keeper.is_none() && provider.keeps_responses() {
         // Nothing to keep or translate: the provider's bytes as they come.
         let bytes = bytes::Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-        let resp = match openai::send(&state.client, provider, "/responses", bytes).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                spend.record(None, "upstream_error").await;
-                return Err(e);
-            }
-        };
+        let (resp, spend) = spend
+            .opened(openai::send(&state.client, provider, "/responses", bytes).await)
+            .await?;
         let tap = UsageTap::new(spend, streamed);
         return openai::relay_plain(resp, provider, streamed, tap).await;
     }
@@ -59,13 +55,7 @@ pub async fn serve(
         return Ok(body::json(StatusCode::OK, answer.to_string()));
     }
     let opened = stream::sse::open(&state.client, provider, "/responses", &body, false).await;
-    let mut events = match opened {
-        Ok(events) => events,
-        Err(e) => {
-            spend.record(None, "upstream_error").await;
-            return Err(e);
-        }
-    };
+    let (mut events, spend) = spend.opened(opened).await?;
     let mut tap = UsageTap::new(spend, true);
     Ok(stream::spawn(move |out| async move {
         let mut ok = true;

@@ -205,13 +205,9 @@ async fn plain(
         return anthropic_plain(state, provider, route, body, spend).await;
     }
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let resp = match openai::send(&state.client, provider, route.label(), bytes).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            spend.record(None, "upstream_error").await;
-            return Err(e);
-        }
-    };
+    let (resp, spend) = spend
+        .opened(openai::send(&state.client, provider, route.label(), bytes).await)
+        .await?;
     let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
     let tap = UsageTap::new(spend, stream);
     openai::relay_plain(resp, provider, stream, tap).await
@@ -239,14 +235,8 @@ async fn anthropic_plain(
         spend.record(usage, status).await;
         return Ok(body::json(StatusCode::OK, answer?.to_string()));
     }
-    let mut events =
-        match stream::sse::open(&state.client, provider, route.label(), &body, false).await {
-            Ok(events) => events,
-            Err(e) => {
-                spend.record(None, "upstream_error").await;
-                return Err(e);
-            }
-        };
+    let opened = stream::sse::open(&state.client, provider, route.label(), &body, false).await;
+    let (mut events, spend) = spend.opened(opened).await?;
     let mut tap = UsageTap::new(spend, true);
     Ok(stream::spawn(move |out| async move {
         let mut ok = true;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use meshgate_policy::paths::LlmRoute;
 
+use super::error::LlmError;
 use super::providers::Provider;
 use crate::mcp::context::Ctx;
 use crate::spend::record::{self, LlmUsage, Started};
@@ -58,6 +59,18 @@ impl RequestSpend {
             model_name: model_name.to_string(),
             cost_per_token: provider.cost_per_token,
             started: Started::now(),
+        }
+    }
+
+    /// A provider request's opening: on success the value, with this row still to
+    /// write; on failure the row is written as `upstream_error` and the error returned.
+    pub async fn opened<T>(self, opened: Result<T, LlmError>) -> Result<(T, Self), LlmError> {
+        match opened {
+            Ok(v) => Ok((v, self)),
+            Err(e) => {
+                self.record(None, "upstream_error").await;
+                Err(e)
+            }
         }
     }
 
